@@ -1,0 +1,20 @@
+# vtio_add_fuzz(<name> SOURCES <files...> CORPUS <dir>)
+# A fuzz harness defines LLVMFuzzerTestOneInput(). With VTIO_LIBFUZZER (clang)
+# it links with -fsanitize=fuzzer; otherwise fuzz/replay_main.c supplies a
+# main() that feeds it every file of the seed corpus, registered with ctest
+# so every CI run replays the corpus.
+function(vtio_add_fuzz name)
+  cmake_parse_arguments(F "" "CORPUS" "SOURCES" ${ARGN})
+  if(VTIO_LIBFUZZER)
+    add_executable(${name} ${F_SOURCES})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(${name} ${F_SOURCES} ${PROJECT_SOURCE_DIR}/fuzz/replay_main.c)
+  endif()
+  target_link_libraries(${name} PRIVATE vtio)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/fuzz)
+  vtio_program_warnings(${name})
+  add_test(NAME ${name}_replay COMMAND ${name} ${F_CORPUS})
+  set_tests_properties(${name}_replay PROPERTIES LABELS "fuzz" TIMEOUT 300)
+endfunction()

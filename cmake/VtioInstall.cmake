@@ -1,0 +1,20 @@
+include(CMakePackageConfigHelpers)
+
+install(TARGETS vtio vtio_shared EXPORT vtioTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  FILES_MATCHING PATTERN "*.h")
+install(EXPORT vtioTargets NAMESPACE vtio:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vtio)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vtioConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/vtioConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vtio)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vtioConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/vtioConfig.cmake ${PROJECT_BINARY_DIR}/vtioConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vtio)
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/vtio.pc.in ${PROJECT_BINARY_DIR}/vtio.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/vtio.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

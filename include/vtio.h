@@ -1,0 +1,17 @@
+/**
+ * @file vtio.h
+ * @brief Umbrella header: includes every public header of libvirtio-transport.
+ */
+#ifndef VTIO_H
+#define VTIO_H
+
+#include "vtio/config.h"
+#include "vtio/port.h"
+#include "vtio/error.h"
+#include "vtio/spec.h"
+#include "vtio/mem.h"
+#include "vtio/vq.h"
+#include "vtio/devq.h"
+#include "vtio/dma.h"
+
+#endif /* VTIO_H */

@@ -1,0 +1,213 @@
+/**
+ * @file devq.h
+ * @brief Device-side virtqueue (what Linux calls vringh / the vhost core):
+ *        take available chains as readable and writable segment lists,
+ *        return used buffers, decide when to notify the driver. Split and
+ *        packed layouts behind one API, chosen at init.
+ *
+ * The device reaches driver memory only through a memory view (mem.h), for
+ * the ring structures and the buffers alike. Everything the driver wrote is
+ * validated before use (descriptors are copied to private memory first); a
+ * protocol violation returns a specific error once, marks the queue broken
+ * with a reason, and every later call returns VTIO_EIO. Nothing the driver
+ * writes can crash, hang or make the device read outside the view.
+ *
+ * Concurrency: one device-side user at a time per queue; the driver side
+ * runs concurrently without locks.
+ */
+#ifndef VTIO_DEVQ_H
+#define VTIO_DEVQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+#include "error.h"
+#include "spec.h"
+#include "mem.h"
+#include "vq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup vtio_devq Device-side virtqueue
+ * @{
+ */
+
+/** One piece of a buffer as the device sees it. */
+struct vtio_iov {
+	/** Local pointer to the bytes, or NULL when the memory view has no
+	 * mapping for them (use vtio_devq_read()/vtio_devq_write(), or
+	 * vtio_mem_read()/vtio_mem_write() at @ref addr). */
+	void *ptr;
+	uint64_t addr; /**< Driver address of the piece. */
+	uint32_t len;  /**< Length in bytes. */
+};
+
+/**
+ * A chain taken from the available ring. The caller provides the two iov
+ * arrays and their capacities; vtio_devq_pop() fills the rest.
+ */
+struct vtio_devq_chain {
+	struct vtio_iov *rd; /**< Caller array for device-readable pieces. */
+	unsigned rd_max;     /**< Its capacity. */
+	unsigned rd_num;     /**< Pieces filled. */
+	struct vtio_iov *wr; /**< Caller array for device-writable pieces. */
+	unsigned wr_max;     /**< Its capacity. */
+	unsigned wr_num;     /**< Pieces filled. */
+	uint64_t rd_len;     /**< Total readable bytes. */
+	uint64_t wr_len;     /**< Total writable bytes. */
+	uint16_t id;         /**< Split: head descriptor index; packed: buffer id. */
+	uint16_t ndesc;      /**< Ring slots the chain occupies (packed skip count). */
+};
+
+/** A used buffer to return (see vtio_devq_push_batch()). */
+struct vtio_devq_used {
+	uint16_t id;    /**< vtio_devq_chain::id of the chain. */
+	uint16_t ndesc; /**< vtio_devq_chain::ndesc of the chain. */
+	uint32_t len;   /**< Bytes written into the writable part. */
+};
+
+/** @name Device queue flags (vtio_devq_config::flags)
+ * @{ */
+/** The peer is hardware-like (or ORDER_PLATFORM): DMA barriers. */
+#define VTIO_DEVQ_F_DMA_BARRIERS 0x1u
+/** @} */
+
+/** Default cap on descriptors in one indirect table (QEMU uses 1024). */
+#define VTIO_DEVQ_DEFAULT_MAX_INDIRECT 1024u
+
+/** Everything needed to set up a device-side queue. */
+struct vtio_devq_config {
+	enum vtio_layout layout; /**< Split or packed. */
+	uint16_t index;          /**< Queue index. */
+	uint32_t num;            /**< Queue size as the driver configured it. */
+	uint64_t features;       /**< Negotiated feature bits. */
+	uint32_t flags;          /**< VTIO_DEVQ_F_*. */
+	uint64_t desc_addr;      /**< Driver address of the descriptor area. */
+	uint64_t driver_addr;    /**< Driver address of the driver area. */
+	uint64_t device_addr;    /**< Driver address of the device area. */
+	const struct vtio_mem *mem; /**< View of driver memory: rings and buffers. */
+	/**
+	 * Policy for indirect tables: the most entries one table may have.
+	 * The spec caps a whole chain at the queue size, but Linux emits
+	 * indirect tables larger than that (spec issue #122); the default,
+	 * 0, accepts up to max(num, VTIO_DEVQ_DEFAULT_MAX_INDIRECT) entries.
+	 * Set it to num for strict checking.
+	 */
+	uint32_t max_indirect;
+	vtio_notify_fn notify; /**< Used-buffer notification (interrupt); required. */
+	void *notify_ctx;      /**< First argument of @ref notify. */
+};
+
+/**
+ * Bytes of state a device-side queue needs (16-byte aligned buffer).
+ * @return the size, or 0 for invalid parameters.
+ */
+size_t vtio_devq_state_size(enum vtio_layout layout, uint32_t num);
+
+/** Opaque device-side queue; lives inside the caller's state buffer. */
+struct vtio_devq;
+
+/**
+ * Initialise a device-side queue in @p state. The ring areas are
+ * validated (alignment, reachable through the view) but not written.
+ *
+ * @return 0; VTIO_EINVAL (bad size, misaligned area, missing view or
+ *         notify); VTIO_EFAULT (a ring area not in the view); VTIO_ENOTSUP.
+ * Context: device side, setup (after DRIVER_OK).
+ */
+int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
+		   const struct vtio_devq_config *cfg);
+
+/**
+ * Take the next available chain.
+ *
+ * @param c  chain with rd/wr arrays and capacities set by the caller.
+ * @return 0 with @p c filled; VTIO_EAGAIN when nothing is available;
+ *         VTIO_ENOBUFS when @p c's arrays are too small (nothing consumed,
+ *         queue not broken: retry with larger arrays); VTIO_EIO when the
+ *         queue is already broken; on a driver protocol violation the
+ *         specific error (VTIO_ERANGE, VTIO_ELOOP, VTIO_EFAULT,
+ *         VTIO_EBADMSG, VTIO_EOVERFLOW, VTIO_EPROTO...) and the queue is
+ *         broken.
+ *
+ * Context: device side, serialised.
+ */
+int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
+
+/**
+ * Return one used buffer.
+ * @param c    the chain as popped.
+ * @param len  bytes written into its writable part.
+ * @return 0, VTIO_EIO (broken), VTIO_EINVAL (len larger than the chain's
+ *         writable length).
+ * Context: device side, serialised.
+ */
+int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len);
+
+/**
+ * Return @p n used buffers, publishing the ring index (or the first
+ * packed flags) once, after all entries are written.
+ * @return 0, VTIO_EIO, VTIO_EINVAL.
+ */
+int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n);
+
+/**
+ * After pushing: does the driver want a used-buffer notification
+ * (VTIO_AVAIL_F_NO_INTERRUPT / EVENT_IDX / packed event suppression)?
+ * @return true when vtio_devq_notify() should be called.
+ */
+bool vtio_devq_notify_prepare(struct vtio_devq *q);
+
+/** Call the notify callback. @return 0, VTIO_EIO, or the callback's error. */
+int vtio_devq_notify(struct vtio_devq *q);
+
+/** vtio_devq_notify_prepare() then, if needed, vtio_devq_notify(). */
+int vtio_devq_kick(struct vtio_devq *q);
+
+/**
+ * Ask the driver for available-buffer notifications again.
+ * @return true when the ring is empty (safe to wait), false when a chain
+ *         arrived meanwhile (pop again).
+ */
+bool vtio_devq_enable_notify(struct vtio_devq *q);
+
+/** Ask the driver not to notify (a hint). */
+void vtio_devq_disable_notify(struct vtio_devq *q);
+
+/** True when a chain is waiting to be popped (cheap poll). */
+bool vtio_devq_more_avail(struct vtio_devq *q);
+
+/**
+ * Copy @p len bytes of the chain's readable part, from byte @p off, to @p dst.
+ * @return bytes copied (less when the chain is shorter) or a negative error.
+ */
+int64_t vtio_devq_read(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
+		       void *dst, size_t len);
+
+/**
+ * Copy @p len bytes from @p src into the chain's writable part at byte @p off.
+ * @return bytes copied (less when the chain is shorter) or a negative error.
+ */
+int64_t vtio_devq_write(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
+			const void *src, size_t len);
+
+/** Return the queue to its defaults (RESET-DEV-4). Context: device side. */
+void vtio_devq_reset(struct vtio_devq *q);
+
+/** True when the driver broke the protocol on this queue. */
+bool vtio_devq_is_broken(const struct vtio_devq *q);
+
+/** Why the queue is broken; NULL when it is not. */
+const char *vtio_devq_broken_reason(const struct vtio_devq *q);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VTIO_DEVQ_H */

@@ -1,0 +1,203 @@
+/**
+ * @file dma.h
+ * @brief Stackable DMA ops: per-device stacks of layers (debug, paravirtual,
+ *        IOMMU, address window, bounce/direct), each able to call the layer
+ *        below, missing ops falling through, dispatch resolved once when the
+ *        stack is built.
+ *
+ * Shape (the project's one ops-table shape): a layer is a `static const`
+ * ops table plus an instance (struct vtio_dma_layer) holding the ops first,
+ * its private data, and the resolved links to the layers below. A DMA device
+ * (struct vtio_dma_dev) is a stack of layers; for each op it remembers the
+ * topmost layer implementing it, and each layer remembers, per op, the
+ * nearest layer below implementing it. A call therefore costs one indirect
+ * call per layer that does work, and never walks the stack.
+ *
+ * Order, top (called first) to bottom: debug -> paravirtual -> IOMMU ->
+ * address window -> bounce/direct. Layers are pushed bottom first
+ * (initialisation order), so calls run in the reverse of initialisation
+ * order, as in the 2007 stackable dma-ops discussion.
+ */
+#ifndef VTIO_DMA_H
+#define VTIO_DMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup vtio_dma Stackable DMA ops
+ * @{
+ */
+
+/** Direction of a mapping, as seen from memory. */
+enum vtio_dma_dir {
+	VTIO_DMA_BIDIRECTIONAL = 0, /**< Device reads and writes. */
+	VTIO_DMA_TO_DEVICE = 1,     /**< Device only reads. */
+	VTIO_DMA_FROM_DEVICE = 2    /**< Device only writes. */
+};
+
+/** Skip CPU cache maintenance / bounce copies for this call. */
+#define VTIO_DMA_ATTR_SKIP_CPU_SYNC 0x1u
+
+/** Layer classes; a stack must be ordered by class, top to bottom. */
+enum vtio_dma_class {
+	VTIO_DMA_CLASS_DEBUG = 0,    /**< Checkers (must be on top). */
+	VTIO_DMA_CLASS_PARAVIRT = 1, /**< Hypercall / paravirtual layers. */
+	VTIO_DMA_CLASS_IOMMU = 2,    /**< IOVA translation. */
+	VTIO_DMA_CLASS_WINDOW = 3,   /**< Address window / DMA mask. */
+	VTIO_DMA_CLASS_BOTTOM = 4    /**< Direct or bounce: the bottom of every stack. */
+};
+
+/** Op numbers (index of the resolved dispatch tables). */
+enum vtio_dma_op {
+	VTIO_DMA_OP_MAP = 0,
+	VTIO_DMA_OP_UNMAP,
+	VTIO_DMA_OP_MAP_SG,
+	VTIO_DMA_OP_UNMAP_SG,
+	VTIO_DMA_OP_SYNC_FOR_CPU,
+	VTIO_DMA_OP_SYNC_FOR_DEVICE,
+	VTIO_DMA_OP_ALLOC,
+	VTIO_DMA_OP_FREE,
+	VTIO_DMA_OP_CAPS,
+	VTIO_DMA_NOPS /**< Number of ops. */
+};
+
+/** One element of a scatter list for map_sg / unmap_sg. */
+struct vtio_dma_sg {
+	void *cpu;    /**< CPU address of the segment. */
+	uint64_t bus; /**< Bus address, filled by map_sg. */
+	uint32_t len; /**< Length in bytes. */
+};
+
+/** What a device (or a layer and everything below it) can address. */
+struct vtio_dma_caps {
+	uint64_t mask;        /**< Highest bus address reachable, as a mask (e.g. 2^30 - 1). */
+	uint64_t max_mapping; /**< Largest single mapping in bytes. */
+};
+
+struct vtio_dma_layer;
+
+/**
+ * A layer's ops. Any op may be NULL: calls fall through to the nearest
+ * layer below that implements it. An op may call the same op of the layer
+ * below with the vtio_dma_prev_*() helpers, or not, as it decides.
+ */
+struct vtio_dma_ops {
+	const char *name;          /**< For diagnostics. */
+	enum vtio_dma_class klass; /**< Position class in a stack. */
+	/** Map [cpu, cpu+len) for @p dir; store the bus address in `*bus`. */
+	int (*map)(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
+		   uint32_t attrs, uint64_t *bus);
+	/** Undo a map of exactly (bus, len, dir). */
+	int (*unmap)(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		     uint32_t attrs);
+	/** Map @p n segments; on failure nothing stays mapped. */
+	int (*map_sg)(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned n,
+		      enum vtio_dma_dir dir, uint32_t attrs);
+	/** Unmap @p n segments mapped by map_sg. */
+	int (*unmap_sg)(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned n,
+			enum vtio_dma_dir dir, uint32_t attrs);
+	/** Make what the device wrote in [bus, bus+len) visible to the CPU. */
+	int (*sync_for_cpu)(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+			    enum vtio_dma_dir dir);
+	/** Make what the CPU wrote visible to the device. */
+	int (*sync_for_device)(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+			       enum vtio_dma_dir dir);
+	/** Allocate coherent memory shared with the device. */
+	int (*alloc)(struct vtio_dma_layer *l, size_t size, void **cpu, uint64_t *bus);
+	/** Free memory from alloc. */
+	int (*free)(struct vtio_dma_layer *l, size_t size, void *cpu, uint64_t bus);
+	/** Report what this layer and those below can address. */
+	int (*caps)(struct vtio_dma_layer *l, struct vtio_dma_caps *out);
+};
+
+/**
+ * A layer instance. The layer's own init function fills @ref ops and
+ * @ref priv; vtio_dma_dev_build() fills the rest.
+ */
+struct vtio_dma_layer {
+	const struct vtio_dma_ops *ops; /**< Ops table (first member). */
+	void *priv;                     /**< Layer private data. */
+	struct vtio_dma_layer *below;   /**< Next layer down (NULL at the bottom). */
+	/** Per op: nearest layer below implementing it (resolved at build). */
+	struct vtio_dma_layer *prev[VTIO_DMA_NOPS];
+};
+
+/** A DMA device: one stack of layers and its resolved dispatch. */
+struct vtio_dma_dev {
+	struct vtio_dma_layer *layers[VTIO_CONFIG_DMA_MAX_LAYERS]; /**< Top first. */
+	unsigned nlayers;                                          /**< Layers in the stack. */
+	struct vtio_dma_layer *impl[VTIO_DMA_NOPS]; /**< Per op: topmost implementing layer. */
+	/** True when map is the identity for every address (a direct layer
+	 * with no offset alone): ring code may skip map/unmap calls entirely. */
+	bool identity;
+	bool built; /**< vtio_dma_dev_build() succeeded. */
+};
+
+/**
+ * Start an empty DMA device.
+ * Context: setup.
+ */
+void vtio_dma_dev_init(struct vtio_dma_dev *dev);
+
+/**
+ * Push a layer on top of the stack (push the bottom layer first).
+ * @return 0; VTIO_EINVAL (NULL ops, class above a layer of a higher class
+ *         violates the order, stack already built); VTIO_E2BIG (more than
+ *         VTIO_CONFIG_DMA_MAX_LAYERS).
+ */
+int vtio_dma_dev_push(struct vtio_dma_dev *dev, struct vtio_dma_layer *l);
+
+/**
+ * Resolve the dispatch tables; the stack is then fixed.
+ * @return 0; VTIO_ENODEV when nothing is at the bottom (no
+ *         VTIO_DMA_CLASS_BOTTOM layer) or map/unmap are implemented by none.
+ */
+int vtio_dma_dev_build(struct vtio_dma_dev *dev);
+
+/* ---- Calls on a device (dispatch to the topmost implementing layer) ------------- */
+
+/**
+ * Map a buffer for the device.
+ * @return 0 with `*bus` set; VTIO_EFAULT / VTIO_ENOMEM / VTIO_EMSGSIZE /
+ *         VTIO_ERANGE from the layer that refuses.
+ * Context: any; layers that share state lock internally.
+ */
+int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
+		 uint32_t attrs, uint64_t *bus);
+/** Unmap (see vtio_dma_ops::unmap). @return 0 or the layer's error. */
+int vtio_dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		   uint32_t attrs);
+/** Map a scatter list; all or nothing. @return 0 or the layer's error. */
+int vtio_dma_map_sg(struct vtio_dma_dev *dev, struct vtio_dma_sg *sg, unsigned n,
+		    enum vtio_dma_dir dir, uint32_t attrs);
+/** Unmap a scatter list. @return 0 or the layer's error. */
+int vtio_dma_unmap_sg(struct vtio_dma_dev *dev, struct vtio_dma_sg *sg, unsigned n,
+		      enum vtio_dma_dir dir, uint32_t attrs);
+/** Sync for the CPU. @return 0 or the layer's error. */
+int vtio_dma_sync_for_cpu(struct vtio_dma_dev *dev, uint64_t bus, size_t len,
+			  enum vtio_dma_dir dir);
+/** Sync for the device. @return 0 or the layer's error. */
+int vtio_dma_sync_for_device(struct vtio_dma_dev *dev, uint64_t bus, size_t len,
+			     enum vtio_dma_dir dir);
+/** Allocate coherent memory. @return 0, VTIO_ENOMEM, VTIO_ENOSYS (no layer allocates). */
+int vtio_dma_alloc(struct vtio_dma_dev *dev, size_t size, void **cpu, uint64_t *bus);
+/** Free coherent memory. @return 0 or the layer's error. */
+int vtio_dma_free(struct vtio_dma_dev *dev, size_t size, void *cpu, uint64_t bus);
+/** Query limits. @return 0 or the layer's error. */
+int vtio_dma_caps(struct vtio_dma_dev *dev, struct vtio_dma_caps *out);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VTIO_DMA_H */

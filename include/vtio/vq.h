@@ -1,0 +1,337 @@
+/**
+ * @file vq.h
+ * @brief Driver-side virtqueue (what Linux calls virtio_ring): make buffers
+ *        available, notify, reap used buffers. Split and packed layouts
+ *        behind one API, chosen at init.
+ *
+ * Memory: the caller owns everything. The queue object and its per-descriptor
+ * state live in one caller buffer sized by vtio_vq_state_size(); the ring
+ * areas are three caller-provided areas (descriptor, driver, device) sized by
+ * vtio_vq_area_sizes(), placed anywhere the device can reach (they may be
+ * three unrelated addresses, as virtio 1.x allows).
+ *
+ * Read-free placement (split): the driver keeps its own shadow of the
+ * descriptor table and of avail->idx and never reads back the descriptor
+ * table or the available ring, so both can live in the device's memory
+ * behind a slow link where only posted writes are cheap.
+ *
+ * Concurrency: one driver-side user at a time per queue (the caller
+ * serialises calls); the device side runs concurrently without locks.
+ */
+#ifndef VTIO_VQ_H
+#define VTIO_VQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+#include "error.h"
+#include "spec.h"
+#include "mem.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup vtio_vq Driver-side virtqueue
+ * @{
+ */
+
+/** Ring layout of a queue. */
+enum vtio_layout {
+	VTIO_LAYOUT_SPLIT = 0, /**< Split ring (descriptor table, avail ring, used ring). */
+	VTIO_LAYOUT_PACKED = 1 /**< Packed ring (descriptor ring, two event structs). */
+};
+
+/** One segment of a buffer: an address and a length. */
+struct vtio_sg {
+	/**
+	 * CPU address of the segment (`(uintptr_t)ptr`), mapped through the
+	 * queue's DMA device when mapping is on; a bus address already when the
+	 * queue is premapped (VTIO_VQ_F_PREMAPPED).
+	 */
+	uint64_t addr;
+	uint32_t len; /**< Length in bytes (non-zero). */
+};
+
+/** Fill a segment from a CPU pointer. */
+VTIO_INLINE struct vtio_sg vtio_sg_of(const void *p, uint32_t len)
+{
+	struct vtio_sg sg;
+	sg.addr = (uint64_t)(uintptr_t)p;
+	sg.len = len;
+	return sg;
+}
+
+/**
+ * Notification callback ("kick" for the driver side, "interrupt" for the
+ * device side).
+ *
+ * @param ctx   the context given at init.
+ * @param data  the queue index, or with VIRTIO_F_NOTIFICATION_DATA on the
+ *              driver side the 32-bit notification value (see
+ *              vtio_notification_data()).
+ * @return 0, or a negative VTIO_E* code the notify call passes through.
+ */
+typedef int (*vtio_notify_fn)(void *ctx, uint32_t data);
+
+struct vtio_dma_dev;
+
+/** @name Queue flags (vtio_vq_config::flags)
+ * @{ */
+/** The peer is hardware (or ORDER_PLATFORM): use DMA barriers, not SMP ones. */
+#define VTIO_VQ_F_DMA_BARRIERS 0x1u
+/** Map every buffer through the DMA device even without VIRTIO_F_ACCESS_PLATFORM. */
+#define VTIO_VQ_F_MAP 0x2u
+/** The caller maps buffers itself: vtio_sg::addr is a bus address; nothing is mapped. */
+#define VTIO_VQ_F_PREMAPPED 0x4u
+/** @} */
+
+/** Where the three ring areas of a queue are. */
+struct vtio_vq_areas {
+	void *desc;           /**< Descriptor table (split) / descriptor ring (packed). */
+	void *driver;         /**< Driver area: avail ring (split) / driver event struct (packed). */
+	void *device;         /**< Device area: used ring (split) / device event struct (packed). */
+	uint64_t desc_addr;   /**< Address of @ref desc as the device sees it. */
+	uint64_t driver_addr; /**< Address of @ref driver as the device sees it. */
+	uint64_t device_addr; /**< Address of @ref device as the device sees it. */
+};
+
+/** Everything needed to set up a driver-side queue. */
+struct vtio_vq_config {
+	enum vtio_layout layout; /**< Split or packed. */
+	uint16_t index;          /**< Queue index (sent in notifications). */
+	uint32_t num;            /**< Queue size: split a power of 2 <= 32768; packed 1..32768. */
+	uint64_t features;       /**< Negotiated feature bits (VTIO_FEATURE(VTIO_F_*)). */
+	uint32_t flags;          /**< VTIO_VQ_F_*. */
+	struct vtio_vq_areas areas; /**< Ring areas, zeroed by init. */
+	/**
+	 * Optional view through which the driver accesses its ring areas, by
+	 * their device addresses (areas.*_addr), instead of the CPU pointers:
+	 * for rings in memory with no CPU mapping, and for the counting view of
+	 * the read-free tests. NULL for direct access (the fast path).
+	 */
+	const struct vtio_mem *ring_mem;
+	/** Indirect tables the queue may use: @ref indirect_tables tables of
+	 * @ref indirect_max descriptors each, held in the state buffer. 0 = none.
+	 * Used only with VIRTIO_F_INDIRECT_DESC. */
+	uint32_t indirect_tables;
+	uint32_t indirect_max; /**< Descriptors per indirect table. */
+	/** A buffer of at least this many segments goes indirect (when a
+	 * table is free); 0 selects the default (2). A buffer that does not fit
+	 * in the free descriptors goes indirect whatever this says. */
+	uint32_t indirect_threshold;
+	vtio_notify_fn notify; /**< Available-buffer notification; required. */
+	void *notify_ctx;      /**< First argument of @ref notify. */
+	/** DMA device buffers are mapped through (see dma.h); NULL passes
+	 * addresses straight through. */
+	struct vtio_dma_dev *dma;
+};
+
+/** Sizes of the three ring areas of a queue. */
+struct vtio_vq_area_sizes {
+	size_t desc;         /**< Descriptor area bytes. */
+	size_t driver;       /**< Driver area bytes. */
+	size_t device;       /**< Device area bytes. */
+	size_t desc_align;   /**< Required alignment of the descriptor area. */
+	size_t driver_align; /**< Required alignment of the driver area. */
+	size_t device_align; /**< Required alignment of the device area. */
+};
+
+/**
+ * Sizes and alignments of the ring areas for @p layout and @p num.
+ * @return 0 or VTIO_EINVAL for an impossible size (split: not a power of 2).
+ * Context: any; pure.
+ */
+int vtio_vq_area_sizes(enum vtio_layout layout, uint32_t num, struct vtio_vq_area_sizes *out);
+
+/**
+ * Bytes needed to hold all three areas contiguously, each aligned, with the
+ * device area starting on an @p align boundary (the legacy layout when
+ * @p align is 4096). 0 when @p layout / @p num are invalid.
+ * Use vtio_vq_areas_in() to carve the block.
+ */
+size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align);
+
+/**
+ * Carve one contiguous block of vtio_vq_ring_size() bytes into the three areas.
+ * @param block       CPU pointer of the block (16-byte aligned).
+ * @param block_addr  device address of the block.
+ * @return 0 or VTIO_EINVAL.
+ */
+int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *block,
+		     uint64_t block_addr, struct vtio_vq_areas *out);
+
+/**
+ * Bytes of state buffer a queue needs (queue object, per-descriptor shadow,
+ * tokens, indirect tables). Align the buffer to 16 bytes.
+ * @return the size, or 0 when the parameters are invalid.
+ */
+size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indirect_tables,
+			  uint32_t indirect_max);
+
+/** Opaque driver-side queue; lives inside the caller's state buffer. */
+struct vtio_vq;
+
+/**
+ * Initialise a driver-side queue in @p state and zero its ring areas.
+ *
+ * @param out         receives the queue handle (points into @p state).
+ * @param state       caller buffer of vtio_vq_state_size() bytes, 16-byte
+ *                    aligned; owned by the queue until the caller stops using it.
+ * @param state_size  size of @p state.
+ * @param cfg         configuration; copied, need not outlive the call.
+ * @return 0; VTIO_EINVAL (bad size, misaligned area, missing notify, state
+ *         too small); VTIO_ENOTSUP (layout or feature not compiled in).
+ *
+ * Context: driver side, setup.
+ */
+int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
+		 const struct vtio_vq_config *cfg);
+
+/**
+ * Make a buffer available: @p out_num device-readable segments followed by
+ * @p in_num device-writable ones, identified by @p token.
+ *
+ * Segments are mapped through the DMA device when mapping is on; if mapping
+ * the k-th fails, all earlier ones are unmapped, nothing is consumed and the
+ * mapping error is returned.
+ *
+ * @param token  non-NULL value handed back by vtio_vq_get_used().
+ * @return 0; VTIO_ENOSPC (not enough free descriptors); VTIO_EINVAL (no
+ *         segments, zero length, NULL token); VTIO_E2BIG (more segments than
+ *         the queue can ever hold); VTIO_EIO (queue broken); a DMA error.
+ *
+ * Context: driver side, serialised with other driver-side calls.
+ */
+int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, unsigned in_num,
+		void *token);
+
+/**
+ * Publish added buffers and decide whether the device wants a notification
+ * (honours VTIO_USED_F_NO_NOTIFY / EVENT_IDX / packed event suppression).
+ * @return true when vtio_vq_notify() should be called.
+ * Context: driver side, serialised.
+ */
+bool vtio_vq_kick_prepare(struct vtio_vq *vq);
+
+/**
+ * Call the notify callback (with notification data when negotiated).
+ * @return 0, VTIO_EIO if broken, or the callback's error.
+ * Context: driver side; may run concurrently with other driver calls only
+ * if the callback allows it.
+ */
+int vtio_vq_notify(struct vtio_vq *vq);
+
+/**
+ * vtio_vq_kick_prepare() then, if needed, vtio_vq_notify().
+ * @return 0 or the notify error.
+ */
+int vtio_vq_kick(struct vtio_vq *vq);
+
+/**
+ * Take the next used buffer.
+ *
+ * @param len  receives the number of bytes the device wrote (clamped to the
+ *             buffer's writable size if the device claims more; such claims
+ *             are counted in the stats). May be NULL.
+ * @return the buffer's token, or NULL when nothing is used yet or the queue
+ *         is broken (check vtio_vq_is_broken()). A used entry naming an id
+ *         that is out of range or not in flight breaks the queue; a wrong
+ *         token is never returned.
+ *
+ * Context: driver side, serialised.
+ */
+void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len);
+
+/**
+ * True when a used buffer is waiting (cheap poll).
+ * Context: driver side.
+ */
+bool vtio_vq_more_used(const struct vtio_vq *vq);
+
+/**
+ * Ask the device not to send used-buffer notifications (a hint).
+ * Context: driver side, serialised.
+ */
+void vtio_vq_disable_cb(struct vtio_vq *vq);
+
+/**
+ * Re-enable used-buffer notifications for the next used buffer.
+ * @return true if no used buffer is pending (safe to wait for the
+ *         notification), false if one arrived meanwhile (poll again).
+ * Context: driver side, serialised.
+ */
+bool vtio_vq_enable_cb(struct vtio_vq *vq);
+
+/**
+ * Like vtio_vq_enable_cb() but asks for the notification only after about
+ * 3/4 of the in-flight buffers are used (EVENT_IDX; otherwise the same as
+ * vtio_vq_enable_cb()).
+ * @return as vtio_vq_enable_cb().
+ */
+bool vtio_vq_enable_cb_delayed(struct vtio_vq *vq);
+
+/**
+ * Take back a buffer the device never used (after the device or queue is
+ * reset, or before freeing the queue). Unmaps it.
+ * @return a token, or NULL when none is left. Each token is returned once.
+ * Context: driver side, only while the device is not using the queue.
+ */
+void *vtio_vq_detach_unused(struct vtio_vq *vq);
+
+/**
+ * Return the queue to its initial state (shadow state reset, ring areas
+ * zeroed, broken flag cleared), for a device reset or RING_RESET re-enable.
+ * @return 0, or VTIO_EBUSY while buffers are still in flight (detach them first).
+ * Context: driver side, device not using the queue.
+ */
+int vtio_vq_reset(struct vtio_vq *vq);
+
+/** True when the queue saw the device break the protocol. */
+bool vtio_vq_is_broken(const struct vtio_vq *vq);
+
+/**
+ * Why the queue is broken.
+ * @return a static string, or NULL when the queue is not broken.
+ */
+const char *vtio_vq_broken_reason(const struct vtio_vq *vq);
+
+/** Mark the queue broken by the caller (e.g. the transport saw the device fail). */
+void vtio_vq_set_broken(struct vtio_vq *vq, const char *reason);
+
+/** Queue size. */
+uint32_t vtio_vq_size(const struct vtio_vq *vq);
+
+/** Free descriptors (ring slots) now. */
+uint32_t vtio_vq_num_free(const struct vtio_vq *vq);
+
+/** Queue index given at init. */
+uint16_t vtio_vq_index(const struct vtio_vq *vq);
+
+/** Layout chosen at init. */
+enum vtio_layout vtio_vq_layout(const struct vtio_vq *vq);
+
+/** Ring areas (CPU pointers and device addresses) given at init. */
+const struct vtio_vq_areas *vtio_vq_get_areas(const struct vtio_vq *vq);
+
+/** Counters of a driver-side queue. */
+struct vtio_vq_stats {
+	uint64_t added;       /**< Buffers made available. */
+	uint64_t used;        /**< Buffers reaped. */
+	uint64_t notifies;    /**< Notifications sent. */
+	uint64_t indirect;    /**< Buffers that went indirect. */
+	uint64_t len_clamped; /**< Used lengths larger than the writable size (clamped). */
+};
+
+/** Read the queue's counters. */
+void vtio_vq_get_stats(const struct vtio_vq *vq, struct vtio_vq_stats *out);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VTIO_VQ_H */
