@@ -59,7 +59,8 @@
 
 /** Host is big-endian (1) or little-endian (0); detected from the compiler by default. */
 #ifndef VTIO_CONFIG_BIG_ENDIAN
-#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) &&                                    \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define VTIO_CONFIG_BIG_ENDIAN 1
 #else
 #define VTIO_CONFIG_BIG_ENDIAN 0

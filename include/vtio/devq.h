@@ -59,15 +59,15 @@ struct vtio_devq_chain {
 	unsigned wr_num;     /**< Pieces filled. */
 	uint64_t rd_len;     /**< Total readable bytes. */
 	uint64_t wr_len;     /**< Total writable bytes. */
-	uint16_t id;         /**< Split: head descriptor index; packed: buffer id. */
-	uint16_t ndesc;      /**< Ring slots the chain occupies (packed skip count). */
+	uint16_t id;	     /**< Split: head descriptor index; packed: buffer id. */
+	uint16_t ndesc;	     /**< Ring slots the chain occupies (packed skip count). */
 };
 
 /** A used buffer to return (see vtio_devq_push_batch()). */
 struct vtio_devq_used {
-	uint16_t id;    /**< vtio_devq_chain::id of the chain. */
+	uint16_t id;	/**< vtio_devq_chain::id of the chain. */
 	uint16_t ndesc; /**< vtio_devq_chain::ndesc of the chain. */
-	uint32_t len;   /**< Bytes written into the writable part. */
+	uint32_t len;	/**< Bytes written into the writable part. */
 };
 
 /** @name Device queue flags (vtio_devq_config::flags)
@@ -81,14 +81,14 @@ struct vtio_devq_used {
 
 /** Everything needed to set up a device-side queue. */
 struct vtio_devq_config {
-	enum vtio_layout layout; /**< Split or packed. */
-	uint16_t index;          /**< Queue index. */
-	uint32_t num;            /**< Queue size as the driver configured it. */
-	uint64_t features;       /**< Negotiated feature bits. */
-	uint32_t flags;          /**< VTIO_DEVQ_F_*. */
-	uint64_t desc_addr;      /**< Driver address of the descriptor area. */
-	uint64_t driver_addr;    /**< Driver address of the driver area. */
-	uint64_t device_addr;    /**< Driver address of the device area. */
+	enum vtio_layout layout;    /**< Split or packed. */
+	uint16_t index;		    /**< Queue index. */
+	uint32_t num;		    /**< Queue size as the driver configured it. */
+	uint64_t features;	    /**< Negotiated feature bits. */
+	uint32_t flags;		    /**< VTIO_DEVQ_F_*. */
+	uint64_t desc_addr;	    /**< Driver address of the descriptor area. */
+	uint64_t driver_addr;	    /**< Driver address of the driver area. */
+	uint64_t device_addr;	    /**< Driver address of the device area. */
 	const struct vtio_mem *mem; /**< View of driver memory: rings and buffers. */
 	/**
 	 * Policy for indirect tables: the most entries one table may have.

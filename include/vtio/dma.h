@@ -39,7 +39,7 @@ extern "C" {
 /** Direction of a mapping, as seen from memory. */
 enum vtio_dma_dir {
 	VTIO_DMA_BIDIRECTIONAL = 0, /**< Device reads and writes. */
-	VTIO_DMA_TO_DEVICE = 1,     /**< Device only reads. */
+	VTIO_DMA_TO_DEVICE = 1,	    /**< Device only reads. */
 	VTIO_DMA_FROM_DEVICE = 2    /**< Device only writes. */
 };
 
@@ -78,7 +78,7 @@ struct vtio_dma_sg {
 
 /** What a device (or a layer and everything below it) can address. */
 struct vtio_dma_caps {
-	uint64_t mask;        /**< Highest bus address reachable, as a mask (e.g. 2^30 - 1). */
+	uint64_t mask;	      /**< Highest bus address reachable, as a mask (e.g. 2^30 - 1). */
 	uint64_t max_mapping; /**< Largest single mapping in bytes. */
 };
 
@@ -90,7 +90,7 @@ struct vtio_dma_layer;
  * below with the vtio_dma_prev_*() helpers, or not, as it decides.
  */
 struct vtio_dma_ops {
-	const char *name;          /**< For diagnostics. */
+	const char *name;	   /**< For diagnostics. */
 	enum vtio_dma_class klass; /**< Position class in a stack. */
 	/** Map [cpu, cpu+len) for @p dir; store the bus address in `*bus`. */
 	int (*map)(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
@@ -124,8 +124,8 @@ struct vtio_dma_ops {
  */
 struct vtio_dma_layer {
 	const struct vtio_dma_ops *ops; /**< Ops table (first member). */
-	void *priv;                     /**< Layer private data. */
-	struct vtio_dma_layer *below;   /**< Next layer down (NULL at the bottom). */
+	void *priv;			/**< Layer private data. */
+	struct vtio_dma_layer *below;	/**< Next layer down (NULL at the bottom). */
 	/** Per op: nearest layer below implementing it (resolved at build). */
 	struct vtio_dma_layer *prev[VTIO_DMA_NOPS];
 };
@@ -133,7 +133,7 @@ struct vtio_dma_layer {
 /** A DMA device: one stack of layers and its resolved dispatch. */
 struct vtio_dma_dev {
 	struct vtio_dma_layer *layers[VTIO_CONFIG_DMA_MAX_LAYERS]; /**< Top first. */
-	unsigned nlayers;                                          /**< Layers in the stack. */
+	unsigned nlayers;					   /**< Layers in the stack. */
 	struct vtio_dma_layer *impl[VTIO_DMA_NOPS]; /**< Per op: topmost implementing layer. */
 	/** True when map is the identity for every address (a direct layer
 	 * with no offset alone): ring code may skip map/unmap calls entirely. */

@@ -32,9 +32,9 @@ extern "C" {
  * @{
  */
 
-#define VTIO_MEM_READ 1u  /**< The region may be read by the side using the view. */
+#define VTIO_MEM_READ  1u /**< The region may be read by the side using the view. */
 #define VTIO_MEM_WRITE 2u /**< The region may be written. */
-#define VTIO_MEM_RW 3u    /**< Both. */
+#define VTIO_MEM_RW    3u /**< Both. */
 
 /** One contiguous range of peer addresses backed by local memory. */
 struct vtio_mem_region {
@@ -48,7 +48,8 @@ struct vtio_mem_region {
 struct vtio_mem_ops {
 	/** Copy @p len bytes at peer address @p addr to @p dst. 0 or VTIO_EFAULT / VTIO_EACCES. */
 	int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
-	/** Copy @p len bytes from @p src to peer address @p addr. 0 or VTIO_EFAULT / VTIO_EACCES. */
+	/** Copy @p len bytes from @p src to peer address @p addr. 0 or VTIO_EFAULT / VTIO_EACCES.
+	 */
 	int (*write)(void *ctx, uint64_t addr, const void *src, size_t len);
 	/**
 	 * Optional. Give a local pointer for the start of [addr, addr+len) with
@@ -64,9 +65,9 @@ struct vtio_mem_ops {
 /** A memory view. Set up with vtio_mem_init() and/or vtio_mem_set_ops(). */
 struct vtio_mem {
 	const struct vtio_mem_region *regions; /**< Sorted, non-overlapping; may be NULL. */
-	unsigned nregions;                     /**< Number of regions. */
-	const struct vtio_mem_ops *ops;        /**< Accessors for other addresses; may be NULL. */
-	void *ctx;                             /**< First argument of every op. */
+	unsigned nregions;		       /**< Number of regions. */
+	const struct vtio_mem_ops *ops;	       /**< Accessors for other addresses; may be NULL. */
+	void *ctx;			       /**< First argument of every op. */
 };
 
 /**
@@ -156,9 +157,9 @@ int vtio_mem_write(const struct vtio_mem *m, uint64_t addr, const void *src, siz
 
 /** One watched range of a counting view and its access counts. */
 struct vtio_mem_count_range {
-	uint64_t addr;   /**< Start of the watched range (peer address). */
-	uint64_t len;    /**< Length of the watched range. */
-	uint64_t reads;  /**< Read accesses that touched the range. */
+	uint64_t addr;	 /**< Start of the watched range (peer address). */
+	uint64_t len;	 /**< Length of the watched range. */
+	uint64_t reads;	 /**< Read accesses that touched the range. */
 	uint64_t writes; /**< Write accesses that touched the range. */
 };
 
@@ -168,12 +169,12 @@ struct vtio_mem_count_range {
  * view go through read/write for every access and all of them are counted.
  */
 struct vtio_mem_counter {
-	struct vtio_mem view;                  /**< Hand this to the queue. */
-	const struct vtio_mem *inner;          /**< Where accesses really go. */
+	struct vtio_mem view;					   /**< Hand this to the queue. */
+	const struct vtio_mem *inner;				   /**< Where accesses really go. */
 	struct vtio_mem_count_range ranges[VTIO_MEM_COUNT_RANGES]; /**< Watched ranges. */
-	unsigned nranges;                      /**< Number of watched ranges. */
-	uint64_t reads;                        /**< All read accesses. */
-	uint64_t writes;                       /**< All write accesses. */
+	unsigned nranges;					   /**< Number of watched ranges. */
+	uint64_t reads;						   /**< All read accesses. */
+	uint64_t writes;					   /**< All write accesses. */
 };
 
 /**

@@ -39,7 +39,7 @@ extern "C" {
 /** Branch hint: @p x is usually false. */
 #define VTIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
-#define VTIO_LIKELY(x) (x)
+#define VTIO_LIKELY(x)	 (x)
 #define VTIO_UNLIKELY(x) (x)
 #endif
 #endif
@@ -119,7 +119,7 @@ extern "C" {
 #endif
 
 #if defined(__aarch64__) && !defined(VTIO_DMA_MB)
-#define VTIO_DMA_MB() __asm__ __volatile__("dmb osh" ::: "memory")
+#define VTIO_DMA_MB()  __asm__ __volatile__("dmb osh" ::: "memory")
 #define VTIO_DMA_RMB() __asm__ __volatile__("dmb oshld" ::: "memory")
 #define VTIO_DMA_WMB() __asm__ __volatile__("dmb oshst" ::: "memory")
 #endif
@@ -214,7 +214,8 @@ VTIO_INLINE uint16_t vtio_bswap16(uint16_t x)
 /** Byte-swap 32 bits. */
 VTIO_INLINE uint32_t vtio_bswap32(uint32_t x)
 {
-	/* Written out so no target needs a libgcc helper; compilers turn it into one instruction. */
+	/* Written out so no target needs a libgcc helper; compilers turn it into one instruction.
+	 */
 	return (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24);
 }
 /** Byte-swap 64 bits. */

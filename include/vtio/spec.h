@@ -30,31 +30,31 @@ extern "C" {
 
 /* ---- Descriptor flags (split and packed) --------------------------------- */
 
-#define VTIO_DESC_F_NEXT 0x0001u     /**< Chain continues (split: via next; packed: next slot). */
-#define VTIO_DESC_F_WRITE 0x0002u    /**< Device-writable buffer. */
-#define VTIO_DESC_F_INDIRECT 0x0004u /**< Buffer is an indirect descriptor table. */
-#define VTIO_DESC_F_AVAIL 0x0080u    /**< Packed: avail bit (mask, bit 7). */
-#define VTIO_DESC_F_USED 0x8000u     /**< Packed: used bit (mask, bit 15). */
-#define VTIO_DESC_F_AVAIL_SHIFT 7    /**< Packed: bit number of the avail flag. */
-#define VTIO_DESC_F_USED_SHIFT 15    /**< Packed: bit number of the used flag. */
+#define VTIO_DESC_F_NEXT	0x0001u /**< Chain continues (split: via next; packed: next slot). */
+#define VTIO_DESC_F_WRITE	0x0002u /**< Device-writable buffer. */
+#define VTIO_DESC_F_INDIRECT	0x0004u /**< Buffer is an indirect descriptor table. */
+#define VTIO_DESC_F_AVAIL	0x0080u /**< Packed: avail bit (mask, bit 7). */
+#define VTIO_DESC_F_USED	0x8000u /**< Packed: used bit (mask, bit 15). */
+#define VTIO_DESC_F_AVAIL_SHIFT 7	/**< Packed: bit number of the avail flag. */
+#define VTIO_DESC_F_USED_SHIFT	15	/**< Packed: bit number of the used flag. */
 
 #define VTIO_AVAIL_F_NO_INTERRUPT 0x0001u /**< Split avail->flags: driver wants no interrupts. */
-#define VTIO_USED_F_NO_NOTIFY 0x0001u     /**< Split used->flags: device wants no notifications. */
+#define VTIO_USED_F_NO_NOTIFY	  0x0001u /**< Split used->flags: device wants no notifications. */
 
 /* ---- Split ring ------------------------------------------------------------ */
 
 /** Split descriptor (16 bytes): addr, len, flags, next. */
 struct vtio_split_desc {
-	uint64_t addr;  /**< Buffer address (guest-physical, or bus/IOVA with ACCESS_PLATFORM). */
-	uint32_t len;   /**< Buffer length in bytes. */
+	uint64_t addr;	/**< Buffer address (guest-physical, or bus/IOVA with ACCESS_PLATFORM). */
+	uint32_t len;	/**< Buffer length in bytes. */
 	uint16_t flags; /**< VTIO_DESC_F_NEXT / _WRITE / _INDIRECT. */
-	uint16_t next;  /**< Next descriptor index, valid with VTIO_DESC_F_NEXT. */
+	uint16_t next;	/**< Next descriptor index, valid with VTIO_DESC_F_NEXT. */
 };
 
 /** Split available ring header; `ring[num]` and `used_event` follow. */
 struct vtio_split_avail {
 	uint16_t flags; /**< VTIO_AVAIL_F_NO_INTERRUPT. */
-	uint16_t idx;   /**< Free-running index of the next slot the driver will fill. */
+	uint16_t idx;	/**< Free-running index of the next slot the driver will fill. */
 };
 
 /** One element of the split used ring (8 bytes). */
@@ -66,14 +66,14 @@ struct vtio_split_used_elem {
 /** Split used ring header; `ring[num]` and `avail_event` follow. */
 struct vtio_split_used {
 	uint16_t flags; /**< VTIO_USED_F_NO_NOTIFY. */
-	uint16_t idx;   /**< Free-running index of the next slot the device will fill. */
+	uint16_t idx;	/**< Free-running index of the next slot the device will fill. */
 };
 
-#define VTIO_SPLIT_DESC_ALIGN 16u  /**< Descriptor table alignment (bytes). */
-#define VTIO_SPLIT_AVAIL_ALIGN 2u  /**< Available ring alignment (bytes). */
-#define VTIO_SPLIT_USED_ALIGN 4u   /**< Used ring alignment (bytes). */
-#define VTIO_SPLIT_MAX_SIZE 32768u /**< Largest split queue size (a power of two). */
-#define VTIO_LEGACY_ALIGN 4096u    /**< Legacy PCI used-ring alignment. */
+#define VTIO_SPLIT_DESC_ALIGN  16u    /**< Descriptor table alignment (bytes). */
+#define VTIO_SPLIT_AVAIL_ALIGN 2u     /**< Available ring alignment (bytes). */
+#define VTIO_SPLIT_USED_ALIGN  4u     /**< Used ring alignment (bytes). */
+#define VTIO_SPLIT_MAX_SIZE    32768u /**< Largest split queue size (a power of two). */
+#define VTIO_LEGACY_ALIGN      4096u  /**< Legacy PCI used-ring alignment. */
 
 /** Bytes of a split descriptor table of @p num entries. */
 VTIO_INLINE size_t vtio_split_desc_size(uint32_t num)
@@ -117,8 +117,8 @@ VTIO_INLINE size_t vtio_split_avail_event_off(uint32_t num)
  */
 VTIO_INLINE size_t vtio_split_legacy_size(uint32_t num, size_t align)
 {
-	size_t used_off = (vtio_split_desc_size(num) + vtio_split_avail_size(num) + align - 1) &
-			  ~(align - 1);
+	size_t used_off =
+	    (vtio_split_desc_size(num) + vtio_split_avail_size(num) + align - 1) & ~(align - 1);
 	return used_off + vtio_split_used_size(num);
 }
 
@@ -126,26 +126,26 @@ VTIO_INLINE size_t vtio_split_legacy_size(uint32_t num, size_t align)
 
 /** Packed descriptor (16 bytes): addr, len, id, flags (note: not split's order). */
 struct vtio_packed_desc {
-	uint64_t addr;  /**< Buffer address. */
-	uint32_t len;   /**< Length (available) or bytes written (used). */
-	uint16_t id;    /**< Buffer ID. */
+	uint64_t addr;	/**< Buffer address. */
+	uint32_t len;	/**< Length (available) or bytes written (used). */
+	uint16_t id;	/**< Buffer ID. */
 	uint16_t flags; /**< Descriptor flags incl. VTIO_DESC_F_AVAIL / _USED. */
 };
 
 /** Packed event suppression structure (driver area and device area, 4 bytes). */
 struct vtio_packed_event {
 	uint16_t off_wrap; /**< Bits 0-14 descriptor offset, bit 15 wrap counter. */
-	uint16_t flags;    /**< Bits 0-1: VTIO_RING_EVENT_FLAGS_*. */
+	uint16_t flags;	   /**< Bits 0-1: VTIO_RING_EVENT_FLAGS_*. */
 };
 
-#define VTIO_RING_EVENT_FLAGS_ENABLE 0x0u  /**< Notify on every event. */
-#define VTIO_RING_EVENT_FLAGS_DISABLE 0x1u /**< No notifications. */
-#define VTIO_RING_EVENT_FLAGS_DESC 0x2u    /**< Notify at a specific descriptor (EVENT_IDX). */
-#define VTIO_RING_EVENT_FLAGS_MASK 0x3u    /**< Valid bits of the flags field. */
-#define VTIO_RING_EVENT_WRAP_SHIFT 15      /**< Bit number of the wrap counter in off_wrap. */
-#define VTIO_PACKED_DESC_ALIGN 16u         /**< Descriptor ring alignment. */
-#define VTIO_PACKED_EVENT_ALIGN 4u         /**< Event suppression area alignment. */
-#define VTIO_PACKED_MAX_SIZE 32768u        /**< Largest packed queue size (any value 1..32768). */
+#define VTIO_RING_EVENT_FLAGS_ENABLE  0x0u   /**< Notify on every event. */
+#define VTIO_RING_EVENT_FLAGS_DISABLE 0x1u   /**< No notifications. */
+#define VTIO_RING_EVENT_FLAGS_DESC    0x2u   /**< Notify at a specific descriptor (EVENT_IDX). */
+#define VTIO_RING_EVENT_FLAGS_MASK    0x3u   /**< Valid bits of the flags field. */
+#define VTIO_RING_EVENT_WRAP_SHIFT    15     /**< Bit number of the wrap counter in off_wrap. */
+#define VTIO_PACKED_DESC_ALIGN	      16u    /**< Descriptor ring alignment. */
+#define VTIO_PACKED_EVENT_ALIGN	      4u     /**< Event suppression area alignment. */
+#define VTIO_PACKED_MAX_SIZE	      32768u /**< Largest packed queue size (any value 1..32768). */
 
 /* ---- Notification data (VIRTIO_F_NOTIFICATION_DATA) -------------------------- */
 
@@ -173,76 +173,76 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 
 /* ---- Feature bits ------------------------------------------------------------ */
 
-#define VTIO_F_NOTIFY_ON_EMPTY 24     /**< Legacy: notify when the avail ring empties. */
-#define VTIO_F_ANY_LAYOUT 27          /**< Legacy: any message framing. */
-#define VTIO_F_INDIRECT_DESC 28       /**< Indirect descriptor tables. */
-#define VTIO_F_EVENT_IDX 29           /**< used_event / avail_event (packed: DESC mode). */
-#define VTIO_F_BAD_FEATURE 30         /**< Unused bit QEMU probes with; never negotiate. */
-#define VTIO_F_VERSION_1 32           /**< Modern interface, little-endian everywhere. */
-#define VTIO_F_ACCESS_PLATFORM 33     /**< Device addresses go through platform DMA translation. */
-#define VTIO_F_RING_PACKED 34         /**< Packed ring layout. */
-#define VTIO_F_IN_ORDER 35            /**< Buffers used in the order made available. */
-#define VTIO_F_ORDER_PLATFORM 36      /**< Platform (DMA-grade) memory ordering. */
-#define VTIO_F_SR_IOV 37              /**< PCI SR-IOV. */
-#define VTIO_F_NOTIFICATION_DATA 38   /**< Extra data in driver notifications. */
-#define VTIO_F_NOTIF_CONFIG_DATA 39   /**< PCI: notify with queue_notif_config_data. */
-#define VTIO_F_RING_RESET 40          /**< Per-queue reset. */
-#define VTIO_F_ADMIN_VQ 41            /**< Administration virtqueue (PCI). */
-#define VTIO_TRANSPORT_F_START 28     /**< First transport/ring feature bit. */
-#define VTIO_TRANSPORT_F_END 42       /**< One past the last transport/ring feature bit. */
+#define VTIO_F_NOTIFY_ON_EMPTY	 24 /**< Legacy: notify when the avail ring empties. */
+#define VTIO_F_ANY_LAYOUT	 27 /**< Legacy: any message framing. */
+#define VTIO_F_INDIRECT_DESC	 28 /**< Indirect descriptor tables. */
+#define VTIO_F_EVENT_IDX	 29 /**< used_event / avail_event (packed: DESC mode). */
+#define VTIO_F_BAD_FEATURE	 30 /**< Unused bit QEMU probes with; never negotiate. */
+#define VTIO_F_VERSION_1	 32 /**< Modern interface, little-endian everywhere. */
+#define VTIO_F_ACCESS_PLATFORM	 33 /**< Device addresses go through platform DMA translation. */
+#define VTIO_F_RING_PACKED	 34 /**< Packed ring layout. */
+#define VTIO_F_IN_ORDER		 35 /**< Buffers used in the order made available. */
+#define VTIO_F_ORDER_PLATFORM	 36 /**< Platform (DMA-grade) memory ordering. */
+#define VTIO_F_SR_IOV		 37 /**< PCI SR-IOV. */
+#define VTIO_F_NOTIFICATION_DATA 38 /**< Extra data in driver notifications. */
+#define VTIO_F_NOTIF_CONFIG_DATA 39 /**< PCI: notify with queue_notif_config_data. */
+#define VTIO_F_RING_RESET	 40 /**< Per-queue reset. */
+#define VTIO_F_ADMIN_VQ		 41 /**< Administration virtqueue (PCI). */
+#define VTIO_TRANSPORT_F_START	 28 /**< First transport/ring feature bit. */
+#define VTIO_TRANSPORT_F_END	 42 /**< One past the last transport/ring feature bit. */
 
 /** Feature mask of bit @p b. */
 #define VTIO_FEATURE(b) ((uint64_t)1 << (b))
 
 /* ---- Device status bits ---------------------------------------------------------- */
 
-#define VTIO_STATUS_ACKNOWLEDGE 1u         /**< Driver found the device. */
-#define VTIO_STATUS_DRIVER 2u              /**< Driver knows how to drive it. */
-#define VTIO_STATUS_DRIVER_OK 4u           /**< Driver is ready. */
-#define VTIO_STATUS_FEATURES_OK 8u         /**< Feature negotiation complete. */
-#define VTIO_STATUS_SUSPEND 16u            /**< Device suspended (1.4). */
-#define VTIO_STATUS_DEVICE_NEEDS_RESET 64u /**< Device hit an error it cannot recover from. */
-#define VTIO_STATUS_FAILED 128u            /**< Driver gave up on the device. */
+#define VTIO_STATUS_ACKNOWLEDGE	       1u   /**< Driver found the device. */
+#define VTIO_STATUS_DRIVER	       2u   /**< Driver knows how to drive it. */
+#define VTIO_STATUS_DRIVER_OK	       4u   /**< Driver is ready. */
+#define VTIO_STATUS_FEATURES_OK	       8u   /**< Feature negotiation complete. */
+#define VTIO_STATUS_SUSPEND	       16u  /**< Device suspended (1.4). */
+#define VTIO_STATUS_DEVICE_NEEDS_RESET 64u  /**< Device hit an error it cannot recover from. */
+#define VTIO_STATUS_FAILED	       128u /**< Driver gave up on the device. */
 
 /* ---- virtio-mmio registers (version 2; legacy ones marked) ----------------------- */
 
-#define VTIO_MMIO_MAGIC_VALUE 0x000u        /**< R: 0x74726976 ("virt"). */
-#define VTIO_MMIO_VERSION 0x004u            /**< R: 2 (legacy: 1). */
-#define VTIO_MMIO_DEVICE_ID 0x008u          /**< R: device type, 0 = placeholder. */
-#define VTIO_MMIO_VENDOR_ID 0x00cu          /**< R: vendor ID. */
-#define VTIO_MMIO_DEVICE_FEATURES 0x010u    /**< R: feature word selected below. */
+#define VTIO_MMIO_MAGIC_VALUE	      0x000u /**< R: 0x74726976 ("virt"). */
+#define VTIO_MMIO_VERSION	      0x004u /**< R: 2 (legacy: 1). */
+#define VTIO_MMIO_DEVICE_ID	      0x008u /**< R: device type, 0 = placeholder. */
+#define VTIO_MMIO_VENDOR_ID	      0x00cu /**< R: vendor ID. */
+#define VTIO_MMIO_DEVICE_FEATURES     0x010u /**< R: feature word selected below. */
 #define VTIO_MMIO_DEVICE_FEATURES_SEL 0x014u /**< W: device feature word select. */
-#define VTIO_MMIO_DRIVER_FEATURES 0x020u    /**< W: accepted feature word. */
+#define VTIO_MMIO_DRIVER_FEATURES     0x020u /**< W: accepted feature word. */
 #define VTIO_MMIO_DRIVER_FEATURES_SEL 0x024u /**< W: driver feature word select. */
-#define VTIO_MMIO_GUEST_PAGE_SIZE 0x028u    /**< W: legacy only. */
-#define VTIO_MMIO_QUEUE_SEL 0x030u          /**< W: queue select. */
-#define VTIO_MMIO_QUEUE_NUM_MAX 0x034u      /**< R: maximum queue size (QueueSizeMax). */
-#define VTIO_MMIO_QUEUE_NUM 0x038u          /**< W: queue size (QueueSize). */
-#define VTIO_MMIO_QUEUE_ALIGN 0x03cu        /**< W: legacy only. */
-#define VTIO_MMIO_QUEUE_PFN 0x040u          /**< RW: legacy only. */
-#define VTIO_MMIO_QUEUE_READY 0x044u        /**< RW: queue ready. */
-#define VTIO_MMIO_QUEUE_NOTIFY 0x050u       /**< W: queue notifier. */
-#define VTIO_MMIO_INTERRUPT_STATUS 0x060u   /**< R: interrupt status. */
-#define VTIO_MMIO_INTERRUPT_ACK 0x064u      /**< W: interrupt acknowledge. */
-#define VTIO_MMIO_STATUS 0x070u             /**< RW: device status. */
-#define VTIO_MMIO_QUEUE_DESC_LOW 0x080u     /**< W: descriptor area, low 32 bits. */
-#define VTIO_MMIO_QUEUE_DESC_HIGH 0x084u    /**< W: descriptor area, high 32 bits. */
-#define VTIO_MMIO_QUEUE_AVAIL_LOW 0x090u    /**< W: driver area, low 32 bits. */
-#define VTIO_MMIO_QUEUE_AVAIL_HIGH 0x094u   /**< W: driver area, high 32 bits. */
-#define VTIO_MMIO_QUEUE_USED_LOW 0x0a0u     /**< W: device area, low 32 bits. */
-#define VTIO_MMIO_QUEUE_USED_HIGH 0x0a4u    /**< W: device area, high 32 bits. */
-#define VTIO_MMIO_SHM_SEL 0x0acu            /**< W: shared memory region select. */
-#define VTIO_MMIO_SHM_LEN_LOW 0x0b0u        /**< R: region length, low. */
-#define VTIO_MMIO_SHM_LEN_HIGH 0x0b4u       /**< R: region length, high. */
-#define VTIO_MMIO_SHM_BASE_LOW 0x0b8u       /**< R: region base, low. */
-#define VTIO_MMIO_SHM_BASE_HIGH 0x0bcu      /**< R: region base, high. */
-#define VTIO_MMIO_QUEUE_RESET 0x0c0u        /**< RW: RING_RESET queue reset. */
-#define VTIO_MMIO_CONFIG_GENERATION 0x0fcu  /**< R: configuration atomicity value. */
-#define VTIO_MMIO_CONFIG 0x100u             /**< Device-specific configuration space. */
+#define VTIO_MMIO_GUEST_PAGE_SIZE     0x028u /**< W: legacy only. */
+#define VTIO_MMIO_QUEUE_SEL	      0x030u /**< W: queue select. */
+#define VTIO_MMIO_QUEUE_NUM_MAX	      0x034u /**< R: maximum queue size (QueueSizeMax). */
+#define VTIO_MMIO_QUEUE_NUM	      0x038u /**< W: queue size (QueueSize). */
+#define VTIO_MMIO_QUEUE_ALIGN	      0x03cu /**< W: legacy only. */
+#define VTIO_MMIO_QUEUE_PFN	      0x040u /**< RW: legacy only. */
+#define VTIO_MMIO_QUEUE_READY	      0x044u /**< RW: queue ready. */
+#define VTIO_MMIO_QUEUE_NOTIFY	      0x050u /**< W: queue notifier. */
+#define VTIO_MMIO_INTERRUPT_STATUS    0x060u /**< R: interrupt status. */
+#define VTIO_MMIO_INTERRUPT_ACK	      0x064u /**< W: interrupt acknowledge. */
+#define VTIO_MMIO_STATUS	      0x070u /**< RW: device status. */
+#define VTIO_MMIO_QUEUE_DESC_LOW      0x080u /**< W: descriptor area, low 32 bits. */
+#define VTIO_MMIO_QUEUE_DESC_HIGH     0x084u /**< W: descriptor area, high 32 bits. */
+#define VTIO_MMIO_QUEUE_AVAIL_LOW     0x090u /**< W: driver area, low 32 bits. */
+#define VTIO_MMIO_QUEUE_AVAIL_HIGH    0x094u /**< W: driver area, high 32 bits. */
+#define VTIO_MMIO_QUEUE_USED_LOW      0x0a0u /**< W: device area, low 32 bits. */
+#define VTIO_MMIO_QUEUE_USED_HIGH     0x0a4u /**< W: device area, high 32 bits. */
+#define VTIO_MMIO_SHM_SEL	      0x0acu /**< W: shared memory region select. */
+#define VTIO_MMIO_SHM_LEN_LOW	      0x0b0u /**< R: region length, low. */
+#define VTIO_MMIO_SHM_LEN_HIGH	      0x0b4u /**< R: region length, high. */
+#define VTIO_MMIO_SHM_BASE_LOW	      0x0b8u /**< R: region base, low. */
+#define VTIO_MMIO_SHM_BASE_HIGH	      0x0bcu /**< R: region base, high. */
+#define VTIO_MMIO_QUEUE_RESET	      0x0c0u /**< RW: RING_RESET queue reset. */
+#define VTIO_MMIO_CONFIG_GENERATION   0x0fcu /**< R: configuration atomicity value. */
+#define VTIO_MMIO_CONFIG	      0x100u /**< Device-specific configuration space. */
 
-#define VTIO_MMIO_MAGIC 0x74726976u     /**< MagicValue ("virt" little-endian). */
-#define VTIO_MMIO_INT_VRING 0x1u        /**< InterruptStatus: used buffer notification. */
-#define VTIO_MMIO_INT_CONFIG 0x2u       /**< InterruptStatus: configuration change. */
+#define VTIO_MMIO_MAGIC	     0x74726976u /**< MagicValue ("virt" little-endian). */
+#define VTIO_MMIO_INT_VRING  0x1u	 /**< InterruptStatus: used buffer notification. */
+#define VTIO_MMIO_INT_CONFIG 0x2u	 /**< InterruptStatus: configuration change. */
 
 /* ---- Layout checks ------------------------------------------------------------------ */
 

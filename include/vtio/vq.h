@@ -90,10 +90,10 @@ struct vtio_dma_dev;
 
 /** Where the three ring areas of a queue are. */
 struct vtio_vq_areas {
-	void *desc;           /**< Descriptor table (split) / descriptor ring (packed). */
-	void *driver;         /**< Driver area: avail ring (split) / driver event struct (packed). */
-	void *device;         /**< Device area: used ring (split) / device event struct (packed). */
-	uint64_t desc_addr;   /**< Address of @ref desc as the device sees it. */
+	void *desc;	    /**< Descriptor table (split) / descriptor ring (packed). */
+	void *driver;	    /**< Driver area: avail ring (split) / driver event struct (packed). */
+	void *device;	    /**< Device area: used ring (split) / device event struct (packed). */
+	uint64_t desc_addr; /**< Address of @ref desc as the device sees it. */
 	uint64_t driver_addr; /**< Address of @ref driver as the device sees it. */
 	uint64_t device_addr; /**< Address of @ref device as the device sees it. */
 };
@@ -101,10 +101,10 @@ struct vtio_vq_areas {
 /** Everything needed to set up a driver-side queue. */
 struct vtio_vq_config {
 	enum vtio_layout layout; /**< Split or packed. */
-	uint16_t index;          /**< Queue index (sent in notifications). */
-	uint32_t num;            /**< Queue size: split a power of 2 <= 32768; packed 1..32768. */
-	uint64_t features;       /**< Negotiated feature bits (VTIO_FEATURE(VTIO_F_*)). */
-	uint32_t flags;          /**< VTIO_VQ_F_*. */
+	uint16_t index;		 /**< Queue index (sent in notifications). */
+	uint32_t num;		 /**< Queue size: split a power of 2 <= 32768; packed 1..32768. */
+	uint64_t features;	 /**< Negotiated feature bits (VTIO_FEATURE(VTIO_F_*)). */
+	uint32_t flags;		 /**< VTIO_VQ_F_*. */
 	struct vtio_vq_areas areas; /**< Ring areas, zeroed by init. */
 	/**
 	 * Optional view through which the driver accesses its ring areas, by
@@ -131,9 +131,9 @@ struct vtio_vq_config {
 
 /** Sizes of the three ring areas of a queue. */
 struct vtio_vq_area_sizes {
-	size_t desc;         /**< Descriptor area bytes. */
-	size_t driver;       /**< Driver area bytes. */
-	size_t device;       /**< Device area bytes. */
+	size_t desc;	     /**< Descriptor area bytes. */
+	size_t driver;	     /**< Driver area bytes. */
+	size_t device;	     /**< Device area bytes. */
 	size_t desc_align;   /**< Required alignment of the descriptor area. */
 	size_t driver_align; /**< Required alignment of the driver area. */
 	size_t device_align; /**< Required alignment of the device area. */
@@ -318,8 +318,8 @@ const struct vtio_vq_areas *vtio_vq_get_areas(const struct vtio_vq *vq);
 
 /** Counters of a driver-side queue. */
 struct vtio_vq_stats {
-	uint64_t added;       /**< Buffers made available. */
-	uint64_t used;        /**< Buffers reaped. */
+	uint64_t added;	      /**< Buffers made available. */
+	uint64_t used;	      /**< Buffers reaped. */
 	uint64_t notifies;    /**< Notifications sent. */
 	uint64_t indirect;    /**< Buffers that went indirect. */
 	uint64_t len_clamped; /**< Used lengths larger than the writable size (clamped). */

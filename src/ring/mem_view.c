@@ -148,9 +148,9 @@ static int counter_write(void *ctx, uint64_t addr, const void *src, size_t len)
 }
 
 static const struct vtio_mem_ops counter_ops = {
-	.read = counter_read,
-	.write = counter_write,
-	.translate = NULL,
+    .read = counter_read,
+    .write = counter_write,
+    .translate = NULL,
 };
 
 int vtio_mem_counter_init(struct vtio_mem_counter *c, const struct vtio_mem *inner)

@@ -9,11 +9,11 @@
 #include "vtio/error.h"
 
 static const int all_codes[] = {
-	VTIO_EPERM,  VTIO_ENOENT,   VTIO_EIO,     VTIO_E2BIG,    VTIO_EAGAIN,    VTIO_ENOMEM,
-	VTIO_EACCES, VTIO_EFAULT,   VTIO_EBUSY,   VTIO_EEXIST,   VTIO_ENODEV,    VTIO_EINVAL,
-	VTIO_ENOSPC, VTIO_ERANGE,   VTIO_ENOSYS,  VTIO_ELOOP,    VTIO_EPROTO,    VTIO_EBADMSG,
-	VTIO_EOVERFLOW, VTIO_EMSGSIZE, VTIO_ENOTSUP, VTIO_ENOBUFS, VTIO_ETIMEDOUT, VTIO_EALREADY,
-	VTIO_ECANCELED,
+    VTIO_EPERM,	  VTIO_ENOENT,	VTIO_EIO,	VTIO_E2BIG,	VTIO_EAGAIN,
+    VTIO_ENOMEM,  VTIO_EACCES,	VTIO_EFAULT,	VTIO_EBUSY,	VTIO_EEXIST,
+    VTIO_ENODEV,  VTIO_EINVAL,	VTIO_ENOSPC,	VTIO_ERANGE,	VTIO_ENOSYS,
+    VTIO_ELOOP,	  VTIO_EPROTO,	VTIO_EBADMSG,	VTIO_EOVERFLOW, VTIO_EMSGSIZE,
+    VTIO_ENOTSUP, VTIO_ENOBUFS, VTIO_ETIMEDOUT, VTIO_EALREADY,	VTIO_ECANCELED,
 };
 
 static void test_codes_are_negative_and_distinct(void **state)
@@ -53,9 +53,9 @@ static void test_unknown_and_success(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codes_are_negative_and_distinct),
-		cmocka_unit_test(test_errno_numbering),
-		cmocka_unit_test(test_unknown_and_success),
+	    cmocka_unit_test(test_codes_are_negative_and_distinct),
+	    cmocka_unit_test(test_errno_numbering),
+	    cmocka_unit_test(test_unknown_and_success),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,7 +63,8 @@ static void test_read_write_across_regions(void **state)
 {
 	(void)state;
 	struct vtio_mem m;
-	struct vtio_mem_region r[2] = {{0x1000, 256, a, VTIO_MEM_RW}, {0x1100, 256, b, VTIO_MEM_RW}};
+	struct vtio_mem_region r[2] = {{0x1000, 256, a, VTIO_MEM_RW},
+				       {0x1100, 256, b, VTIO_MEM_RW}};
 	assert_int_equal(vtio_mem_init(&m, r, 2), 0);
 	unsigned char src[64], dst[64];
 	for (int i = 0; i < 64; i++)
@@ -163,11 +164,11 @@ static void test_counting_view(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_rejects_bad_tables),
-		cmocka_unit_test(test_translate_regions_and_perms),
-		cmocka_unit_test(test_read_write_across_regions),
-		cmocka_unit_test(test_ops_fallback),
-		cmocka_unit_test(test_counting_view),
+	    cmocka_unit_test(test_init_rejects_bad_tables),
+	    cmocka_unit_test(test_translate_regions_and_perms),
+	    cmocka_unit_test(test_read_write_across_regions),
+	    cmocka_unit_test(test_ops_fallback),
+	    cmocka_unit_test(test_counting_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
