@@ -126,9 +126,22 @@ struct vtio_dma_layer {
 	const struct vtio_dma_ops *ops; /**< Ops table (first member). */
 	void *priv;			/**< Layer private data. */
 	struct vtio_dma_layer *below;	/**< Next layer down (NULL at the bottom). */
-	/** Per op: nearest layer below implementing it (resolved at build). */
+	/**
+	 * Per op: nearest layer below implementing it (resolved at build).
+	 * Never NULL after a build: when no layer below implements the op it
+	 * points at a terminal layer (map/unmap/alloc/free: VTIO_ENOSYS;
+	 * syncs: 0; caps: no limits). For MAP_SG/UNMAP_SG it is the nearest
+	 * layer implementing map_sg *or* map (resp. unmap_sg or unmap): call
+	 * it through vtio_dma_prev_map_sg(), which loops over map when needed.
+	 */
 	struct vtio_dma_layer *prev[VTIO_DMA_NOPS];
+	/** VTIO_DMA_LAYER_F_* flags, set by the layer's init (0 otherwise). */
+	uint32_t flags;
 };
+
+/** Layer flag: map is the identity with no side effect (a coherent direct layer with no
+ * offset). A device whose only layer has it is marked vtio_dma_dev::identity. */
+#define VTIO_DMA_LAYER_F_IDENTITY 0x1u
 
 /** A DMA device: one stack of layers and its resolved dispatch. */
 struct vtio_dma_dev {
@@ -193,6 +206,132 @@ int vtio_dma_alloc(struct vtio_dma_dev *dev, size_t size, void **cpu, uint64_t *
 int vtio_dma_free(struct vtio_dma_dev *dev, size_t size, void *cpu, uint64_t bus);
 /** Query limits. @return 0 or the layer's error. */
 int vtio_dma_caps(struct vtio_dma_dev *dev, struct vtio_dma_caps *out);
+
+/* ---- Calls from a layer to the layers below (resolved prev links) ----------------- */
+
+/**
+ * Map through the nearest layer below @p l that implements map.
+ * @return as vtio_dma_map(); VTIO_ENOSYS when no layer below maps.
+ * Context: inside a layer's map op.
+ */
+VTIO_INLINE int vtio_dma_prev_map(struct vtio_dma_layer *l, void *cpu, size_t len,
+				  enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_MAP];
+	return p->ops->map(p, cpu, len, dir, attrs, bus);
+}
+
+/**
+ * Unmap through the nearest layer below @p l that implements unmap.
+ * @return as vtio_dma_unmap(); VTIO_ENOSYS when no layer below unmaps.
+ * Context: inside a layer's unmap op.
+ */
+VTIO_INLINE int vtio_dma_prev_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+				    enum vtio_dma_dir dir, uint32_t attrs)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_UNMAP];
+	return p->ops->unmap(p, bus, len, dir, attrs);
+}
+
+/**
+ * Map a scatter list at layer @p p: its map_sg, or a loop over its map
+ * (rolling back with the unmap resolved at @p p on failure). Internal:
+ * use vtio_dma_prev_map_sg() or vtio_dma_map_sg().
+ * @return 0 or the first error (then nothing stays mapped).
+ * Context: any.
+ */
+int vtio__dma_map_sg_at(struct vtio_dma_layer *p, struct vtio_dma_sg *sg, unsigned n,
+			enum vtio_dma_dir dir, uint32_t attrs);
+
+/**
+ * Unmap a scatter list at layer @p p: its unmap_sg, or a loop over unmap.
+ * Internal: use vtio_dma_prev_unmap_sg() or vtio_dma_unmap_sg().
+ * @return 0 or the first error (every segment is still attempted).
+ * Context: any.
+ */
+int vtio__dma_unmap_sg_at(struct vtio_dma_layer *p, struct vtio_dma_sg *sg, unsigned n,
+			  enum vtio_dma_dir dir, uint32_t attrs);
+
+/**
+ * Map a scatter list through the layers below @p l (their map_sg, or map
+ * segment by segment when the nearest mapping layer has no map_sg).
+ * @return 0 or the first error; on error nothing stays mapped.
+ * Context: inside a layer's map_sg op.
+ */
+VTIO_INLINE int vtio_dma_prev_map_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned n,
+				     enum vtio_dma_dir dir, uint32_t attrs)
+{
+	return vtio__dma_map_sg_at(l->prev[VTIO_DMA_OP_MAP_SG], sg, n, dir, attrs);
+}
+
+/**
+ * Unmap a scatter list through the layers below @p l.
+ * @return 0 or the first error.
+ * Context: inside a layer's unmap_sg op.
+ */
+VTIO_INLINE int vtio_dma_prev_unmap_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg,
+				       unsigned n, enum vtio_dma_dir dir, uint32_t attrs)
+{
+	return vtio__dma_unmap_sg_at(l->prev[VTIO_DMA_OP_UNMAP_SG], sg, n, dir, attrs);
+}
+
+/**
+ * Sync for the CPU through the layers below @p l.
+ * @return 0 (also when no layer below syncs) or the layer's error.
+ * Context: inside a layer's sync_for_cpu op.
+ */
+VTIO_INLINE int vtio_dma_prev_sync_for_cpu(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+					   enum vtio_dma_dir dir)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_SYNC_FOR_CPU];
+	return p->ops->sync_for_cpu(p, bus, len, dir);
+}
+
+/**
+ * Sync for the device through the layers below @p l.
+ * @return 0 (also when no layer below syncs) or the layer's error.
+ * Context: inside a layer's sync_for_device op.
+ */
+VTIO_INLINE int vtio_dma_prev_sync_for_device(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+					      enum vtio_dma_dir dir)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_SYNC_FOR_DEVICE];
+	return p->ops->sync_for_device(p, bus, len, dir);
+}
+
+/**
+ * Allocate coherent memory through the layers below @p l.
+ * @return 0, VTIO_ENOMEM, VTIO_ENOSYS (no layer below allocates).
+ * Context: inside a layer's alloc op.
+ */
+VTIO_INLINE int vtio_dma_prev_alloc(struct vtio_dma_layer *l, size_t size, void **cpu,
+				    uint64_t *bus)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_ALLOC];
+	return p->ops->alloc(p, size, cpu, bus);
+}
+
+/**
+ * Free coherent memory through the layers below @p l.
+ * @return 0 or the layer's error; VTIO_ENOSYS when no layer below frees.
+ * Context: inside a layer's free op.
+ */
+VTIO_INLINE int vtio_dma_prev_free(struct vtio_dma_layer *l, size_t size, void *cpu, uint64_t bus)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_FREE];
+	return p->ops->free(p, size, cpu, bus);
+}
+
+/**
+ * Limits of the layers below @p l (no limits when none reports any).
+ * @return 0 or the layer's error.
+ * Context: inside a layer's caps op.
+ */
+VTIO_INLINE int vtio_dma_prev_caps(struct vtio_dma_layer *l, struct vtio_dma_caps *out)
+{
+	struct vtio_dma_layer *p = l->prev[VTIO_DMA_OP_CAPS];
+	return p->ops->caps(p, out);
+}
 
 /** @} */
 
