@@ -1,0 +1,515 @@
+/*
+ * Private state of driver-side (struct vtio_vq) and device-side (struct
+ * vtio_devq) queues, shared by both ring layouts, and the helpers both
+ * layouts use: ring-memory accessors, wire conversions, barrier selection,
+ * broken-marking, DMA map/unmap, token bookkeeping and the layout-independent
+ * device-side descriptor checks.
+ *
+ * Layout code lives in vq_split.c / devq_split.c (split) and vq_packed.c /
+ * devq_packed.c (packed); vq.c and devq.c hold the public functions, which
+ * check arguments and then `switch (layout)` to the vtio__*_split_* or
+ * vtio__*_packed_* function by name (no function pointer per ring op).
+ */
+#ifndef VTIO_RING_INTERNAL_H
+#define VTIO_RING_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vtio/port.h"
+#include "vtio/error.h"
+#include "vtio/spec.h"
+#include "vtio/mem.h"
+#include "vtio/vq.h"
+#include "vtio/devq.h"
+#include "vtio/dma.h"
+
+/* ---- Per-layout state --------------------------------------------------------- */
+
+/** Driver-side split state. */
+struct vtio__vq_split {
+	/* CPU-order shadow of the descriptor table: the driver never reads the
+	 * ring's table back (read-free placement). Free descriptors are linked
+	 * through shadow[i].next. */
+	struct vtio_split_desc *shadow;
+	uint16_t avail_idx;	  /* next avail idx (includes unpublished heads) */
+	uint16_t avail_published; /* avail idx at the last kick_prepare */
+	uint16_t last_used;	  /* next used slot to reap (free-running) */
+	uint16_t used_idx;	  /* last used->idx read from the ring */
+	uint16_t free_head;	  /* head of the free descriptor list */
+	uint16_t avail_flags;	  /* shadow of avail->flags */
+	uint16_t used_event;	  /* shadow of used_event */
+	/* VIRTIO_F_IN_ORDER: sequential allocation and batched used entries. */
+	uint16_t next_desc;	/* next descriptor to hand out */
+	uint16_t oldest;	/* head of the oldest buffer in flight */
+	uint16_t batch_last;	/* id of the last buffer of the pending batch */
+	bool batch_pending;	/* buffers up to batch_last are used */
+	uint32_t batch_len;	/* len of the batch's last buffer */
+};
+
+/** Device-side split state. */
+struct vtio__devq_split {
+	uint16_t last_avail;	 /* next avail slot to take (free-running) */
+	uint16_t avail_idx;	 /* last avail->idx read from the ring */
+	uint16_t used_idx;	 /* shadow of used->idx (the device never reads the used ring) */
+	uint16_t signalled_used; /* used idx at the last notify decision */
+	bool signalled_valid;	 /* signalled_used is meaningful */
+	uint16_t used_flags;	 /* shadow of used->flags */
+};
+
+#if VTIO_CONFIG_PACKED
+#include "ring_packed.h"
+#endif
+
+/* ---- Driver-side queue -------------------------------------------------------- */
+
+/** Ring areas by number (index of area_ptr / area_addr). */
+enum { VTIO__AREA_DESC = 0, VTIO__AREA_DRIVER = 1, VTIO__AREA_DEVICE = 2 };
+
+/** Per-buffer bookkeeping: split indexes it by head descriptor, packed by buffer id. */
+struct vtio__vq_buf {
+	void *token;	     /* NULL when the slot holds no buffer in flight */
+	uint64_t indir_addr; /* device address of its indirect table (0 when direct) */
+	uint32_t wr_len;     /* writable bytes (used len is clamped to this) */
+	uint32_t indir;	     /* indirect table number + 1, 0 when direct */
+	uint16_t ndesc;	     /* ring descriptors the buffer holds */
+	uint16_t last;	     /* split: last descriptor of the chain; packed: free for its use */
+	uint32_t nseg;	     /* segments (table entries when indirect) */
+};
+
+struct vtio_vq {
+	enum vtio_layout layout;
+	uint16_t index;
+	uint32_t num;
+	uint64_t features;
+	uint32_t flags;	   /* VTIO_VQ_F_* */
+	bool dma_barriers; /* DMA-grade barriers (VTIO_VQ_F_DMA_BARRIERS or ORDER_PLATFORM) */
+	bool legacy;	   /* no VERSION_1: ring fields in host order */
+	bool event_idx;
+	bool indirect; /* INDIRECT_DESC negotiated and tables given */
+	bool in_order;
+	bool notif_data;
+	bool do_map; /* buffers go through vtio_dma_map */
+	bool broken;
+	const char *broken_reason;
+
+	struct vtio_vq_areas areas;
+	unsigned char *area_ptr[3]; /* CPU pointers of the areas */
+	uint64_t area_addr[3];	    /* device addresses of the areas */
+	const struct vtio_mem *ring_mem;
+	vtio_notify_fn notify;
+	void *notify_ctx;
+	struct vtio_dma_dev *dma;
+
+	uint32_t num_free; /* free ring descriptors (slots) */
+	uint32_t inflight; /* buffers in flight */
+	struct vtio__vq_buf *bufs;
+
+	/* Indirect table pool (in the state buffer). */
+	uint32_t indir_tables;
+	uint32_t indir_max;
+	uint32_t indir_threshold;
+	uint32_t indir_nfree;
+	uint32_t *indir_free; /* stack of free table numbers */
+	unsigned char *indir_base;
+
+	struct vtio_vq_stats stats;
+
+	union {
+		struct vtio__vq_split split;
+#if VTIO_CONFIG_PACKED
+		struct vtio__vq_packed packed;
+#endif
+	} u;
+};
+
+/* ---- Device-side queue ------------------------------------------------------- */
+
+struct vtio_devq {
+	enum vtio_layout layout;
+	uint16_t index;
+	uint32_t num;
+	uint64_t features;
+	uint32_t flags; /* VTIO_DEVQ_F_* */
+	bool dma_barriers;
+	bool legacy;
+	bool event_idx;
+	bool indirect;
+	bool in_order;
+	bool broken;
+	const char *broken_reason;
+
+	const struct vtio_mem *mem;
+	unsigned char *area_ptr[3]; /* local pointers when the whole area translates, else NULL */
+	uint64_t area_addr[3];
+	size_t area_size[3];
+	uint32_t max_indirect; /* most entries in one indirect table */
+	vtio_notify_fn notify;
+	void *notify_ctx;
+
+	union {
+		struct vtio__devq_split split;
+#if VTIO_CONFIG_PACKED
+		struct vtio__devq_packed packed;
+#endif
+	} u;
+};
+
+/* ---- Per-layout functions (split in *_split.c, packed in *_packed.c) -------------- */
+
+/*
+ * Driver side. vq.c has already checked arguments and filled the common
+ * fields (bufs, indirect pool, areas zeroed) before *_init is called;
+ * @extra is the layout's own part of the state buffer, *_state_size(num)
+ * bytes, 16-byte aligned.
+ */
+#define VTIO__DECLARE_VQ_LAYOUT(L)                                                                 \
+	int vtio__vq_##L##_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out);               \
+	size_t vtio__vq_##L##_state_size(uint32_t num);                                            \
+	int vtio__vq_##L##_init(struct vtio_vq *vq, void *extra);                                  \
+	int vtio__vq_##L##_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,     \
+			       unsigned in_num, void *token);                                      \
+	bool vtio__vq_##L##_kick_prepare(struct vtio_vq *vq);                                      \
+	uint32_t vtio__vq_##L##_notify_data(const struct vtio_vq *vq);                             \
+	void *vtio__vq_##L##_get_used(struct vtio_vq *vq, uint32_t *len);                          \
+	bool vtio__vq_##L##_more_used(const struct vtio_vq *vq);                                   \
+	void vtio__vq_##L##_disable_cb(struct vtio_vq *vq);                                        \
+	bool vtio__vq_##L##_enable_cb(struct vtio_vq *vq);                                         \
+	bool vtio__vq_##L##_enable_cb_delayed(struct vtio_vq *vq);                                 \
+	void *vtio__vq_##L##_detach_unused(struct vtio_vq *vq);                                    \
+	void vtio__vq_##L##_reset(struct vtio_vq *vq);
+
+/*
+ * Device side. devq.c has checked the configuration and translated the
+ * areas; @extra is *_state_size(num) bytes, 16-byte aligned.
+ */
+#define VTIO__DECLARE_DEVQ_LAYOUT(L)                                                               \
+	size_t vtio__devq_##L##_state_size(uint32_t num);                                          \
+	int vtio__devq_##L##_check_areas(uint32_t num, size_t size[3], size_t align[3]);           \
+	int vtio__devq_##L##_init(struct vtio_devq *q, void *extra);                               \
+	int vtio__devq_##L##_pop(struct vtio_devq *q, struct vtio_devq_chain *c);                  \
+	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u,       \
+					unsigned n);                                               \
+	bool vtio__devq_##L##_notify_prepare(struct vtio_devq *q);                                 \
+	bool vtio__devq_##L##_enable_notify(struct vtio_devq *q);                                  \
+	void vtio__devq_##L##_disable_notify(struct vtio_devq *q);                                 \
+	bool vtio__devq_##L##_more_avail(struct vtio_devq *q);                                     \
+	void vtio__devq_##L##_reset(struct vtio_devq *q);
+
+#if VTIO_CONFIG_SPLIT
+VTIO__DECLARE_VQ_LAYOUT(split)
+VTIO__DECLARE_DEVQ_LAYOUT(split)
+#endif
+#if VTIO_CONFIG_PACKED
+VTIO__DECLARE_VQ_LAYOUT(packed)
+VTIO__DECLARE_DEVQ_LAYOUT(packed)
+#endif
+
+/* ---- Shared helpers ------------------------------------------------------------ */
+
+/** Round @p x up to a multiple of 16. */
+static inline size_t vtio__align16(size_t x)
+{
+	return (x + 15u) & ~(size_t)15u;
+}
+
+/** Wire conversion: little-endian, or host order for legacy (no VERSION_1) queues. */
+static inline uint16_t vtio__w16(bool legacy, uint16_t x)
+{
+	return legacy ? x : vtio_le16(x);
+}
+/** 32-bit wire conversion (see vtio__w16). */
+static inline uint32_t vtio__w32(bool legacy, uint32_t x)
+{
+	return legacy ? x : vtio_le32(x);
+}
+/** 64-bit wire conversion (see vtio__w16). */
+static inline uint64_t vtio__w64(bool legacy, uint64_t x)
+{
+	return legacy ? x : vtio_le64(x);
+}
+
+/** Full barrier of the queue's family. */
+static inline void vtio__mb(bool dma)
+{
+	if (dma)
+		VTIO_DMA_MB();
+	else
+		VTIO_SMP_MB();
+}
+/** Read barrier of the queue's family. */
+static inline void vtio__rmb(bool dma)
+{
+	if (dma)
+		VTIO_DMA_RMB();
+	else
+		VTIO_SMP_RMB();
+}
+/** Write barrier of the queue's family. */
+static inline void vtio__wmb(bool dma)
+{
+	if (dma)
+		VTIO_DMA_WMB();
+	else
+		VTIO_SMP_WMB();
+}
+
+/* Driver-side ring accessors: through the CPU pointer (fast path), or
+ * through vq->ring_mem at the area's device address when one is set. */
+
+/** Copy @p len bytes to ring area @p a at @p off. */
+static inline void vtio__vq_ring_write(struct vtio_vq *vq, int a, size_t off, const void *src,
+				       size_t len)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL))
+		VTIO_MEMCPY(vq->area_ptr[a] + off, src, len);
+	else
+		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, src, len);
+}
+/** Copy @p len bytes from ring area @p a at @p off. */
+static inline void vtio__vq_ring_read(const struct vtio_vq *vq, int a, size_t off, void *dst,
+				      size_t len)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL))
+		VTIO_MEMCPY(dst, vq->area_ptr[a] + off, len);
+	else if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, dst, len) != 0)
+		VTIO_MEMSET(dst, 0, len);
+}
+/** Release store of a raw (wire) 16-bit value: publishes everything written before. */
+static inline void vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
+{
+	if (vq->dma_barriers)
+		VTIO_DMA_WMB();
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
+	} else {
+		VTIO_SMP_WMB();
+		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, &wire, 2);
+	}
+}
+/** Acquire load of a raw 16-bit value: what the peer wrote before it is visible after. */
+static inline uint16_t vtio__vq_load16_acquire(const struct vtio_vq *vq, int a, size_t off)
+{
+	uint16_t v;
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		v = VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
+	} else {
+		if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, &v, 2) != 0)
+			v = 0;
+		VTIO_SMP_RMB();
+	}
+	if (vq->dma_barriers)
+		VTIO_DMA_RMB();
+	return v;
+}
+/** Untorn relaxed store of a raw 16-bit value (event fields, flags). */
+static inline void vtio__vq_write16(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL))
+		VTIO_WRITE_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
+	else
+		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, &wire, 2);
+}
+/** Untorn relaxed load of a raw 16-bit value. */
+static inline uint16_t vtio__vq_read16(const struct vtio_vq *vq, int a, size_t off)
+{
+	uint16_t v;
+	if (VTIO_LIKELY(vq->ring_mem == NULL))
+		return VTIO_READ_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
+	if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, &v, 2) != 0)
+		v = 0;
+	return v;
+}
+
+/** Mark a driver queue broken (first reason wins). */
+static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
+{
+	if (!vq->broken) {
+		vq->broken_reason = reason;
+		vq->broken = true;
+	}
+}
+
+/** CPU pointer of indirect table @p t (0-based). */
+static inline unsigned char *vtio__vq_indir_table(const struct vtio_vq *vq, uint32_t t)
+{
+	return vq->indir_base + (size_t)t * vq->indir_max * 16u;
+}
+
+/**
+ * Take a free indirect table: returns its number + 1, or 0 when none is free.
+ */
+static inline uint32_t vtio__vq_indir_get(struct vtio_vq *vq)
+{
+	if (vq->indir_nfree == 0)
+		return 0;
+	return vq->indir_free[--vq->indir_nfree] + 1u;
+}
+/** Give back table number + 1 @p t (0 is ignored). */
+static inline void vtio__vq_indir_put(struct vtio_vq *vq, uint32_t t)
+{
+	if (t != 0)
+		vq->indir_free[vq->indir_nfree++] = t - 1u;
+}
+
+/**
+ * Should a buffer of @p n segments go indirect?
+ * @p fits: the buffer fits in the free descriptors as a direct chain.
+ */
+static inline bool vtio__vq_want_indirect(const struct vtio_vq *vq, unsigned n, bool fits)
+{
+	if (!vq->indirect || n > vq->indir_max || vq->indir_nfree == 0 || n < 2)
+		return false;
+	return n >= vq->indir_threshold || !fits;
+}
+
+/**
+ * Map one segment for the device (or pass its address through).
+ * @return 0 with *bus set, or the DMA layer's error.
+ */
+int vtio__vq_map(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes, uint64_t *bus);
+/** Undo vtio__vq_map(). */
+void vtio__vq_unmap(struct vtio_vq *vq, uint64_t bus, uint32_t len, bool dev_writes);
+/**
+ * Fill indirect table @p t with the @p n segments and map them (and the
+ * table): entries in the given layout's format (split: next = i+1 chained
+ * with NEXT; packed: no NEXT). On failure everything mapped is unmapped.
+ * @return 0 with *table_addr set (the device address of the table), or the
+ *         DMA error.
+ */
+int vtio__vq_fill_indirect(struct vtio_vq *vq, uint32_t t, const struct vtio_sg *sg,
+			   unsigned out_num, unsigned in_num, uint64_t *table_addr);
+/** Unmap the entries of indirect table @p t (n entries) and the table itself. */
+void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_t table_addr);
+
+/* Device-side ring accessors: local pointer when the whole area translated
+ * at init (fast path), else vtio_mem_read/write for every access. */
+
+/** Read @p len bytes of area @p a at @p off. @return 0 or the view's error. */
+static inline int vtio__devq_ring_read(const struct vtio_devq *q, int a, size_t off, void *dst,
+				       size_t len)
+{
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		VTIO_MEMCPY(dst, q->area_ptr[a] + off, len);
+		return 0;
+	}
+	return vtio_mem_read(q->mem, q->area_addr[a] + off, dst, len);
+}
+/** Write @p len bytes to area @p a at @p off. @return 0 or the view's error. */
+static inline int vtio__devq_ring_write(struct vtio_devq *q, int a, size_t off, const void *src,
+					size_t len)
+{
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		VTIO_MEMCPY(q->area_ptr[a] + off, src, len);
+		return 0;
+	}
+	return vtio_mem_write(q->mem, q->area_addr[a] + off, src, len);
+}
+/** Acquire load of a raw 16-bit ring value. @return 0 or the view's error. */
+static inline int vtio__devq_load16_acquire(const struct vtio_devq *q, int a, size_t off,
+					    uint16_t *v)
+{
+	int err = 0;
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		*v = VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(q->area_ptr[a] + off));
+	} else {
+		err = vtio_mem_read(q->mem, q->area_addr[a] + off, v, 2);
+		VTIO_SMP_RMB();
+	}
+	if (q->dma_barriers)
+		VTIO_DMA_RMB();
+	return err;
+}
+/** Release store of a raw 16-bit ring value. @return 0 or the view's error. */
+static inline int vtio__devq_store16_release(struct vtio_devq *q, int a, size_t off, uint16_t v)
+{
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		VTIO_STORE_RELEASE16((uint16_t *)(void *)(q->area_ptr[a] + off), v);
+		return 0;
+	}
+	VTIO_SMP_WMB();
+	return vtio_mem_write(q->mem, q->area_addr[a] + off, &v, 2);
+}
+/** Untorn relaxed load of a raw 16-bit value. @return 0 or the view's error. */
+static inline int vtio__devq_read16(const struct vtio_devq *q, int a, size_t off, uint16_t *v)
+{
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off));
+		return 0;
+	}
+	return vtio_mem_read(q->mem, q->area_addr[a] + off, v, 2);
+}
+/** Untorn relaxed store of a raw 16-bit value. @return 0 or the view's error. */
+static inline int vtio__devq_write16(struct vtio_devq *q, int a, size_t off, uint16_t v)
+{
+	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
+		VTIO_WRITE_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off), v);
+		return 0;
+	}
+	return vtio_mem_write(q->mem, q->area_addr[a] + off, &v, 2);
+}
+
+/**
+ * Mark a device queue broken (first reason wins) and return @p err, so
+ * callers can write `return vtio__devq_fail(q, VTIO_ELOOP, "...")`.
+ */
+static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reason)
+{
+	if (!q->broken) {
+		q->broken_reason = reason;
+		q->broken = true;
+	}
+	return err;
+}
+
+/**
+ * Layout-independent state of one chain walk on the device side: length
+ * accumulation in 64 bits, readable-after-writable, iov capacity. The walk
+ * keeps validating after the caller's arrays are full, so a malformed chain
+ * reports its own error rather than VTIO_ENOBUFS; on VTIO_ENOBUFS
+ * c->rd_num / c->wr_num hold the number of pieces needed.
+ */
+struct vtio__walk {
+	struct vtio_devq_chain *c;
+	uint64_t total;	 /* bytes so far (readable + writable) */
+	bool seen_write; /* a writable descriptor was seen */
+	bool overflow;	 /* an iov array was too small */
+};
+
+/** Start a walk over chain @p c (resets its counters). */
+void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c);
+
+/**
+ * Add one descriptor (copied to private memory by the caller) to the walk:
+ * checks order and total length, translates [addr, addr+len) through the
+ * view (several iovs when it crosses regions; ptr NULL where the view has
+ * only accessor ops).
+ * @return 0; VTIO_EBADMSG (readable after writable); VTIO_EOVERFLOW (total
+ *         over 2^32 bytes); VTIO_EFAULT / VTIO_EACCES (outside the view).
+ *         The caller breaks the queue with the error.
+ */
+int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr, uint32_t len,
+		   bool write);
+
+/** End a walk: @return 0 or VTIO_ENOBUFS (not an error of the driver). */
+int vtio__walk_end(struct vtio__walk *w);
+
+/**
+ * Check an indirect descriptor's length: non-zero multiple of 16 and at
+ * most q->max_indirect entries.
+ * @return the number of entries (> 0), VTIO_EBADMSG or VTIO_E2BIG.
+ */
+int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len);
+
+/**
+ * Local pointer to a whole indirect table when the view maps it in one
+ * piece for reading, else NULL (read entries with vtio_mem_read()).
+ * @return 0, or VTIO_EFAULT / VTIO_EACCES when the table is not readable.
+ */
+int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
+			 const unsigned char **ptr);
+
+#endif /* VTIO_RING_INTERNAL_H */
