@@ -122,6 +122,16 @@ VTIO_INLINE size_t vtio_split_legacy_size(uint32_t num, size_t align)
 	return used_off + vtio_split_used_size(num);
 }
 
+/**
+ * Offset of the used ring inside a legacy contiguous split ring (where Linux
+ * `vring_init()` puts it): descriptors and the avail ring (used_event
+ * included), rounded up to @p align, a power of two.
+ */
+VTIO_INLINE size_t vtio_split_legacy_used_off(uint32_t num, size_t align)
+{
+	return (vtio_split_desc_size(num) + vtio_split_avail_size(num) + align - 1) & ~(align - 1);
+}
+
 /* ---- Packed ring ------------------------------------------------------------ */
 
 /** Packed descriptor (16 bytes): addr, len, id, flags (note: not split's order). */
@@ -188,8 +198,12 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 #define VTIO_F_NOTIF_CONFIG_DATA 39 /**< PCI: notify with queue_notif_config_data. */
 #define VTIO_F_RING_RESET	 40 /**< Per-queue reset. */
 #define VTIO_F_ADMIN_VQ		 41 /**< Administration virtqueue (PCI). */
+#define VTIO_F_SUSPEND		 43 /**< Device suspend (1.4; SUSPEND status bit). */
 #define VTIO_TRANSPORT_F_START	 28 /**< First transport/ring feature bit. */
 #define VTIO_TRANSPORT_F_END	 42 /**< One past the last transport/ring feature bit. */
+
+/** Old (pre-1.1) name of VTIO_F_ACCESS_PLATFORM, as Linux keeps it. */
+#define VTIO_F_IOMMU_PLATFORM VTIO_F_ACCESS_PLATFORM
 
 /** Feature mask of bit @p b. */
 #define VTIO_FEATURE(b) ((uint64_t)1 << (b))
