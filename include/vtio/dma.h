@@ -45,6 +45,15 @@ enum vtio_dma_dir {
 
 /** Skip CPU cache maintenance / bounce copies for this call. */
 #define VTIO_DMA_ATTR_SKIP_CPU_SYNC 0x1u
+/**
+ * Hand-down request (set by an address-window layer, seen by the layers below
+ * it): the buffer's own bus address is not reachable by the device, so a
+ * layer able to bounce (copy through memory the device can reach) must
+ * bounce this mapping; layers that cannot bounce pass the call on unchanged.
+ * The window layer checks the result again and fails with VTIO_ERANGE when
+ * the bus address is still outside its window.
+ */
+#define VTIO_DMA_ATTR_BOUNCE 0x2u
 
 /** Layer classes; a stack must be ordered by class, top to bottom. */
 enum vtio_dma_class {
