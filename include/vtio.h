@@ -13,6 +13,7 @@
 #include "vtio/vq.h"
 #include "vtio/devq.h"
 #include "vtio/dma.h"
+#include "vtio/dma_layers.h"
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 
