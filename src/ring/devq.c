@@ -1,0 +1,299 @@
+/* Device-side queue: public functions. Argument checks, then a switch on the
+ * layout calling the split or packed code by name. */
+#include "ring_internal.h"
+
+#if VTIO_CONFIG_DEVICE
+
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_PACKED
+#define VTIO__DDISPATCH(q, fn, ...)                                                                \
+	((q)->layout == VTIO_LAYOUT_SPLIT ? vtio__devq_split_##fn(__VA_ARGS__)                     \
+					  : vtio__devq_packed_##fn(__VA_ARGS__))
+#elif VTIO_CONFIG_SPLIT
+#define VTIO__DDISPATCH(q, fn, ...) ((void)(q), vtio__devq_split_##fn(__VA_ARGS__))
+#else
+#define VTIO__DDISPATCH(q, fn, ...) ((void)(q), vtio__devq_packed_##fn(__VA_ARGS__))
+#endif
+
+/* Sizes/alignments of the areas; the layout's own size for its extra state. */
+static int layout_info(enum vtio_layout layout, uint32_t num, size_t size[3], size_t align[3],
+		       size_t *extra)
+{
+#if VTIO_CONFIG_SPLIT
+	if (layout == VTIO_LAYOUT_SPLIT) {
+		*extra = vtio__devq_split_state_size(num);
+		return vtio__devq_split_check_areas(num, size, align);
+	}
+#endif
+#if VTIO_CONFIG_PACKED
+	if (layout == VTIO_LAYOUT_PACKED) {
+		*extra = vtio__devq_packed_state_size(num);
+		return vtio__devq_packed_check_areas(num, size, align);
+	}
+#endif
+	(void)num;
+	(void)size;
+	(void)align;
+	(void)extra;
+	return layout == VTIO_LAYOUT_SPLIT || layout == VTIO_LAYOUT_PACKED ? VTIO_ENOTSUP
+									   : VTIO_EINVAL;
+}
+
+size_t vtio_devq_state_size(enum vtio_layout layout, uint32_t num)
+{
+	size_t size[3], align[3], extra;
+	if (layout_info(layout, num, size, align, &extra) != 0)
+		return 0;
+	return vtio__align16(sizeof(struct vtio_devq)) + vtio__align16(extra);
+}
+
+/*
+ * Validate one ring area against the view. Returns the local pointer in
+ * *ptr when the whole area is one readable/writable piece (fast path), NULL
+ * when it must go through vtio_mem_read/write.
+ */
+static int check_area(const struct vtio_mem *m, uint64_t addr, size_t len, uint32_t perm,
+		      size_t align, unsigned char **ptr)
+{
+	*ptr = NULL;
+	if (addr + (len - 1u) < addr)
+		return VTIO_EFAULT;
+	uint64_t a = addr, left = len;
+	bool first = true;
+	while (left > 0) {
+		void *p;
+		uint64_t n;
+		int err = vtio_mem_translate(m, a, left, perm, &p, &n);
+		if (err == VTIO_ENOTSUP)
+			return 0; /* accessor ops: checked at each access */
+		if (err != 0)
+			return VTIO_EFAULT;
+		if (first && n == len && ((uintptr_t)p & (align - 1u)) == 0) {
+			*ptr = p;
+			return 0;
+		}
+		first = false;
+		a += n;
+		left -= n;
+	}
+	return 0;
+}
+
+int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
+		   const struct vtio_devq_config *cfg)
+{
+	size_t size[3], align[3], extra;
+	if (out == NULL || state == NULL || cfg == NULL)
+		return VTIO_EINVAL;
+	*out = NULL;
+	int err = layout_info(cfg->layout, cfg->num, size, align, &extra);
+	if (err != 0)
+		return err;
+	size_t need = vtio__align16(sizeof(struct vtio_devq)) + vtio__align16(extra);
+	if (((uintptr_t)state & 15u) != 0 || state_size < need || cfg->mem == NULL ||
+	    cfg->notify == NULL)
+		return VTIO_EINVAL;
+	uint64_t addr[3] = {cfg->desc_addr, cfg->driver_addr, cfg->device_addr};
+	for (int a = 0; a < 3; a++)
+		if ((addr[a] & (align[a] - 1u)) != 0)
+			return VTIO_EINVAL;
+	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
+		return VTIO_ENOTSUP;
+
+	unsigned char *ptr[3];
+	/* The device reads the descriptor and driver areas, and only writes
+	 * the device area (it never reads the used ring). */
+	static const uint32_t perm[3] = {VTIO_MEM_READ, VTIO_MEM_READ, VTIO_MEM_WRITE};
+	for (int a = 0; a < 3; a++) {
+		err = check_area(cfg->mem, addr[a], size[a], perm[a], align[a], &ptr[a]);
+		if (err != 0)
+			return err;
+	}
+
+	unsigned char *base = state;
+	VTIO_MEMSET(base, 0, need);
+	struct vtio_devq *q = (struct vtio_devq *)(void *)base;
+	q->layout = cfg->layout;
+	q->index = cfg->index;
+	q->num = cfg->num;
+	q->features = cfg->features;
+	q->flags = cfg->flags;
+	q->dma_barriers = (cfg->flags & VTIO_DEVQ_F_DMA_BARRIERS) ||
+			  (cfg->features & VTIO_FEATURE(VTIO_F_ORDER_PLATFORM));
+	q->legacy = !(cfg->features & VTIO_FEATURE(VTIO_F_VERSION_1));
+	q->event_idx = (cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) != 0;
+	q->indirect = VTIO_CONFIG_INDIRECT && (cfg->features & VTIO_FEATURE(VTIO_F_INDIRECT_DESC));
+	q->in_order = (cfg->features & VTIO_FEATURE(VTIO_F_IN_ORDER)) != 0;
+	q->mem = cfg->mem;
+	for (int a = 0; a < 3; a++) {
+		q->area_ptr[a] = ptr[a];
+		q->area_addr[a] = addr[a];
+		q->area_size[a] = size[a];
+	}
+	if (cfg->max_indirect != 0)
+		q->max_indirect = cfg->max_indirect;
+	else
+		q->max_indirect = cfg->num > VTIO_DEVQ_DEFAULT_MAX_INDIRECT
+				      ? cfg->num
+				      : VTIO_DEVQ_DEFAULT_MAX_INDIRECT;
+	q->notify = cfg->notify;
+	q->notify_ctx = cfg->notify_ctx;
+	err = VTIO__DDISPATCH(q, init, q, base + vtio__align16(sizeof(struct vtio_devq)));
+	if (err != 0)
+		return err;
+	*out = q;
+	return 0;
+}
+
+int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	VTIO_ASSERT(q != NULL && c != NULL);
+	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
+	if (VTIO_UNLIKELY(q->broken))
+		return VTIO_EIO;
+	return VTIO__DDISPATCH(q, pop, q, c);
+}
+
+int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
+{
+	VTIO_ASSERT(q != NULL && c != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return VTIO_EIO;
+	if (VTIO_UNLIKELY(len > c->wr_len))
+		return VTIO_EINVAL;
+	struct vtio_devq_used u;
+	u.id = c->id;
+	u.ndesc = c->ndesc;
+	u.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &u, 1);
+}
+
+int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return VTIO_EIO;
+	if (n == 0)
+		return 0;
+	if (u == NULL || n > q->num)
+		return VTIO_EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (VTIO_UNLIKELY(u[i].id >= q->num))
+			return VTIO_EINVAL;
+	return VTIO__DDISPATCH(q, push_batch, q, u, n);
+}
+
+bool vtio_devq_notify_prepare(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return false;
+	return VTIO__DDISPATCH(q, notify_prepare, q);
+}
+
+int vtio_devq_notify(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return VTIO_EIO;
+	return q->notify(q->notify_ctx, q->index);
+}
+
+int vtio_devq_kick(struct vtio_devq *q)
+{
+	if (vtio_devq_notify_prepare(q))
+		return vtio_devq_notify(q);
+	return q->broken ? VTIO_EIO : 0;
+}
+
+bool vtio_devq_enable_notify(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return false;
+	return VTIO__DDISPATCH(q, enable_notify, q);
+}
+
+void vtio_devq_disable_notify(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	if (!q->broken)
+		VTIO__DDISPATCH(q, disable_notify, q);
+}
+
+bool vtio_devq_more_avail(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(q->broken))
+		return false;
+	return VTIO__DDISPATCH(q, more_avail, q);
+}
+
+/* Copy between a local buffer and the chain's pieces, from byte @off. */
+static int64_t chain_copy(struct vtio_devq *q, const struct vtio_iov *iov, unsigned n, uint64_t off,
+			  unsigned char *local, size_t len, bool write)
+{
+	size_t done = 0;
+	for (unsigned i = 0; i < n && done < len; i++) {
+		if (off >= iov[i].len) {
+			off -= iov[i].len;
+			continue;
+		}
+		size_t room = (size_t)(iov[i].len - off);
+		size_t k = len - done < room ? len - done : room;
+		if (iov[i].ptr != NULL) {
+			unsigned char *p = (unsigned char *)iov[i].ptr + (size_t)off;
+			if (write)
+				VTIO_MEMCPY(p, local + done, k);
+			else
+				VTIO_MEMCPY(local + done, p, k);
+		} else {
+			int err = write ? vtio_mem_write(q->mem, iov[i].addr + off, local + done, k)
+					: vtio_mem_read(q->mem, iov[i].addr + off, local + done, k);
+			if (err != 0)
+				return err;
+		}
+		done += k;
+		off = 0;
+	}
+	return (int64_t)done;
+}
+
+int64_t vtio_devq_read(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
+		       void *dst, size_t len)
+{
+	VTIO_ASSERT(q != NULL && c != NULL && (dst != NULL || len == 0));
+	return chain_copy(q, c->rd, c->rd_num < c->rd_max ? c->rd_num : c->rd_max, off, dst, len,
+			  false);
+}
+
+int64_t vtio_devq_write(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
+			const void *src, size_t len)
+{
+	VTIO_ASSERT(q != NULL && c != NULL && (src != NULL || len == 0));
+	union {
+		const void *c;
+		unsigned char *v;
+	} u = {.c = src};
+	return chain_copy(q, c->wr, c->wr_num < c->wr_max ? c->wr_num : c->wr_max, off, u.v, len,
+			  true);
+}
+
+void vtio_devq_reset(struct vtio_devq *q)
+{
+	VTIO_ASSERT(q != NULL);
+	q->broken = false;
+	q->broken_reason = NULL;
+	VTIO__DDISPATCH(q, reset, q);
+}
+
+bool vtio_devq_is_broken(const struct vtio_devq *q)
+{
+	return q->broken;
+}
+
+const char *vtio_devq_broken_reason(const struct vtio_devq *q)
+{
+	return q->broken ? q->broken_reason : NULL;
+}
+
+#endif /* VTIO_CONFIG_DEVICE */

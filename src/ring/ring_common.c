@@ -1,0 +1,210 @@
+/* Helpers shared by both ring layouts: DMA mapping of buffers and indirect
+ * tables (driver side), the layout-independent descriptor checks (device side). */
+#include "ring_internal.h"
+
+/* ---- Driver side: DMA ------------------------------------------------------------ */
+
+int vtio__vq_map(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes, uint64_t *bus)
+{
+#if VTIO_CONFIG_DMA
+	if (vq->do_map)
+		return vtio_dma_map(vq->dma, (void *)(uintptr_t)cpu, len,
+				    dev_writes ? VTIO_DMA_FROM_DEVICE : VTIO_DMA_TO_DEVICE, 0, bus);
+#else
+	(void)vq;
+	(void)len;
+	(void)dev_writes;
+#endif
+	*bus = cpu;
+	return 0;
+}
+
+void vtio__vq_unmap(struct vtio_vq *vq, uint64_t bus, uint32_t len, bool dev_writes)
+{
+#if VTIO_CONFIG_DMA
+	if (vq->do_map)
+		(void)vtio_dma_unmap(vq->dma, bus, len,
+				     dev_writes ? VTIO_DMA_FROM_DEVICE : VTIO_DMA_TO_DEVICE, 0);
+#else
+	(void)vq;
+	(void)bus;
+	(void)len;
+	(void)dev_writes;
+#endif
+}
+
+/* Write entry i of an indirect table in the queue's layout format. */
+static void put_indirect_entry(const struct vtio_vq *vq, unsigned char *table, unsigned i,
+			       unsigned n, uint64_t addr, uint32_t len, bool write)
+{
+	unsigned char *e = table + (size_t)i * 16u;
+	uint64_t a = vtio__w64(vq->legacy, addr);
+	uint32_t l = vtio__w32(vq->legacy, len);
+	uint16_t flags = write ? VTIO_DESC_F_WRITE : 0;
+	VTIO_MEMCPY(e, &a, 8);
+	VTIO_MEMCPY(e + 8, &l, 4);
+	if (vq->layout == VTIO_LAYOUT_SPLIT) {
+		/* Split tables chain with NEXT; next = i + 1 also satisfies IN_ORDER
+		 * (INDIR-DRV-5). */
+		uint16_t next = (uint16_t)(i + 1u < n ? i + 1u : 0u);
+		if (i + 1u < n)
+			flags |= VTIO_DESC_F_NEXT;
+		uint16_t f = vtio__w16(vq->legacy, flags);
+		uint16_t nx = vtio__w16(vq->legacy, next);
+		VTIO_MEMCPY(e + 12, &f, 2);
+		VTIO_MEMCPY(e + 14, &nx, 2);
+	} else {
+		/* Packed tables are walked by count: only WRITE (INDIR-DRV-6). */
+		uint16_t id = 0;
+		uint16_t f = vtio__w16(vq->legacy, flags);
+		VTIO_MEMCPY(e + 12, &id, 2);
+		VTIO_MEMCPY(e + 14, &f, 2);
+	}
+}
+
+/* Bus address stored in entry i (wire format). */
+static uint64_t entry_addr(const struct vtio_vq *vq, const unsigned char *table, unsigned i)
+{
+	uint64_t a;
+	VTIO_MEMCPY(&a, table + (size_t)i * 16u, 8);
+	return vtio__w64(vq->legacy, a);
+}
+
+int vtio__vq_fill_indirect(struct vtio_vq *vq, uint32_t t, const struct vtio_sg *sg,
+			   unsigned out_num, unsigned in_num, uint64_t *table_addr)
+{
+	unsigned char *table = vtio__vq_indir_table(vq, t);
+	unsigned n = out_num + in_num;
+	unsigned i;
+	int err = 0;
+	for (i = 0; i < n; i++) {
+		uint64_t bus;
+		bool w = i >= out_num;
+		err = vtio__vq_map(vq, sg[i].addr, sg[i].len, w, &bus);
+		if (VTIO_UNLIKELY(err != 0))
+			goto rollback;
+		put_indirect_entry(vq, table, i, n, bus, sg[i].len, w);
+	}
+	err = vtio__vq_map(vq, (uint64_t)(uintptr_t)table, (uint32_t)(n * 16u), false, table_addr);
+	if (VTIO_UNLIKELY(err != 0))
+		goto rollback;
+	return 0;
+rollback:
+	while (i-- > 0)
+		vtio__vq_unmap(vq, entry_addr(vq, table, i), sg[i].len, i >= out_num);
+	return err;
+}
+
+void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_t table_addr)
+{
+	if (!vq->do_map)
+		return;
+	const unsigned char *table = vtio__vq_indir_table(vq, t);
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned char *e = table + (size_t)i * 16u;
+		uint32_t l;
+		uint16_t f;
+		VTIO_MEMCPY(&l, e + 8, 4);
+		VTIO_MEMCPY(&f, e + (vq->layout == VTIO_LAYOUT_SPLIT ? 12 : 14), 2);
+		f = vtio__w16(vq->legacy, f);
+		vtio__vq_unmap(vq, entry_addr(vq, table, i), vtio__w32(vq->legacy, l),
+			       (f & VTIO_DESC_F_WRITE) != 0);
+	}
+	vtio__vq_unmap(vq, table_addr, (uint32_t)(n * 16u), false);
+}
+
+/* ---- Device side: chain walk checks ------------------------------------------------- */
+
+void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c)
+{
+	w->c = c;
+	w->total = 0;
+	w->seen_write = false;
+	w->overflow = false;
+	c->rd_num = 0;
+	c->wr_num = 0;
+	c->rd_len = 0;
+	c->wr_len = 0;
+}
+
+int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr, uint32_t len,
+		   bool write)
+{
+	struct vtio_devq_chain *c = w->c;
+	if (write)
+		w->seen_write = true;
+	else if (VTIO_UNLIKELY(w->seen_write))
+		return VTIO_EBADMSG; /* SPLIT-DRV-5: readable after writable */
+	w->total += len;
+	if (VTIO_UNLIKELY(w->total > ((uint64_t)1 << 32)))
+		return VTIO_EOVERFLOW; /* SPLIT-DEV-9 */
+	if (len == 0)
+		return 0; /* legal, carries nothing */
+	if (VTIO_UNLIKELY(addr + (len - 1u) < addr))
+		return VTIO_EFAULT; /* wraps past 2^64 */
+	if (write)
+		c->wr_len += len;
+	else
+		c->rd_len += len;
+	uint32_t perm = write ? VTIO_MEM_WRITE : VTIO_MEM_READ;
+	uint64_t left = len;
+	while (left > 0) {
+		void *p;
+		uint64_t n;
+		int err = vtio_mem_translate(q->mem, addr, left, perm, &p, &n);
+		if (err == VTIO_ENOTSUP) {
+			/* Accessor-only memory: one piece, copied through the ops later. */
+			p = NULL;
+			n = left;
+		} else if (VTIO_UNLIKELY(err != 0)) {
+			return err;
+		}
+		struct vtio_iov *arr = write ? c->wr : c->rd;
+		unsigned max = write ? c->wr_max : c->rd_max;
+		unsigned *num = write ? &c->wr_num : &c->rd_num;
+		if (VTIO_LIKELY(*num < max)) {
+			arr[*num].ptr = p;
+			arr[*num].addr = addr;
+			arr[*num].len = (uint32_t)n;
+		} else {
+			w->overflow = true;
+		}
+		(*num)++;
+		addr += n;
+		left -= n;
+	}
+	return 0;
+}
+
+int vtio__walk_end(struct vtio__walk *w)
+{
+	return w->overflow ? VTIO_ENOBUFS : 0;
+}
+
+int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)
+{
+	if (VTIO_UNLIKELY(len == 0 || (len & 15u) != 0))
+		return VTIO_EBADMSG;
+	uint32_t n = len / 16u;
+	if (VTIO_UNLIKELY(n > q->max_indirect))
+		return VTIO_E2BIG;
+	return (int32_t)n;
+}
+
+int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
+			 const unsigned char **ptr)
+{
+	void *p;
+	uint64_t n;
+	*ptr = NULL;
+	if (VTIO_UNLIKELY(addr + (len - 1u) < addr))
+		return VTIO_EFAULT;
+	int err = vtio_mem_translate(q->mem, addr, len, VTIO_MEM_READ, &p, &n);
+	if (err == VTIO_ENOTSUP)
+		return 0;
+	if (err != 0)
+		return err;
+	if (n == len && ((uintptr_t)p & 7u) == 0)
+		*ptr = p;
+	return 0;
+}

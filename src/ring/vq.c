@@ -1,0 +1,398 @@
+/* Driver-side queue: public functions. Argument checks, then a switch on the
+ * layout calling the split or packed code by name. */
+#include "ring_internal.h"
+
+#if VTIO_CONFIG_DRIVER
+
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_PACKED
+#define VTIO__DISPATCH(vq, fn, ...)                                                                \
+	((vq)->layout == VTIO_LAYOUT_SPLIT ? vtio__vq_split_##fn(__VA_ARGS__)                      \
+					   : vtio__vq_packed_##fn(__VA_ARGS__))
+#elif VTIO_CONFIG_SPLIT
+#define VTIO__DISPATCH(vq, fn, ...) ((void)(vq), vtio__vq_split_##fn(__VA_ARGS__))
+#else
+#define VTIO__DISPATCH(vq, fn, ...) ((void)(vq), vtio__vq_packed_##fn(__VA_ARGS__))
+#endif
+
+static bool layout_ok(enum vtio_layout layout)
+{
+#if VTIO_CONFIG_SPLIT
+	if (layout == VTIO_LAYOUT_SPLIT)
+		return true;
+#endif
+#if VTIO_CONFIG_PACKED
+	if (layout == VTIO_LAYOUT_PACKED)
+		return true;
+#endif
+	return false;
+}
+
+int vtio_vq_area_sizes(enum vtio_layout layout, uint32_t num, struct vtio_vq_area_sizes *out)
+{
+	VTIO_ASSERT(out != NULL);
+#if VTIO_CONFIG_SPLIT
+	if (layout == VTIO_LAYOUT_SPLIT)
+		return vtio__vq_split_area_sizes(num, out);
+#endif
+#if VTIO_CONFIG_PACKED
+	if (layout == VTIO_LAYOUT_PACKED)
+		return vtio__vq_packed_area_sizes(num, out);
+#endif
+	(void)num;
+	return VTIO_EINVAL;
+}
+
+static size_t align_up(size_t x, size_t a)
+{
+	return (x + a - 1u) & ~(a - 1u);
+}
+
+/* Offsets of the three areas in a contiguous block; returns the total or 0. */
+static size_t block_layout(enum vtio_layout layout, uint32_t num, size_t align, size_t off[3])
+{
+	struct vtio_vq_area_sizes s;
+	if (vtio_vq_area_sizes(layout, num, &s) != 0)
+		return 0;
+	if (align == 0 || (align & (align - 1u)) != 0)
+		return 0;
+	size_t dev_align = align > s.device_align ? align : s.device_align;
+	off[0] = 0;
+	off[1] = align_up(s.desc, s.driver_align);
+	off[2] = align_up(off[1] + s.driver, dev_align);
+	return off[2] + s.device;
+}
+
+size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align)
+{
+	size_t off[3];
+	return block_layout(layout, num, align, off);
+}
+
+int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *block,
+		     uint64_t block_addr, struct vtio_vq_areas *out)
+{
+	size_t off[3];
+	if (block == NULL || out == NULL || ((uintptr_t)block & 15u) != 0 ||
+	    (block_addr & 15u) != 0)
+		return VTIO_EINVAL;
+	if (block_layout(layout, num, align, off) == 0)
+		return VTIO_EINVAL;
+	unsigned char *b = block;
+	out->desc = b + off[0];
+	out->driver = b + off[1];
+	out->device = b + off[2];
+	out->desc_addr = block_addr + off[0];
+	out->driver_addr = block_addr + off[1];
+	out->device_addr = block_addr + off[2];
+	return 0;
+}
+
+/* Byte offsets of the common parts of the state buffer. */
+struct state_layout {
+	size_t bufs, indir_free, indir_tables, extra, total;
+};
+
+static bool state_layout(enum vtio_layout layout, uint32_t num, uint32_t tables, uint32_t tmax,
+			 struct state_layout *l)
+{
+	struct vtio_vq_area_sizes s;
+	if (vtio_vq_area_sizes(layout, num, &s) != 0)
+		return false;
+	if (tables != 0 && (tmax == 0 || tmax > 65536u || tables > 65536u))
+		return false;
+	size_t extra;
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_PACKED
+	extra = layout == VTIO_LAYOUT_SPLIT ? vtio__vq_split_state_size(num)
+					    : vtio__vq_packed_state_size(num);
+#elif VTIO_CONFIG_SPLIT
+	extra = vtio__vq_split_state_size(num);
+#else
+	extra = vtio__vq_packed_state_size(num);
+#endif
+	l->bufs = vtio__align16(sizeof(struct vtio_vq));
+	l->indir_free = l->bufs + vtio__align16((size_t)num * sizeof(struct vtio__vq_buf));
+	l->indir_tables = l->indir_free + vtio__align16((size_t)tables * sizeof(uint32_t));
+	l->extra = l->indir_tables + (tables ? (size_t)tables * tmax * 16u : 0u);
+	l->total = l->extra + vtio__align16(extra);
+	return true;
+}
+
+size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indirect_tables,
+			  uint32_t indirect_max)
+{
+	struct state_layout l;
+	if (!state_layout(layout, num, indirect_tables, indirect_max, &l))
+		return 0;
+	return l.total;
+}
+
+/* Zero one ring area (through the view when one is set). */
+static void zero_area(struct vtio_vq *vq, int a, size_t len)
+{
+	if (vq->ring_mem == NULL) {
+		VTIO_MEMSET(vq->area_ptr[a], 0, len);
+		return;
+	}
+	static const unsigned char zeros[64];
+	for (size_t off = 0; off < len; off += sizeof(zeros)) {
+		size_t n = len - off < sizeof(zeros) ? len - off : sizeof(zeros);
+		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, zeros, n);
+	}
+}
+
+/* Reset the common part of the shadow state and zero the ring areas. */
+static void reset_common(struct vtio_vq *vq)
+{
+	struct vtio_vq_area_sizes s;
+	(void)vtio_vq_area_sizes(vq->layout, vq->num, &s);
+	zero_area(vq, VTIO__AREA_DESC, s.desc);
+	zero_area(vq, VTIO__AREA_DRIVER, s.driver);
+	zero_area(vq, VTIO__AREA_DEVICE, s.device);
+	VTIO_MEMSET(vq->bufs, 0, (size_t)vq->num * sizeof(*vq->bufs));
+	vq->num_free = vq->num;
+	vq->inflight = 0;
+	vq->indir_nfree = vq->indir_tables;
+	for (uint32_t t = 0; t < vq->indir_tables; t++)
+		vq->indir_free[t] = vq->indir_tables - 1u - t;
+	vq->broken = false;
+	vq->broken_reason = NULL;
+}
+
+int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
+		 const struct vtio_vq_config *cfg)
+{
+	struct state_layout l;
+	struct vtio_vq_area_sizes s;
+	if (out == NULL || state == NULL || cfg == NULL)
+		return VTIO_EINVAL;
+	*out = NULL;
+	if (!layout_ok(cfg->layout))
+		return cfg->layout == VTIO_LAYOUT_SPLIT || cfg->layout == VTIO_LAYOUT_PACKED
+			   ? VTIO_ENOTSUP
+			   : VTIO_EINVAL;
+	if (((uintptr_t)state & 15u) != 0 || cfg->notify == NULL)
+		return VTIO_EINVAL;
+	if (vtio_vq_area_sizes(cfg->layout, cfg->num, &s) != 0)
+		return VTIO_EINVAL;
+	uint32_t tables = 0, tmax = 0;
+	bool ind = (cfg->features & VTIO_FEATURE(VTIO_F_INDIRECT_DESC)) != 0;
+	if (ind && cfg->indirect_tables != 0) {
+		if (!VTIO_CONFIG_INDIRECT)
+			return VTIO_ENOTSUP;
+		tables = cfg->indirect_tables;
+		tmax = cfg->indirect_max;
+	}
+	if (!state_layout(cfg->layout, cfg->num, cfg->indirect_tables, cfg->indirect_max, &l) ||
+	    state_size < l.total)
+		return VTIO_EINVAL;
+	if (cfg->areas.desc == NULL || cfg->areas.driver == NULL || cfg->areas.device == NULL)
+		return VTIO_EINVAL;
+	if (((uintptr_t)cfg->areas.desc & (s.desc_align - 1u)) != 0 ||
+	    ((uintptr_t)cfg->areas.driver & (s.driver_align - 1u)) != 0 ||
+	    ((uintptr_t)cfg->areas.device & (s.device_align - 1u)) != 0 ||
+	    (cfg->areas.desc_addr & (s.desc_align - 1u)) != 0 ||
+	    (cfg->areas.driver_addr & (s.driver_align - 1u)) != 0 ||
+	    (cfg->areas.device_addr & (s.device_align - 1u)) != 0)
+		return VTIO_EINVAL; /* SPLIT-DRV-1 / PACKED-DRV-1 */
+	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
+		return VTIO_ENOTSUP;
+	if (!VTIO_CONFIG_DMA && cfg->dma != NULL &&
+	    ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
+	     (cfg->flags & VTIO_VQ_F_MAP)) &&
+	    !(cfg->flags & VTIO_VQ_F_PREMAPPED))
+		return VTIO_ENOTSUP;
+
+	unsigned char *base = state;
+	VTIO_MEMSET(base, 0, l.extra);
+	struct vtio_vq *vq = (struct vtio_vq *)(void *)base;
+	vq->layout = cfg->layout;
+	vq->index = cfg->index;
+	vq->num = cfg->num;
+	vq->features = cfg->features;
+	vq->flags = cfg->flags;
+	vq->dma_barriers = (cfg->flags & VTIO_VQ_F_DMA_BARRIERS) ||
+			   (cfg->features & VTIO_FEATURE(VTIO_F_ORDER_PLATFORM));
+	vq->legacy = !(cfg->features & VTIO_FEATURE(VTIO_F_VERSION_1));
+	vq->event_idx = (cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) != 0;
+	vq->in_order = (cfg->features & VTIO_FEATURE(VTIO_F_IN_ORDER)) != 0;
+	vq->notif_data = (cfg->features & VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA)) != 0;
+	vq->indirect = ind && tables != 0 && tmax != 0;
+	vq->do_map = false;
+#if VTIO_CONFIG_DMA
+	if (cfg->dma != NULL && !(cfg->flags & VTIO_VQ_F_PREMAPPED) && !cfg->dma->identity &&
+	    ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
+	     (cfg->flags & VTIO_VQ_F_MAP)))
+		vq->do_map = true;
+#endif
+	vq->areas = cfg->areas;
+	vq->area_ptr[VTIO__AREA_DESC] = cfg->areas.desc;
+	vq->area_ptr[VTIO__AREA_DRIVER] = cfg->areas.driver;
+	vq->area_ptr[VTIO__AREA_DEVICE] = cfg->areas.device;
+	vq->area_addr[VTIO__AREA_DESC] = cfg->areas.desc_addr;
+	vq->area_addr[VTIO__AREA_DRIVER] = cfg->areas.driver_addr;
+	vq->area_addr[VTIO__AREA_DEVICE] = cfg->areas.device_addr;
+	vq->ring_mem = cfg->ring_mem;
+	vq->notify = cfg->notify;
+	vq->notify_ctx = cfg->notify_ctx;
+	vq->dma = cfg->dma;
+	vq->bufs = (struct vtio__vq_buf *)(void *)(base + l.bufs);
+	vq->indir_tables = vq->indirect ? tables : 0;
+	vq->indir_max = vq->indirect ? tmax : 0;
+	vq->indir_threshold = cfg->indirect_threshold ? cfg->indirect_threshold : 2u;
+	vq->indir_free = (uint32_t *)(void *)(base + l.indir_free);
+	vq->indir_base = base + l.indir_tables;
+	reset_common(vq);
+	int err = VTIO__DISPATCH(vq, init, vq, base + l.extra);
+	if (err != 0)
+		return err;
+	*out = vq;
+	return 0;
+}
+
+int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, unsigned in_num,
+		void *token)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return VTIO_EIO;
+	unsigned n = out_num + in_num;
+	if (VTIO_UNLIKELY(n == 0 || sg == NULL || token == NULL || n < out_num))
+		return VTIO_EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (VTIO_UNLIKELY(sg[i].len == 0))
+			return VTIO_EINVAL;
+	if (VTIO_UNLIKELY(n > vq->num && (!vq->indirect || n > vq->indir_max)))
+		return VTIO_E2BIG;
+	return VTIO__DISPATCH(vq, add, vq, sg, out_num, in_num, token);
+}
+
+bool vtio_vq_kick_prepare(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return false;
+	return VTIO__DISPATCH(vq, kick_prepare, vq);
+}
+
+int vtio_vq_notify(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return VTIO_EIO;
+	uint32_t data = vq->index;
+	if (vq->notif_data)
+		data = VTIO__DISPATCH(vq, notify_data, vq);
+	vq->stats.notifies++;
+	return vq->notify(vq->notify_ctx, data);
+}
+
+int vtio_vq_kick(struct vtio_vq *vq)
+{
+	if (vtio_vq_kick_prepare(vq))
+		return vtio_vq_notify(vq);
+	return vq->broken ? VTIO_EIO : 0;
+}
+
+void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return NULL;
+	return VTIO__DISPATCH(vq, get_used, vq, len);
+}
+
+bool vtio_vq_more_used(const struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return false;
+	return VTIO__DISPATCH(vq, more_used, vq);
+}
+
+void vtio_vq_disable_cb(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (!vq->broken)
+		VTIO__DISPATCH(vq, disable_cb, vq);
+}
+
+bool vtio_vq_enable_cb(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return true;
+	return VTIO__DISPATCH(vq, enable_cb, vq);
+}
+
+bool vtio_vq_enable_cb_delayed(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return true;
+	if (!vq->event_idx)
+		return VTIO__DISPATCH(vq, enable_cb, vq);
+	return VTIO__DISPATCH(vq, enable_cb_delayed, vq);
+}
+
+void *vtio_vq_detach_unused(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	return VTIO__DISPATCH(vq, detach_unused, vq);
+}
+
+int vtio_vq_reset(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (vq->inflight != 0)
+		return VTIO_EBUSY;
+	reset_common(vq);
+	VTIO__DISPATCH(vq, reset, vq);
+	return 0;
+}
+
+bool vtio_vq_is_broken(const struct vtio_vq *vq)
+{
+	return vq->broken;
+}
+
+const char *vtio_vq_broken_reason(const struct vtio_vq *vq)
+{
+	return vq->broken ? vq->broken_reason : NULL;
+}
+
+void vtio_vq_set_broken(struct vtio_vq *vq, const char *reason)
+{
+	vtio__vq_break(vq, reason != NULL ? reason : "marked broken by the caller");
+}
+
+uint32_t vtio_vq_size(const struct vtio_vq *vq)
+{
+	return vq->num;
+}
+
+uint32_t vtio_vq_num_free(const struct vtio_vq *vq)
+{
+	return vq->num_free;
+}
+
+uint16_t vtio_vq_index(const struct vtio_vq *vq)
+{
+	return vq->index;
+}
+
+enum vtio_layout vtio_vq_layout(const struct vtio_vq *vq)
+{
+	return vq->layout;
+}
+
+const struct vtio_vq_areas *vtio_vq_get_areas(const struct vtio_vq *vq)
+{
+	return &vq->areas;
+}
+
+void vtio_vq_get_stats(const struct vtio_vq *vq, struct vtio_vq_stats *out)
+{
+	*out = vq->stats;
+}
+
+#endif /* VTIO_CONFIG_DRIVER */

@@ -1,0 +1,372 @@
+/* Driver side of the split ring.
+ *
+ * The driver keeps a CPU-order shadow of the descriptor table and of
+ * avail->idx and never reads the descriptor table or the avail ring back
+ * (read-free placement): it only writes them. It reads the used ring. */
+#include "ring_internal.h"
+
+#if VTIO_CONFIG_DRIVER && VTIO_CONFIG_SPLIT
+
+int vtio__vq_split_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
+{
+	if (num == 0 || num > VTIO_SPLIT_MAX_SIZE || (num & (num - 1u)) != 0)
+		return VTIO_EINVAL; /* SPLIT-DRV-2 */
+	out->desc = vtio_split_desc_size(num);
+	out->driver = vtio_split_avail_size(num); /* used_event included (SPLIT-DRV-3) */
+	out->device = vtio_split_used_size(num);  /* avail_event included */
+	out->desc_align = VTIO_SPLIT_DESC_ALIGN;
+	out->driver_align = VTIO_SPLIT_AVAIL_ALIGN;
+	out->device_align = VTIO_SPLIT_USED_ALIGN;
+	return 0;
+}
+
+size_t vtio__vq_split_state_size(uint32_t num)
+{
+	return (size_t)num * sizeof(struct vtio_split_desc);
+}
+
+void vtio__vq_split_reset(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	struct vtio_split_desc *shadow = s->shadow;
+	VTIO_MEMSET(s, 0, sizeof(*s));
+	s->shadow = shadow;
+	for (uint32_t i = 0; i < vq->num; i++) {
+		shadow[i].addr = 0;
+		shadow[i].len = 0;
+		shadow[i].flags = 0;
+		shadow[i].next = (uint16_t)((i + 1u) & (vq->num - 1u));
+	}
+}
+
+int vtio__vq_split_init(struct vtio_vq *vq, void *extra)
+{
+	vq->u.split.shadow = extra;
+	vtio__vq_split_reset(vq);
+	return 0;
+}
+
+/* Write shadow descriptor i to the ring (wire format). */
+static inline void put_desc(struct vtio_vq *vq, uint16_t i)
+{
+	const struct vtio_split_desc *d = &vq->u.split.shadow[i];
+	struct vtio_split_desc w;
+	w.addr = vtio__w64(vq->legacy, d->addr);
+	w.len = vtio__w32(vq->legacy, d->len);
+	w.flags = vtio__w16(vq->legacy, d->flags);
+	w.next = vtio__w16(vq->legacy, d->next);
+	vtio__vq_ring_write(vq, VTIO__AREA_DESC, (size_t)i * 16u, &w, sizeof(w));
+}
+
+/* Unmap the direct descriptors of a chain starting at @head (n of them). */
+static void unmap_chain(struct vtio_vq *vq, uint16_t head, unsigned n)
+{
+	const struct vtio_split_desc *sh = vq->u.split.shadow;
+	uint16_t i = head;
+	for (unsigned k = 0; k < n; k++) {
+		vtio__vq_unmap(vq, sh[i].addr, sh[i].len, (sh[i].flags & VTIO_DESC_F_WRITE) != 0);
+		i = sh[i].next;
+	}
+}
+
+int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
+		       unsigned in_num, void *token)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	struct vtio_split_desc *sh = s->shadow;
+	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	unsigned n = out_num + in_num;
+	bool fits = n <= vq->num_free;
+	uint16_t head = vq->in_order ? s->next_desc : s->free_head;
+	struct vtio__vq_buf *b = &vq->bufs[head];
+	uint32_t wr_len = 0;
+	for (unsigned k = out_num; k < n; k++)
+		wr_len += sg[k].len;
+
+	if (vtio__vq_want_indirect(vq, n, fits) && vq->num_free >= 1) {
+		uint32_t t = vtio__vq_indir_get(vq);
+		uint64_t taddr;
+		int err = vtio__vq_fill_indirect(vq, t - 1u, sg, out_num, in_num, &taddr);
+		if (VTIO_UNLIKELY(err != 0)) {
+			vtio__vq_indir_put(vq, t);
+			return err;
+		}
+		sh[head].addr = taddr;
+		sh[head].len = (uint32_t)(n * 16u);
+		sh[head].flags = VTIO_DESC_F_INDIRECT;
+		if (vq->in_order)
+			sh[head].next = (uint16_t)((head + 1u) & mask);
+		put_desc(vq, head);
+		b->indir = t;
+		b->indir_addr = taddr;
+		b->ndesc = 1;
+		b->last = head;
+		vq->stats.indirect++;
+	} else {
+		if (VTIO_UNLIKELY(!fits))
+			return VTIO_ENOSPC;
+		/* Map everything first, so a failure leaves the ring untouched. */
+		uint16_t i = head;
+		uint16_t last = head;
+		for (unsigned k = 0; k < n; k++) {
+			bool w = k >= out_num;
+			uint64_t bus;
+			int err = vtio__vq_map(vq, sg[k].addr, sg[k].len, w, &bus);
+			if (VTIO_UNLIKELY(err != 0)) {
+				unmap_chain(vq, head, k);
+				return err;
+			}
+			if (vq->in_order)
+				sh[i].next = (uint16_t)((i + 1u) & mask);
+			sh[i].addr = bus;
+			sh[i].len = sg[k].len;
+			sh[i].flags = (uint16_t)((w ? VTIO_DESC_F_WRITE : 0u) |
+						 (k + 1u < n ? VTIO_DESC_F_NEXT : 0u));
+			last = i;
+			i = sh[i].next;
+		}
+		i = head;
+		for (unsigned k = 0; k < n; k++) {
+			put_desc(vq, i);
+			i = sh[i].next;
+		}
+		b->indir = 0;
+		b->indir_addr = 0;
+		b->ndesc = (uint16_t)n;
+		b->last = last;
+	}
+	if (vq->in_order)
+		s->next_desc = (uint16_t)((head + b->ndesc) & mask);
+	else
+		s->free_head = sh[b->last].next;
+	b->token = token;
+	b->wr_len = wr_len;
+	b->nseg = n;
+	vq->num_free -= b->ndesc;
+	vq->inflight++;
+
+	/* SPLIT-DRV-10: head into avail->ring[idx % num]; idx is published by kick_prepare. */
+	uint16_t slot = (uint16_t)(s->avail_idx & mask);
+	uint16_t h = vtio__w16(vq->legacy, head);
+	vtio__vq_ring_write(vq, VTIO__AREA_DRIVER, vtio_split_avail_ring_off(slot), &h, 2);
+	s->avail_idx++;
+	vq->stats.added++;
+	return 0;
+}
+
+bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t old = s->avail_published;
+	uint16_t new_idx = s->avail_idx;
+	if (old == new_idx)
+		return false;
+	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store). */
+	vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2, vtio__w16(vq->legacy, new_idx));
+	s->avail_published = new_idx;
+	/* Full barrier between publishing idx and reading the device's
+	 * suppression field (CHECKLIST 3.6). */
+	vtio__mb(vq->dma_barriers);
+	if (vq->event_idx) {
+		uint16_t ev =
+		    vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE,
+							  vtio_split_avail_event_off(vq->num)));
+		return vtio_need_event(ev, new_idx, old) != 0;
+	}
+	uint16_t flags = vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE, 0));
+	return (flags & VTIO_USED_F_NO_NOTIFY) == 0;
+}
+
+uint32_t vtio__vq_split_notify_data(const struct vtio_vq *vq)
+{
+	/* NOTIF: the full 16-bit avail idx in bits 16-31. */
+	return vtio_notification_data(vq->index, vq->u.split.avail_published);
+}
+
+/* Return buffer @head's descriptors to the free pool, unmapping them. */
+static void detach(struct vtio_vq *vq, uint16_t head)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	struct vtio__vq_buf *b = &vq->bufs[head];
+	if (b->indir != 0) {
+		vtio__vq_unmap_indirect(vq, b->indir - 1u, b->nseg, b->indir_addr);
+		vtio__vq_indir_put(vq, b->indir);
+	} else if (vq->do_map) {
+		unmap_chain(vq, head, b->ndesc);
+	}
+	if (!vq->in_order) {
+		s->shadow[b->last].next = s->free_head;
+		s->free_head = head;
+	}
+	vq->num_free += b->ndesc;
+	vq->inflight--;
+	b->token = NULL;
+}
+
+/* Used idx from the ring, validated. Returns false (and breaks) on a jump. */
+static bool refresh_used_idx(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
+	if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight)) {
+		vtio__vq_break(vq, "used idx moved past the buffers in flight");
+		return false;
+	}
+	s->used_idx = idx;
+	return true;
+}
+
+void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	uint16_t id;
+	uint32_t ulen;
+
+	if (vq->in_order && s->batch_pending) {
+		/* IN_ORDER batch: buffers before the named one are fully used. */
+		id = s->oldest;
+		if (id == s->batch_last) {
+			s->batch_pending = false;
+			ulen = s->batch_len;
+		} else {
+			ulen = vq->bufs[id].wr_len;
+		}
+		goto take;
+	}
+	if (s->last_used == s->used_idx) {
+		if (!refresh_used_idx(vq) || s->last_used == s->used_idx)
+			return NULL;
+	}
+	{
+		/* SPLIT-DRV-15: idx (acquire) before the element. */
+		struct vtio_split_used_elem e;
+		vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
+				   vtio_split_used_ring_off((uint16_t)(s->last_used & mask)), &e,
+				   sizeof(e));
+		uint32_t uid = vtio__w32(vq->legacy, e.id);
+		ulen = vtio__w32(vq->legacy, e.len);
+		if (VTIO_UNLIKELY(uid >= vq->num)) {
+			vtio__vq_break(vq, "used id out of range");
+			return NULL;
+		}
+		if (VTIO_UNLIKELY(vq->bufs[uid].token == NULL)) {
+			vtio__vq_break(vq, "used id not in flight");
+			return NULL;
+		}
+		id = (uint16_t)uid;
+	}
+	if (vq->in_order && id != s->oldest) {
+		/* One entry for a batch: count the buffers up to it, oldest first. */
+		uint16_t h = s->oldest;
+		uint32_t k = 1;
+		while (h != id && k <= vq->inflight) {
+			h = (uint16_t)((h + vq->bufs[h].ndesc) & mask);
+			k++;
+		}
+		if (VTIO_UNLIKELY(h != id || k > (uint16_t)(s->used_idx - s->last_used))) {
+			vtio__vq_break(vq, "used buffer out of order (IN_ORDER)");
+			return NULL;
+		}
+		s->batch_pending = true;
+		s->batch_last = id;
+		s->batch_len = ulen;
+		id = s->oldest;
+		ulen = vq->bufs[id].wr_len;
+	}
+take : {
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	void *token = b->token;
+	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
+		/* The device claims more than it could write: never expose bytes
+		 * past the buffer (SPLIT-DRV-16); clamp and count. */
+		ulen = b->wr_len;
+		vq->stats.len_clamped++;
+	}
+	if (vq->in_order)
+		s->oldest = (uint16_t)((id + b->ndesc) & mask);
+	detach(vq, id);
+	s->last_used++;
+	vq->stats.used++;
+	if (len != NULL)
+		*len = ulen;
+	return token;
+}
+}
+
+bool vtio__vq_split_more_used(const struct vtio_vq *vq)
+{
+	const struct vtio__vq_split *s = &vq->u.split;
+	if (s->batch_pending || s->last_used != s->used_idx)
+		return true;
+	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
+	return idx != s->last_used;
+}
+
+void vtio__vq_split_disable_cb(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (vq->event_idx) {
+		/* With EVENT_IDX the flags stay 0 (CHECKLIST 3.4); an event half the
+		 * index space away is never crossed by one burst of at most num. */
+		s->used_event = (uint16_t)(s->last_used + 0x8000u);
+		vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
+				 vtio__w16(vq->legacy, s->used_event));
+		return;
+	}
+	if (!(s->avail_flags & VTIO_AVAIL_F_NO_INTERRUPT)) {
+		s->avail_flags |= VTIO_AVAIL_F_NO_INTERRUPT;
+		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0, vtio__w16(vq->legacy, s->avail_flags));
+	}
+}
+
+static bool enable_at(struct vtio_vq *vq, uint16_t event)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (vq->event_idx) {
+		s->used_event = event;
+		vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
+				 vtio__w16(vq->legacy, event));
+	} else if (s->avail_flags & VTIO_AVAIL_F_NO_INTERRUPT) {
+		s->avail_flags &= (uint16_t)~VTIO_AVAIL_F_NO_INTERRUPT;
+		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0, vtio__w16(vq->legacy, s->avail_flags));
+	}
+	/* Write the event/flags, full barrier, then re-check used->idx
+	 * (CHECKLIST 3.6: a plain wmb here loses wake-ups). */
+	vtio__mb(vq->dma_barriers);
+	return s->batch_pending;
+}
+
+bool vtio__vq_split_enable_cb(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (enable_at(vq, s->last_used))
+		return false;
+	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
+	return idx == s->last_used;
+}
+
+bool vtio__vq_split_enable_cb_delayed(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t pending = (uint16_t)(s->avail_idx - s->last_used);
+	uint16_t bufs = (uint16_t)(pending * 3u / 4u);
+	if (enable_at(vq, (uint16_t)(s->last_used + bufs)))
+		return false;
+	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
+	return (uint16_t)(idx - s->last_used) <= bufs;
+}
+
+void *vtio__vq_split_detach_unused(struct vtio_vq *vq)
+{
+	for (uint32_t i = 0; i < vq->num; i++) {
+		void *token = vq->bufs[i].token;
+		if (token != NULL) {
+			detach(vq, (uint16_t)i);
+			return token;
+		}
+	}
+	return NULL;
+}
+
+#endif /* VTIO_CONFIG_DRIVER && VTIO_CONFIG_SPLIT */

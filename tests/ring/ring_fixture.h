@@ -1,0 +1,179 @@
+/* Shared fixture of the ring behavioural suites: one driver queue and one
+ * device queue over the same ring memory, for any compiled layout. All
+ * memory (rings, state, buffers) lives in one heap arena whose CPU address is
+ * also its "driver address", seen by the device through a one-region view. */
+#ifndef VTIO_TEST_RING_FIXTURE_H
+#define VTIO_TEST_RING_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtio/vq.h"
+#include "vtio/devq.h"
+
+/* The layouts the suite runs over. The packed row is enabled when the
+ * packed layout is compiled in. */
+struct fx_layout {
+	enum vtio_layout layout;
+	const char *name;
+};
+static const struct fx_layout fx_layouts[] = {
+#if VTIO_CONFIG_SPLIT
+    {VTIO_LAYOUT_SPLIT, "split"},
+#endif
+#if VTIO_CONFIG_PACKED
+    {VTIO_LAYOUT_PACKED, "packed"},
+#endif
+};
+#define FX_NLAYOUTS (sizeof(fx_layouts) / sizeof(fx_layouts[0]))
+
+#define FX_MODERN (VTIO_FEATURE(VTIO_F_VERSION_1))
+
+struct fx_opts {
+	uint32_t indirect_tables;
+	uint32_t indirect_max;
+	uint32_t indirect_threshold;
+	uint32_t vq_flags;
+	struct vtio_dma_dev *dma;
+	const struct vtio_mem *ring_mem; /* driver-side view of its rings */
+	const struct vtio_mem *dev_mem;	 /* device-side view (default: the arena) */
+	uint32_t max_indirect;
+};
+
+struct fx {
+	enum vtio_layout layout;
+	uint32_t num;
+	uint64_t features;
+	unsigned char *arena;
+	size_t arena_size;
+	size_t arena_used;
+	struct vtio_mem_region region;
+	struct vtio_mem mem;
+	struct vtio_vq_areas areas;
+	struct vtio_vq *vq;
+	struct vtio_devq *dq;
+	unsigned kicks, irqs;
+	uint32_t last_kick_data;
+	struct vtio_iov rd[64], wr[64];
+};
+
+static inline int fx_kick_cb(void *ctx, uint32_t data)
+{
+	struct fx *f = ctx;
+	f->kicks++;
+	f->last_kick_data = data;
+	return 0;
+}
+
+static inline int fx_irq_cb(void *ctx, uint32_t data)
+{
+	struct fx *f = ctx;
+	(void)data;
+	f->irqs++;
+	return 0;
+}
+
+/* Carve @n bytes (aligned to @align) from the arena. */
+static inline void *fx_alloc(struct fx *f, size_t n, size_t align)
+{
+	size_t off = (f->arena_used + align - 1) & ~(align - 1);
+	if (off + n > f->arena_size)
+		abort();
+	f->arena_used = off + n;
+	return f->arena + off;
+}
+
+static inline uint64_t fx_addr(const void *p)
+{
+	return (uint64_t)(uintptr_t)p;
+}
+
+/* Set up both sides; returns 0 or the first init error. */
+static inline int fx_setup(struct fx *f, enum vtio_layout layout, uint32_t num, uint64_t features,
+			   const struct fx_opts *o)
+{
+	struct fx_opts none;
+	memset(&none, 0, sizeof(none));
+	if (o == NULL)
+		o = &none;
+	memset(f, 0, sizeof(*f));
+	f->layout = layout;
+	f->num = num;
+	f->features = features;
+	size_t st = vtio_vq_state_size(layout, num, o->indirect_tables, o->indirect_max);
+	size_t dst = vtio_devq_state_size(layout, num);
+	struct vtio_vq_area_sizes s;
+	if (vtio_vq_area_sizes(layout, num, &s) != 0 || st == 0 || dst == 0)
+		return VTIO_EINVAL;
+	f->arena_size = st + dst + s.desc + s.driver + s.device + (1u << 20) + 256;
+	f->arena = aligned_alloc(4096, (f->arena_size + 4095) & ~(size_t)4095);
+	if (f->arena == NULL)
+		abort();
+	memset(f->arena, 0xa5, f->arena_size);
+	f->region.addr = fx_addr(f->arena);
+	f->region.len = f->arena_size;
+	f->region.host = f->arena;
+	f->region.perm = VTIO_MEM_RW;
+	vtio_mem_init(&f->mem, &f->region, 1);
+
+	f->areas.desc = fx_alloc(f, s.desc, 16);
+	f->areas.driver = fx_alloc(f, s.driver, 16);
+	f->areas.device = fx_alloc(f, s.device, 16);
+	f->areas.desc_addr = fx_addr(f->areas.desc);
+	f->areas.driver_addr = fx_addr(f->areas.driver);
+	f->areas.device_addr = fx_addr(f->areas.device);
+
+	struct vtio_vq_config vc;
+	memset(&vc, 0, sizeof(vc));
+	vc.layout = layout;
+	vc.index = 3;
+	vc.num = num;
+	vc.features = features;
+	vc.flags = o->vq_flags;
+	vc.areas = f->areas;
+	vc.ring_mem = o->ring_mem;
+	vc.indirect_tables = o->indirect_tables;
+	vc.indirect_max = o->indirect_max;
+	vc.indirect_threshold = o->indirect_threshold;
+	vc.notify = fx_kick_cb;
+	vc.notify_ctx = f;
+	vc.dma = o->dma;
+	int err = vtio_vq_init(&f->vq, fx_alloc(f, st, 16), st, &vc);
+	if (err != 0)
+		return err;
+
+	struct vtio_devq_config dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.layout = layout;
+	dc.index = 3;
+	dc.num = num;
+	dc.features = features;
+	dc.desc_addr = f->areas.desc_addr;
+	dc.driver_addr = f->areas.driver_addr;
+	dc.device_addr = f->areas.device_addr;
+	dc.mem = o->dev_mem ? o->dev_mem : &f->mem;
+	dc.max_indirect = o->max_indirect;
+	dc.notify = fx_irq_cb;
+	dc.notify_ctx = f;
+	return vtio_devq_init(&f->dq, fx_alloc(f, dst, 16), dst, &dc);
+}
+
+static inline void fx_teardown(struct fx *f)
+{
+	free(f->arena);
+	f->arena = NULL;
+}
+
+static inline void fx_chain_init(struct fx *f, struct vtio_devq_chain *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rd = f->rd;
+	c->rd_max = 64;
+	c->wr = f->wr;
+	c->wr_max = 64;
+}
+
+#endif
