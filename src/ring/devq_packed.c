@@ -1,0 +1,399 @@
+/* Device side of the packed ring.
+ *
+ * The device reads available descriptors by their AVAIL/USED bits against
+ * its wrap counter, copies each one to private memory before checking it
+ * (TOCTOU), and writes used descriptors in place over slots it has already
+ * consumed. The descriptor ring is therefore read AND written by both sides;
+ * the event suppression areas are each written by one side only. */
+#include "ring_internal.h"
+
+#if VTIO_CONFIG_DEVICE && VTIO_CONFIG_PACKED
+
+#define PK_AU (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED)
+
+size_t vtio__devq_packed_state_size(uint32_t num)
+{
+	(void)num;
+	return 0;
+}
+
+int vtio__devq_packed_check_areas(uint32_t num, size_t size[3], size_t align[3])
+{
+	if (num == 0 || num > VTIO_PACKED_MAX_SIZE)
+		return VTIO_EINVAL; /* CHECKLIST 3.8: size 0 would divide by zero */
+	size[VTIO__AREA_DESC] = (size_t)16 * num;
+	size[VTIO__AREA_DRIVER] = sizeof(struct vtio_packed_event);
+	size[VTIO__AREA_DEVICE] = sizeof(struct vtio_packed_event);
+	align[VTIO__AREA_DESC] = VTIO_PACKED_DESC_ALIGN;
+	align[VTIO__AREA_DRIVER] = VTIO_PACKED_EVENT_ALIGN;
+	align[VTIO__AREA_DEVICE] = VTIO_PACKED_EVENT_ALIGN;
+	return 0;
+}
+
+void vtio__devq_packed_reset(struct vtio_devq *q)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	VTIO_MEMSET(p, 0, sizeof(*p));
+	/* RESET-DEV-4: indices 0, both wrap counters 1. */
+	p->avail_wrap = true;
+	p->used_wrap = true;
+	p->event_flags = VTIO_RING_EVENT_FLAGS_ENABLE;
+}
+
+int vtio__devq_packed_init(struct vtio_devq *q, void *extra)
+{
+	(void)extra;
+	/* The device writes used descriptors into the descriptor ring, so the
+	 * view must let it write there too (devq.c checked read access only). */
+	uint64_t a = q->area_addr[VTIO__AREA_DESC];
+	uint64_t left = q->area_size[VTIO__AREA_DESC];
+	while (left > 0) {
+		void *ptr;
+		uint64_t n;
+		int err = vtio_mem_translate(q->mem, a, left, VTIO_MEM_RW, &ptr, &n);
+		if (err == VTIO_ENOTSUP)
+			break; /* accessor ops: checked at each access */
+		if (err != 0)
+			return VTIO_EFAULT;
+		a += n;
+		left -= n;
+	}
+	vtio__devq_packed_reset(q);
+	return 0;
+}
+
+/* ---- Ring accessors ------------------------------------------------------------------- */
+
+static inline size_t flags_off(uint32_t slot)
+{
+	return (size_t)slot * 16u + 14u;
+}
+
+/* PACKED-DEV-4: available when AVAIL == the expected wrap and USED != it. */
+static inline bool is_avail(uint16_t flags, bool wrap)
+{
+	bool avail = (flags & VTIO_DESC_F_AVAIL) != 0;
+	bool used = (flags & VTIO_DESC_F_USED) != 0;
+	return avail == wrap && used != wrap;
+}
+
+/* Read the flags of @slot (acquire). @return 0 or the view's error. */
+static inline int load_flags(const struct vtio_devq *q, uint32_t slot, uint16_t *flags)
+{
+	uint16_t raw;
+	int err = vtio__devq_load16_acquire(q, VTIO__AREA_DESC, flags_off(slot), &raw);
+	*flags = vtio__w16(q->legacy, raw);
+	return err;
+}
+
+/* Copy addr/len/id of @slot into private memory, in CPU order. */
+static inline int fetch_desc(const struct vtio_devq *q, uint32_t slot, uint64_t *addr,
+			     uint32_t *len, uint16_t *id)
+{
+	unsigned char w[14];
+	int err = vtio__devq_ring_read(q, VTIO__AREA_DESC, (size_t)slot * 16u, w, sizeof(w));
+	if (VTIO_UNLIKELY(err != 0))
+		return err;
+	uint64_t a;
+	uint32_t l;
+	uint16_t i;
+	VTIO_MEMCPY(&a, w, 8);
+	VTIO_MEMCPY(&l, w + 8, 4);
+	VTIO_MEMCPY(&i, w + 12, 2);
+	*addr = vtio__w64(q->legacy, a);
+	*len = vtio__w32(q->legacy, l);
+	*id = vtio__w16(q->legacy, i);
+	return 0;
+}
+
+/* ---- Pop ------------------------------------------------------------------------------- */
+
+/* Walk packed indirect table [taddr, taddr+tlen): INDIR-DEV-3/4. */
+static int walk_table(struct vtio_devq *q, struct vtio__walk *w, uint64_t taddr, uint32_t tlen)
+{
+	if (VTIO_UNLIKELY(!q->indirect))
+		return vtio__devq_fail(q, VTIO_EPROTO, "indirect descriptor without INDIRECT_DESC");
+	int32_t n = vtio__devq_indirect_entries(q, tlen);
+	if (VTIO_UNLIKELY(n < 0))
+		return vtio__devq_fail(q, n,
+				       n == VTIO_E2BIG
+					   ? "indirect table larger than the policy"
+					   : "indirect table length not a multiple of 16");
+	const unsigned char *tptr;
+	int err = vtio__devq_map_table(q, taddr, tlen, &tptr);
+	if (VTIO_UNLIKELY(err != 0))
+		return vtio__devq_fail(q, err, "indirect table outside the view");
+	/* Entries are consumed by count; NEXT and id inside are ignored. */
+	for (uint32_t i = 0; i < (uint32_t)n; i++) {
+		struct vtio_packed_desc e;
+		if (tptr != NULL) {
+			VTIO_MEMCPY(&e, tptr + (size_t)i * 16u, sizeof(e));
+		} else if (vtio_mem_read(q->mem, taddr + (uint64_t)i * 16u, &e, sizeof(e)) != 0) {
+			return vtio__devq_fail(q, VTIO_EFAULT, "indirect table outside the view");
+		}
+		uint16_t f = vtio__w16(q->legacy, e.flags);
+		if (VTIO_UNLIKELY(f & VTIO_DESC_F_INDIRECT))
+			return vtio__devq_fail(q, VTIO_EBADMSG,
+					       "indirect descriptor inside an indirect table");
+		err = vtio__walk_add(q, w, vtio__w64(q->legacy, e.addr),
+				     vtio__w32(q->legacy, e.len), (f & VTIO_DESC_F_WRITE) != 0);
+		if (VTIO_UNLIKELY(err != 0))
+			return err;
+	}
+	return 0;
+}
+
+static const char *walk_reason(int err)
+{
+	return err == VTIO_EBADMSG     ? "readable descriptor after a writable one"
+	       : err == VTIO_EOVERFLOW ? "chain longer than 4 GiB"
+				       : "buffer outside the view";
+}
+
+int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	const uint32_t num = q->num;
+	uint32_t slot = p->last_avail;
+	bool wrap = p->avail_wrap;
+	uint16_t flags;
+	int err;
+
+	/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
+	if (VTIO_UNLIKELY(load_flags(q, slot, &flags) != 0))
+		return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not readable");
+	if (!is_avail(flags, wrap))
+		return VTIO_EAGAIN;
+	if (VTIO_UNLIKELY(p->outstanding >= num))
+		return vtio__devq_fail(q, VTIO_EPROTO,
+				       "descriptor made available over one not yet used");
+
+	struct vtio__walk w;
+	vtio__walk_begin(&w, c);
+	uint32_t count = 0;
+	uint16_t id;
+	for (;;) {
+		uint64_t addr;
+		uint32_t len;
+		if (count > 0) {
+			/* Every descriptor of a list carries the bits of its own lap
+			 * (PACKED-DRV-12); the head's release made them visible. */
+			uint16_t raw;
+			if (VTIO_UNLIKELY(
+				vtio__devq_read16(q, VTIO__AREA_DESC, flags_off(slot), &raw)))
+				return vtio__devq_fail(q, VTIO_EFAULT,
+						       "descriptor ring not readable");
+			flags = vtio__w16(q->legacy, raw);
+			if (VTIO_UNLIKELY(!is_avail(flags, wrap)))
+				return vtio__devq_fail(
+				    q, VTIO_EPROTO,
+				    "descriptor of a list not available (wrap bits)");
+		}
+		if (VTIO_UNLIKELY(fetch_desc(q, slot, &addr, &len, &id) != 0))
+			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not readable");
+		count++;
+		if (++slot >= num) {
+			slot = 0;
+			wrap = !wrap;
+		}
+		if (flags & VTIO_DESC_F_INDIRECT) {
+			/* INDIR-DRV-8: a list is all direct or one indirect descriptor. */
+			if (VTIO_UNLIKELY(count > 1 || (flags & VTIO_DESC_F_NEXT)))
+				return vtio__devq_fail(q, VTIO_EBADMSG,
+						       "indirect descriptor inside a NEXT list");
+			err = walk_table(q, &w, addr, len);
+			if (VTIO_UNLIKELY(err != 0))
+				return q->broken ? err : vtio__devq_fail(q, err, walk_reason(err));
+			break;
+		}
+		err = vtio__walk_add(q, &w, addr, len, (flags & VTIO_DESC_F_WRITE) != 0);
+		if (VTIO_UNLIKELY(err != 0))
+			return vtio__devq_fail(q, err, walk_reason(err));
+		if (!(flags & VTIO_DESC_F_NEXT))
+			break;
+		/* PACKED-DEV-9 / PACKED-DRV-10: bound the list by the queue size. */
+		if (VTIO_UNLIKELY(count >= num))
+			return vtio__devq_fail(q, VTIO_ELOOP,
+					       "descriptor list longer than the queue");
+	}
+	/* The buffer id is in the last descriptor (PACKED-DEV-7). */
+	if (VTIO_UNLIKELY(id >= num))
+		return vtio__devq_fail(q, VTIO_ERANGE, "buffer id out of range");
+	if (VTIO_UNLIKELY(p->outstanding + count > num))
+		return vtio__devq_fail(q, VTIO_EPROTO,
+				       "descriptor made available over one not yet used");
+	err = vtio__walk_end(&w);
+	if (err != 0)
+		return err; /* VTIO_ENOBUFS: nothing consumed, retry with larger arrays */
+	c->id = id;
+	c->ndesc = (uint16_t)count;
+	p->last_avail = (uint16_t)slot;
+	p->avail_wrap = wrap;
+	p->outstanding += count;
+	return 0;
+}
+
+/* ---- Push ------------------------------------------------------------------------------- */
+
+/* Write id/len of a used descriptor at @slot (not its flags). */
+static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint32_t len)
+{
+	if (VTIO_LIKELY(q->area_ptr[VTIO__AREA_DESC] != NULL)) {
+		struct vtio_packed_desc *d =
+		    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
+		d->len = vtio__w32(q->legacy, len);
+		d->id = vtio__w16(q->legacy, id);
+		return 0;
+	}
+	unsigned char w[6];
+	uint32_t l = vtio__w32(q->legacy, len);
+	uint16_t i = vtio__w16(q->legacy, id);
+	VTIO_MEMCPY(w, &l, 4);
+	VTIO_MEMCPY(w + 4, &i, 2);
+	return vtio__devq_ring_write(q, VTIO__AREA_DESC, (size_t)slot * 16u + 8u, w, sizeof(w));
+}
+
+int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	const uint32_t num = q->num;
+	uint32_t total = 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (VTIO_UNLIKELY(u[k].ndesc == 0))
+			return VTIO_EINVAL;
+		total += u[k].ndesc;
+	}
+	if (VTIO_UNLIKELY(total > p->outstanding))
+		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
+
+	/* IN_ORDER (INORD-DEV-2): one used descriptor with the last buffer's id,
+	 * written over the batch's first descriptor; the rest are skipped. */
+	unsigned first = q->in_order && n > 1 ? n - 1u : 0u;
+	uint32_t slot = p->next_used;
+	bool wrap = p->used_wrap;
+	uint32_t head_slot = slot;
+	uint16_t head_flags = 0;
+	for (unsigned k = first; k < n; k++) {
+		/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
+		uint16_t f = (uint16_t)((wrap ? PK_AU : 0u) | (u[k].len ? VTIO_DESC_F_WRITE : 0u));
+		if (VTIO_UNLIKELY(put_used(q, slot, u[k].id, u[k].len) != 0))
+			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not writable");
+		if (k == first) {
+			head_flags = f;
+		} else if (VTIO_UNLIKELY(vtio__devq_write16(q, VTIO__AREA_DESC, flags_off(slot),
+							    vtio__w16(q->legacy, f)) != 0)) {
+			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not writable");
+		}
+		/* Skip by the list's descriptor count (the whole batch when in order). */
+		uint32_t adv = u[k].ndesc;
+		if (k == first && first != 0)
+			adv = total;
+		slot += adv;
+		if (slot >= num) {
+			slot -= num;
+			wrap = !wrap;
+		}
+	}
+	p->next_used = (uint16_t)slot;
+	p->used_wrap = wrap;
+	p->outstanding -= total;
+	p->pushed += total;
+	/* PACKED-DEV-8: id/len, write barrier (release), then the flags of the
+	 * first used descriptor of the batch, last. */
+	if (VTIO_UNLIKELY(vtio__devq_store16_release(q, VTIO__AREA_DESC, flags_off(head_slot),
+						     vtio__w16(q->legacy, head_flags)) != 0))
+		return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not writable");
+	return 0;
+}
+
+/* ---- Notifications ------------------------------------------------------------------------ */
+
+bool vtio__devq_packed_notify_prepare(struct vtio_devq *q)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	uint32_t pushed = p->pushed;
+	if (pushed == 0)
+		return false; /* nothing used since the last decision */
+	p->pushed = 0;
+	/* NOTIF-DEV-3: used flags published, full barrier, then the driver's
+	 * event suppression area (EVT-DEV-7). */
+	vtio__mb(q->dma_barriers);
+	uint16_t raw;
+	if (VTIO_UNLIKELY(vtio__devq_read16(q, VTIO__AREA_DRIVER, 2, &raw) != 0)) {
+		(void)vtio__devq_fail(q, VTIO_EFAULT, "driver event area not readable");
+		return false;
+	}
+	uint16_t flags = vtio__w16(q->legacy, raw) & VTIO_RING_EVENT_FLAGS_MASK;
+	if (flags == VTIO_RING_EVENT_FLAGS_DISABLE)
+		return false;
+	/* ENABLE, DESC without EVENT_IDX (EVT-DEV-1), reserved 3, or a
+	 * stretch so long the offsets are ambiguous (EVT-DEV-9): notify. */
+	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !q->event_idx || pushed >= q->num)
+		return true;
+	vtio__rmb(q->dma_barriers);
+	if (VTIO_UNLIKELY(vtio__devq_read16(q, VTIO__AREA_DRIVER, 0, &raw) != 0)) {
+		(void)vtio__devq_fail(q, VTIO_EFAULT, "driver event area not readable");
+		return false;
+	}
+	uint16_t ow = vtio__w16(q->legacy, raw);
+	uint16_t event = (uint16_t)(ow & 0x7fffu);
+	if (((ow >> VTIO_RING_EVENT_WRAP_SHIFT) != 0) != p->used_wrap)
+		event = (uint16_t)(event - q->num);
+	uint16_t new_idx = p->next_used;
+	return vtio_need_event(event, new_idx, (uint16_t)(new_idx - pushed)) != 0;
+}
+
+static bool set_event_flags(struct vtio_devq *q, uint16_t flags)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	if (p->event_flags == flags)
+		return true;
+	p->event_flags = flags;
+	if (VTIO_UNLIKELY(
+		vtio__devq_write16(q, VTIO__AREA_DEVICE, 2, vtio__w16(q->legacy, flags)))) {
+		(void)vtio__devq_fail(q, VTIO_EFAULT, "device event area not writable");
+		return false;
+	}
+	return true;
+}
+
+bool vtio__devq_packed_enable_notify(struct vtio_devq *q)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	/* EVT-DEV-8: off_wrap before flags; DESC only with EVENT_IDX. */
+	if (q->event_idx) {
+		uint16_t ow = (uint16_t)(p->last_avail |
+					 ((unsigned)p->avail_wrap << VTIO_RING_EVENT_WRAP_SHIFT));
+		if (VTIO_UNLIKELY(vtio__devq_write16(q, VTIO__AREA_DEVICE, 0,
+						     vtio__w16(q->legacy, ow)) != 0)) {
+			(void)vtio__devq_fail(q, VTIO_EFAULT, "device event area not writable");
+			return false;
+		}
+		vtio__wmb(q->dma_barriers);
+		if (!set_event_flags(q, VTIO_RING_EVENT_FLAGS_DESC))
+			return false;
+	} else if (!set_event_flags(q, VTIO_RING_EVENT_FLAGS_ENABLE)) {
+		return false;
+	}
+	/* Full barrier, then re-check the ring (no lost wake-up). */
+	vtio__mb(q->dma_barriers);
+	return !vtio__devq_packed_more_avail(q);
+}
+
+void vtio__devq_packed_disable_notify(struct vtio_devq *q)
+{
+	(void)set_event_flags(q, VTIO_RING_EVENT_FLAGS_DISABLE);
+}
+
+bool vtio__devq_packed_more_avail(struct vtio_devq *q)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	uint16_t flags;
+	if (VTIO_UNLIKELY(load_flags(q, p->last_avail, &flags) != 0)) {
+		(void)vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not readable");
+		return false;
+	}
+	return is_avail(flags, p->avail_wrap);
+}
+
+#endif /* VTIO_CONFIG_DEVICE && VTIO_CONFIG_PACKED */
