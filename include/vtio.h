@@ -14,6 +14,7 @@
 #include "vtio/devq.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
+#include "vtio/bounce.h"
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 

@@ -1,0 +1,415 @@
+/**
+ * @file bounce.h
+ * @brief Bounce pools modelled on Linux swiotlb: several pools of shared
+ *        memory, each with its own (possibly non-linear) CPU <-> device
+ *        address mapping, a slot allocator split into areas with their own
+ *        locks, alloc/free of pool memory for long-lived shared objects,
+ *        map/sync/unmap with copy semantics by direction, and a bottom DMA
+ *        layer that bounces every mapping handed to it.
+ *
+ * Memory: the caller owns everything. A pool lives in a caller buffer sized
+ * by vtio_bounce_pool_size() (pool header, per-area state, allocation
+ * bitmaps, per-slot records); the pool area itself (the shared memory the
+ * device sees) is a separate caller range. A set of pools lives in a buffer
+ * of vtio_bounce_set_size() bytes.
+ *
+ * Slots: a pool is cut into slots of `slot_size` bytes (default 2 KiB). A
+ * mapping takes a run of whole slots that never crosses a segment boundary
+ * (every `max_segment` slots from the pool start, default 128, i.e. 256
+ * KiB), nor an area boundary, nor a break in device-address contiguity. Each
+ * slot remembers the head of its allocation, so a sync may start anywhere
+ * inside a mapping.
+ *
+ * Direction semantics (swiotlb): vtio_bounce_map() always copies the
+ * original buffer into the slots, whatever the direction and even with
+ * VTIO_DMA_ATTR_SKIP_CPU_SYNC, so a device never sees the stale contents of
+ * an earlier mapping (the fix for CVE-2022-0854) and a partial device write
+ * leaves the rest of the buffer intact; sync_for_device copies CPU -> slots
+ * for TO_DEVICE and BIDIRECTIONAL; sync_for_cpu copies slots -> CPU for
+ * FROM_DEVICE and BIDIRECTIONAL; unmap copies back for FROM_DEVICE and
+ * BIDIRECTIONAL (unless VTIO_DMA_ATTR_SKIP_CPU_SYNC) and frees the slots.
+ *
+ * Concurrency: map, unmap, sync, alloc and free may run on any number of
+ * threads at once. Each area has its own lock (VTIO_LOCK_T from port.h);
+ * the set is read without a lock (a sequence counter guards
+ * registration), so there is no global lock on the fast path. Give each
+ * thread (or each device/queue) its own area hint so threads rarely meet.
+ */
+#ifndef VTIO_BOUNCE_H
+#define VTIO_BOUNCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+#include "error.h"
+#include "dma.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup vtio_bounce Bounce pools
+ * @{
+ */
+
+/** Default slot size in bytes (swiotlb's IO_TLB_SIZE). */
+#define VTIO_BOUNCE_SLOT_SIZE 2048u
+/** Default maximum slots in one mapping (swiotlb's IO_TLB_SEGSIZE). */
+#define VTIO_BOUNCE_MAX_SEGMENT 128u
+/** Maximum pieces of a non-linear pool mapping. */
+#define VTIO_BOUNCE_MAX_PIECES 1024u
+/** "No pool affinity" value of vtio_bounce_dev::pool_id. */
+#define VTIO_BOUNCE_ANY_POOL UINT32_MAX
+
+/** @name Pool flags (vtio_bounce_pool_config::flags)
+ * @{ */
+/** Restricted pool: serves only devices that name it (vtio_bounce_dev::pool_id). */
+#define VTIO_BOUNCE_POOL_F_RESTRICTED 0x1u
+/** Zero the slots of every mapping and allocation when they are freed, so
+ * the shared pool never holds the data of a finished mapping. */
+#define VTIO_BOUNCE_POOL_F_SCRUB 0x2u
+/** @} */
+
+/** @name Device flags (vtio_bounce_dev::flags)
+ * @{ */
+/** Use only the pool named by vtio_bounce_dev::pool_id (never fall back). */
+#define VTIO_BOUNCE_DEV_F_STRICT 0x1u
+/** @} */
+
+/** How a pool's CPU offsets map to device addresses. */
+enum vtio_bounce_mapping {
+	/** device address = dev_base + offset in the pool. */
+	VTIO_BOUNCE_MAP_LINEAR = 0,
+	/** A table of pieces (vtio_bounce_piece), each linear. */
+	VTIO_BOUNCE_MAP_PIECES = 1,
+	/** Callbacks (vtio_bounce_xlate_ops); each segment maps contiguously. */
+	VTIO_BOUNCE_MAP_CALLBACK = 2
+};
+
+/**
+ * One piece of a non-linear mapping: pool bytes [off, off+len) are seen by
+ * the device at [dev, dev+len). Pieces are given sorted by @ref off and
+ * cover the pool without gaps; off, len and dev are multiples of the slot
+ * size; device ranges do not overlap.
+ */
+struct vtio_bounce_piece {
+	size_t off;   /**< Offset of the piece in the pool area. */
+	size_t len;   /**< Length of the piece in bytes. */
+	uint64_t dev; /**< Device address of the piece's first byte. */
+};
+
+/**
+ * Translation callbacks of a VTIO_BOUNCE_MAP_CALLBACK pool. They must be
+ * pure (same answer every time) and thread-safe. Each segment
+ * (max_segment slots from a segment boundary) must be contiguous in device
+ * space, and device addresses must lie in [dev_lo, dev_hi] of the config.
+ */
+struct vtio_bounce_xlate_ops {
+	/** Device address of pool offset @p off (slot aligned). 0 or VTIO_EFAULT. */
+	int (*to_dev)(void *ctx, size_t off, uint64_t *dev);
+	/** Pool offset of device address @p dev. 0 or VTIO_ENOENT when not in the pool. */
+	int (*to_off)(void *ctx, uint64_t dev, size_t *off);
+};
+
+/** Everything needed to set up a pool. Zero fields select the defaults. */
+struct vtio_bounce_pool_config {
+	void *base;	      /**< CPU address of the pool area (slot-size aligned). */
+	size_t size;	      /**< Bytes in the pool area (a multiple of the slot size). */
+	uint32_t slot_size;   /**< Power of two, 16 .. 1 MiB; 0 = VTIO_BOUNCE_SLOT_SIZE. */
+	uint32_t max_segment; /**< Slots per segment; 0 = VTIO_BOUNCE_MAX_SEGMENT. */
+	uint32_t nareas;      /**< Areas (locks); 0 = 1. At most the number of slots. */
+	uint32_t id;	      /**< Caller's pool id (for affinity); unique in a set. */
+	uint32_t flags;	      /**< VTIO_BOUNCE_POOL_F_*. */
+	enum vtio_bounce_mapping mapping; /**< Address mapping kind. */
+	uint64_t dev_base; /**< LINEAR: device address of @ref base (slot aligned). */
+	/** PIECES: table of @ref npieces pieces, kept by reference (must outlive the pool). */
+	const struct vtio_bounce_piece *pieces;
+	uint32_t npieces; /**< PIECES: number of pieces (1..VTIO_BOUNCE_MAX_PIECES). */
+	const struct vtio_bounce_xlate_ops *xlate; /**< CALLBACK: translation ops. */
+	void *xlate_ctx;			   /**< CALLBACK: first argument of the ops. */
+	uint64_t dev_lo; /**< CALLBACK: lowest device address the pool uses. */
+	uint64_t dev_hi; /**< CALLBACK: highest device address the pool uses. */
+};
+
+/** Counters of a pool (or, summed, of a set). */
+struct vtio_bounce_stats {
+	uint64_t slots;	 /**< Slots in the pool(s). */
+	uint64_t in_use; /**< Slots in use now (mappings and allocations). */
+	uint64_t
+	    high_water;	 /**< Sum over areas of each area's highest in_use (exact with one area). */
+	uint64_t maps;	 /**< Successful maps. */
+	uint64_t unmaps; /**< Successful unmaps. */
+	uint64_t allocs; /**< Successful allocations. */
+	uint64_t frees;	 /**< Successful frees. */
+	uint64_t bounced;	/**< Bytes copied between CPU buffers and slots. */
+	uint64_t fail_nospace;	/**< Map/alloc failed: no free run of slots (exhaustion or
+				   fragmentation). */
+	uint64_t fail_too_big;	/**< Map larger than a segment / alloc larger than an area. */
+	uint64_t fail_no_pool;	/**< No registered pool the device can use (set only). */
+	uint64_t fail_unknown;	/**< Unmap/sync/free of an address no pool owns, or a tail slot. */
+	uint64_t fail_double;	/**< Unmap/free of slots already free. */
+	uint64_t fail_mismatch; /**< Size, direction or kind does not match the mapping. */
+};
+
+/** Opaque pool; lives in the caller's storage. */
+struct vtio_bounce_pool;
+/** Opaque set of pools; lives in the caller's storage. */
+struct vtio_bounce_set;
+
+/**
+ * Bytes of storage a pool with @p cfg needs (header, areas, bitmaps, slot
+ * records). Only size, slot_size, max_segment, nareas, mapping and npieces
+ * are read.
+ * @return the size, or 0 when the configuration is invalid.
+ * Context: any; pure.
+ */
+size_t vtio_bounce_pool_size(const struct vtio_bounce_pool_config *cfg);
+
+/**
+ * Initialise a pool in @p storage over the caller's pool area.
+ *
+ * @param out           receives the pool handle (points into @p storage).
+ * @param storage       caller buffer of vtio_bounce_pool_size() bytes,
+ *                      64-byte aligned; owned by the pool until it is dropped.
+ * @param storage_size  size of @p storage.
+ * @param cfg           configuration; copied (the pieces table is kept by reference).
+ * @return 0; VTIO_EINVAL (bad size or alignment, slot size not a power of
+ *         two, pieces unsorted, overlapping, with gaps or misaligned,
+ *         missing callbacks, storage too small or misaligned).
+ *
+ * Context: setup; not concurrently with other calls on the pool.
+ */
+int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t storage_size,
+			  const struct vtio_bounce_pool_config *cfg);
+
+/**
+ * Read a pool's counters (takes each area lock in turn).
+ * Context: any thread.
+ */
+void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounce_stats *out);
+
+/**
+ * Lowest and highest device address of a pool (its bounding range).
+ * Context: any; the values never change.
+ */
+void vtio_bounce_pool_dev_range(const struct vtio_bounce_pool *pool, uint64_t *lo, uint64_t *hi);
+
+/**
+ * Device address of a CPU pointer inside the pool area.
+ * @return 0 with `*dev` set; VTIO_EFAULT when @p cpu is outside the pool.
+ * Context: any.
+ */
+int vtio_bounce_pool_cpu_to_dev(const struct vtio_bounce_pool *pool, const void *cpu,
+				uint64_t *dev);
+
+/**
+ * CPU pointer of a device address owned by the pool.
+ * @return 0 with `*cpu` set; VTIO_ENOENT when the pool does not own @p dev.
+ * Context: any.
+ */
+int vtio_bounce_pool_dev_to_cpu(const struct vtio_bounce_pool *pool, uint64_t dev, void **cpu);
+
+/**
+ * The caller's id of a pool (vtio_bounce_pool_config::id).
+ * Context: any.
+ */
+uint32_t vtio_bounce_pool_id(const struct vtio_bounce_pool *pool);
+
+/**
+ * Bytes of storage a set of pools needs.
+ * @return the size (at most VTIO_CONFIG_BOUNCE_MAX_POOLS pools).
+ * Context: any; pure.
+ */
+size_t vtio_bounce_set_size(void);
+
+/**
+ * Initialise an empty set of pools in @p storage.
+ * @param out           receives the set handle.
+ * @param storage       buffer of vtio_bounce_set_size() bytes, 64-byte aligned.
+ * @param storage_size  size of @p storage.
+ * @return 0 or VTIO_EINVAL (storage too small or misaligned).
+ * Context: setup.
+ */
+int vtio_bounce_set_init(struct vtio_bounce_set **out, void *storage, size_t storage_size);
+
+/**
+ * Register a pool with a set, at run time (concurrent maps go on).
+ * @return 0; VTIO_EEXIST (already registered, same id, or device range
+ *         overlapping a registered pool); VTIO_ENOSPC (set full).
+ * Context: any thread; serialised against other register/unregister
+ * calls by the set's own lock.
+ */
+int vtio_bounce_set_register(struct vtio_bounce_set *set, struct vtio_bounce_pool *pool);
+
+/**
+ * Remove a pool from a set. Refused while any slot of the pool is in use;
+ * while the removal runs, maps that pick this pool fail over to others.
+ * After a successful return no new mapping lands in the pool; the caller
+ * may reuse its storage once calls that started before have returned.
+ * @return 0; VTIO_EBUSY (mappings or allocations live in the pool);
+ *         VTIO_ENOENT (not registered with this set).
+ * Context: any thread.
+ */
+int vtio_bounce_set_unregister(struct vtio_bounce_set *set, struct vtio_bounce_pool *pool);
+
+/**
+ * Find the pool and slot that own a device address, in O(log pools).
+ * @param pool  receives the pool (may be NULL).
+ * @param slot  receives the slot index inside the pool (may be NULL).
+ * @return 0 or VTIO_ENOENT when no registered pool owns @p dev.
+ * Context: any thread.
+ */
+int vtio_bounce_set_find(struct vtio_bounce_set *set, uint64_t dev, struct vtio_bounce_pool **pool,
+			 uint32_t *slot);
+
+/**
+ * Sum the counters of every registered pool, plus the set's own failures
+ * (no usable pool, unknown address).
+ * Context: any thread.
+ */
+void vtio_bounce_set_get_stats(struct vtio_bounce_set *set, struct vtio_bounce_stats *out);
+
+/**
+ * What a device can use: its addressing limit, pool affinity, alignment
+ * needs and preferred area. Plain data set up by vtio_bounce_dev_init();
+ * read-only during calls, so one may be shared by threads.
+ */
+struct vtio_bounce_dev {
+	uint64_t mask; /**< Highest device address the device reaches (e.g. 2^32 - 1). */
+	/** Preferred pool id, or VTIO_BOUNCE_ANY_POOL. Restricted pools are
+	 * used only when named here. */
+	uint32_t pool_id;
+	uint32_t flags; /**< VTIO_BOUNCE_DEV_F_*. */
+	/** Device's minimum alignment mask (swiotlb min_align_mask): the bits
+	 * of the original address under this mask are kept in the bounce
+	 * address. 0 = none. */
+	uint64_t min_align_mask;
+	/** Area to try first (areas are tried in order from here); give each
+	 * thread or queue its own to avoid lock contention. */
+	uint32_t area_hint;
+};
+
+/**
+ * Fill @p dev with defaults: mask @p mask, no affinity, no alignment needs, area 0.
+ * Context: any.
+ */
+void vtio_bounce_dev_init(struct vtio_bounce_dev *dev, uint64_t mask);
+
+/**
+ * Bounce-map [cpu, cpu+len) for @p dev: take slots in a usable pool
+ * (affinity pool first, then the highest-addressed pools the device
+ * reaches), copy the buffer in (always, see the file comment) and return
+ * the device address of the copy.
+ *
+ * @param attrs  VTIO_DMA_ATTR_SKIP_CPU_SYNC skips cache maintenance only.
+ * @return 0 with `*bus` set; VTIO_EINVAL (len 0 or above 4 GiB, bad dir);
+ *         VTIO_EMSGSIZE (larger than a segment of every usable pool);
+ *         VTIO_ENODEV (no registered pool the device may use);
+ *         VTIO_ENOMEM (usable pools exhausted or too fragmented).
+ * Context: any thread.
+ */
+int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu,
+		    size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus);
+
+/**
+ * Undo vtio_bounce_map(): copy back for FROM_DEVICE / BIDIRECTIONAL
+ * (unless VTIO_DMA_ATTR_SKIP_CPU_SYNC) and free the slots.
+ * @return 0; VTIO_ENOENT (no pool owns @p bus, or it is not the start of a
+ *         mapping); VTIO_EALREADY (slots already free: double unmap);
+ *         VTIO_EINVAL (@p len or @p dir differ from the mapping, or the
+ *         address is a pool allocation).
+ * Context: any thread; the caller owns the mapping.
+ */
+int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		      uint32_t attrs);
+
+/**
+ * Copy what the device wrote in [bus, bus+len), any sub-range of a mapping,
+ * back to the original buffer (FROM_DEVICE / BIDIRECTIONAL; nothing to do
+ * for TO_DEVICE).
+ * @return 0; VTIO_ENOENT (address not mapped); VTIO_ERANGE (range runs
+ *         past the mapping); VTIO_EINVAL (direction differs from the mapping).
+ * Context: any thread; the caller owns the mapping.
+ */
+int vtio_bounce_sync_for_cpu(struct vtio_bounce_set *set, uint64_t bus, size_t len,
+			     enum vtio_dma_dir dir);
+
+/**
+ * Copy what the CPU wrote to the original buffer into the slots for
+ * [bus, bus+len), any sub-range of a mapping (TO_DEVICE / BIDIRECTIONAL;
+ * nothing to do for FROM_DEVICE).
+ * @return as vtio_bounce_sync_for_cpu().
+ * Context: any thread; the caller owns the mapping.
+ */
+int vtio_bounce_sync_for_device(struct vtio_bounce_set *set, uint64_t bus, size_t len,
+				enum vtio_dma_dir dir);
+
+/**
+ * Allocate zeroed pool memory for a long-lived shared object (rings,
+ * indirect tables). The block may span segments but never an area or a
+ * break in device contiguity.
+ *
+ * @param align  required device-address alignment (power of two; 0 = slot size).
+ * @return 0 with `*cpu` and `*bus` set; VTIO_EINVAL (size 0, bad align);
+ *         VTIO_EMSGSIZE (larger than any usable area); VTIO_ENODEV;
+ *         VTIO_ENOMEM.
+ * Context: any thread.
+ */
+int vtio_bounce_alloc(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, size_t size,
+		      size_t align, void **cpu, uint64_t *bus);
+
+/**
+ * Free memory from vtio_bounce_alloc().
+ * @return 0; VTIO_ENOENT (unknown address); VTIO_EALREADY (already free);
+ *         VTIO_EINVAL (size or CPU pointer differ, or it is a mapping).
+ * Context: any thread.
+ */
+int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64_t bus);
+
+/* ---- The bounce DMA layer ------------------------------------------------------ */
+
+/** @name Bounce layer flags (vtio_bounce_layer_init())
+ * @{ */
+/**
+ * Bounce only the mappings a window layer above hands down with
+ * VTIO_DMA_ATTR_BOUNCE; pass the others (and the unmaps and syncs of
+ * addresses no pool owns) to the layer below, e.g. a direct layer. Pool
+ * device ranges must not alias bus addresses the layer below produces.
+ * Coherent allocations still come from the pools.
+ */
+#define VTIO_BOUNCE_LAYER_F_ON_REQUEST 0x1u
+/** @} */
+
+/**
+ * A bottom-class DMA layer that bounces every mapping handed to it through a
+ * set of pools and serves coherent allocations from them, so a queue using
+ * it makes the device see only pool memory. Above a window layer it sees
+ * (and bounces) only the buffers the window could not reach.
+ */
+struct vtio_bounce_layer {
+	struct vtio_dma_layer layer; /**< Push this on a vtio_dma_dev (bottom first). */
+	struct vtio_bounce_set *set; /**< Pools used. */
+	struct vtio_bounce_dev dev;  /**< The device's limits and preferences. */
+	uint32_t flags;		     /**< VTIO_BOUNCE_LAYER_F_*. */
+};
+
+/**
+ * Set up a bounce layer over @p set for a device described by @p dev
+ * (copied). Then push `&bl->layer` on a DMA device (below any window layer;
+ * in on-request mode above the layer that handles the rest).
+ * @param flags  0 (bounce every mapping) or VTIO_BOUNCE_LAYER_F_ON_REQUEST.
+ * @return 0 or VTIO_EINVAL (NULL set or dev, unknown flag).
+ * Context: setup.
+ */
+int vtio_bounce_layer_init(struct vtio_bounce_layer *bl, struct vtio_bounce_set *set,
+			   const struct vtio_bounce_dev *dev, uint32_t flags);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VTIO_BOUNCE_H */

@@ -1,0 +1,104 @@
+/* Private structures of the bounce pools (src/bounce only). */
+#ifndef VTIO_BOUNCE_INTERNAL_H
+#define VTIO_BOUNCE_INTERNAL_H
+
+#include "vtio/bounce.h"
+
+/* Atomics the set's sequence counter and pool table need beyond port.h's
+ * ring helpers; overridable like every port hook. */
+#ifndef VTIO_BOUNCE_LOAD_ACQ32
+#define VTIO_BOUNCE_LOAD_ACQ32(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define VTIO_BOUNCE_STORE_REL32(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define VTIO_BOUNCE_LOAD_ACQPTR(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define VTIO_BOUNCE_STORE_RELPTR(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define VTIO_BOUNCE_FENCE_ACQ()	       __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define VTIO_BOUNCE_FENCE_REL()	       __atomic_thread_fence(__ATOMIC_RELEASE)
+/* Counter of rare events (32-bit so it is lock-free on every target). */
+#define VTIO_BOUNCE_COUNT(p) ((void)__atomic_fetch_add((p), 1u, __ATOMIC_RELAXED))
+#endif
+
+#ifndef VTIO_BOUNCE_CTZ64
+/* Count trailing zeros of a non-zero 64-bit word. */
+#define VTIO_BOUNCE_CTZ64(x) ((uint32_t)__builtin_ctzll(x))
+#endif
+
+#define VTIO__BOUNCE_LINE 64u
+
+/* Slot states. */
+enum {
+	VTIO__SLOT_FREE = 0,
+	VTIO__SLOT_MAP = 1,  /* part of a mapping */
+	VTIO__SLOT_ALLOC = 2 /* part of an allocation */
+};
+
+/* Per-slot record. Every slot of an allocation names its head; the head
+ * alone holds the original address, length, offset and direction, so a
+ * partial sync finds them from any slot. */
+struct vtio__bounce_slot {
+	uintptr_t orig;	 /* head: original CPU address (mappings) */
+	uint32_t head;	 /* index of the allocation's first slot */
+	uint32_t nslots; /* head: slots taken */
+	uint32_t len;	 /* head: bytes mapped / allocated */
+	uint32_t off;	 /* head: offset of the data in the first slot */
+	uint16_t area;	 /* head: area the slots belong to */
+	uint8_t dir;	 /* head: enum vtio_dma_dir */
+	uint8_t state;	 /* VTIO__SLOT_* (every slot) */
+};
+
+/* One area: a contiguous range of slots with its own lock, bitmap and
+ * counters, padded to its own cache lines so areas never share one. */
+struct vtio__bounce_area {
+	_Alignas(VTIO__BOUNCE_LINE) VTIO_LOCK_T lock;
+	uint8_t closing;     /* pool not registered (or being removed): refuse new slots */
+	uint32_t start, end; /* slots [start, end) */
+	uint32_t hint;	     /* every slot in [start, hint) is in use */
+	uint32_t in_use, high_water;
+	uint64_t *bits; /* bit i = slot start + i in use */
+	uint64_t maps, unmaps, allocs, frees, bounced;
+};
+
+struct vtio_bounce_pool {
+	unsigned char *base;
+	size_t size;
+	uint32_t slot_shift, slot_size, nslots, max_segment, nareas, id, flags;
+	enum vtio_bounce_mapping mapping;
+	uint64_t dev_base; /* linear */
+	uint64_t dev_lo, dev_hi;
+	const struct vtio_bounce_piece *pieces;
+	uint32_t npieces;
+	uint16_t *by_dev; /* piece indexes sorted by device address */
+	uint64_t *breaks; /* pieces: bit s = a piece starts at slot s (NULL otherwise) */
+	const struct vtio_bounce_xlate_ops *xlate;
+	void *xlate_ctx;
+	struct vtio__bounce_area *areas;
+	struct vtio__bounce_slot *slots;
+	struct vtio_bounce_set *owner; /* set registered with (under the set lock) */
+	/* rare failures, relaxed atomics */
+	uint32_t fail_nospace, fail_too_big, fail_unknown, fail_double, fail_mismatch;
+};
+
+struct vtio_bounce_set {
+	_Alignas(VTIO__BOUNCE_LINE) VTIO_LOCK_T lock; /* register / unregister */
+	uint32_t seq;				      /* odd while the table changes */
+	uint32_t npools;
+	struct vtio_bounce_pool *pools[VTIO_CONFIG_BOUNCE_MAX_POOLS]; /* sorted by dev_lo */
+	uint32_t fail_no_pool, fail_unknown;
+};
+
+/* Pool internals used by the set (bounce_pool.c). */
+int vtio__bounce_pool_map(struct vtio_bounce_pool *p, const struct vtio_bounce_dev *dev, void *cpu,
+			  size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus);
+int vtio__bounce_pool_alloc(struct vtio_bounce_pool *p, uint32_t area_hint, size_t size,
+			    size_t align, void **cpu, uint64_t *bus);
+/* Offset in the pool area of a device address, or VTIO_ENOENT. */
+int vtio__bounce_pool_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off);
+int vtio__bounce_pool_unmap(struct vtio_bounce_pool *p, size_t off, size_t len,
+			    enum vtio_dma_dir dir, uint32_t attrs);
+int vtio__bounce_pool_sync(struct vtio_bounce_pool *p, size_t off, size_t len,
+			   enum vtio_dma_dir dir, bool for_cpu);
+int vtio__bounce_pool_free(struct vtio_bounce_pool *p, size_t off, size_t size, void *cpu);
+/* Close (refuse new slots) every area; VTIO_EBUSY, reopening them, when any slot is in use. */
+int vtio__bounce_pool_close(struct vtio_bounce_pool *p);
+void vtio__bounce_pool_open(struct vtio_bounce_pool *p);
+
+#endif /* VTIO_BOUNCE_INTERNAL_H */

@@ -1,0 +1,776 @@
+/* Bounce pool: storage layout, address mapping, the slot allocator and the
+ * per-pool halves of map/sync/unmap/alloc/free. */
+#include "bounce_internal.h"
+
+/* ---- Storage layout ------------------------------------------------------------ */
+
+static size_t round_up(size_t x, size_t a)
+{
+	return (x + (a - 1)) & ~(a - 1);
+}
+
+static bool is_pow2(uint64_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static uint32_t log2_u32(uint32_t x)
+{
+	uint32_t r = 0;
+	while ((1u << r) < x)
+		r++;
+	return r;
+}
+
+/* First slot of area i: areas share the slots as evenly as possible. */
+static uint32_t area_start(uint32_t nslots, uint32_t nareas, uint32_t i)
+{
+	return (uint32_t)(((uint64_t)nslots * i) / nareas);
+}
+
+/* Bytes of bitmap for an area of n slots, padded to whole cache lines so
+ * two areas never write the same line. */
+static size_t bitmap_bytes(uint32_t n)
+{
+	return round_up(((size_t)n + 63u) / 64u * sizeof(uint64_t), VTIO__BOUNCE_LINE);
+}
+
+struct pool_layout {
+	size_t areas, bits, breaks, by_dev, slots, total;
+};
+
+/* Validate the geometry of @p cfg and lay out the storage. */
+static int pool_layout(const struct vtio_bounce_pool_config *cfg, struct pool_layout *lay,
+		       uint32_t *slot_size_out, uint32_t *nslots_out, uint32_t *maxseg_out,
+		       uint32_t *nareas_out)
+{
+	if (cfg == NULL || cfg->size == 0)
+		return VTIO_EINVAL;
+	uint32_t slot = cfg->slot_size ? cfg->slot_size : VTIO_BOUNCE_SLOT_SIZE;
+	if (!is_pow2(slot) || slot < 16u || slot > (1u << 20))
+		return VTIO_EINVAL;
+	if (cfg->size % slot != 0 || cfg->size / slot > 0x7fffffffu)
+		return VTIO_EINVAL;
+	uint32_t nslots = (uint32_t)(cfg->size / slot);
+	uint32_t maxseg = cfg->max_segment ? cfg->max_segment : VTIO_BOUNCE_MAX_SEGMENT;
+	/* A mapping's length must fit the 32-bit record. */
+	if (maxseg > (1u << 31) / slot)
+		return VTIO_EINVAL;
+	uint32_t nareas = cfg->nareas ? cfg->nareas : 1u;
+	if (nareas > nslots || nareas > 0xffffu)
+		return VTIO_EINVAL;
+	if (cfg->mapping != VTIO_BOUNCE_MAP_LINEAR && cfg->mapping != VTIO_BOUNCE_MAP_PIECES &&
+	    cfg->mapping != VTIO_BOUNCE_MAP_CALLBACK)
+		return VTIO_EINVAL;
+	uint32_t npieces = 0;
+	if (cfg->mapping == VTIO_BOUNCE_MAP_PIECES) {
+		if (cfg->npieces == 0 || cfg->npieces > VTIO_BOUNCE_MAX_PIECES)
+			return VTIO_EINVAL;
+		npieces = cfg->npieces;
+	}
+	if ((uint64_t)nslots * sizeof(struct vtio__bounce_slot) > (uint64_t)(SIZE_MAX / 2))
+		return VTIO_EINVAL;
+
+	size_t off = round_up(sizeof(struct vtio_bounce_pool), VTIO__BOUNCE_LINE);
+	lay->areas = off;
+	off += (size_t)nareas * sizeof(struct vtio__bounce_area);
+	lay->bits = off;
+	for (uint32_t i = 0; i < nareas; i++)
+		off +=
+		    bitmap_bytes(area_start(nslots, nareas, i + 1) - area_start(nslots, nareas, i));
+	lay->breaks = off;
+	if (npieces)
+		off += bitmap_bytes(nslots);
+	lay->by_dev = off;
+	off += round_up((size_t)npieces * sizeof(uint16_t), VTIO__BOUNCE_LINE);
+	lay->slots = off;
+	off += (size_t)nslots * sizeof(struct vtio__bounce_slot);
+	lay->total = off;
+	*slot_size_out = slot;
+	*nslots_out = nslots;
+	*maxseg_out = maxseg < nslots ? maxseg : nslots;
+	*nareas_out = nareas;
+	return 0;
+}
+
+size_t vtio_bounce_pool_size(const struct vtio_bounce_pool_config *cfg)
+{
+	struct pool_layout lay;
+	uint32_t a, b, c, d;
+	if (pool_layout(cfg, &lay, &a, &b, &c, &d) != 0)
+		return 0;
+	return lay.total;
+}
+
+/* Check the pieces table and build the device-sorted index and the break bitmap. */
+static int init_pieces(struct vtio_bounce_pool *p, const struct vtio_bounce_pool_config *cfg)
+{
+	const struct vtio_bounce_piece *pc = cfg->pieces;
+	size_t slot = p->slot_size;
+	if (pc == NULL)
+		return VTIO_EINVAL;
+	size_t expect = 0;
+	for (uint32_t i = 0; i < cfg->npieces; i++) {
+		if (pc[i].off != expect || pc[i].len == 0 || pc[i].len % slot != 0 ||
+		    pc[i].dev % slot != 0 || pc[i].len > p->size - pc[i].off)
+			return VTIO_EINVAL;
+		if (pc[i].dev + (pc[i].len - 1) < pc[i].dev)
+			return VTIO_EINVAL; /* wraps past 2^64 */
+		expect += pc[i].len;
+		p->breaks[(pc[i].off / slot) / 64u] |= 1ull << ((pc[i].off / slot) % 64u);
+		/* insertion sort by device address (tables are short) */
+		uint32_t j = i;
+		while (j > 0 && pc[p->by_dev[j - 1]].dev > pc[i].dev) {
+			p->by_dev[j] = p->by_dev[j - 1];
+			j--;
+		}
+		p->by_dev[j] = (uint16_t)i;
+	}
+	if (expect != p->size)
+		return VTIO_EINVAL;
+	for (uint32_t k = 1; k < cfg->npieces; k++) {
+		const struct vtio_bounce_piece *a = &pc[p->by_dev[k - 1]];
+		const struct vtio_bounce_piece *b = &pc[p->by_dev[k]];
+		if (b->dev <= a->dev + (a->len - 1))
+			return VTIO_EINVAL; /* device ranges overlap */
+	}
+	p->dev_lo = pc[p->by_dev[0]].dev;
+	const struct vtio_bounce_piece *last = &pc[p->by_dev[cfg->npieces - 1]];
+	p->dev_hi = last->dev + (last->len - 1);
+	return 0;
+}
+
+int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t storage_size,
+			  const struct vtio_bounce_pool_config *cfg)
+{
+	struct pool_layout lay;
+	uint32_t slot, nslots, maxseg, nareas;
+	if (out == NULL || storage == NULL || ((uintptr_t)storage % VTIO__BOUNCE_LINE) != 0)
+		return VTIO_EINVAL;
+	int r = pool_layout(cfg, &lay, &slot, &nslots, &maxseg, &nareas);
+	if (r != 0)
+		return r;
+	if (storage_size < lay.total || cfg->base == NULL || ((uintptr_t)cfg->base % slot) != 0)
+		return VTIO_EINVAL;
+	if ((uintptr_t)cfg->base + (cfg->size - 1) < (uintptr_t)cfg->base)
+		return VTIO_EINVAL;
+
+	unsigned char *st = storage;
+	VTIO_MEMSET(st, 0, lay.total);
+	struct vtio_bounce_pool *p = (struct vtio_bounce_pool *)(void *)st;
+	p->base = cfg->base;
+	p->size = cfg->size;
+	p->slot_size = slot;
+	p->slot_shift = log2_u32(slot);
+	p->nslots = nslots;
+	p->max_segment = maxseg;
+	p->nareas = nareas;
+	p->id = cfg->id;
+	p->flags = cfg->flags;
+	p->mapping = cfg->mapping;
+	p->areas = (struct vtio__bounce_area *)(void *)(st + lay.areas);
+	p->slots = (struct vtio__bounce_slot *)(void *)(st + lay.slots);
+
+	switch (cfg->mapping) {
+	case VTIO_BOUNCE_MAP_LINEAR:
+		if (cfg->dev_base % slot != 0 || cfg->dev_base + (cfg->size - 1) < cfg->dev_base)
+			return VTIO_EINVAL;
+		p->dev_base = cfg->dev_base;
+		p->dev_lo = cfg->dev_base;
+		p->dev_hi = cfg->dev_base + (cfg->size - 1);
+		break;
+	case VTIO_BOUNCE_MAP_PIECES:
+		p->breaks = (uint64_t *)(void *)(st + lay.breaks);
+		p->by_dev = (uint16_t *)(void *)(st + lay.by_dev);
+		p->pieces = cfg->pieces;
+		p->npieces = cfg->npieces;
+		r = init_pieces(p, cfg);
+		if (r != 0)
+			return r;
+		break;
+	case VTIO_BOUNCE_MAP_CALLBACK:
+		if (cfg->xlate == NULL || cfg->xlate->to_dev == NULL ||
+		    cfg->xlate->to_off == NULL || cfg->dev_lo > cfg->dev_hi)
+			return VTIO_EINVAL;
+		p->xlate = cfg->xlate;
+		p->xlate_ctx = cfg->xlate_ctx;
+		p->dev_lo = cfg->dev_lo;
+		p->dev_hi = cfg->dev_hi;
+		break;
+	}
+
+	unsigned char *bits = st + lay.bits;
+	for (uint32_t i = 0; i < nareas; i++) {
+		struct vtio__bounce_area *a = &p->areas[i];
+		VTIO_LOCK_INIT(&a->lock);
+		a->closing = 1; /* opened when registered with a set */
+		a->start = area_start(nslots, nareas, i);
+		a->end = area_start(nslots, nareas, i + 1);
+		a->hint = a->start;
+		a->bits = (uint64_t *)(void *)bits;
+		uint32_t n = a->end - a->start;
+		/* Bits past the area's end read as in use. */
+		if (n % 64u)
+			a->bits[n / 64u] = ~0ull << (n % 64u);
+		bits += bitmap_bytes(n);
+	}
+	*out = p;
+	return 0;
+}
+
+/* ---- Address mapping ------------------------------------------------------------- */
+
+/* Piece holding pool offset off (pieces sorted by offset, covering the pool). */
+static const struct vtio_bounce_piece *piece_of_off(const struct vtio_bounce_pool *p, size_t off)
+{
+	uint32_t lo = 0, hi = p->npieces;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p->pieces[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &p->pieces[lo];
+}
+
+/* Device address of pool offset off; 0 or VTIO_EFAULT (callback refused). */
+static int off_to_dev(const struct vtio_bounce_pool *p, size_t off, uint64_t *dev)
+{
+	switch (p->mapping) {
+	case VTIO_BOUNCE_MAP_LINEAR:
+		*dev = p->dev_base + off;
+		return 0;
+	case VTIO_BOUNCE_MAP_PIECES: {
+		const struct vtio_bounce_piece *pc = piece_of_off(p, off);
+		*dev = pc->dev + (off - pc->off);
+		return 0;
+	}
+	case VTIO_BOUNCE_MAP_CALLBACK: {
+		/* The callback maps slot-aligned offsets; each segment is contiguous. */
+		size_t aligned = off & ~((size_t)p->slot_size - 1u);
+		uint64_t d;
+		if (p->xlate->to_dev(p->xlate_ctx, aligned, &d) != 0 || d < p->dev_lo ||
+		    d > p->dev_hi)
+			return VTIO_EFAULT;
+		*dev = d + (off - aligned);
+		return 0;
+	}
+	}
+	return VTIO_EFAULT;
+}
+
+int vtio__bounce_pool_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off)
+{
+	if (dev < p->dev_lo || dev > p->dev_hi)
+		return VTIO_ENOENT;
+	switch (p->mapping) {
+	case VTIO_BOUNCE_MAP_LINEAR:
+		*off = (size_t)(dev - p->dev_base);
+		return 0;
+	case VTIO_BOUNCE_MAP_PIECES: {
+		uint32_t lo = 0, hi = p->npieces;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			const struct vtio_bounce_piece *pc = &p->pieces[p->by_dev[mid]];
+			if (dev < pc->dev)
+				hi = mid;
+			else if (dev - pc->dev >= pc->len)
+				lo = mid + 1;
+			else {
+				*off = pc->off + (size_t)(dev - pc->dev);
+				return 0;
+			}
+		}
+		return VTIO_ENOENT;
+	}
+	case VTIO_BOUNCE_MAP_CALLBACK: {
+		size_t o;
+		if (p->xlate->to_off(p->xlate_ctx, dev, &o) != 0 || o >= p->size)
+			return VTIO_ENOENT;
+		*off = o;
+		return 0;
+	}
+	}
+	return VTIO_ENOENT;
+}
+
+void vtio_bounce_pool_dev_range(const struct vtio_bounce_pool *pool, uint64_t *lo, uint64_t *hi)
+{
+	VTIO_ASSERT(pool != NULL);
+	if (lo)
+		*lo = pool->dev_lo;
+	if (hi)
+		*hi = pool->dev_hi;
+}
+
+int vtio_bounce_pool_cpu_to_dev(const struct vtio_bounce_pool *pool, const void *cpu, uint64_t *dev)
+{
+	VTIO_ASSERT(pool != NULL && dev != NULL);
+	uintptr_t c = (uintptr_t)cpu, b = (uintptr_t)pool->base;
+	if (c < b || c - b >= pool->size)
+		return VTIO_EFAULT;
+	return off_to_dev(pool, (size_t)(c - b), dev);
+}
+
+int vtio_bounce_pool_dev_to_cpu(const struct vtio_bounce_pool *pool, uint64_t dev, void **cpu)
+{
+	VTIO_ASSERT(pool != NULL && cpu != NULL);
+	size_t off;
+	int r = vtio__bounce_pool_dev_off(pool, dev, &off);
+	if (r != 0)
+		return r;
+	*cpu = pool->base + off;
+	return 0;
+}
+
+uint32_t vtio_bounce_pool_id(const struct vtio_bounce_pool *pool)
+{
+	VTIO_ASSERT(pool != NULL);
+	return pool->id;
+}
+
+/* ---- Slot allocator ---------------------------------------------------------------- */
+
+/* First clear bit in [i, end) of an area bitmap, or end. */
+static uint32_t next_zero(const uint64_t *bits, uint32_t i, uint32_t end)
+{
+	while (i < end) {
+		uint32_t w = i / 64u;
+		uint64_t word = ~bits[w] & (~0ull << (i % 64u));
+		if (word != 0) {
+			uint32_t r = w * 64u + VTIO_BOUNCE_CTZ64(word);
+			return r < end ? r : end;
+		}
+		i = (w + 1u) * 64u;
+	}
+	return end;
+}
+
+/* First set bit in [i, end), or end. */
+static uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t end)
+{
+	while (i < end) {
+		uint32_t w = i / 64u;
+		uint64_t word = bits[w] & (~0ull << (i % 64u));
+		if (word != 0) {
+			uint32_t r = w * 64u + VTIO_BOUNCE_CTZ64(word);
+			return r < end ? r : end;
+		}
+		i = (w + 1u) * 64u;
+	}
+	return end;
+}
+
+static void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
+{
+	while (n > 0) {
+		uint32_t w = i / 64u, b = i % 64u;
+		uint32_t k = 64u - b < n ? 64u - b : n;
+		uint64_t m = (k == 64u ? ~0ull : ((1ull << k) - 1u)) << b;
+		if (on)
+			bits[w] |= m;
+		else
+			bits[w] &= ~m;
+		i += k;
+		n -= k;
+	}
+}
+
+/* Constraints on a run of slots. */
+struct run_req {
+	uint32_t n;	/* slots */
+	bool segment;	/* must not cross a segment boundary */
+	uint64_t amask; /* device address of the first slot & amask must be aval */
+	uint64_t aval;
+};
+
+/*
+ * First-fit search for a run in area a (its lock held). Bounded: every
+ * step moves the candidate forward, so the worst case is a pass over the
+ * area's bitmap (one word per 64 slots) plus, only with alignment needs
+ * beyond the slot size, one address check per slot. Returns the first slot
+ * or UINT32_MAX.
+ */
+static uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
+			 const struct run_req *rq)
+{
+	uint32_t end = a->end - a->start;
+	uint32_t n = rq->n;
+	if (n > end)
+		return UINT32_MAX;
+	uint32_t first = next_zero(a->bits, a->hint - a->start, end);
+	uint32_t s = first;
+	for (;;) {
+		s = next_zero(a->bits, s, end);
+		if (s >= end || n > end - s)
+			return UINT32_MAX;
+		uint32_t gs = a->start + s; /* slot index in the pool */
+		if (rq->amask != 0) {
+			uint64_t d;
+			if (off_to_dev(p, (size_t)gs << p->slot_shift, &d) != 0 ||
+			    (d & rq->amask) != rq->aval) {
+				s++;
+				continue;
+			}
+		}
+		if (rq->segment) {
+			uint32_t seg_end = (gs / p->max_segment + 1u) * p->max_segment;
+			if (gs + n > seg_end) {
+				s = seg_end - a->start;
+				continue;
+			}
+		}
+		if (p->breaks != NULL && n > 1) {
+			uint32_t b = next_one(p->breaks, gs + 1u, gs + n);
+			if (b < gs + n) {
+				s = b - a->start;
+				continue;
+			}
+		}
+		if (n > 1) {
+			uint32_t z = next_one(a->bits, s + 1u, s + n);
+			if (z < s + n) {
+				s = z + 1u;
+				continue;
+			}
+		}
+		/* Keep the hint exact: everything below it is in use. */
+		a->hint = a->start + (s == first ? s + n : first);
+		return gs;
+	}
+}
+
+/* Take a run in the first area (from area_hint on) that has one, and fill
+ * its records from @p tmpl (head fields) under the area lock. */
+static int take_run(struct vtio_bounce_pool *p, uint32_t area_hint, const struct run_req *rq,
+		    const struct vtio__bounce_slot *tmpl, uint32_t *slot_out)
+{
+	uint32_t na = p->nareas;
+	uint32_t ai = area_hint % na;
+	for (uint32_t k = 0; k < na; k++, ai = (ai + 1u == na ? 0u : ai + 1u)) {
+		struct vtio__bounce_area *a = &p->areas[ai];
+		VTIO_LOCK(&a->lock);
+		if (VTIO_UNLIKELY(a->closing)) {
+			VTIO_UNLOCK(&a->lock);
+			return VTIO_ENODEV;
+		}
+		uint32_t s = find_run(p, a, rq);
+		if (s == UINT32_MAX) {
+			VTIO_UNLOCK(&a->lock);
+			continue;
+		}
+		set_bits(a->bits, s - a->start, rq->n, true);
+		struct vtio__bounce_slot *h = &p->slots[s];
+		*h = *tmpl;
+		h->head = s;
+		h->nslots = rq->n;
+		h->area = (uint16_t)ai;
+		for (uint32_t i = 1; i < rq->n; i++) {
+			p->slots[s + i].head = s;
+			p->slots[s + i].state = tmpl->state;
+		}
+		a->in_use += rq->n;
+		if (a->in_use > a->high_water)
+			a->high_water = a->in_use;
+		if (tmpl->state == VTIO__SLOT_MAP) {
+			a->maps++;
+			a->bounced += tmpl->len;
+		} else {
+			a->allocs++;
+		}
+		VTIO_UNLOCK(&a->lock);
+		*slot_out = s;
+		return 0;
+	}
+	VTIO_BOUNCE_COUNT(&p->fail_nospace);
+	return VTIO_ENOMEM;
+}
+
+/* Give back the run of head slot s; the caller checked it. 0 or VTIO_EALREADY
+ * when a concurrent free won the race. */
+static int release_run(struct vtio_bounce_pool *p, uint32_t s, uint8_t state, bool count,
+		       uint64_t bounced)
+{
+	struct vtio__bounce_slot *h = &p->slots[s];
+	struct vtio__bounce_area *a = &p->areas[h->area];
+	uint32_t n = h->nslots;
+	VTIO_LOCK(&a->lock);
+	if (VTIO_UNLIKELY(h->state != state || h->head != s)) {
+		VTIO_UNLOCK(&a->lock);
+		VTIO_BOUNCE_COUNT(&p->fail_double);
+		return VTIO_EALREADY;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		p->slots[s + i].state = VTIO__SLOT_FREE;
+	set_bits(a->bits, s - a->start, n, false);
+	if (s < a->hint)
+		a->hint = s;
+	a->in_use -= n;
+	if (count) {
+		if (state == VTIO__SLOT_MAP)
+			a->unmaps++;
+		else
+			a->frees++;
+		a->bounced += bounced;
+	}
+	VTIO_UNLOCK(&a->lock);
+	return 0;
+}
+
+/* ---- Map / sync / unmap -------------------------------------------------------------- */
+
+int vtio__bounce_pool_map(struct vtio_bounce_pool *p, const struct vtio_bounce_dev *dev, void *cpu,
+			  size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+{
+	uint64_t slot_mask = (uint64_t)p->slot_size - 1u;
+	/* swiotlb's min_align_mask: low bits kept by the offset in the first
+	 * slot, higher bits by the choice of slot. */
+	uint32_t off = (uint32_t)((uint64_t)(uintptr_t)cpu & dev->min_align_mask & slot_mask);
+	uint64_t need = (uint64_t)off + len;
+	uint64_t nslots = (need + slot_mask) >> p->slot_shift;
+	if (nslots > p->max_segment) {
+		VTIO_BOUNCE_COUNT(&p->fail_too_big);
+		return VTIO_EMSGSIZE;
+	}
+	struct run_req rq;
+	rq.n = (uint32_t)nslots;
+	rq.segment = true;
+	rq.amask = dev->min_align_mask & ~slot_mask;
+	rq.aval = (uint64_t)(uintptr_t)cpu & rq.amask;
+	struct vtio__bounce_slot tmpl;
+	tmpl.orig = (uintptr_t)cpu;
+	tmpl.head = 0;
+	tmpl.nslots = 0;
+	tmpl.len = (uint32_t)len;
+	tmpl.off = off;
+	tmpl.area = 0;
+	tmpl.dir = (uint8_t)dir;
+	tmpl.state = VTIO__SLOT_MAP;
+	uint32_t s;
+	int r = take_run(p, dev->area_hint, &rq, &tmpl, &s);
+	if (r != 0)
+		return r;
+	size_t poff = ((size_t)s << p->slot_shift) + off;
+	uint64_t d;
+	if (VTIO_UNLIKELY(off_to_dev(p, poff, &d) != 0)) {
+		release_run(p, s, VTIO__SLOT_MAP, false, 0);
+		return VTIO_EFAULT;
+	}
+	/* Always copy in, FROM_DEVICE too: the device must never see what an
+	 * earlier mapping left in the slots (CVE-2022-0854), and a partial
+	 * device write must leave the rest of the buffer as it was. */
+	unsigned char *tlb = p->base + poff;
+	VTIO_MEMCPY(tlb, cpu, len);
+	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(tlb, len);
+	*bus = d;
+	return 0;
+}
+
+/* Head slot of the mapping or allocation that holds pool offset off, with checks. */
+static int lookup_head(struct vtio_bounce_pool *p, size_t off, uint32_t *head)
+{
+	uint32_t s = (uint32_t)(off >> p->slot_shift);
+	if (s >= p->nslots)
+		return VTIO_ENOENT;
+	const struct vtio__bounce_slot *r = &p->slots[s];
+	if (r->state == VTIO__SLOT_FREE)
+		return VTIO_EALREADY;
+	if (r->head > s || p->slots[r->head].state != r->state)
+		return VTIO_ENOENT;
+	*head = r->head;
+	return 0;
+}
+
+int vtio__bounce_pool_unmap(struct vtio_bounce_pool *p, size_t off, size_t len,
+			    enum vtio_dma_dir dir, uint32_t attrs)
+{
+	uint32_t s;
+	int r = lookup_head(p, off, &s);
+	if (r == VTIO_EALREADY) {
+		VTIO_BOUNCE_COUNT(&p->fail_double);
+		return r;
+	}
+	struct vtio__bounce_slot *h = &p->slots[s];
+	if (r != 0 || ((size_t)s << p->slot_shift) + h->off != off) {
+		VTIO_BOUNCE_COUNT(&p->fail_unknown);
+		return VTIO_ENOENT; /* not the start of a mapping */
+	}
+	if (h->state != VTIO__SLOT_MAP || h->len != len || h->dir != (uint8_t)dir) {
+		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+		return VTIO_EINVAL;
+	}
+	unsigned char *tlb = p->base + off;
+	bool copied = (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) &&
+		      !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC);
+	if (copied) {
+		VTIO_CACHE_INVALIDATE(tlb, len);
+		VTIO_MEMCPY((void *)h->orig, tlb, len);
+	}
+	if (p->flags & VTIO_BOUNCE_POOL_F_SCRUB)
+		VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0,
+			    (size_t)h->nslots << p->slot_shift);
+	return release_run(p, s, VTIO__SLOT_MAP, true, copied ? len : 0);
+}
+
+int vtio__bounce_pool_sync(struct vtio_bounce_pool *p, size_t off, size_t len,
+			   enum vtio_dma_dir dir, bool for_cpu)
+{
+	uint32_t s;
+	int r = lookup_head(p, off, &s);
+	if (r != 0) {
+		VTIO_BOUNCE_COUNT(&p->fail_unknown);
+		return VTIO_ENOENT;
+	}
+	const struct vtio__bounce_slot *h = &p->slots[s];
+	size_t start = ((size_t)s << p->slot_shift) + h->off;
+	if (h->state != VTIO__SLOT_MAP || off < start) {
+		VTIO_BOUNCE_COUNT(&p->fail_unknown);
+		return VTIO_ENOENT;
+	}
+	size_t pos = off - start;
+	if (len > h->len || pos > h->len - len) {
+		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+		return VTIO_ERANGE;
+	}
+	if (h->dir != (uint8_t)dir) {
+		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+		return VTIO_EINVAL;
+	}
+	unsigned char *tlb = p->base + off;
+	unsigned char *orig = (unsigned char *)h->orig + pos;
+	if (for_cpu) {
+		if (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) {
+			VTIO_CACHE_INVALIDATE(tlb, len);
+			VTIO_MEMCPY(orig, tlb, len);
+		}
+	} else if (dir == VTIO_DMA_TO_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) {
+		VTIO_MEMCPY(tlb, orig, len);
+		VTIO_CACHE_FLUSH(tlb, len);
+	}
+	return 0;
+}
+
+/* ---- Alloc / free -------------------------------------------------------------------- */
+
+int vtio__bounce_pool_alloc(struct vtio_bounce_pool *p, uint32_t area_hint, size_t size,
+			    size_t align, void **cpu, uint64_t *bus)
+{
+	uint64_t slot_mask = (uint64_t)p->slot_size - 1u;
+	uint64_t nslots = ((uint64_t)size + slot_mask) >> p->slot_shift;
+	uint32_t biggest = 0;
+	for (uint32_t i = 0; i < p->nareas; i++) {
+		uint32_t n = p->areas[i].end - p->areas[i].start;
+		biggest = n > biggest ? n : biggest;
+	}
+	bool seg = p->mapping == VTIO_BOUNCE_MAP_CALLBACK;
+	if (nslots > biggest || size > UINT32_MAX || (seg && nslots > p->max_segment)) {
+		VTIO_BOUNCE_COUNT(&p->fail_too_big);
+		return VTIO_EMSGSIZE;
+	}
+	struct run_req rq;
+	rq.n = (uint32_t)nslots;
+	/* Only callback pools promise contiguity no further than a segment. */
+	rq.segment = seg;
+	rq.amask = align > p->slot_size ? ((uint64_t)align - 1u) : 0u;
+	rq.aval = 0;
+	struct vtio__bounce_slot tmpl;
+	VTIO_MEMSET(&tmpl, 0, sizeof(tmpl));
+	tmpl.len = (uint32_t)size;
+	tmpl.dir = VTIO_DMA_BIDIRECTIONAL;
+	tmpl.state = VTIO__SLOT_ALLOC;
+	uint32_t s;
+	int r = take_run(p, area_hint, &rq, &tmpl, &s);
+	if (r != 0)
+		return r;
+	size_t poff = (size_t)s << p->slot_shift;
+	uint64_t d;
+	if (VTIO_UNLIKELY(off_to_dev(p, poff, &d) != 0)) {
+		release_run(p, s, VTIO__SLOT_ALLOC, false, 0);
+		return VTIO_EFAULT;
+	}
+	VTIO_MEMSET(p->base + poff, 0, size);
+	*cpu = p->base + poff;
+	*bus = d;
+	return 0;
+}
+
+int vtio__bounce_pool_free(struct vtio_bounce_pool *p, size_t off, size_t size, void *cpu)
+{
+	uint32_t s;
+	int r = lookup_head(p, off, &s);
+	if (r == VTIO_EALREADY) {
+		VTIO_BOUNCE_COUNT(&p->fail_double);
+		return r;
+	}
+	struct vtio__bounce_slot *h = &p->slots[s];
+	if (r != 0 || ((size_t)s << p->slot_shift) != off) {
+		VTIO_BOUNCE_COUNT(&p->fail_unknown);
+		return VTIO_ENOENT;
+	}
+	if (h->state != VTIO__SLOT_ALLOC || h->len != size ||
+	    (unsigned char *)cpu != p->base + off) {
+		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+		return VTIO_EINVAL;
+	}
+	if (p->flags & VTIO_BOUNCE_POOL_F_SCRUB)
+		VTIO_MEMSET(p->base + off, 0, (size_t)h->nslots << p->slot_shift);
+	return release_run(p, s, VTIO__SLOT_ALLOC, true, 0);
+}
+
+/* ---- Registration support and statistics ------------------------------------------ */
+
+int vtio__bounce_pool_close(struct vtio_bounce_pool *p)
+{
+	for (uint32_t i = 0; i < p->nareas; i++) {
+		struct vtio__bounce_area *a = &p->areas[i];
+		VTIO_LOCK(&a->lock);
+		bool busy = a->in_use != 0;
+		if (!busy)
+			a->closing = 1;
+		VTIO_UNLOCK(&a->lock);
+		if (busy) {
+			for (uint32_t j = 0; j < i; j++) {
+				VTIO_LOCK(&p->areas[j].lock);
+				p->areas[j].closing = 0;
+				VTIO_UNLOCK(&p->areas[j].lock);
+			}
+			return VTIO_EBUSY;
+		}
+	}
+	return 0;
+}
+
+void vtio__bounce_pool_open(struct vtio_bounce_pool *p)
+{
+	for (uint32_t i = 0; i < p->nareas; i++) {
+		VTIO_LOCK(&p->areas[i].lock);
+		p->areas[i].closing = 0;
+		VTIO_UNLOCK(&p->areas[i].lock);
+	}
+}
+
+void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounce_stats *out)
+{
+	VTIO_ASSERT(pool != NULL && out != NULL);
+	VTIO_MEMSET(out, 0, sizeof(*out));
+	out->slots = pool->nslots;
+	for (uint32_t i = 0; i < pool->nareas; i++) {
+		struct vtio__bounce_area *a = &pool->areas[i];
+		VTIO_LOCK(&a->lock);
+		out->in_use += a->in_use;
+		out->high_water += a->high_water;
+		out->maps += a->maps;
+		out->unmaps += a->unmaps;
+		out->allocs += a->allocs;
+		out->frees += a->frees;
+		out->bounced += a->bounced;
+		VTIO_UNLOCK(&a->lock);
+	}
+	out->fail_nospace = __atomic_load_n(&pool->fail_nospace, __ATOMIC_RELAXED);
+	out->fail_too_big = __atomic_load_n(&pool->fail_too_big, __ATOMIC_RELAXED);
+	out->fail_unknown = __atomic_load_n(&pool->fail_unknown, __ATOMIC_RELAXED);
+	out->fail_double = __atomic_load_n(&pool->fail_double, __ATOMIC_RELAXED);
+	out->fail_mismatch = __atomic_load_n(&pool->fail_mismatch, __ATOMIC_RELAXED);
+}
