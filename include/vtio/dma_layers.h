@@ -306,6 +306,8 @@ struct vtio_dma_debug {
 	struct vtio_dma_debug_entry *tab;	/**< Table. */
 	size_t n;				/**< Entries. */
 	size_t live;				/**< Live mappings and allocations. */
+	size_t hw;				/**< Entries ever used (scan bound). */
+	size_t cursor;				/**< Next slot to try (oldest tombstone first). */
 	uint64_t seq;				/**< State-change counter. */
 	bool overflowed;			/**< Some mapping went untracked. */
 	vtio_dma_debug_report_fn report;	/**< Callback. */
@@ -346,7 +348,7 @@ size_t vtio_dma_debug_live(struct vtio_dma_debug *d);
  * @return the count.
  * Context: any.
  */
-uint64_t vtio_dma_debug_count(const struct vtio_dma_debug *d, enum vtio_dma_debug_kind kind);
+uint64_t vtio_dma_debug_count(struct vtio_dma_debug *d, enum vtio_dma_debug_kind kind);
 
 /**
  * Device side: check an access to [bus, bus+len) with @p perm against the
