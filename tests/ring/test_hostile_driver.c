@@ -1,0 +1,1121 @@
+/* Hostile driver corpus: malicious split rings written by hand into driver
+ * memory, fed to the device side (vtio_devq) through a memory view that is
+ * exactly the ring + buffer memory (a heap block, so ASan sees any access
+ * outside it). Each row expects its specific error, a broken queue with a
+ * reason, VTIO_EIO from every later call, no write outside the used ring, and
+ * no iov pointing outside the view. Positive rows (what the spec allows and
+ * a device must accept) run through the same machinery.
+ *
+ * Every row runs over three views: a region table (pointer fast path), an
+ * accessor-ops view with no translate (copy path, iov ptr NULL) and, for
+ * legacy queues, the region table without VIRTIO_F_VERSION_1.
+ *
+ * Error codes come from devq.h / error.h: ERANGE "index, id, size out of
+ * range", ELOOP "chain loops or exceeds its bound", EFAULT "address outside
+ * the memory the peer may use", EBADMSG "malformed descriptor",
+ * EOVERFLOW "chain longer than 4 GiB", EPROTO "the peer broke the protocol".
+ * Where the header leaves two codes plausible for one violation, a row lists
+ * both; the report prints which one was returned.
+ *
+ * Checklist IDs: SPLIT-DEV-4, SPLIT-DEV-8, SPLIT-DEV-9, SPLIT-DEV-10,
+ * INDIR-DEV-1, INDIR-DEV-2, INDIR-DEV-4, SPLIT-DRV-5/7/8 (what the device
+ * must detect when the driver breaks them), INDIR-DRV-2/3/9, section 3
+ * points 7, 10 and 18.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vtio/devq.h"
+
+/* ---- Driver memory image ---------------------------------------------------- */
+
+#define MEM_SIZE  0x10000u	/* the whole view */
+#define BASE	  0x40000000ull /* driver address of byte 0 */
+#define DESC_OFF  0x0000u	/* descriptor table (num <= 128) */
+#define AVAIL_OFF 0x0800u	/* avail ring */
+#define USED_OFF  0x0c00u	/* used ring (num <= 128) */
+#define ITAB_OFF  0x1800u	/* indirect tables, 0x400 bytes each ... */
+#define ITAB_SIZE 0x400u	/* ... (64 entries), or one big table */
+#define DATA_OFF  0x8000u	/* data buffers, 0x100 bytes each */
+#define DATA_SIZE 0x100u
+#define BIG_LIMIT (1ull << 40) /* the "big" view covers [0, 2^40) */
+#define IOV_CAP	  2048u
+
+struct ring {
+	unsigned char *mem;
+	uint32_t num;
+	uint16_t avail_idx;
+};
+
+static uint64_t desc_addr(void)
+{
+	return BASE + DESC_OFF;
+}
+static uint64_t itab(unsigned t)
+{
+	return BASE + ITAB_OFF + (uint64_t)t * ITAB_SIZE;
+}
+static uint64_t data(unsigned k)
+{
+	return BASE + DATA_OFF + (uint64_t)k * DATA_SIZE;
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	v = vtio_le16(v);
+	memcpy(p, &v, 2);
+}
+static void put32(unsigned char *p, uint32_t v)
+{
+	v = vtio_le32(v);
+	memcpy(p, &v, 4);
+}
+static void put64(unsigned char *p, uint64_t v)
+{
+	v = vtio_le64(v);
+	memcpy(p, &v, 8);
+}
+
+static void write_desc(unsigned char *at, uint64_t addr, uint32_t len, uint16_t flags,
+		       uint16_t next)
+{
+	put64(at + offsetof(struct vtio_split_desc, addr), addr);
+	put32(at + offsetof(struct vtio_split_desc, len), len);
+	put16(at + offsetof(struct vtio_split_desc, flags), flags);
+	put16(at + offsetof(struct vtio_split_desc, next), next);
+}
+
+/* Descriptor i of the ring's table. */
+static void desc(struct ring *r, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		 uint16_t next)
+{
+	write_desc(r->mem + DESC_OFF + 16u * i, addr, len, flags, next);
+}
+
+/* Entry i of indirect table t. */
+static void idesc(struct ring *r, unsigned t, unsigned i, uint64_t addr, uint32_t len,
+		  uint16_t flags, uint16_t next)
+{
+	write_desc(r->mem + ITAB_OFF + t * ITAB_SIZE + 16u * i, addr, len, flags, next);
+}
+
+static void set_avail_idx(struct ring *r, uint16_t idx)
+{
+	put16(r->mem + AVAIL_OFF + 2, idx);
+}
+
+/* Make head @p head available. */
+static void avail(struct ring *r, uint16_t head)
+{
+	put16(r->mem + AVAIL_OFF + vtio_split_avail_ring_off(r->avail_idx % r->num), head);
+	r->avail_idx++;
+	set_avail_idx(r, r->avail_idx);
+}
+
+#define NEXT  VTIO_DESC_F_NEXT
+#define WR    VTIO_DESC_F_WRITE
+#define INDIR VTIO_DESC_F_INDIRECT
+
+/* ---- The corpus -------------------------------------------------------------------- */
+
+enum {
+	M_BIG = 1,    /* needs the big accessor view (huge lengths inside the view) */
+	M_NOOPS = 2,  /* skip the ops view */
+	M_LEGACY = 4, /* also run as a legacy queue */
+	/* The bad address is a buffer's (not a ring's or a table's): with an
+	 * accessor-only view (no translate) there is nothing to probe it with,
+	 * so the ops view may defer the check to vtio_devq_read/write, which
+	 * must then fail. */
+	M_BUFADDR = 8,
+	M_EITHER = 16, /* success is acceptable too */
+};
+
+struct row {
+	const char *name;
+	void (*build)(struct ring *r);
+	int expect[3];	   /* accepted errors; {0} = every chain pops fine */
+	unsigned good;	   /* chains that must pop fine before the error */
+	uint32_t num;	   /* 0 = 8 */
+	uint32_t max_ind;  /* vtio_devq_config::max_indirect */
+	unsigned mode;	   /* M_* */
+	uint64_t rd_total; /* positive rows: expected rd_len of the last chain (0 = skip) */
+};
+
+/* SPLIT-DEV-8: head index >= queue size. */
+static void b_head_range(struct ring *r)
+{
+	desc(r, 0, data(0), 16, 0, 0);
+	avail(r, 0);
+	avail(r, (uint16_t)r->num);
+}
+static void b_head_ffff(struct ring *r)
+{
+	avail(r, 0xffff);
+}
+/* SPLIT-DEV-8: next >= queue size. */
+static void b_next_range(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, (uint16_t)r->num);
+	avail(r, 0);
+}
+static void b_next_ffff(struct ring *r)
+{
+	desc(r, 2, data(0), 16, NEXT, 3);
+	desc(r, 3, data(1), 16, NEXT | WR, 0xffff);
+	avail(r, 2);
+}
+/* SPLIT-DEV-9 / SPLIT-DRV-7: loops. */
+static void b_loop_self(struct ring *r)
+{
+	desc(r, 5, data(0), 16, NEXT, 5);
+	avail(r, 5);
+}
+static void b_loop_two(struct ring *r)
+{
+	desc(r, 1, data(0), 16, NEXT, 2);
+	desc(r, 2, data(1), 16, NEXT, 1);
+	avail(r, 1);
+}
+static void b_loop_long(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++)
+		desc(r, i, data(i % 64), 8, NEXT, (uint16_t)((i + 1) % r->num));
+	avail(r, 3);
+}
+/* A loop through writable descriptors only (the read-after-write check must
+ * not be what stops it). */
+static void b_loop_writable(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT | WR, 1);
+	desc(r, 1, data(1), 16, NEXT | WR, 2);
+	desc(r, 2, data(2), 16, NEXT | WR, 0);
+	avail(r, 0);
+}
+/* Loop that starts after a tail: 0 -> 1 -> 2 -> 3 -> 1. */
+static void b_loop_rho(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, data(1), 16, NEXT, 2);
+	desc(r, 2, data(2), 16, NEXT, 3);
+	desc(r, 3, data(3), 16, NEXT, 1);
+	avail(r, 0);
+}
+/* SPLIT-DRV-8: every descriptor of a 32768-entry queue in one loop-free
+ * chain is legal (a chain of exactly num); one more must loop. Here: a
+ * num-long chain of the largest queue we build, then its last descriptor
+ * pointing back to the head. */
+static void b_chain_num_then_loop(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++)
+		desc(r, i, data(i % 64), 4, NEXT, (uint16_t)(i + 1));
+	desc(r, r->num - 1, data(0), 4, NEXT, 0);
+	avail(r, 0);
+}
+static void b_chain_exactly_num(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++)
+		desc(r, i, data(i % 64), 4, i + 1 < r->num ? NEXT : 0, (uint16_t)(i + 1));
+	avail(r, 0);
+}
+/* INDIR-DRV-2 / INDIR-DEV-4: nested indirect. */
+static void b_nested_indirect(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 1);
+	idesc(r, 0, 1, itab(1), 32, INDIR, 0);
+	idesc(r, 1, 0, data(1), 16, 0, 0);
+	idesc(r, 1, 1, data(2), 16, 0, 0);
+	desc(r, 0, itab(0), 32, INDIR, 0);
+	avail(r, 0);
+}
+/* INDIR-DRV-9 / INDIR-DEV-4: table length 0. */
+static void b_indirect_len0(struct ring *r)
+{
+	desc(r, 0, itab(0), 0, INDIR, 0);
+	avail(r, 0);
+}
+/* Table length not a multiple of 16. */
+static void b_indirect_len_odd(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, 0, 0);
+	desc(r, 0, itab(0), 24, INDIR, 0);
+	avail(r, 0);
+}
+static void b_indirect_len_15(struct ring *r)
+{
+	desc(r, 0, itab(0), 15, INDIR, 0);
+	avail(r, 0);
+}
+/* Table larger than the policy (max_indirect = 4 in the row). */
+static void b_indirect_over_policy(struct ring *r)
+{
+	for (unsigned i = 0; i < 5; i++)
+		idesc(r, 0, i, data(i), 8, i < 4 ? NEXT : 0, (uint16_t)(i + 1));
+	desc(r, 0, itab(0), 5 * 16, INDIR, 0);
+	avail(r, 0);
+}
+/* Default policy: max(num, 1024) entries; 1025 is over, 1024 is fine. The
+ * tables area holds 0x6800 / 16 = 1664 entries. */
+static void b_indirect_1025(struct ring *r)
+{
+	for (unsigned i = 0; i < 1025; i++)
+		idesc(r, 0, i, data(i % 64), 4, i < 1024 ? NEXT : 0, (uint16_t)(i + 1));
+	desc(r, 0, itab(0), 1025 * 16, INDIR, 0);
+	avail(r, 0);
+}
+static void b_indirect_1024(struct ring *r)
+{
+	for (unsigned i = 0; i < 1024; i++)
+		idesc(r, 0, i, data(i % 64), 4, i < 1023 ? NEXT : 0, (uint16_t)(i + 1));
+	desc(r, 0, itab(0), 1024 * 16, INDIR, 0);
+	avail(r, 0);
+}
+/* Table length so large it would wrap a 32-bit entry count or index. */
+static void b_indirect_len_huge(struct ring *r)
+{
+	desc(r, 0, itab(0), 0xfffffff0u, INDIR, 0);
+	avail(r, 0);
+}
+/* INDIR-DRV-3: INDIRECT together with NEXT. */
+static void b_indirect_next(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, 0, 0);
+	desc(r, 0, itab(0), 16, INDIR | NEXT, 1);
+	desc(r, 1, data(1), 16, 0, 0);
+	avail(r, 0);
+}
+/* INDIR-DEV-4: next inside a table beyond the table's entry count. */
+static void b_indirect_next_range(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 1);
+	idesc(r, 0, 1, data(1), 16, NEXT, 2); /* the table has 2 entries */
+	idesc(r, 0, 2, data(2), 16, 0, 0);    /* present in memory, outside the table */
+	desc(r, 0, itab(0), 32, INDIR, 0);
+	avail(r, 0);
+}
+/* Loop inside a table. */
+static void b_indirect_loop(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 1);
+	idesc(r, 0, 1, data(1), 16, NEXT, 2);
+	idesc(r, 0, 2, data(2), 16, NEXT, 0);
+	desc(r, 0, itab(0), 48, INDIR, 0);
+	avail(r, 0);
+}
+static void b_indirect_self_loop(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 0);
+	desc(r, 0, itab(0), 16, INDIR, 0);
+	avail(r, 0);
+}
+/* SPLIT-DRV-5: readable after writable, direct. */
+static void b_rd_after_wr(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, data(1), 16, NEXT | WR, 2);
+	desc(r, 2, data(2), 16, 0, 0);
+	avail(r, 0);
+}
+/* ... inside an indirect table. */
+static void b_rd_after_wr_indirect(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT | WR, 1);
+	idesc(r, 0, 1, data(1), 16, 0, 0);
+	desc(r, 0, itab(0), 32, INDIR, 0);
+	avail(r, 0);
+}
+/* ... writable direct descriptor followed by an indirect table with a
+ * readable entry (the table continues the same chain). */
+static void b_rd_after_wr_mixed(struct ring *r)
+{
+	idesc(r, 0, 0, data(1), 16, 0, 0);
+	desc(r, 0, data(0), 16, NEXT | WR, 1);
+	desc(r, 1, itab(0), 16, INDIR, 0);
+	avail(r, 0);
+}
+/* Address outside the view. */
+static void b_addr_outside(struct ring *r)
+{
+	desc(r, 0, BASE + MEM_SIZE + 0x1000, 16, 0, 0);
+	avail(r, 0);
+}
+static void b_addr_below(struct ring *r)
+{
+	desc(r, 0, BASE - 0x100, 16, 0, 0);
+	avail(r, 0);
+}
+static void b_addr_zero(struct ring *r)
+{
+	desc(r, 0, 0, 16, WR, 0);
+	avail(r, 0);
+}
+/* Crossing the view's end by 8 bytes. */
+static void b_addr_cross_end(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, BASE + MEM_SIZE - 8, 16, WR, 0);
+	avail(r, 0);
+}
+/* Starting inside, huge length. */
+static void b_len_past_end(struct ring *r)
+{
+	desc(r, 0, data(0), 0xffffffffu, 0, 0);
+	avail(r, 0);
+}
+/* addr + len wraps past 2^64. */
+static void b_addr_wrap(struct ring *r)
+{
+	desc(r, 0, 0xfffffffffffffff0ull, 0x20, 0, 0);
+	avail(r, 0);
+}
+static void b_addr_wrap_to_view(struct ring *r)
+{
+	/* addr + len wraps around to exactly BASE + 0x10: a naive end check passes. */
+	desc(r, 0, (uint64_t)0 - 0x10, (uint32_t)(BASE + 0x20), 0, 0);
+	avail(r, 0);
+}
+/* Indirect table outside / crossing / wrapping. */
+static void b_itab_outside(struct ring *r)
+{
+	desc(r, 0, BASE + MEM_SIZE + 0x100, 32, INDIR, 0);
+	avail(r, 0);
+}
+/* The table's declared 32 bytes run 16 past the view's end; its first entry
+ * (inside the view) is a valid last entry, so only a check of the whole
+ * table catches it (Linux vringh range-checks the table, QEMU fails to map
+ * it: "Cannot map indirect buffer"). */
+static void b_itab_cross_end(struct ring *r)
+{
+	write_desc(r->mem + MEM_SIZE - 16, data(0), 16, 0, 0);
+	desc(r, 0, BASE + MEM_SIZE - 16, 32, INDIR, 0);
+	avail(r, 0);
+}
+/* Zero-length descriptor at an address outside the view: nothing is ever
+ * accessed, so accepting it (with no iov outside the view) or refusing it
+ * with EFAULT are both defensible. */
+static void b_zero_len_outside(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, BASE + MEM_SIZE + 0x1000, 0, WR, 0);
+	avail(r, 0);
+}
+static void b_itab_wrap(struct ring *r)
+{
+	desc(r, 0, 0xfffffffffffffff0ull, 32, INDIR, 0);
+	avail(r, 0);
+}
+/* Buffer address inside an indirect table outside the view. */
+static void b_itab_entry_outside(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 1);
+	idesc(r, 0, 1, BASE + MEM_SIZE, 16, WR, 0);
+	desc(r, 0, itab(0), 32, INDIR, 0);
+	avail(r, 0);
+}
+/* SPLIT-DEV-9: total length > 2^32 (big view: the addresses are valid). */
+static void b_total_over_4g(struct ring *r)
+{
+	desc(r, 0, 0x100000000ull, 0x80000000u, NEXT, 1);
+	desc(r, 1, 0x200000000ull, 0x80000000u, NEXT | WR, 2);
+	desc(r, 2, 0x300000000ull, 1, WR, 0);
+	avail(r, 0);
+}
+static void b_total_over_4g_indirect(struct ring *r)
+{
+	idesc(r, 0, 0, 0x100000000ull, 0xffffffffu, NEXT, 1);
+	idesc(r, 0, 1, 0x200000000ull, 0xffffffffu, NEXT, 2);
+	idesc(r, 0, 2, 0x300000000ull, 2, 0, 0);
+	desc(r, 0, itab(0), 48, INDIR, 0);
+	avail(r, 0);
+}
+/* Exactly 2^32 is allowed ("exceeds 2^32" is the violation). */
+static void b_total_exactly_4g(struct ring *r)
+{
+	desc(r, 0, 0x100000000ull, 0x80000000u, NEXT, 1);
+	desc(r, 1, 0x200000000ull, 0x80000000u, 0, 0);
+	avail(r, 0);
+}
+/* SPLIT-DEV-8: avail idx jumping by more than num. */
+static void b_avail_jump(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++) {
+		desc(r, i, data(i), 16, 0, 0);
+		avail(r, (uint16_t)i);
+	}
+	set_avail_idx(r, (uint16_t)(r->num + 1));
+}
+static void b_avail_jump_far(struct ring *r)
+{
+	desc(r, 0, data(0), 16, 0, 0);
+	set_avail_idx(r, 0x8000);
+}
+static void b_avail_backwards(struct ring *r)
+{
+	/* (u16)(0xffff - 0) = 65535 > num: "moved back by one" is a jump too. */
+	set_avail_idx(r, 0xffff);
+}
+/* Exactly num is a full ring, legal. */
+static void b_avail_full(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++) {
+		desc(r, i, data(i), 16, (uint16_t)(i & 1 ? WR : 0), 0);
+		avail(r, (uint16_t)i);
+	}
+}
+/* Good chains first, then a bad head: the good ones must come out intact. */
+static void b_good_then_bad(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, data(1), 32, WR, 0);
+	desc(r, 2, data(2), 16, 0, 0);
+	avail(r, 0);
+	avail(r, 2);
+	avail(r, 0x1234);
+}
+/* INDIR-DEV-2: direct descriptors followed by one final indirect. */
+static void b_direct_then_indirect(struct ring *r)
+{
+	idesc(r, 0, 0, data(2), 16, NEXT, 1);
+	idesc(r, 0, 1, data(3), 16, WR, 0);
+	desc(r, 0, data(0), 16, NEXT, 1);
+	desc(r, 1, data(1), 16, NEXT, 2);
+	desc(r, 2, itab(0), 32, INDIR, 0);
+	avail(r, 0);
+}
+/* INDIR-DEV-1: WRITE on the descriptor pointing at the table is ignored (the
+ * table's readable entry is readable). */
+static void b_indirect_write_flag(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 40, NEXT, 1);
+	idesc(r, 0, 1, data(1), 16, WR, 0);
+	desc(r, 0, itab(0), 32, INDIR | WR, 0);
+	avail(r, 0);
+}
+/* Zero-length descriptors: the spec does not forbid them (CHECKLIST section 3
+ * point 7) and devq.h does not either, so the device accepts them. */
+static void b_zero_len(struct ring *r)
+{
+	desc(r, 0, data(0), 0, NEXT, 1);
+	desc(r, 1, data(1), 24, NEXT, 2);
+	desc(r, 2, data(2), 0, WR, 0);
+	avail(r, 0);
+}
+/* A chain that is only one writable descriptor, and a head in the last slot. */
+static void b_last_slot(struct ring *r)
+{
+	desc(r, r->num - 1, data(0), 64, WR, 0);
+	avail(r, (uint16_t)(r->num - 1));
+}
+/* Queue size 1: head 0 fine, next 1 out of range. */
+static void b_num1_next(struct ring *r)
+{
+	desc(r, 0, data(0), 16, NEXT, 1);
+	avail(r, 0);
+}
+static void b_num1_head(struct ring *r)
+{
+	avail(r, 1);
+}
+
+static const struct row rows[] = {
+    {"head_ge_num", b_head_range, {VTIO_ERANGE}, 1, 0, 0, M_LEGACY, 0},
+    {"head_ffff", b_head_ffff, {VTIO_ERANGE}, 0, 0, 0, 0, 0},
+    {"next_ge_num", b_next_range, {VTIO_ERANGE}, 0, 0, 0, M_LEGACY, 0},
+    {"next_ffff", b_next_ffff, {VTIO_ERANGE}, 0, 0, 0, 0, 0},
+    {"loop_self", b_loop_self, {VTIO_ELOOP}, 0, 0, 0, M_LEGACY, 0},
+    {"loop_two", b_loop_two, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"loop_long", b_loop_long, {VTIO_ELOOP}, 0, 128, 0, 0, 0},
+    {"loop_writable", b_loop_writable, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"loop_rho", b_loop_rho, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"chain_num_then_loop", b_chain_num_then_loop, {VTIO_ELOOP}, 0, 128, 0, 0, 0},
+    {"chain_exactly_num_ok", b_chain_exactly_num, {0}, 1, 128, 0, 0, 128 * 4},
+    {"nested_indirect", b_nested_indirect, {VTIO_EBADMSG}, 0, 0, 0, M_LEGACY, 0},
+    {"indirect_len0", b_indirect_len0, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"indirect_len_not_16x", b_indirect_len_odd, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"indirect_len_15", b_indirect_len_15, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"indirect_over_policy",
+     b_indirect_over_policy,
+     {VTIO_E2BIG, VTIO_EMSGSIZE, VTIO_ELOOP},
+     0,
+     0,
+     4,
+     0,
+     0},
+    {"indirect_1025_default",
+     b_indirect_1025,
+     {VTIO_E2BIG, VTIO_EMSGSIZE, VTIO_ELOOP},
+     0,
+     0,
+     0,
+     0,
+     0},
+    {"indirect_1024_default_ok", b_indirect_1024, {0}, 1, 0, 0, 0, 1024 * 4},
+    /* The table is both over the policy and past the view's end: either check may fire. */
+    {"indirect_len_huge",
+     b_indirect_len_huge,
+     {VTIO_E2BIG, VTIO_EMSGSIZE, VTIO_EFAULT},
+     0,
+     0,
+     0,
+     0,
+     0},
+    {"indirect_and_next", b_indirect_next, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"indirect_next_out_of_table", b_indirect_next_range, {VTIO_ERANGE}, 0, 0, 0, 0, 0},
+    {"indirect_loop", b_indirect_loop, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"indirect_self_loop", b_indirect_self_loop, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"rd_after_wr", b_rd_after_wr, {VTIO_EBADMSG}, 0, 0, 0, M_LEGACY, 0},
+    {"rd_after_wr_indirect", b_rd_after_wr_indirect, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"rd_after_wr_direct_then_table", b_rd_after_wr_mixed, {VTIO_EBADMSG}, 0, 0, 0, 0, 0},
+    {"addr_outside", b_addr_outside, {VTIO_EFAULT}, 0, 0, 0, M_LEGACY | M_BUFADDR, 0},
+    {"addr_below", b_addr_below, {VTIO_EFAULT}, 0, 0, 0, M_BUFADDR, 0},
+    {"addr_zero", b_addr_zero, {VTIO_EFAULT}, 0, 0, 0, M_BUFADDR, 0},
+    {"addr_cross_end", b_addr_cross_end, {VTIO_EFAULT}, 0, 0, 0, M_BUFADDR, 0},
+    {"len_past_end", b_len_past_end, {VTIO_EFAULT}, 0, 0, 0, M_BUFADDR, 0},
+    {"addr_wrap_2_64", b_addr_wrap, {VTIO_EFAULT, VTIO_EOVERFLOW}, 0, 0, 0, 0, 0},
+    {"addr_wrap_into_view", b_addr_wrap_to_view, {VTIO_EFAULT, VTIO_EOVERFLOW}, 0, 0, 0, 0, 0},
+    {"itab_outside", b_itab_outside, {VTIO_EFAULT}, 0, 0, 0, 0, 0},
+    {"itab_cross_end", b_itab_cross_end, {VTIO_EFAULT}, 0, 0, 0, 0, 0},
+    {"itab_wrap_2_64", b_itab_wrap, {VTIO_EFAULT, VTIO_EOVERFLOW}, 0, 0, 0, 0, 0},
+    {"itab_entry_outside", b_itab_entry_outside, {VTIO_EFAULT}, 0, 0, 0, M_BUFADDR, 0},
+    {"total_over_4g", b_total_over_4g, {VTIO_EOVERFLOW}, 0, 0, 0, M_BIG, 0},
+    {"total_over_4g_indirect", b_total_over_4g_indirect, {VTIO_EOVERFLOW}, 0, 0, 0, M_BIG, 0},
+    {"total_exactly_4g_ok", b_total_exactly_4g, {0}, 1, 0, 0, M_BIG, 0x100000000ull},
+    {"avail_jump_num_plus_1", b_avail_jump, {VTIO_EPROTO, VTIO_ERANGE}, 0, 0, 0, M_LEGACY, 0},
+    {"avail_jump_far", b_avail_jump_far, {VTIO_EPROTO, VTIO_ERANGE}, 0, 0, 0, 0, 0},
+    {"avail_backwards", b_avail_backwards, {VTIO_EPROTO, VTIO_ERANGE}, 0, 0, 0, 0, 0},
+    {"avail_full_ok", b_avail_full, {0}, 8, 0, 0, M_LEGACY, 0},
+    {"good_then_bad_head", b_good_then_bad, {VTIO_ERANGE}, 2, 0, 0, 0, 0},
+    {"direct_then_indirect_ok", b_direct_then_indirect, {0}, 1, 0, 0, M_LEGACY, 48},
+    {"indirect_write_flag_ignored", b_indirect_write_flag, {0}, 1, 0, 0, 0, 40},
+    {"zero_len_desc_ok", b_zero_len, {0}, 1, 0, 0, 0, 24},
+    {"zero_len_outside_view", b_zero_len_outside, {VTIO_EFAULT}, 0, 0, 0, M_EITHER, 0},
+    {"last_slot_ok", b_last_slot, {0}, 1, 0, 0, 0, 0},
+    {"num1_next_range", b_num1_next, {VTIO_ERANGE}, 0, 1, 0, 0, 0},
+    {"num1_head_range", b_num1_head, {VTIO_ERANGE}, 0, 1, 0, 0, 0},
+};
+
+/* ---- Views --------------------------------------------------------------------- */
+
+struct ops_ctx {
+	unsigned char *mem;
+	int big;	  /* also accept [0, BIG_LIMIT) as zero-filled memory */
+	unsigned outside; /* accesses refused (outside the view) */
+};
+
+static int in_mem(uint64_t addr, size_t len)
+{
+	return addr >= BASE && len <= MEM_SIZE && addr - BASE <= MEM_SIZE - len;
+}
+
+static int ops_read(void *ctx, uint64_t addr, void *dst, size_t len)
+{
+	struct ops_ctx *o = ctx;
+	if (in_mem(addr, len)) {
+		memcpy(dst, o->mem + (addr - BASE), len);
+		return 0;
+	}
+	if (o->big && addr < BIG_LIMIT && len <= BIG_LIMIT - addr &&
+	    (addr + len <= BASE || addr >= BASE + MEM_SIZE)) {
+		memset(dst, 0, len);
+		return 0;
+	}
+	o->outside++;
+	return VTIO_EFAULT;
+}
+
+static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
+{
+	struct ops_ctx *o = ctx;
+	if (in_mem(addr, len)) {
+		memcpy(o->mem + (addr - BASE), src, len);
+		return 0;
+	}
+	if (o->big && addr < BIG_LIMIT && len <= BIG_LIMIT - addr &&
+	    (addr + len <= BASE || addr >= BASE + MEM_SIZE))
+		return 0;
+	o->outside++;
+	return VTIO_EFAULT;
+}
+
+static const struct vtio_mem_ops view_ops = {ops_read, ops_write, NULL};
+
+static int notify_cb(void *ctx, uint32_t data)
+{
+	(void)data;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+enum view_kind { V_REGIONS, V_OPS, V_LEGACY };
+static const char *const view_name[] = {"regions", "ops", "legacy"};
+
+static int expected(const struct row *rw, int rc)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (rw->expect[i] != 0 && rw->expect[i] == rc)
+			return 1;
+	return 0;
+}
+
+static void check_iovs(const struct vtio_iov *v, unsigned n, const unsigned char *mem,
+		       enum view_kind vk, int big, const char *what)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i].ptr != NULL) {
+			const unsigned char *p = v[i].ptr;
+			if (vk == V_OPS)
+				fail_msg("%s: iov %u has a pointer in an ops-only view", what, i);
+			if (p < mem || p > mem + MEM_SIZE ||
+			    v[i].len > (size_t)(mem + MEM_SIZE - p))
+				fail_msg("%s: iov %u pointer outside the view", what, i);
+			if (v[i].addr - BASE != (uint64_t)(p - mem))
+				fail_msg("%s: iov %u pointer does not match its address", what, i);
+		}
+		if (!big && !in_mem(v[i].addr, v[i].len))
+			fail_msg("%s: iov %u address outside the view", what, i);
+	}
+}
+
+static struct vtio_iov rd_iov[IOV_CAP], wr_iov[IOV_CAP];
+
+/* Allocations of the running row, freed by row_teardown() even when a check
+ * fails (cmocka leaves the test through longjmp). */
+static void *row_allocs[3];
+
+static int row_teardown(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		free(row_allocs[i]);
+		row_allocs[i] = NULL;
+	}
+	return 0;
+}
+
+/* Run one row over one view kind; returns the error code seen (0 if none). */
+static int run_row(const struct row *rw, enum view_kind vk)
+{
+	uint32_t num = rw->num ? rw->num : 8;
+	unsigned char *mem = aligned_alloc(4096, MEM_SIZE);
+	assert_non_null(mem);
+	row_allocs[0] = mem;
+	memset(mem, 0, MEM_SIZE);
+	struct ring r = {mem, num, 0};
+	rw->build(&r);
+
+	/* Snapshot: the device writes only the used ring (SPLIT-DEV-4). */
+	unsigned char *snap = malloc(MEM_SIZE);
+	assert_non_null(snap);
+	row_allocs[1] = snap;
+	memcpy(snap, mem, MEM_SIZE);
+
+	int big = (rw->mode & M_BIG) != 0;
+	struct vtio_mem view;
+	struct vtio_mem_region reg = {BASE, MEM_SIZE, mem, VTIO_MEM_RW};
+	struct ops_ctx oc = {mem, big, 0};
+	if (vk == V_OPS || big) {
+		assert_int_equal(vtio_mem_init(&view, NULL, 0), 0);
+		assert_int_equal(vtio_mem_set_ops(&view, &view_ops, &oc), 0);
+	} else {
+		assert_int_equal(vtio_mem_init(&view, &reg, 1), 0);
+	}
+
+	unsigned notifies = 0;
+	struct vtio_devq_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.layout = VTIO_LAYOUT_SPLIT;
+	cfg.num = num;
+	cfg.features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX);
+	if (vk != V_LEGACY)
+		cfg.features |= VTIO_FEATURE(VTIO_F_VERSION_1);
+	cfg.desc_addr = desc_addr();
+	cfg.driver_addr = BASE + AVAIL_OFF;
+	cfg.device_addr = BASE + USED_OFF;
+	cfg.mem = &view;
+	cfg.max_indirect = rw->max_ind;
+	cfg.notify = notify_cb;
+	cfg.notify_ctx = &notifies;
+
+	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
+	assert_true(ssz > 0);
+	void *state = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
+	assert_non_null(state);
+	row_allocs[2] = state;
+	struct vtio_devq *q = NULL;
+	int rc = vtio_devq_init(&q, state, ssz, &cfg);
+	if (rc != 0)
+		fail_msg("%s/%s: devq_init %d (%s)", rw->name, view_name[vk], rc,
+			 vtio_strerror(rc));
+
+	unsigned popped = 0;
+	int deferred = 0;
+	struct vtio_devq_chain c;
+	uint64_t last_rd = 0;
+	for (unsigned iter = 0; iter < num + 2; iter++) {
+		memset(&c, 0, sizeof(c));
+		c.rd = rd_iov;
+		c.rd_max = IOV_CAP;
+		c.wr = wr_iov;
+		c.wr_max = IOV_CAP;
+		rc = vtio_devq_pop(q, &c);
+		if (rc != 0)
+			break;
+		if (vk == V_OPS && (rw->mode & M_BUFADDR) && popped == rw->good) {
+			/* Deferred check: reading or writing the bad piece must fail. */
+			static unsigned char bounce[MEM_SIZE];
+			int64_t r1 = c.rd_len
+					 ? vtio_devq_read(q, &c, 0, bounce,
+							  c.rd_len < MEM_SIZE ? c.rd_len : MEM_SIZE)
+					 : 0;
+			int64_t r2 =
+			    c.wr_len ? vtio_devq_write(q, &c, 0, bounce,
+						       c.wr_len < MEM_SIZE ? c.wr_len : MEM_SIZE)
+				     : 0;
+			if (r1 >= 0 && r2 >= 0)
+				fail_msg("%s/ops: bad buffer address neither refused at pop nor "
+					 "at access (read %lld, write %lld)",
+					 rw->name, (long long)r1, (long long)r2);
+			deferred = 1;
+			rc = r1 < 0 ? (int)r1 : (int)r2;
+			break;
+		}
+		popped++;
+		check_iovs(c.rd, c.rd_num, mem, vk, big, rw->name);
+		check_iovs(c.wr, c.wr_num, mem, vk, big, rw->name);
+		uint64_t s = 0;
+		for (unsigned i = 0; i < c.rd_num; i++)
+			s += c.rd[i].len;
+		assert_true(s == c.rd_len);
+		s = 0;
+		for (unsigned i = 0; i < c.wr_num; i++)
+			s += c.wr[i].len;
+		assert_true(s == c.wr_len);
+		assert_true(c.id < num);
+		last_rd = c.rd_len;
+		assert_int_equal(vtio_devq_push(q, &c, 0), 0);
+	}
+
+	if (deferred) {
+		printf("  (%s/ops: address check deferred to access: %d)\n", rw->name, rc);
+	} else if (rw->expect[0] == 0 || ((rw->mode & M_EITHER) && rc == VTIO_EAGAIN)) {
+		if (rc != VTIO_EAGAIN)
+			fail_msg("%s/%s: expected only good chains, got %d (%s) after %u", rw->name,
+				 view_name[vk], rc, vtio_strerror(rc), popped);
+		assert_false(vtio_devq_is_broken(q));
+		if (rw->expect[0] == 0 && rw->rd_total != 0 && last_rd != rw->rd_total)
+			fail_msg("%s/%s: rd_len %llu, expected %llu", rw->name, view_name[vk],
+				 (unsigned long long)last_rd, (unsigned long long)rw->rd_total);
+	} else {
+		if (!expected(rw, rc))
+			fail_msg("%s/%s: expected %d (%s), got %d (%s) after %u good chains",
+				 rw->name, view_name[vk], rw->expect[0],
+				 vtio_strerror(rw->expect[0]), rc, vtio_strerror(rc), popped);
+		if (!vtio_devq_is_broken(q))
+			fail_msg("%s/%s: error %d but queue not broken", rw->name, view_name[vk],
+				 rc);
+		if (vtio_devq_broken_reason(q) == NULL)
+			fail_msg("%s/%s: broken without a reason", rw->name, view_name[vk]);
+		/* Every later call fails with VTIO_EIO. */
+		memset(&c, 0, sizeof(c));
+		c.rd = rd_iov;
+		c.rd_max = IOV_CAP;
+		c.wr = wr_iov;
+		c.wr_max = IOV_CAP;
+		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
+		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
+		struct vtio_devq_chain fake;
+		memset(&fake, 0, sizeof(fake));
+		assert_int_equal(vtio_devq_push(q, &fake, 0), VTIO_EIO);
+		struct vtio_devq_used u = {0, 1, 0};
+		assert_int_equal(vtio_devq_push_batch(q, &u, 1), VTIO_EIO);
+		assert_int_equal(vtio_devq_notify(q), VTIO_EIO);
+	}
+	if (popped != rw->good && !((rw->mode & M_EITHER) && popped == rw->good + 1))
+		fail_msg("%s/%s: %u good chains popped, expected %u", rw->name, view_name[vk],
+			 popped, rw->good);
+
+	/* Nothing outside the used ring was written. */
+	size_t used_end = USED_OFF + vtio_split_used_size(num);
+	if (memcmp(mem, snap, USED_OFF) != 0 ||
+	    memcmp(mem + used_end, snap + used_end, MEM_SIZE - used_end) != 0)
+		fail_msg("%s/%s: device wrote outside the used ring", rw->name, view_name[vk]);
+
+	return rc == VTIO_EAGAIN ? 0 : rc;
+}
+
+struct row_case {
+	const struct row *rw;
+	enum view_kind vk;
+};
+
+/* One cmocka test per row and view, so one bug does not hide the others. */
+static void test_row(void **state)
+{
+	const struct row_case *rc = *state;
+	int err = run_row(rc->rw, rc->vk);
+	printf("  %-32s %-8s -> %d %s\n", rc->rw->name, view_name[rc->vk], err,
+	       err ? vtio_strerror(err) : "");
+}
+
+/* ---- iov arrays too small: VTIO_ENOBUFS, not broken, nothing consumed ------------- */
+
+struct small_env {
+	unsigned char *mem;
+	struct vtio_mem view;
+	struct vtio_mem_region reg;
+	void *state;
+	struct vtio_devq *q;
+	unsigned notifies;
+};
+
+static void small_setup(struct small_env *e, uint32_t num)
+{
+	e->mem = aligned_alloc(4096, MEM_SIZE);
+	assert_non_null(e->mem);
+	memset(e->mem, 0, MEM_SIZE);
+	e->reg = (struct vtio_mem_region){BASE, MEM_SIZE, e->mem, VTIO_MEM_RW};
+	assert_int_equal(vtio_mem_init(&e->view, &e->reg, 1), 0);
+	struct vtio_devq_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.layout = VTIO_LAYOUT_SPLIT;
+	cfg.num = num;
+	cfg.features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_VERSION_1);
+	cfg.desc_addr = desc_addr();
+	cfg.driver_addr = BASE + AVAIL_OFF;
+	cfg.device_addr = BASE + USED_OFF;
+	cfg.mem = &e->view;
+	cfg.notify = notify_cb;
+	cfg.notify_ctx = &e->notifies;
+	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
+	e->state = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
+	assert_non_null(e->state);
+	assert_int_equal(vtio_devq_init(&e->q, e->state, ssz, &cfg), 0);
+}
+
+static void small_teardown(struct small_env *e)
+{
+	free(e->state);
+	free(e->mem);
+}
+
+static int pop_caps(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned rd_max,
+		    unsigned wr_max)
+{
+	memset(c, 0, sizeof(*c));
+	c->rd = rd_iov;
+	c->rd_max = rd_max;
+	c->wr = wr_iov;
+	c->wr_max = wr_max;
+	return vtio_devq_pop(q, c);
+}
+
+static uint16_t used_idx(const struct small_env *e)
+{
+	uint16_t v;
+	memcpy(&v, e->mem + USED_OFF + 2, 2);
+	return vtio_le16(v);
+}
+
+/* Direct chain of 3 readable + 2 writable; then an indirect one of 5 + 1. */
+static void test_enobufs_nothing_consumed(void **state)
+{
+	(void)state;
+	struct small_env e;
+	small_setup(&e, 8);
+	struct ring r = {e.mem, 8, 0};
+	desc(&r, 0, data(0), 16, NEXT, 1);
+	desc(&r, 1, data(1), 16, NEXT, 2);
+	desc(&r, 2, data(2), 16, NEXT, 3);
+	desc(&r, 3, data(3), 16, NEXT | WR, 4);
+	desc(&r, 4, data(4), 16, WR, 0);
+	avail(&r, 0);
+	for (unsigned i = 0; i < 6; i++)
+		idesc(&r, 0, i, data(5 + i), 8, (uint16_t)((i < 5 ? NEXT : 0) | (i == 5 ? WR : 0)),
+		      (uint16_t)(i + 1));
+	desc(&r, 5, itab(0), 6 * 16, INDIR, 0);
+	avail(&r, 5);
+
+	struct vtio_devq_chain c;
+	static const unsigned caps[][2] = {{2, 2}, {3, 1}, {0, 0}, {0, 2}, {3, 0}};
+	for (unsigned k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+		assert_int_equal(pop_caps(e.q, &c, caps[k][0], caps[k][1]), VTIO_ENOBUFS);
+		assert_false(vtio_devq_is_broken(e.q));
+		assert_null(vtio_devq_broken_reason(e.q));
+		assert_true(vtio_devq_more_avail(e.q));
+	}
+	assert_int_equal(used_idx(&e), 0);
+	/* The same chain comes out once the arrays are big enough. */
+	assert_int_equal(pop_caps(e.q, &c, 3, 2), 0);
+	assert_int_equal(c.id, 0);
+	assert_int_equal(c.rd_num, 3);
+	assert_int_equal(c.wr_num, 2);
+	assert_int_equal(c.rd_len, 48);
+	assert_int_equal(c.wr_len, 32);
+	assert_int_equal(vtio_devq_push(e.q, &c, 32), 0);
+
+	/* Indirect: 5 readable + 1 writable entries. */
+	assert_int_equal(pop_caps(e.q, &c, 4, 8), VTIO_ENOBUFS);
+	assert_int_equal(pop_caps(e.q, &c, 8, 0), VTIO_ENOBUFS);
+	assert_false(vtio_devq_is_broken(e.q));
+	assert_int_equal(pop_caps(e.q, &c, 5, 1), 0);
+	assert_int_equal(c.id, 5);
+	assert_int_equal(c.rd_len, 40);
+	assert_int_equal(c.wr_len, 8);
+	assert_int_equal(vtio_devq_push(e.q, &c, 8), 0);
+	assert_int_equal(pop_caps(e.q, &c, 8, 8), VTIO_EAGAIN);
+	assert_int_equal(used_idx(&e), 2);
+	small_teardown(&e);
+}
+
+/* A looping chain must report ELOOP even when the arrays are smaller than
+ * the loop would fill: ENOBUFS cannot be an endless "retry with more". */
+static void test_loop_with_small_arrays(void **state)
+{
+	(void)state;
+	struct small_env e;
+	small_setup(&e, 8);
+	struct ring r = {e.mem, 8, 0};
+	desc(&r, 0, data(0), 16, NEXT, 1);
+	desc(&r, 1, data(1), 16, NEXT, 0);
+	avail(&r, 0);
+	struct vtio_devq_chain c;
+	int rc = pop_caps(e.q, &c, 1, 1);
+	/* With arrays too small the device may say so first... */
+	unsigned cap = 1;
+	while (rc == VTIO_ENOBUFS && cap < IOV_CAP) {
+		assert_false(vtio_devq_is_broken(e.q));
+		cap *= 2;
+		rc = pop_caps(e.q, &c, cap, cap);
+	}
+	/* ...but with enough room it must find the loop (bound: num descriptors). */
+	assert_int_equal(rc, VTIO_ELOOP);
+	assert_true(cap <= 16);
+	assert_true(vtio_devq_is_broken(e.q));
+	small_teardown(&e);
+}
+
+/* A broken queue stays broken until vtio_devq_reset() (RESET-DEV-4), which
+ * returns it to its defaults: last_avail = 0, not broken. */
+static void test_broken_until_reset(void **state)
+{
+	(void)state;
+	struct small_env e;
+	small_setup(&e, 8);
+	struct ring r = {e.mem, 8, 0};
+	avail(&r, 9);
+	struct vtio_devq_chain c;
+	assert_int_equal(pop_caps(e.q, &c, 4, 4), VTIO_ERANGE);
+	assert_true(vtio_devq_is_broken(e.q));
+	/* Fixing the ring does not un-break the queue. */
+	put16(e.mem + AVAIL_OFF + 4, 0);
+	desc(&r, 0, data(0), 16, 0, 0);
+	assert_int_equal(pop_caps(e.q, &c, 4, 4), VTIO_EIO);
+	vtio_devq_reset(e.q);
+	assert_false(vtio_devq_is_broken(e.q));
+	assert_null(vtio_devq_broken_reason(e.q));
+	/* After reset the device starts again at avail slot 0. */
+	assert_int_equal(pop_caps(e.q, &c, 4, 4), 0);
+	assert_int_equal(c.id, 0);
+	assert_int_equal(c.rd_len, 16);
+	small_teardown(&e);
+}
+
+/* A writable descriptor pointing into memory the view maps read-only must not
+ * come back as a writable iov (the device would write there). */
+static void test_writable_into_readonly_region(void **state)
+{
+	(void)state;
+	unsigned char *mem = aligned_alloc(4096, MEM_SIZE);
+	unsigned char *ro = aligned_alloc(4096, 0x1000);
+	assert_non_null(mem);
+	assert_non_null(ro);
+	memset(mem, 0, MEM_SIZE);
+	memset(ro, 0xa5, 0x1000);
+	struct vtio_mem_region regs[2] = {{BASE, MEM_SIZE, mem, VTIO_MEM_RW},
+					  {BASE + 0x100000, 0x1000, ro, VTIO_MEM_READ}};
+	struct vtio_mem view;
+	assert_int_equal(vtio_mem_init(&view, regs, 2), 0);
+	struct ring r = {mem, 8, 0};
+	desc(&r, 0, BASE + 0x100000, 64, NEXT, 1); /* readable: fine */
+	desc(&r, 1, BASE + 0x100040, 64, WR, 0);   /* writable into read-only */
+	avail(&r, 0);
+	unsigned notifies = 0;
+	struct vtio_devq_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.layout = VTIO_LAYOUT_SPLIT;
+	cfg.num = 8;
+	cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1);
+	cfg.desc_addr = desc_addr();
+	cfg.driver_addr = BASE + AVAIL_OFF;
+	cfg.device_addr = BASE + USED_OFF;
+	cfg.mem = &view;
+	cfg.notify = notify_cb;
+	cfg.notify_ctx = &notifies;
+	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, 8);
+	void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
+	struct vtio_devq *q;
+	assert_int_equal(vtio_devq_init(&q, st, ssz, &cfg), 0);
+	struct vtio_devq_chain c;
+	int rc = pop_caps(q, &c, 4, 4);
+	if (rc == 0) {
+		/* Deferred check: acceptable only if the writable piece has no
+		 * pointer and writing through the queue fails. */
+		assert_int_equal(c.wr_num, 1);
+		if (c.wr[0].ptr != NULL)
+			fail_msg("writable iov points into read-only memory");
+		unsigned char buf[64] = {0};
+		assert_true(vtio_devq_write(q, &c, 0, buf, sizeof(buf)) < 0);
+		for (unsigned i = 0; i < 0x1000; i++)
+			assert_int_equal(ro[i], 0xa5);
+	} else {
+		if (rc != VTIO_EACCES && rc != VTIO_EFAULT)
+			fail_msg("writable descriptor into read-only memory: got %d (%s)", rc,
+				 vtio_strerror(rc));
+		assert_true(vtio_devq_is_broken(q));
+	}
+	free(st);
+	free(ro);
+	free(mem);
+}
+
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+	    cmocka_unit_test(test_enobufs_nothing_consumed),
+	    cmocka_unit_test(test_loop_with_small_arrays),
+	    cmocka_unit_test(test_broken_until_reset),
+	    cmocka_unit_test(test_writable_into_readonly_region),
+	};
+	static struct row_case cases[3 * NROWS];
+	static char names[3 * NROWS][64];
+	static struct CMUnitTest tests[3 * NROWS + sizeof(fixed) / sizeof(fixed[0])];
+	size_t n = 0;
+	for (int vk = V_REGIONS; vk <= V_LEGACY; vk++) {
+		for (size_t i = 0; i < NROWS; i++) {
+			const struct row *rw = &rows[i];
+			if (vk == V_OPS && (rw->mode & (M_NOOPS | M_BIG)))
+				continue;
+			if (vk == V_LEGACY && !(rw->mode & M_LEGACY))
+				continue;
+			cases[n].rw = rw;
+			cases[n].vk = (enum view_kind)vk;
+			snprintf(names[n], sizeof(names[n]), "%s/%s", view_name[vk], rw->name);
+			memset(&tests[n], 0, sizeof(tests[n]));
+			tests[n].name = names[n];
+			tests[n].test_func = test_row;
+			tests[n].teardown_func = row_teardown;
+			tests[n].initial_state = &cases[n];
+			n++;
+		}
+	}
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		tests[n++] = fixed[i];
+	return _cmocka_run_group_tests("hostile_driver", tests, n, NULL, NULL);
+}
