@@ -41,6 +41,8 @@ struct fx_opts {
 	const struct vtio_mem *ring_mem; /* driver-side view of its rings */
 	const struct vtio_mem *dev_mem;	 /* device-side view (default: the arena) */
 	uint32_t max_indirect;
+	uint64_t bus_offset; /* device view also maps [arena+off, ...) to the arena */
+	bool count;	     /* driver rings and device view through counting views */
 };
 
 struct fx {
@@ -50,8 +52,10 @@ struct fx {
 	unsigned char *arena;
 	size_t arena_size;
 	size_t arena_used;
-	struct vtio_mem_region region;
+	struct vtio_mem_region region[2];
 	struct vtio_mem mem;
+	struct vtio_mem_counter drv_count; /* driver's ring accesses (opts.count) */
+	struct vtio_mem_counter dev_count; /* device's accesses (opts.count) */
 	struct vtio_vq_areas areas;
 	struct vtio_vq *vq;
 	struct vtio_devq *dq;
@@ -113,11 +117,21 @@ static inline int fx_setup(struct fx *f, enum vtio_layout layout, uint32_t num, 
 	if (f->arena == NULL)
 		abort();
 	memset(f->arena, 0xa5, f->arena_size);
-	f->region.addr = fx_addr(f->arena);
-	f->region.len = f->arena_size;
-	f->region.host = f->arena;
-	f->region.perm = VTIO_MEM_RW;
-	vtio_mem_init(&f->mem, &f->region, 1);
+	f->region[0].addr = fx_addr(f->arena);
+	f->region[0].len = f->arena_size;
+	f->region[0].host = f->arena;
+	f->region[0].perm = VTIO_MEM_RW;
+	f->region[1] = f->region[0];
+	f->region[1].addr += o->bus_offset;
+	vtio_mem_init(&f->mem, f->region, o->bus_offset ? 2 : 1);
+	const struct vtio_mem *ring_mem = o->ring_mem;
+	const struct vtio_mem *dev_mem = o->dev_mem ? o->dev_mem : &f->mem;
+	if (o->count) {
+		vtio_mem_counter_init(&f->drv_count, &f->mem);
+		vtio_mem_counter_init(&f->dev_count, dev_mem);
+		ring_mem = &f->drv_count.view;
+		dev_mem = &f->dev_count.view;
+	}
 
 	f->areas.desc = fx_alloc(f, s.desc, 16);
 	f->areas.driver = fx_alloc(f, s.driver, 16);
@@ -125,6 +139,15 @@ static inline int fx_setup(struct fx *f, enum vtio_layout layout, uint32_t num, 
 	f->areas.desc_addr = fx_addr(f->areas.desc);
 	f->areas.driver_addr = fx_addr(f->areas.driver);
 	f->areas.device_addr = fx_addr(f->areas.device);
+	if (o->count) {
+		/* Watch the three areas on both sides: slots 0..2 = desc, driver, device. */
+		struct vtio_mem_counter *cs[2] = {&f->drv_count, &f->dev_count};
+		for (int k = 0; k < 2; k++) {
+			vtio_mem_counter_watch(cs[k], f->areas.desc_addr, s.desc);
+			vtio_mem_counter_watch(cs[k], f->areas.driver_addr, s.driver);
+			vtio_mem_counter_watch(cs[k], f->areas.device_addr, s.device);
+		}
+	}
 
 	struct vtio_vq_config vc;
 	memset(&vc, 0, sizeof(vc));
@@ -134,7 +157,7 @@ static inline int fx_setup(struct fx *f, enum vtio_layout layout, uint32_t num, 
 	vc.features = features;
 	vc.flags = o->vq_flags;
 	vc.areas = f->areas;
-	vc.ring_mem = o->ring_mem;
+	vc.ring_mem = ring_mem;
 	vc.indirect_tables = o->indirect_tables;
 	vc.indirect_max = o->indirect_max;
 	vc.indirect_threshold = o->indirect_threshold;
@@ -154,7 +177,7 @@ static inline int fx_setup(struct fx *f, enum vtio_layout layout, uint32_t num, 
 	dc.desc_addr = f->areas.desc_addr;
 	dc.driver_addr = f->areas.driver_addr;
 	dc.device_addr = f->areas.device_addr;
-	dc.mem = o->dev_mem ? o->dev_mem : &f->mem;
+	dc.mem = dev_mem;
 	dc.max_indirect = o->max_indirect;
 	dc.notify = fx_irq_cb;
 	dc.notify_ctx = f;
