@@ -1,0 +1,615 @@
+/*
+ * ring_bench: cost of a buffer through a driver queue and a device queue,
+ * set up over the loopback transport.
+ *
+ *  single   one thread: driver add + kick_prepare, device pop + push,
+ *           driver get_used, in batches (default 1 and 32).
+ *  poll     two threads polling on two cores: the workload of Linux
+ *           tools/virtio/ringtest (main.c run_guest/run_host with
+ *           virtio_ring_0_9.c): the driver keeps the ring full of
+ *           one-descriptor buffers and reaps, the device uses every buffer
+ *           and publishes each used entry at once.
+ *  eventfd  the same with notifications through eventfd (ringtest --sleep):
+ *           kicks and interrupts cross the loopback transport and ring an
+ *           eventfd; EVENT_IDX suppression as in virtio_ring_0_9.
+ *
+ * See bench/ring/README.md for the flags that match ringtest's parameters.
+ * --json prints one JSON object per line per measurement; every number is
+ * the median of --runs runs.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include "vtio.h"
+#include "vtio_host.h"
+
+/* ---- Options ------------------------------------------------------------------------ */
+
+enum { MODE_SINGLE = 1, MODE_POLL = 2, MODE_EVENTFD = 4 };
+
+static struct {
+	int json;
+	int layouts; /* bit 0 split, bit 1 packed */
+	int in_order;
+	int modes;
+	unsigned runs;
+	uint64_t buffers;	 /* two-thread modes */
+	uint64_t single_buffers; /* single-thread mode */
+	unsigned ring;
+	unsigned batch; /* 0: single mode runs 1 and 32; threads: 1 */
+	uint64_t outstanding;
+	int host_cpu, guest_cpu;
+	int relax;
+	unsigned exit_cycles;
+	int event_idx;
+} opt = {
+    .layouts = 3,
+    .modes = MODE_SINGLE | MODE_POLL | MODE_EVENTFD,
+    .runs = 5,
+    .buffers = 10000000,
+    .single_buffers = 10000000,
+    .ring = 256,
+    .outstanding = UINT64_MAX,
+    .host_cpu = -2,
+    .guest_cpu = -2,
+    .event_idx = 1,
+};
+
+/* ---- A driver/device pair over loopback ---------------------------------------------- */
+
+struct pair {
+	unsigned char *arena;
+	size_t arena_size;
+	struct vtio_mem_region region;
+	struct vtio_mem mem;
+	struct vtio_loopback lb;
+	struct vtio_transport *t;
+	struct vtio_vq *vq;
+	struct vtio_devq *dq;
+	unsigned char *buf; /* the one buffer every descriptor points at (as ringtest) */
+	struct vtio_host_event kickfd, callfd;
+	int use_eventfd;
+};
+
+static void exit_wait(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	/* ringtest's vmexit()/vmentry(): a fixed TSC-cycle busy wait around each eventfd op. */
+	if (opt.exit_cycles) {
+		unsigned long long t = __rdtsc();
+		while (__rdtsc() - t < opt.exit_cycles) {
+		}
+	}
+#endif
+}
+
+static void signal_fd(struct vtio_host_event *e)
+{
+	exit_wait();
+	if (vtio_host_event_signal(e) != 0) {
+		fprintf(stderr, "ring_bench: eventfd write failed\n");
+		exit(1);
+	}
+	exit_wait();
+}
+
+static void wait_fd(struct vtio_host_event *e)
+{
+	exit_wait();
+	if (vtio_host_event_wait(e) != 0) {
+		fprintf(stderr, "ring_bench: eventfd read failed\n");
+		exit(1);
+	}
+	exit_wait();
+}
+
+/* Driver kick reaching the device through the loopback. */
+static int dev_kick(void *ctx, uint16_t index, uint32_t data)
+{
+	struct pair *p = ctx;
+	(void)index;
+	(void)data;
+	if (p->use_eventfd)
+		signal_fd(&p->kickfd);
+	return 0;
+}
+
+/* Device interrupt reaching the driver through the loopback. */
+static void drv_irq(void *ctx, uint16_t index)
+{
+	struct pair *p = ctx;
+	(void)index;
+	if (p->use_eventfd)
+		signal_fd(&p->callfd);
+}
+
+static const struct vtio_loopback_device_ops bench_dev_ops = {.kick = dev_kick};
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "ring_bench: %s: %s\n", what, vtio_strerror(err));
+	exit(1);
+}
+
+static void *carve(struct pair *p, size_t *used, size_t n)
+{
+	*used = (*used + 63u) & ~(size_t)63u;
+	if (*used + n > p->arena_size) {
+		fprintf(stderr, "ring_bench: arena too small\n");
+		exit(1);
+	}
+	void *r = p->arena + *used;
+	*used += n;
+	return r;
+}
+
+static void pair_setup(struct pair *p, enum vtio_layout layout, int use_eventfd)
+{
+	memset(p, 0, sizeof(*p));
+	p->use_eventfd = use_eventfd;
+	uint32_t num = opt.ring;
+	size_t ss = vtio_loopback_storage_size(1, num);
+	size_t rs = vtio_transport_vq_ring_size(layout, num);
+	size_t vs = vtio_vq_state_size(layout, num, 0, 0);
+	if (ss == 0 || rs == 0 || vs == 0) {
+		fprintf(stderr, "ring_bench: invalid ring size %u for this layout\n", num);
+		exit(2);
+	}
+	p->arena_size = ss + rs + vs + 4096;
+	p->arena = aligned_alloc(4096, (p->arena_size + 4095u) & ~(size_t)4095u);
+	if (!p->arena) {
+		fprintf(stderr, "ring_bench: out of memory\n");
+		exit(1);
+	}
+	memset(p->arena, 0, p->arena_size);
+	size_t used = 0;
+	p->region.addr = (uint64_t)(uintptr_t)p->arena;
+	p->region.len = p->arena_size;
+	p->region.host = p->arena;
+	p->region.perm = VTIO_MEM_RW;
+	int err = vtio_mem_init(&p->mem, &p->region, 1);
+	if (err)
+		die("mem", err);
+
+	struct vtio_loopback_config lc;
+	memset(&lc, 0, sizeof(lc));
+	lc.device_features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |
+			     VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_IN_ORDER);
+	lc.num_queues = 1;
+	lc.queue_max = num;
+	lc.mem = &p->mem;
+	lc.dev = &bench_dev_ops;
+	lc.dev_ctx = p;
+	void *storage = carve(p, &used, ss);
+	err = vtio_loopback_init(&p->lb, storage, ss, &lc);
+	if (err)
+		die("loopback", err);
+	p->t = vtio_loopback_transport(&p->lb);
+	vtio_transport_set_irq(p->t, drv_irq, NULL, p);
+
+	struct vtio_transport_negotiation n;
+	memset(&n, 0, sizeof(n));
+	if (opt.event_idx)
+		n.supported |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
+	if (layout == VTIO_LAYOUT_PACKED)
+		n.supported |= VTIO_FEATURE(VTIO_F_RING_PACKED);
+	if (opt.in_order)
+		n.supported |= VTIO_FEATURE(VTIO_F_IN_ORDER);
+	err = vtio_transport_negotiate(p->t, &n);
+	if (err)
+		die("negotiate", err);
+	struct vtio_transport_vq_config qc;
+	memset(&qc, 0, sizeof(qc));
+	qc.num = num;
+	qc.ring = carve(p, &used, rs);
+	qc.ring_size = rs;
+	qc.state = carve(p, &used, vs);
+	qc.state_size = vs;
+	err = vtio_transport_vq_setup(p->t, &qc, &p->vq);
+	if (err)
+		die("vq setup", err);
+	err = vtio_transport_driver_ok(p->t);
+	if (err)
+		die("driver ok", err);
+	p->dq = vtio_loopback_devq(&p->lb, 0);
+	if (!p->dq) {
+		fprintf(stderr, "ring_bench: device queue not live\n");
+		exit(1);
+	}
+	p->buf = carve(p, &used, 64);
+	if (use_eventfd) {
+		if (vtio_host_event_init(&p->kickfd) || vtio_host_event_init(&p->callfd)) {
+			fprintf(stderr, "ring_bench: eventfd\n");
+			exit(1);
+		}
+	}
+}
+
+static void pair_teardown(struct pair *p)
+{
+	vtio_transport_reset(p->t);
+	while (vtio_vq_detach_unused(p->vq))
+		;
+	if (p->use_eventfd) {
+		vtio_host_event_close(&p->kickfd);
+		vtio_host_event_close(&p->callfd);
+	}
+	free(p->arena);
+}
+
+/* ---- (a) single thread ----------------------------------------------------------------- */
+
+static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf)
+{
+	struct pair p;
+	pair_setup(&p, layout, 0);
+	if (batch > opt.ring)
+		batch = opt.ring;
+	/* The device never asks for kicks: kick_prepare stays a publish. */
+	vtio_devq_disable_notify(p.dq);
+	vtio_vq_disable_cb(p.vq);
+	struct vtio_sg sg = vtio_sg_of(p.buf, 64);
+	struct vtio_devq_used used[256];
+	uint64_t rounds = (nbuf + batch - 1) / batch;
+	uint64_t t0 = vtio_host_now_ns();
+	for (uint64_t r = 0; r < rounds; r++) {
+		for (unsigned i = 0; i < batch; i++)
+			if (VTIO_UNLIKELY(vtio_vq_add(p.vq, &sg, 0, 1, p.buf) != 0))
+				die("add", VTIO_ENOSPC);
+		(void)vtio_vq_kick_prepare(p.vq);
+		for (unsigned i = 0; i < batch; i++) {
+			struct vtio_iov rd[1], wr[1];
+			struct vtio_devq_chain c;
+			c.rd = rd;
+			c.rd_max = 1;
+			c.wr = wr;
+			c.wr_max = 1;
+			int err = vtio_devq_pop(p.dq, &c);
+			if (VTIO_UNLIKELY(err != 0))
+				die("pop", err);
+			if (batch == 1) {
+				if (VTIO_UNLIKELY(vtio_devq_push(p.dq, &c, 1) != 0))
+					die("push", VTIO_EIO);
+				continue;
+			}
+			used[i].id = c.id;
+			used[i].ndesc = c.ndesc;
+			used[i].len = 1;
+		}
+		if (batch > 1 && VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))
+			die("push_batch", VTIO_EIO);
+		for (unsigned i = 0; i < batch; i++)
+			if (VTIO_UNLIKELY(vtio_vq_get_used(p.vq, NULL) == NULL))
+				die("get_used", VTIO_EIO);
+	}
+	uint64_t dt = vtio_host_now_ns() - t0;
+	pair_teardown(&p);
+	return (double)dt / (double)(rounds * batch);
+}
+
+/* ---- (b)/(c) two threads, ringtest's workload ----------------------------------------- */
+
+struct thr {
+	struct pair *p;
+	pthread_barrier_t *bar;
+	int cpu;
+	int sleep;
+	uint64_t bufs;
+	unsigned batch;
+	uint64_t t_start, t_end; /* measured in the thread: main may not get a CPU */
+};
+
+static inline void busy_wait(unsigned *spins)
+{
+	if (opt.relax)
+		VTIO_CPU_RELAX();
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* Only when the peer thread is not running (shared or busy CPUs):
+	 * give the CPU away instead of spinning out a whole time slice. */
+	if (++*spins >= (1u << 16)) {
+		*spins = 0;
+		sched_yield();
+	}
+}
+
+static void *guest_thread(void *arg)
+{
+	struct thr *th = arg;
+	struct pair *p = th->p;
+	struct vtio_vq *vq = p->vq;
+	vtio_host_pin_self(th->cpu);
+	pthread_barrier_wait(th->bar);
+	th->t_start = vtio_host_now_ns();
+	struct vtio_sg sg = vtio_sg_of(p->buf, 64);
+	uint64_t started = 0, completed = 0, bufs = th->bufs;
+	unsigned tokick = th->batch, unpublished = 0;
+	for (;;) {
+		int r;
+		do {
+			r = -1;
+			if (started < bufs && started - completed < opt.outstanding) {
+				r = vtio_vq_add(vq, &sg, 0, 1, p->buf);
+				if (VTIO_LIKELY(r == 0)) {
+					++started;
+					++unpublished;
+					if (!--tokick) {
+						tokick = th->batch;
+						unpublished = 0;
+						if (th->sleep)
+							vtio_vq_kick(vq);
+						else
+							(void)vtio_vq_kick_prepare(vq);
+					}
+				}
+			}
+			if (vtio_vq_get_used(vq, NULL)) {
+				if (++completed == bufs) {
+					th->t_end = vtio_host_now_ns();
+					return NULL;
+				}
+				r = 0;
+			}
+		} while (r == 0);
+		if (unpublished) {
+			/* Our add publishes at kick_prepare, not at add: never wait
+			 * on buffers the device cannot see yet. */
+			unpublished = 0;
+			tokick = th->batch;
+			if (th->sleep)
+				vtio_vq_kick(vq);
+			else
+				(void)vtio_vq_kick_prepare(vq);
+		}
+		if (vtio_vq_is_broken(vq))
+			die("driver queue broken", VTIO_EIO);
+		if (th->sleep) {
+			if (!vtio_vq_more_used(vq) && vtio_vq_enable_cb(vq))
+				wait_fd(&p->callfd);
+		} else {
+			unsigned spins = 0;
+			while (!vtio_vq_more_used(vq))
+				busy_wait(&spins);
+		}
+	}
+}
+
+static void *host_thread(void *arg)
+{
+	struct thr *th = arg;
+	struct pair *p = th->p;
+	struct vtio_devq *dq = p->dq;
+	vtio_host_pin_self(th->cpu);
+	pthread_barrier_wait(th->bar);
+	th->t_start = vtio_host_now_ns();
+	uint64_t completed = 0, bufs = th->bufs;
+	for (;;) {
+		if (th->sleep) {
+			if (!vtio_devq_more_avail(dq) && vtio_devq_enable_notify(dq))
+				wait_fd(&p->kickfd);
+		} else {
+			unsigned spins = 0;
+			while (!vtio_devq_more_avail(dq))
+				busy_wait(&spins);
+		}
+		for (;;) {
+			struct vtio_iov rd[1], wr[1];
+			struct vtio_devq_chain c;
+			c.rd = rd;
+			c.rd_max = 1;
+			c.wr = wr;
+			c.wr_max = 1;
+			int err = vtio_devq_pop(dq, &c);
+			if (err == VTIO_EAGAIN)
+				break;
+			if (VTIO_UNLIKELY(err != 0))
+				die("pop", err);
+			if (VTIO_UNLIKELY(vtio_devq_push(dq, &c, 1) != 0))
+				die("push", VTIO_EIO);
+			if (th->sleep)
+				vtio_devq_kick(dq);
+			if (++completed == bufs) {
+				th->t_end = vtio_host_now_ns();
+				return NULL;
+			}
+		}
+	}
+}
+
+static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, uint64_t nbuf)
+{
+	struct pair p;
+	pair_setup(&p, layout, sleep);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 3);
+	int ncpu = vtio_host_ncpus();
+	int hc = opt.host_cpu == -2 ? (ncpu >= 2 ? 0 : -1) : opt.host_cpu;
+	int gc = opt.guest_cpu == -2 ? (ncpu >= 2 ? 1 : -1) : opt.guest_cpu;
+	struct thr host = {&p, &bar, hc, sleep, nbuf, batch, 0, 0};
+	struct thr guest = {&p, &bar, gc, sleep, nbuf, batch, 0, 0};
+	pthread_t th, tg;
+	if (pthread_create(&th, NULL, host_thread, &host) ||
+	    pthread_create(&tg, NULL, guest_thread, &guest)) {
+		fprintf(stderr, "ring_bench: pthread_create\n");
+		exit(1);
+	}
+	pthread_barrier_wait(&bar);
+	pthread_join(tg, NULL);
+	pthread_join(th, NULL);
+	uint64_t t0 = host.t_start < guest.t_start ? host.t_start : guest.t_start;
+	uint64_t t1 = host.t_end > guest.t_end ? host.t_end : guest.t_end;
+	uint64_t dt = t1 - t0;
+	pthread_barrier_destroy(&bar);
+	pair_teardown(&p);
+	return (double)dt / (double)nbuf;
+}
+
+/* ---- Driver ------------------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *bench, enum vtio_layout layout, int threads, unsigned batch,
+		   uint64_t nbuf, double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	const char *ln = layout == VTIO_LAYOUT_PACKED ? "packed" : "split";
+	if (opt.json)
+		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
+		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
+		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f}\n",
+		       bench, ln, threads, batch, opt.in_order ? "true" : "false",
+		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1]);
+	else
+		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
+		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f)\n",
+		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
+		       v[n - 1]);
+	fflush(stdout);
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(
+	    stderr,
+	    "usage: %s [--json] [--layout split|packed|both] [--in-order]\n"
+	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
+	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
+	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--exit-cycles C]\n"
+	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
+	    "       --poll (= --mode poll)\n",
+	    argv0);
+	exit(2);
+}
+
+static uint64_t num_arg(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		usage(argv[0]);
+	char *end;
+	unsigned long long v = strtoull(argv[++*i], &end, 0);
+	if (*end)
+		usage(argv[0]);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	int quick = 0, buffers_set = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--json"))
+			opt.json = 1;
+		else if (!strcmp(a, "--in-order"))
+			opt.in_order = 1;
+		else if (!strcmp(a, "--quick"))
+			quick = 1;
+		else if (!strcmp(a, "--relax"))
+			opt.relax = 1;
+		else if (!strcmp(a, "--no-event-idx"))
+			opt.event_idx = 0;
+		else if (!strcmp(a, "--sleep"))
+			opt.modes = MODE_EVENTFD;
+		else if (!strcmp(a, "--poll"))
+			opt.modes = MODE_POLL;
+		else if (!strcmp(a, "--layout") && i + 1 < argc) {
+			const char *l = argv[++i];
+			opt.layouts = !strcmp(l, "split")    ? 1
+				      : !strcmp(l, "packed") ? 2
+				      : !strcmp(l, "both")   ? 3
+							     : 0;
+			if (!opt.layouts)
+				usage(argv[0]);
+		} else if (!strcmp(a, "--mode") && i + 1 < argc) {
+			const char *m = argv[++i];
+			opt.modes = !strcmp(m, "single")    ? MODE_SINGLE
+				    : !strcmp(m, "poll")    ? MODE_POLL
+				    : !strcmp(m, "eventfd") ? MODE_EVENTFD
+				    : !strcmp(m, "threads") ? MODE_POLL | MODE_EVENTFD
+				    : !strcmp(m, "all")	    ? MODE_SINGLE | MODE_POLL | MODE_EVENTFD
+							    : 0;
+			if (!opt.modes)
+				usage(argv[0]);
+		} else if (!strcmp(a, "--buffers") || !strcmp(a, "--run-cycles")) {
+			opt.buffers = opt.single_buffers = num_arg(argc, argv, &i);
+			buffers_set = 1;
+		} else if (!strcmp(a, "--runs"))
+			opt.runs = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--ring-size"))
+			opt.ring = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--batch"))
+			opt.batch = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--outstanding"))
+			opt.outstanding = num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--host-affinity"))
+			opt.host_cpu = (int)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--guest-affinity"))
+			opt.guest_cpu = (int)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--exit-cycles"))
+			opt.exit_cycles = (unsigned)num_arg(argc, argv, &i);
+		else
+			usage(argv[0]);
+	}
+	if (quick) {
+		if (!buffers_set) {
+			opt.single_buffers = 200000;
+			opt.buffers = 20000;
+		}
+		if (opt.runs > 3)
+			opt.runs = 3;
+	}
+	if (opt.runs == 0 || opt.runs > 101 || opt.ring == 0 || opt.buffers == 0 ||
+	    opt.outstanding == 0)
+		usage(argv[0]);
+#if !defined(__OPTIMIZE__)
+	fprintf(stderr, "ring_bench: warning: unoptimised build; configure with "
+			"-DCMAKE_BUILD_TYPE=Release for meaningful numbers\n");
+#endif
+	double *v = calloc(opt.runs, sizeof(double));
+	if (!v)
+		return 1;
+	for (int l = 0; l < 2; l++) {
+		if (!(opt.layouts & (1 << l)))
+			continue;
+		enum vtio_layout layout = l ? VTIO_LAYOUT_PACKED : VTIO_LAYOUT_SPLIT;
+		if (opt.modes & MODE_SINGLE) {
+			unsigned batches[2] = {1, 32};
+			unsigned nb = 2;
+			if (opt.batch) {
+				batches[0] = opt.batch;
+				nb = 1;
+			}
+			for (unsigned b = 0; b < nb; b++) {
+				for (unsigned r = 0; r < opt.runs; r++)
+					v[r] = run_single(layout, batches[b], opt.single_buffers);
+				report("single", layout, 1, batches[b], opt.single_buffers, v,
+				       opt.runs);
+			}
+		}
+		unsigned tb = opt.batch ? opt.batch : 1;
+		if (opt.modes & MODE_POLL) {
+			for (unsigned r = 0; r < opt.runs; r++)
+				v[r] = run_threads(layout, 0, tb, opt.buffers);
+			report("poll", layout, 2, tb, opt.buffers, v, opt.runs);
+		}
+		if (opt.modes & MODE_EVENTFD) {
+			for (unsigned r = 0; r < opt.runs; r++)
+				v[r] = run_threads(layout, 1, tb, opt.buffers);
+			report("eventfd", layout, 2, tb, opt.buffers, v, opt.runs);
+		}
+	}
+	free(v);
+	return 0;
+}
