@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "vtio/spec.h"
+#include "vtio/vq.h"
 
 #include "spec_linux_values.h"
 
@@ -330,6 +331,38 @@ static void test_legacy_layout_vs_vring_init(void **state)
 	assert_true(compared >= 120);
 }
 
+/* LEG-5: a driver queue carved from one block by vtio_vq_ring_size() /
+ * vtio_vq_areas_in() with the legacy alignment is Linux's vring_init()
+ * layout, so a legacy device (QueuePFN / QueueAlign) finds every part. */
+static void test_vq_legacy_block_vs_vring_init(void **state)
+{
+	(void)state;
+	static const size_t aligns[] = {4, 64, 4096, 16384};
+	static _Alignas(16384) unsigned char block[1u << 20];
+	for (uint32_t num = 1; num <= 32768; num <<= 1) {
+		for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++) {
+			uint64_t av, us, ue, ae;
+			if (vtio_test_lx_vring_layout(num, aligns[a], &av, &us, &ue, &ae) != 0)
+				continue;
+			size_t sz = vtio_vq_ring_size(VTIO_LAYOUT_SPLIT, num, aligns[a]);
+			if (sz != vtio_test_lx_vring_size(num, aligns[a]))
+				fail_msg(
+				    "num %u align %zu: vtio_vq_ring_size %zu, vring_size %llu", num,
+				    aligns[a], sz,
+				    (unsigned long long)vtio_test_lx_vring_size(num, aligns[a]));
+			struct vtio_vq_areas ar;
+			assert_int_equal(vtio_vq_areas_in(VTIO_LAYOUT_SPLIT, num, aligns[a], block,
+							  0x100000, &ar),
+					 0);
+			assert_ptr_equal(ar.desc, block);
+			assert_int_equal((unsigned char *)ar.driver - block, av);
+			assert_int_equal((unsigned char *)ar.device - block, us);
+			assert_int_equal(ar.driver_addr, 0x100000 + av);
+			assert_int_equal(ar.device_addr, 0x100000 + us);
+		}
+	}
+}
+
 /* Section 3 point 4 vectors (EVT-*): vring_need_event at the 16-bit wrap. */
 static void test_need_event_vectors(void **state)
 {
@@ -406,6 +439,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_only_values),
 	    cmocka_unit_test(test_split_area_sizes),
 	    cmocka_unit_test(test_legacy_layout_vs_vring_init),
+	    cmocka_unit_test(test_vq_legacy_block_vs_vring_init),
 	    cmocka_unit_test(test_need_event_vectors),
 	    cmocka_unit_test(test_need_event_vs_linux),
 	};
