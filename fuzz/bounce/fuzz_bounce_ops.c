@@ -25,7 +25,7 @@
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
 		if (!(c)) {                                                                        \
-			fprintf(stderr, "%s:%d: model check failed: %s\n", __FILE__, __LINE__,    \
+			fprintf(stderr, "%s:%d: model check failed: %s\n", __FILE__, __LINE__,     \
 				#c);                                                               \
 			abort();                                                                   \
 		}                                                                                  \
@@ -63,9 +63,9 @@ static unsigned char arena[ARENA]; /* original buffers (private memory) */
 
 /* Pool 1: three pieces scattered in device space, out of pool order. */
 static const struct vtio_bounce_piece pieces1[3] = {
-	{0, 2048, 0x90004000u},
-	{2048, 4096, 0x80000000u},
-	{6144, 2048, 0xA0000000u},
+    {0, 2048, 0x90004000u},
+    {2048, 4096, 0x80000000u},
+    {6144, 2048, 0xA0000000u},
 };
 
 /* Pool 2: callback mapping, segments (4 slots of 256 B = 1 KiB) in reverse
@@ -265,8 +265,7 @@ static unsigned char *tlb_of(struct model *m, uint64_t bus, int *pool)
  * address matching (dev & amask) == aval. A VTIO_ENOMEM while this finds
  * a run means the allocator lost free space.
  */
-static bool run_exists(struct model *m, int pi, uint32_t n, bool seg, uint64_t amask,
-		       uint64_t aval)
+static bool run_exists(struct model *m, int pi, uint32_t n, bool seg, uint64_t amask, uint64_t aval)
 {
 	struct mpool *mp = &m->pools[pi];
 	uint32_t nslots = 8192 / mp->slot;
@@ -291,8 +290,8 @@ static bool run_exists(struct model *m, int pi, uint32_t n, bool seg, uint64_t a
 					ok = false;
 			}
 			uint64_t dev;
-			CHECK(vtio_bounce_pool_cpu_to_dev(mp->p, pool_mem[pi] + (size_t)s * mp->slot,
-							  &dev) == 0);
+			CHECK(vtio_bounce_pool_cpu_to_dev(
+				  mp->p, pool_mem[pi] + (size_t)s * mp->slot, &dev) == 0);
 			if (ok && (dev & amask) == aval)
 				return true;
 		}
@@ -441,8 +440,8 @@ static void op_unmap(struct model *m, struct rd *r)
 		return;
 	if (l->is_alloc) {
 		if (how == 0) { /* unmap of an allocation: kind mismatch */
-			CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, VTIO_DMA_BIDIRECTIONAL, 0) ==
-			      VTIO_EINVAL);
+			CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, VTIO_DMA_BIDIRECTIONAL,
+						0) == VTIO_EINVAL);
 			check_live(l);
 			return;
 		}
@@ -462,8 +461,8 @@ static void op_unmap(struct model *m, struct rd *r)
 		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len + 1, l->dir, 0) == VTIO_EINVAL);
 		break;
 	case 1: /* wrong direction */
-		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, (enum vtio_dma_dir)((l->dir + 1) % 3),
-					0) == VTIO_EINVAL);
+		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len,
+					(enum vtio_dma_dir)((l->dir + 1) % 3), 0) == VTIO_EINVAL);
 		break;
 	case 2: /* not the start of the mapping */
 		if (l->len > 1)
@@ -499,11 +498,11 @@ static void op_sync(struct model *m, struct rd *r, bool for_cpu)
 	size_t n = 1 + b % (l->len - off);
 	if (u8(r) % 8 == 0) { /* past the end */
 		CHECK((for_cpu ? vtio_bounce_sync_for_cpu : vtio_bounce_sync_for_device)(
-			      m->set, l->bus + off, l->len - off + 1, l->dir) == VTIO_ERANGE);
+			  m->set, l->bus + off, l->len - off + 1, l->dir) == VTIO_ERANGE);
 		return;
 	}
-	int rc = (for_cpu ? vtio_bounce_sync_for_cpu : vtio_bounce_sync_for_device)(
-		m->set, l->bus + off, n, l->dir);
+	int rc = (for_cpu ? vtio_bounce_sync_for_cpu
+			  : vtio_bounce_sync_for_device)(m->set, l->bus + off, n, l->dir);
 	CHECK(rc == 0);
 	if (for_cpu && l->dir != VTIO_DMA_TO_DEVICE)
 		memcpy(l->want_orig + off, l->dev_view + off, n);

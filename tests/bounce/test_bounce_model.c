@@ -55,8 +55,8 @@ static void test_fill_then_drain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_sequences),
-		cmocka_unit_test(test_fill_then_drain),
+	    cmocka_unit_test(test_random_sequences),
+	    cmocka_unit_test(test_fill_then_drain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

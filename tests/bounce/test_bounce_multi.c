@@ -15,10 +15,10 @@
 
 /* Four pieces of a 16-slot pool, out of order in device space with gaps. */
 static const struct vtio_bounce_piece pieces[4] = {
-	{0, 3 * 2048, 0x70000000u},
-	{3 * 2048, 5 * 2048, 0x50000000u},
-	{8 * 2048, 2 * 2048, 0x60010000u},
-	{10 * 2048, 6 * 2048, 0x60000000u},
+    {0, 3 * 2048, 0x70000000u},
+    {3 * 2048, 5 * 2048, 0x50000000u},
+    {8 * 2048, 2 * 2048, 0x60010000u},
+    {10 * 2048, 6 * 2048, 0x60000000u},
 };
 
 static void test_pieces_mapping(void **state)
@@ -85,7 +85,7 @@ static void test_pieces_mapping(void **state)
 	/* Partial sync in the 4th slot of the mapping. */
 	memset(tlb + 3 * 2048 + 7, 0xEE, 33);
 	assert_int_equal(
-		vtio_bounce_sync_for_cpu(set, b3 + 3 * 2048 + 7, 33, VTIO_DMA_BIDIRECTIONAL), 0);
+	    vtio_bounce_sync_for_cpu(set, b3 + 3 * 2048 + 7, 33, VTIO_DMA_BIDIRECTIONAL), 0);
 	assert_int_equal(buf[3 * 2048 + 7], 0xEE);
 	assert_int_equal(buf[3 * 2048 + 39], 0xEE);
 	assert_int_not_equal(buf[3 * 2048 + 40], 0xEE);
@@ -301,7 +301,8 @@ static void test_affinity_and_restricted(void **state)
 	vtio_bounce_dev_init(&strict, UINT64_MAX);
 	strict.pool_id = 2;
 	strict.flags = VTIO_BOUNCE_DEV_F_STRICT;
-	/* An ordinary device never lands in the restricted pool, even when the shared one is full. */
+	/* An ordinary device never lands in the restricted pool, even when the shared one is full.
+	 */
 	assert_int_equal(vtio_bounce_map(set, &anyd, b, 10, VTIO_DMA_TO_DEVICE, 0, &bus[0]), 0);
 	assert_int_equal(vtio_bounce_map(set, &anyd, b, 10, VTIO_DMA_TO_DEVICE, 0, &bus[1]), 0);
 	assert_true(bus[0] < 0x30000000u && bus[1] < 0x30000000u);
@@ -411,11 +412,11 @@ static void test_register_unregister(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pieces_mapping),
-		cmocka_unit_test(test_callback_mapping),
-		cmocka_unit_test(test_pools_by_addressing_limit),
-		cmocka_unit_test(test_affinity_and_restricted),
-		cmocka_unit_test(test_register_unregister),
+	    cmocka_unit_test(test_pieces_mapping),
+	    cmocka_unit_test(test_callback_mapping),
+	    cmocka_unit_test(test_pools_by_addressing_limit),
+	    cmocka_unit_test(test_affinity_and_restricted),
+	    cmocka_unit_test(test_register_unregister),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,9 +104,9 @@ static void test_no_stale_data_leak(void **state)
 	unsigned char secret[1000], buf[1000];
 	memset(secret, 0x5A, sizeof(secret));
 	uint64_t bus, bus2;
-	assert_int_equal(vtio_bounce_map(f->set, &f->dev, secret, sizeof(secret),
-					 VTIO_DMA_TO_DEVICE, 0, &bus),
-			 0);
+	assert_int_equal(
+	    vtio_bounce_map(f->set, &f->dev, secret, sizeof(secret), VTIO_DMA_TO_DEVICE, 0, &bus),
+	    0);
 	assert_int_equal(vtio_bounce_unmap(f->set, bus, sizeof(secret), VTIO_DMA_TO_DEVICE, 0), 0);
 	for (int attr = 0; attr < 2; attr++) {
 		for (int d = 0; d < 3; d++) {
@@ -170,7 +170,7 @@ static void test_partial_syncs(void **state)
 	fill(buf, len, 1);
 	uint64_t bus;
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, buf, len, VTIO_DMA_BIDIRECTIONAL, 0, &bus), 0);
+	    vtio_bounce_map(f->set, &f->dev, buf, len, VTIO_DMA_BIDIRECTIONAL, 0, &bus), 0);
 	assert_int_equal(bus & 0x7ff, 0x123);
 	unsigned char *tlb = tset_cpu(f->set, bus);
 
@@ -186,7 +186,7 @@ static void test_partial_syncs(void **state)
 	/* CPU writes [8000, 8999): sync for the device from the last slot. */
 	memset(buf + 8000, 0xCD, 999);
 	assert_int_equal(
-		vtio_bounce_sync_for_device(f->set, bus + 8000, 999, VTIO_DMA_BIDIRECTIONAL), 0);
+	    vtio_bounce_sync_for_device(f->set, bus + 8000, 999, VTIO_DMA_BIDIRECTIONAL), 0);
 	for (size_t i = 8000; i < 8999; i++)
 		assert_int_equal(tlb[i], 0xCD);
 
@@ -195,9 +195,9 @@ static void test_partial_syncs(void **state)
 			 VTIO_ERANGE);
 	assert_int_equal(vtio_bounce_sync_for_cpu(f->set, bus + 10, 11, VTIO_DMA_FROM_DEVICE),
 			 VTIO_EINVAL);
-	assert_int_equal(vtio_bounce_sync_for_cpu(f->set, bus - 0x123 + 20 * 2048, 16,
-						  VTIO_DMA_BIDIRECTIONAL),
-			 VTIO_ENOENT);
+	assert_int_equal(
+	    vtio_bounce_sync_for_cpu(f->set, bus - 0x123 + 20 * 2048, 16, VTIO_DMA_BIDIRECTIONAL),
+	    VTIO_ENOENT);
 	/* Bytes before the mapping in its first slot are not part of it. */
 	assert_int_equal(vtio_bounce_sync_for_cpu(f->set, bus - 1, 2, VTIO_DMA_BIDIRECTIONAL),
 			 VTIO_ENOENT);
@@ -218,9 +218,9 @@ static void test_partial_syncs(void **state)
 	memset(buf, 0x22, 100);
 	assert_int_equal(vtio_bounce_sync_for_device(f->set, bus, 100, VTIO_DMA_FROM_DEVICE), 0);
 	assert_int_not_equal(tlb[0], 0x22);
-	assert_int_equal(vtio_bounce_unmap(f->set, bus, 100, VTIO_DMA_FROM_DEVICE,
-					   VTIO_DMA_ATTR_SKIP_CPU_SYNC),
-			 0);
+	assert_int_equal(
+	    vtio_bounce_unmap(f->set, bus, 100, VTIO_DMA_FROM_DEVICE, VTIO_DMA_ATTR_SKIP_CPU_SYNC),
+	    0);
 	fx_free(f);
 }
 
@@ -234,22 +234,19 @@ static void test_clear_errors(void **state)
 	uint64_t bus;
 	assert_int_equal(vtio_bounce_map(f->set, &f->dev, buf, 0, VTIO_DMA_TO_DEVICE, 0, &bus),
 			 VTIO_EINVAL);
+	assert_int_equal(vtio_bounce_map(f->set, &f->dev, buf, 10, (enum vtio_dma_dir)7, 0, &bus),
+			 VTIO_EINVAL);
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, buf, 10, (enum vtio_dma_dir)7, 0, &bus),
-		VTIO_EINVAL);
-	assert_int_equal(vtio_bounce_map(f->set, &f->dev, buf, sizeof(buf), VTIO_DMA_TO_DEVICE, 0,
-					 &bus),
-			 0);
+	    vtio_bounce_map(f->set, &f->dev, buf, sizeof(buf), VTIO_DMA_TO_DEVICE, 0, &bus), 0);
 	/* Unknown address: below the pool, above it. */
 	assert_int_equal(vtio_bounce_unmap(f->set, DEV_BASE - 2048, 10, VTIO_DMA_TO_DEVICE, 0),
 			 VTIO_ENOENT);
-	assert_int_equal(
-		vtio_bounce_unmap(f->set, DEV_BASE + 64 * 2048, 10, VTIO_DMA_TO_DEVICE, 0),
-		VTIO_ENOENT);
+	assert_int_equal(vtio_bounce_unmap(f->set, DEV_BASE + 64 * 2048, 10, VTIO_DMA_TO_DEVICE, 0),
+			 VTIO_ENOENT);
 	/* Inside the mapping but not its start (second slot). */
 	assert_int_equal(
-		vtio_bounce_unmap(f->set, bus + 2048, sizeof(buf) - 2048, VTIO_DMA_TO_DEVICE, 0),
-		VTIO_ENOENT);
+	    vtio_bounce_unmap(f->set, bus + 2048, sizeof(buf) - 2048, VTIO_DMA_TO_DEVICE, 0),
+	    VTIO_ENOENT);
 	/* Size and direction mismatches change nothing. */
 	assert_int_equal(vtio_bounce_unmap(f->set, bus, sizeof(buf) - 1, VTIO_DMA_TO_DEVICE, 0),
 			 VTIO_EINVAL);
@@ -297,13 +294,14 @@ static void test_segment_limit(void **state)
 	/* With a kept offset of 0x80 a 1024-byte buffer needs 5 slots: too big. */
 	f->dev.min_align_mask = 0xff;
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, raw + 0x80, 1024, VTIO_DMA_TO_DEVICE, 0, &bus),
-		VTIO_EMSGSIZE);
+	    vtio_bounce_map(f->set, &f->dev, raw + 0x80, 1024, VTIO_DMA_TO_DEVICE, 0, &bus),
+	    VTIO_EMSGSIZE);
 	struct vtio_bounce_stats st;
 	vtio_bounce_pool_get_stats(f->tp.pool, &st);
 	assert_int_equal(st.fail_too_big, 2);
 	assert_int_equal(vtio_bounce_unmap(f->set, b1, 10, VTIO_DMA_TO_DEVICE, 0), 0);
-	assert_int_equal(vtio_bounce_unmap(f->set, DEV_BASE + 1024, 1024, VTIO_DMA_TO_DEVICE, 0), 0);
+	assert_int_equal(vtio_bounce_unmap(f->set, DEV_BASE + 1024, 1024, VTIO_DMA_TO_DEVICE, 0),
+			 0);
 	assert_int_equal(vtio_bounce_unmap(f->set, b3, 700, VTIO_DMA_TO_DEVICE, 0), 0);
 	fx_free(f);
 }
@@ -325,8 +323,8 @@ static void test_exhaustion(void **state)
 	uint64_t extra;
 	unsigned char one[10] = {0};
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, one, 10, VTIO_DMA_BIDIRECTIONAL, 0, &extra),
-		VTIO_ENOMEM);
+	    vtio_bounce_map(f->set, &f->dev, one, 10, VTIO_DMA_BIDIRECTIONAL, 0, &extra),
+	    VTIO_ENOMEM);
 	struct vtio_bounce_stats st;
 	vtio_bounce_pool_get_stats(f->tp.pool, &st);
 	assert_int_equal(st.in_use, 64);
@@ -338,14 +336,13 @@ static void test_exhaustion(void **state)
 	/* Free one in the middle: the next map takes exactly that slot. */
 	assert_int_equal(vtio_bounce_unmap(f->set, bus[37], 100, VTIO_DMA_BIDIRECTIONAL, 0), 0);
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, one, 10, VTIO_DMA_BIDIRECTIONAL, 0, &extra), 0);
+	    vtio_bounce_map(f->set, &f->dev, one, 10, VTIO_DMA_BIDIRECTIONAL, 0, &extra), 0);
 	assert_int_equal(extra, bus[37]);
 	assert_int_equal(vtio_bounce_unmap(f->set, extra, 10, VTIO_DMA_BIDIRECTIONAL, 0), 0);
 	for (int i = 0; i < 64; i++)
 		if (i != 37)
-			assert_int_equal(vtio_bounce_unmap(f->set, bus[i], 100,
-							   VTIO_DMA_BIDIRECTIONAL, 0),
-					 0);
+			assert_int_equal(
+			    vtio_bounce_unmap(f->set, bus[i], 100, VTIO_DMA_BIDIRECTIONAL, 0), 0);
 	vtio_bounce_pool_get_stats(f->tp.pool, &st);
 	assert_int_equal(st.in_use, 0);
 	assert_int_equal(st.high_water, 64);
@@ -360,7 +357,7 @@ static void test_fragmentation(void **state)
 	uint64_t bus[64];
 	for (int i = 0; i < 64; i++)
 		assert_int_equal(
-			vtio_bounce_map(f->set, &f->dev, buf, 64, VTIO_DMA_TO_DEVICE, 0, &bus[i]), 0);
+		    vtio_bounce_map(f->set, &f->dev, buf, 64, VTIO_DMA_TO_DEVICE, 0, &bus[i]), 0);
 	for (int i = 0; i < 64; i += 2)
 		assert_int_equal(vtio_bounce_unmap(f->set, bus[i], 64, VTIO_DMA_TO_DEVICE, 0), 0);
 	/* Half the pool is free, but no two free slots touch. */
@@ -369,8 +366,7 @@ static void test_fragmentation(void **state)
 			 VTIO_ENOMEM);
 	/* Free slot 41: slots 40..42 make the first run of 3. */
 	assert_int_equal(vtio_bounce_unmap(f->set, bus[41], 64, VTIO_DMA_TO_DEVICE, 0), 0);
-	assert_int_equal(vtio_bounce_map(f->set, &f->dev, buf, 5000, VTIO_DMA_TO_DEVICE, 0, &b),
-			 0);
+	assert_int_equal(vtio_bounce_map(f->set, &f->dev, buf, 5000, VTIO_DMA_TO_DEVICE, 0, &b), 0);
 	assert_int_equal(b, DEV_BASE + 40 * 2048);
 	/* Single slots still come first-fit from the bottom. */
 	uint64_t s1;
@@ -381,7 +377,7 @@ static void test_fragmentation(void **state)
 	for (int i = 1; i < 64; i += 2)
 		if (i != 41)
 			assert_int_equal(
-				vtio_bounce_unmap(f->set, bus[i], 64, VTIO_DMA_TO_DEVICE, 0), 0);
+			    vtio_bounce_unmap(f->set, bus[i], 64, VTIO_DMA_TO_DEVICE, 0), 0);
 	fx_free(f);
 }
 
@@ -401,7 +397,7 @@ static void test_min_align_mask(void **state)
 		f->dev.min_align_mask = masks[i];
 		unsigned char *p = raw + 8192 + offs[i];
 		assert_int_equal(
-			vtio_bounce_map(f->set, &f->dev, p, 300, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+		    vtio_bounce_map(f->set, &f->dev, p, 300, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
 		assert_int_equal(bus & masks[i], (uintptr_t)p & masks[i]);
 		assert_memory_equal(tset_cpu(f->set, bus), p, 300);
 		assert_int_equal(vtio_bounce_unmap(f->set, bus, 300, VTIO_DMA_TO_DEVICE, 0), 0);
@@ -469,8 +465,8 @@ static void test_scrub(void **state)
 	memset(secret, 0x5A, sizeof(secret));
 	uint64_t bus;
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, secret, sizeof(secret), VTIO_DMA_TO_DEVICE, 0, &bus),
-		0);
+	    vtio_bounce_map(f->set, &f->dev, secret, sizeof(secret), VTIO_DMA_TO_DEVICE, 0, &bus),
+	    0);
 	unsigned char *tlb = tset_cpu(f->set, bus);
 	assert_int_equal(vtio_bounce_unmap(f->set, bus, sizeof(secret), VTIO_DMA_TO_DEVICE, 0), 0);
 	for (size_t i = 0; i < 2 * 2048; i++)
@@ -490,7 +486,7 @@ static void test_areas(void **state)
 	f->dev.area_hint = 2;
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(
-			vtio_bounce_map(f->set, &f->dev, b, 10, VTIO_DMA_TO_DEVICE, 0, &bus[i]), 0);
+		    vtio_bounce_map(f->set, &f->dev, b, 10, VTIO_DMA_TO_DEVICE, 0, &bus[i]), 0);
 		uint64_t slot = (bus[i] - DEV_BASE) / 2048;
 		assert_int_equal(slot, i < 4 ? 8 + i : 12 + (i - 4));
 	}
@@ -498,8 +494,8 @@ static void test_areas(void **state)
 	static unsigned char big[5 * 2048];
 	uint64_t bb;
 	assert_int_equal(
-		vtio_bounce_map(f->set, &f->dev, big, 4 * 2048 + 1, VTIO_DMA_TO_DEVICE, 0, &bb),
-		VTIO_ENOMEM);
+	    vtio_bounce_map(f->set, &f->dev, big, 4 * 2048 + 1, VTIO_DMA_TO_DEVICE, 0, &bb),
+	    VTIO_ENOMEM);
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(vtio_bounce_unmap(f->set, bus[i], 10, VTIO_DMA_TO_DEVICE, 0), 0);
 	struct vtio_bounce_stats st;
@@ -511,18 +507,18 @@ static void test_areas(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_validation),
-		cmocka_unit_test(test_no_stale_data_leak),
-		cmocka_unit_test(test_unmap_copy_back_by_direction),
-		cmocka_unit_test(test_partial_syncs),
-		cmocka_unit_test(test_clear_errors),
-		cmocka_unit_test(test_segment_limit),
-		cmocka_unit_test(test_exhaustion),
-		cmocka_unit_test(test_fragmentation),
-		cmocka_unit_test(test_min_align_mask),
-		cmocka_unit_test(test_alloc_free),
-		cmocka_unit_test(test_scrub),
-		cmocka_unit_test(test_areas),
+	    cmocka_unit_test(test_config_validation),
+	    cmocka_unit_test(test_no_stale_data_leak),
+	    cmocka_unit_test(test_unmap_copy_back_by_direction),
+	    cmocka_unit_test(test_partial_syncs),
+	    cmocka_unit_test(test_clear_errors),
+	    cmocka_unit_test(test_segment_limit),
+	    cmocka_unit_test(test_exhaustion),
+	    cmocka_unit_test(test_fragmentation),
+	    cmocka_unit_test(test_min_align_mask),
+	    cmocka_unit_test(test_alloc_free),
+	    cmocka_unit_test(test_scrub),
+	    cmocka_unit_test(test_areas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
