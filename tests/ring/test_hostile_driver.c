@@ -66,19 +66,26 @@ static uint64_t data(unsigned k)
 	return BASE + DATA_OFF + (uint64_t)k * DATA_SIZE;
 }
 
+/* Ring fields are little-endian, or guest-native on a legacy queue (LEG-4):
+ * set while a legacy row is built, so the rows also hold on big-endian hosts. */
+static int g_native;
+
 static void put16(unsigned char *p, uint16_t v)
 {
-	v = vtio_le16(v);
+	if (!g_native)
+		v = vtio_le16(v);
 	memcpy(p, &v, 2);
 }
 static void put32(unsigned char *p, uint32_t v)
 {
-	v = vtio_le32(v);
+	if (!g_native)
+		v = vtio_le32(v);
 	memcpy(p, &v, 4);
 }
 static void put64(unsigned char *p, uint64_t v)
 {
-	v = vtio_le64(v);
+	if (!g_native)
+		v = vtio_le64(v);
 	memcpy(p, &v, 8);
 }
 
@@ -134,6 +141,7 @@ enum {
 	 * must then fail. */
 	M_BUFADDR = 8,
 	M_EITHER = 16, /* success is acceptable too */
+	M_PACKED = 32, /* a packed ring (the classes shared with split) */
 };
 
 struct row {
@@ -599,6 +607,163 @@ static const struct row rows[] = {
     {"num1_head_range", b_num1_head, {VTIO_ERANGE}, 0, 1, 0, 0, 0},
 };
 
+/* ---- Packed rows: the hostile classes shared with the split layout ------------- */
+
+/* Packed descriptor i, made available on the first lap (AVAIL=1, USED=0). */
+static void pd(struct ring *r, unsigned i, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	unsigned char *at = r->mem + DESC_OFF + 16u * i;
+	put64(at + offsetof(struct vtio_packed_desc, addr), addr);
+	put32(at + offsetof(struct vtio_packed_desc, len), len);
+	put16(at + offsetof(struct vtio_packed_desc, id), id);
+	put16(at + offsetof(struct vtio_packed_desc, flags), (uint16_t)(flags | VTIO_DESC_F_AVAIL));
+}
+/* Entry i of packed indirect table t (only WRITE is meaningful inside). */
+static void pt(struct ring *r, unsigned t, unsigned i, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	unsigned char *at = r->mem + ITAB_OFF + t * ITAB_SIZE + 16u * i;
+	put64(at + offsetof(struct vtio_packed_desc, addr), addr);
+	put32(at + offsetof(struct vtio_packed_desc, len), len);
+	put16(at + offsetof(struct vtio_packed_desc, id), 0);
+	put16(at + offsetof(struct vtio_packed_desc, flags), flags);
+}
+
+static void p_ok_simple(struct ring *r)
+{
+	pd(r, 0, data(0), 16, 0, NEXT);
+	pd(r, 1, data(1), 32, 5, WR);
+	pd(r, 2, data(2), 8, 1, 0);
+}
+static void p_ok_full(struct ring *r) /* num 6: every slot, one buffer each */
+{
+	for (unsigned i = 0; i < r->num; i++)
+		pd(r, i, data(i), 16, (uint16_t)(r->num - 1 - i), (uint16_t)(i & 1 ? WR : 0));
+}
+static void p_ok_indirect(struct ring *r)
+{
+	pt(r, 0, 0, data(0), 16, 0);
+	pt(r, 0, 1, data(1), 24, 0);
+	pt(r, 0, 2, data(2), 64, WR);
+	pd(r, 0, itab(0), 48, 3, INDIR);
+}
+static void p_zero_len(struct ring *r)
+{
+	pd(r, 0, data(0), 0, 0, NEXT);
+	pd(r, 1, data(1), 24, 0, NEXT);
+	pd(r, 2, data(2), 0, 2, WR);
+}
+static void p_addr_outside(struct ring *r)
+{
+	pd(r, 0, BASE + MEM_SIZE + 0x1000, 16, 0, 0);
+}
+static void p_addr_cross_end(struct ring *r)
+{
+	pd(r, 0, data(0), 16, 0, NEXT);
+	pd(r, 1, BASE + MEM_SIZE - 8, 16, 0, WR);
+}
+static void p_addr_wrap(struct ring *r)
+{
+	pd(r, 0, 0xfffffffffffffff0ull, 0x20, 0, 0);
+}
+static void p_indirect_len0(struct ring *r)
+{
+	pd(r, 0, itab(0), 0, 0, INDIR);
+}
+static void p_indirect_len_odd(struct ring *r)
+{
+	pt(r, 0, 0, data(0), 16, 0);
+	pd(r, 0, itab(0), 24, 0, INDIR);
+}
+static void p_indirect_over_policy(struct ring *r) /* max_indirect 4 */
+{
+	for (unsigned i = 0; i < 5; i++)
+		pt(r, 0, i, data(i), 8, 0);
+	pd(r, 0, itab(0), 5 * 16, 0, INDIR);
+}
+static void p_itab_outside(struct ring *r)
+{
+	pd(r, 0, BASE + MEM_SIZE + 0x100, 32, 0, INDIR);
+}
+static void p_itab_cross_end(struct ring *r)
+{
+	/* 2 entries declared, the second past the view's end (packed walks
+	 * tables by count, so it is read: this must fault). */
+	write_desc(r->mem + MEM_SIZE - 16, data(0), 16, 0, 0);
+	pd(r, 0, BASE + MEM_SIZE - 16, 32, 0, INDIR);
+}
+static void p_rd_after_wr(struct ring *r)
+{
+	pd(r, 0, data(0), 16, 0, NEXT | WR);
+	pd(r, 1, data(1), 16, 0, 0);
+}
+static void p_rd_after_wr_indirect(struct ring *r)
+{
+	pt(r, 0, 0, data(0), 16, WR);
+	pt(r, 0, 1, data(1), 16, 0);
+	pd(r, 0, itab(0), 32, 0, INDIR);
+}
+static void p_total_over_4g(struct ring *r)
+{
+	pd(r, 0, 0x100000000ull, 0x80000000u, 0, NEXT);
+	pd(r, 1, 0x200000000ull, 0x80000000u, 0, NEXT | WR);
+	pd(r, 2, 0x300000000ull, 1, 0, WR);
+}
+/* INDIR-DRV-8: an INDIRECT descriptor inside a NEXT list. */
+static void p_indirect_in_list(struct ring *r)
+{
+	pt(r, 0, 0, data(1), 16, 0);
+	pd(r, 0, data(0), 16, 0, NEXT);
+	pd(r, 1, itab(0), 16, 0, INDIR);
+}
+static void p_indirect_and_next(struct ring *r)
+{
+	pt(r, 0, 0, data(1), 16, 0);
+	pd(r, 0, itab(0), 16, 0, INDIR | NEXT);
+	pd(r, 1, data(0), 16, 0, 0);
+}
+/* INDIRECT inside a packed table: INDIR-DEV-3 says ignore every flag but
+ * WRITE; refusing it (EBADMSG) is defensible too. */
+static void p_nested_indirect(struct ring *r)
+{
+	pt(r, 0, 0, data(0), 16, INDIR);
+	pd(r, 0, itab(0), 16, 0, INDIR);
+}
+/* Every slot NEXT: the list runs into its own head on the next lap. */
+static void p_list_all_next(struct ring *r)
+{
+	for (unsigned i = 0; i < r->num; i++)
+		pd(r, i, data(i), 8, 0, NEXT);
+}
+
+static const struct row prows[] = {
+    {"packed/ok_simple", p_ok_simple, {0}, 2, 0, 0, M_PACKED, 8},
+    {"packed/ok_full_num6", p_ok_full, {0}, 6, 6, 0, M_PACKED, 0},
+    {"packed/ok_indirect", p_ok_indirect, {0}, 1, 0, 0, M_PACKED, 40},
+    {"packed/zero_len_ok", p_zero_len, {0}, 1, 0, 0, M_PACKED, 24},
+    {"packed/addr_outside", p_addr_outside, {VTIO_EFAULT}, 0, 0, 0, M_PACKED | M_BUFADDR, 0},
+    {"packed/addr_cross_end", p_addr_cross_end, {VTIO_EFAULT}, 0, 6, 0, M_PACKED | M_BUFADDR, 0},
+    {"packed/addr_wrap_2_64", p_addr_wrap, {VTIO_EFAULT, VTIO_EOVERFLOW}, 0, 0, 0, M_PACKED, 0},
+    {"packed/indirect_len0", p_indirect_len0, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/indirect_len_not_16x", p_indirect_len_odd, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/indirect_over_policy",
+     p_indirect_over_policy,
+     {VTIO_E2BIG, VTIO_EMSGSIZE, VTIO_ELOOP},
+     0,
+     0,
+     4,
+     M_PACKED,
+     0},
+    {"packed/itab_outside", p_itab_outside, {VTIO_EFAULT}, 0, 0, 0, M_PACKED, 0},
+    {"packed/itab_cross_end", p_itab_cross_end, {VTIO_EFAULT}, 0, 0, 0, M_PACKED, 0},
+    {"packed/rd_after_wr", p_rd_after_wr, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/rd_after_wr_indirect", p_rd_after_wr_indirect, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/total_over_4g", p_total_over_4g, {VTIO_EOVERFLOW}, 0, 0, 0, M_PACKED | M_BIG, 0},
+    {"packed/indirect_in_next_list", p_indirect_in_list, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/indirect_and_next", p_indirect_and_next, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED, 0},
+    {"packed/nested_indirect", p_nested_indirect, {VTIO_EBADMSG}, 0, 0, 0, M_PACKED | M_EITHER, 0},
+    {"packed/list_all_next", p_list_all_next, {VTIO_ELOOP, VTIO_EPROTO}, 0, 6, 0, M_PACKED, 0},
+};
+
 /* ---- Views --------------------------------------------------------------------- */
 
 struct ops_ctx {
@@ -706,7 +871,9 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	row_allocs[0] = mem;
 	memset(mem, 0, MEM_SIZE);
 	struct ring r = {mem, num, 0};
+	g_native = vk == V_LEGACY;
 	rw->build(&r);
+	g_native = 0;
 
 	/* Snapshot: the device writes only the used ring (SPLIT-DEV-4). */
 	unsigned char *snap = malloc(MEM_SIZE);
@@ -728,11 +895,15 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	unsigned notifies = 0;
 	struct vtio_devq_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = VTIO_LAYOUT_SPLIT;
+	const int packed = (rw->mode & M_PACKED) != 0;
+	const enum vtio_layout layout = packed ? VTIO_LAYOUT_PACKED : VTIO_LAYOUT_SPLIT;
+	cfg.layout = layout;
 	cfg.num = num;
 	cfg.features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX);
 	if (vk != V_LEGACY)
 		cfg.features |= VTIO_FEATURE(VTIO_F_VERSION_1);
+	if (packed)
+		cfg.features |= VTIO_FEATURE(VTIO_F_RING_PACKED);
 	cfg.desc_addr = desc_addr();
 	cfg.driver_addr = BASE + AVAIL_OFF;
 	cfg.device_addr = BASE + USED_OFF;
@@ -741,7 +912,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	cfg.notify = notify_cb;
 	cfg.notify_ctx = &notifies;
 
-	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
+	size_t ssz = vtio_devq_state_size(layout, num);
 	assert_true(ssz > 0);
 	void *state = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
 	assert_non_null(state);
@@ -839,11 +1010,14 @@ static int run_row(const struct row *rw, enum view_kind vk)
 		fail_msg("%s/%s: %u good chains popped, expected %u", rw->name, view_name[vk],
 			 popped, rw->good);
 
-	/* Nothing outside the used ring was written. */
-	size_t used_end = USED_OFF + vtio_split_used_size(num);
-	if (memcmp(mem, snap, USED_OFF) != 0 ||
-	    memcmp(mem + used_end, snap + used_end, MEM_SIZE - used_end) != 0)
-		fail_msg("%s/%s: device wrote outside the used ring", rw->name, view_name[vk]);
+	/* Nothing but the device's own area was written: split, the used ring
+	 * (SPLIT-DEV-4); packed, the descriptor ring and the device event area. */
+	size_t lo1 = packed ? DESC_OFF : USED_OFF;
+	size_t hi1 = packed ? DESC_OFF + 16u * num : USED_OFF + vtio_split_used_size(num);
+	size_t lo2 = packed ? USED_OFF : hi1, hi2 = packed ? USED_OFF + 4u : hi1;
+	if (memcmp(mem, snap, lo1) != 0 || memcmp(mem + hi1, snap + hi1, lo2 - hi1) != 0 ||
+	    memcmp(mem + hi2, snap + hi2, MEM_SIZE - hi2) != 0)
+		fail_msg("%s/%s: device wrote outside its own areas", rw->name, view_name[vk]);
 
 	return rc == VTIO_EAGAIN ? 0 : rc;
 }
@@ -1083,7 +1257,8 @@ static void test_writable_into_readonly_region(void **state)
 	free(mem);
 }
 
-#define NROWS (sizeof(rows) / sizeof(rows[0]))
+#define NROWS  (sizeof(rows) / sizeof(rows[0]))
+#define NPROWS (sizeof(prows) / sizeof(prows[0]))
 
 int main(void)
 {
@@ -1093,16 +1268,16 @@ int main(void)
 	    cmocka_unit_test(test_broken_until_reset),
 	    cmocka_unit_test(test_writable_into_readonly_region),
 	};
-	static struct row_case cases[3 * NROWS];
-	static char names[3 * NROWS][64];
-	static struct CMUnitTest tests[3 * NROWS + sizeof(fixed) / sizeof(fixed[0])];
+	static struct row_case cases[3 * (NROWS + NPROWS)];
+	static char names[3 * (NROWS + NPROWS)][64];
+	static struct CMUnitTest tests[3 * (NROWS + NPROWS) + sizeof(fixed) / sizeof(fixed[0])];
 	size_t n = 0;
 	for (int vk = V_REGIONS; vk <= V_LEGACY; vk++) {
-		for (size_t i = 0; i < NROWS; i++) {
-			const struct row *rw = &rows[i];
+		for (size_t i = 0; i < NROWS + NPROWS; i++) {
+			const struct row *rw = i < NROWS ? &rows[i] : &prows[i - NROWS];
 			if (vk == V_OPS && (rw->mode & (M_NOOPS | M_BIG)))
 				continue;
-			if (vk == V_LEGACY && !(rw->mode & M_LEGACY))
+			if (vk == V_LEGACY && (!(rw->mode & M_LEGACY) || (rw->mode & M_PACKED)))
 				continue;
 			cases[n].rw = rw;
 			cases[n].vk = (enum view_kind)vk;
