@@ -1,0 +1,301 @@
+/*
+ * bounce_bench: costs of the bounce pools.
+ *   map_unmap  map + unmap of one buffer (64 B, 512 B, 4 KiB, 64 KiB) per
+ *              direction, next to plain memcpy of the same size measured in
+ *              the same run (TO_DEVICE copies once, FROM_DEVICE and
+ *              BIDIRECTIONAL twice: in at map, back at unmap);
+ *   alloc_free small pool allocation + free;
+ *   threads    map + unmap on one thread versus two threads on two areas
+ *              of one pool (each with its own area hint).
+ * Each figure is the median of --runs runs. --json prints one object per line.
+ * --quick shrinks the work for a ctest smoke run (no timing is asserted).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vtio/bounce.h"
+
+static int json, quick, runs = 5;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define POOL_SIZE (8u << 20)
+
+static struct vtio_bounce_set *set;
+static struct vtio_bounce_pool *pool;
+
+static void *xalloc(size_t align, size_t size)
+{
+	void *p = aligned_alloc(align, (size + align - 1) / align * align);
+	if (p == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static void setup(void)
+{
+	struct vtio_bounce_pool_config c;
+	memset(&c, 0, sizeof(c));
+	c.base = xalloc(4096, POOL_SIZE);
+	memset(c.base, 0, POOL_SIZE);
+	c.size = POOL_SIZE;
+	c.nareas = 2;
+	c.mapping = VTIO_BOUNCE_MAP_LINEAR;
+	c.dev_base = 0x100000000ull;
+	size_t need = vtio_bounce_pool_size(&c);
+	void *st = xalloc(64, need);
+	void *ss = xalloc(64, vtio_bounce_set_size());
+	if (vtio_bounce_pool_init(&pool, st, need, &c) != 0 ||
+	    vtio_bounce_set_init(&set, ss, vtio_bounce_set_size()) != 0 ||
+	    vtio_bounce_set_register(set, pool) != 0) {
+		fprintf(stderr, "setup failed\n");
+		exit(1);
+	}
+}
+
+static void *(*volatile copy_fn)(void *, const void *, size_t) = memcpy;
+
+/* ns per map+unmap of len bytes in dir. */
+static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
+			    enum vtio_dma_dir dir, long iters)
+{
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < iters; i++) {
+		uint64_t bus;
+		if (vtio_bounce_map(set, d, buf, len, dir, 0, &bus) != 0 ||
+		    vtio_bounce_unmap(set, bus, len, dir, 0) != 0) {
+			fprintf(stderr, "map/unmap failed\n");
+			exit(1);
+		}
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+static double run_memcpy(unsigned char *dst, const unsigned char *src, size_t len, long iters)
+{
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < iters; i++) {
+		copy_fn(dst, src, len);
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+static long iters_for(size_t len)
+{
+	long n = (long)((quick ? (4u << 20) : (256u << 20)) / len);
+	long lo = quick ? 2000 : 20000, hi = quick ? 20000 : 2000000;
+	return n < lo ? lo : n > hi ? hi : n;
+}
+
+static const char *dir_name(enum vtio_dma_dir d)
+{
+	return d == VTIO_DMA_TO_DEVICE	   ? "to_device"
+	       : d == VTIO_DMA_FROM_DEVICE ? "from_device"
+					   : "bidirectional";
+}
+
+static void bench_map_unmap(void)
+{
+	static const size_t sizes[] = {64, 512, 4096, 65536};
+	static const enum vtio_dma_dir dirs[] = {VTIO_DMA_TO_DEVICE, VTIO_DMA_FROM_DEVICE,
+						 VTIO_DMA_BIDIRECTIONAL};
+	unsigned char *src = xalloc(4096, 65536), *dst = xalloc(4096, 65536);
+	memset(src, 0x5a, 65536);
+	memset(dst, 0, 65536);
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		for (size_t di = 0; di < 3; di++) {
+			size_t len = sizes[si];
+			long it = iters_for(len);
+			double b[32], m[32];
+			(void)run_map_unmap(&d, src, len, dirs[di], it / 10 + 1); /* warm up */
+			for (int r = 0; r < runs; r++) {
+				/* Alternate so drift hits both sides alike. */
+				m[r] = run_memcpy(dst, src, len, it);
+				b[r] = run_map_unmap(&d, src, len, dirs[di], it);
+			}
+			double bn = median(b, runs), mn = median(m, runs);
+			double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
+			if (json)
+				printf("{\"bench\":\"map_unmap\",\"size\":%zu,\"dir\":\"%s\","
+				       "\"threads\":1,\"ns_per_op\":%.1f,\"gbps\":%.2f,"
+				       "\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
+				       "\"ratio_vs_memcpy\":%.3f,\"runs\":%d}\n",
+				       len, dir_name(dirs[di]), bn, gbps, mn, mgbps, gbps / mgbps,
+				       runs);
+			else
+				printf("map_unmap %6zu B %-13s %8.1f ns %7.2f Gb/s | memcpy %8.1f "
+				       "ns %7.2f Gb/s | ratio %.3f\n",
+				       len, dir_name(dirs[di]), bn, gbps, mn, mgbps, gbps / mgbps);
+		}
+	}
+	free(src);
+	free(dst);
+}
+
+static void bench_alloc_free(void)
+{
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	static const size_t sizes[] = {64, 4096};
+	for (size_t si = 0; si < 2; si++) {
+		long it = quick ? 20000 : 2000000;
+		double v[32];
+		for (int r = 0; r < runs; r++) {
+			uint64_t t0 = now_ns();
+			for (long i = 0; i < it; i++) {
+				void *cpu;
+				uint64_t bus;
+				if (vtio_bounce_alloc(set, &d, sizes[si], 0, &cpu, &bus) != 0 ||
+				    vtio_bounce_free(set, sizes[si], cpu, bus) != 0) {
+					fprintf(stderr, "alloc/free failed\n");
+					exit(1);
+				}
+			}
+			v[r] = (double)(now_ns() - t0) / (double)it;
+		}
+		double ns = median(v, runs);
+		if (json)
+			printf("{\"bench\":\"alloc_free\",\"size\":%zu,\"threads\":1,"
+			       "\"ns_per_op\":%.1f,\"runs\":%d}\n",
+			       sizes[si], ns, runs);
+		else
+			printf("alloc_free %6zu B %8.1f ns (zeroing included)\n", sizes[si], ns);
+	}
+}
+
+struct tharg {
+	unsigned area;
+	size_t len;
+	long iters;
+	pthread_barrier_t *bar;
+	unsigned char *buf;
+};
+
+static void *thread_main(void *p)
+{
+	struct tharg *a = p;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	d.area_hint = a->area;
+	pthread_barrier_wait(a->bar);
+	(void)run_map_unmap(&d, a->buf, a->len, VTIO_DMA_TO_DEVICE, a->iters);
+	return NULL;
+}
+
+/* Wall-clock ops/s of n threads each doing iters map+unmap. */
+static double run_threads(unsigned n, size_t len, long iters)
+{
+	pthread_t t[2];
+	struct tharg a[2];
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, n + 1);
+	for (unsigned i = 0; i < n; i++) {
+		a[i].area = i;
+		a[i].len = len;
+		a[i].iters = iters;
+		a[i].bar = &bar;
+		a[i].buf = xalloc(4096, len);
+		memset(a[i].buf, (int)i, len);
+		pthread_create(&t[i], NULL, thread_main, &a[i]);
+	}
+	pthread_barrier_wait(&bar);
+	uint64_t t0 = now_ns();
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	double s = (double)(now_ns() - t0) / 1e9;
+	for (unsigned i = 0; i < n; i++)
+		free(a[i].buf);
+	pthread_barrier_destroy(&bar);
+	return (double)n * (double)iters / s;
+}
+
+static void bench_threads(void)
+{
+	static const size_t sizes[] = {512, 4096};
+	for (size_t si = 0; si < 2; si++) {
+		long it = quick ? 20000 : (sizes[si] == 512 ? 3000000 : 1000000);
+		double one[32], two[32], ratio[32];
+		for (int r = 0; r < runs; r++) {
+			one[r] = run_threads(1, sizes[si], it);
+			two[r] = run_threads(2, sizes[si], it);
+			ratio[r] = two[r] / one[r];
+		}
+		double m1 = median(one, runs), m2 = median(two, runs), mr = median(ratio, runs);
+		if (json)
+			printf("{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
+			       "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
+			       "\"runs\":%d}\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr, runs);
+		else
+			printf("threads %6zu B to_device: 1 thread %.3f Mop/s, 2 threads %.3f "
+			       "Mop/s, ratio %.3f\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = 1;
+		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+			runs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else {
+			fprintf(stderr,
+				"usage: %s [--json] [--quick] [--runs N] "
+				"[--only map_unmap|alloc_free|threads]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (quick && runs > 3)
+		runs = 1;
+	if (runs < 1 || runs > 31)
+		runs = 5;
+	setup();
+	if (!only || !strcmp(only, "map_unmap"))
+		bench_map_unmap();
+	if (!only || !strcmp(only, "alloc_free"))
+		bench_alloc_free();
+	if (!only || !strcmp(only, "threads"))
+		bench_threads();
+	struct vtio_bounce_stats st;
+	vtio_bounce_set_get_stats(set, &st);
+	if (st.in_use != 0) {
+		fprintf(stderr, "leak: %llu slots in use\n", (unsigned long long)st.in_use);
+		return 1;
+	}
+	return 0;
+}
