@@ -1047,7 +1047,7 @@ struct small_env {
 	unsigned notifies;
 };
 
-static void small_setup(struct small_env *e, uint32_t num)
+static void small_setup_layout(struct small_env *e, uint32_t num, enum vtio_layout layout)
 {
 	e->mem = aligned_alloc(4096, MEM_SIZE);
 	assert_non_null(e->mem);
@@ -1056,19 +1056,26 @@ static void small_setup(struct small_env *e, uint32_t num)
 	assert_int_equal(vtio_mem_init(&e->view, &e->reg, 1), 0);
 	struct vtio_devq_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = VTIO_LAYOUT_SPLIT;
+	cfg.layout = layout;
 	cfg.num = num;
 	cfg.features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_VERSION_1);
+	if (layout == VTIO_LAYOUT_PACKED)
+		cfg.features |= VTIO_FEATURE(VTIO_F_RING_PACKED);
 	cfg.desc_addr = desc_addr();
 	cfg.driver_addr = BASE + AVAIL_OFF;
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &e->view;
 	cfg.notify = notify_cb;
 	cfg.notify_ctx = &e->notifies;
-	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
+	size_t ssz = vtio_devq_state_size(layout, num);
 	e->state = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
 	assert_non_null(e->state);
 	assert_int_equal(vtio_devq_init(&e->q, e->state, ssz, &cfg), 0);
+}
+
+static void small_setup(struct small_env *e, uint32_t num)
+{
+	small_setup_layout(e, num, VTIO_LAYOUT_SPLIT);
 }
 
 static void small_teardown(struct small_env *e)
@@ -1143,6 +1150,46 @@ static void test_enobufs_nothing_consumed(void **state)
 	assert_int_equal(vtio_devq_push(e.q, &c, 8), 0);
 	assert_int_equal(pop_caps(e.q, &c, 8, 8), VTIO_EAGAIN);
 	assert_int_equal(used_idx(&e), 2);
+	small_teardown(&e);
+}
+
+/* The same for a packed ring: a 3 + 2 list, then an indirect 5 + 1 table. */
+static void test_enobufs_packed(void **state)
+{
+	(void)state;
+	struct small_env e;
+	small_setup_layout(&e, 8, VTIO_LAYOUT_PACKED);
+	struct ring r = {e.mem, 8, 0};
+	pd(&r, 0, data(0), 16, 0, NEXT);
+	pd(&r, 1, data(1), 16, 0, NEXT);
+	pd(&r, 2, data(2), 16, 0, NEXT);
+	pd(&r, 3, data(3), 16, 0, NEXT | WR);
+	pd(&r, 4, data(4), 16, 3, WR);
+	for (unsigned i = 0; i < 6; i++)
+		pt(&r, 0, i, data(5 + i), 8, (uint16_t)(i == 5 ? WR : 0));
+	pd(&r, 5, itab(0), 6 * 16, 4, INDIR);
+	struct vtio_devq_chain c;
+	static const unsigned caps[][2] = {{2, 2}, {3, 1}, {0, 0}};
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(pop_caps(e.q, &c, caps[k][0], caps[k][1]), VTIO_ENOBUFS);
+		assert_false(vtio_devq_is_broken(e.q));
+		assert_true(vtio_devq_more_avail(e.q));
+	}
+	assert_int_equal(pop_caps(e.q, &c, 3, 2), 0);
+	assert_int_equal(c.id, 3);
+	assert_int_equal(c.ndesc, 5);
+	assert_int_equal(c.rd_len, 48);
+	assert_int_equal(c.wr_len, 32);
+	assert_int_equal(vtio_devq_push(e.q, &c, 32), 0);
+	assert_int_equal(pop_caps(e.q, &c, 4, 8), VTIO_ENOBUFS);
+	assert_false(vtio_devq_is_broken(e.q));
+	assert_int_equal(pop_caps(e.q, &c, 5, 1), 0);
+	assert_int_equal(c.id, 4);
+	assert_int_equal(c.ndesc, 1);
+	assert_int_equal(c.rd_len, 40);
+	assert_int_equal(c.wr_len, 8);
+	assert_int_equal(vtio_devq_push(e.q, &c, 8), 0);
+	assert_int_equal(pop_caps(e.q, &c, 8, 8), VTIO_EAGAIN);
 	small_teardown(&e);
 }
 
@@ -1264,6 +1311,7 @@ int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_enobufs_nothing_consumed),
+	    cmocka_unit_test(test_enobufs_packed),
 	    cmocka_unit_test(test_loop_with_small_arrays),
 	    cmocka_unit_test(test_broken_until_reset),
 	    cmocka_unit_test(test_writable_into_readonly_region),
