@@ -21,6 +21,7 @@
 #include "vtio/bounce.h"
 
 static int json, quick, runs = 5;
+static size_t only_size; /* --size: one map_unmap size only */
 
 static uint64_t now_ns(void)
 {
@@ -130,6 +131,8 @@ static void bench_map_unmap(void)
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		if (only_size && sizes[si] != only_size)
+			continue;
 		for (size_t di = 0; di < 3; di++) {
 			size_t len = sizes[si];
 			long it = iters_for(len);
@@ -270,13 +273,16 @@ int main(int argc, char **argv)
 			quick = 1;
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+			only_size = (size_t)atol(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
 		else {
-			fprintf(stderr,
-				"usage: %s [--json] [--quick] [--runs N] "
-				"[--only map_unmap|alloc_free|threads]\n",
-				argv[0]);
+			fprintf(
+			    stderr,
+			    "usage: %s [--json] [--quick] [--runs N] "
+			    "[--only map_unmap|alloc_free|threads] [--size 64|512|4096|65536]\n",
+			    argv[0]);
 			return 2;
 		}
 	}

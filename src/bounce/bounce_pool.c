@@ -333,7 +333,7 @@ uint32_t vtio_bounce_pool_id(const struct vtio_bounce_pool *pool)
 /* ---- Slot allocator ---------------------------------------------------------------- */
 
 /* First clear bit in [i, end) of an area bitmap, or end. */
-static uint32_t next_zero(const uint64_t *bits, uint32_t i, uint32_t end)
+static inline uint32_t next_zero(const uint64_t *bits, uint32_t i, uint32_t end)
 {
 	while (i < end) {
 		uint32_t w = i / 64u;
@@ -348,7 +348,7 @@ static uint32_t next_zero(const uint64_t *bits, uint32_t i, uint32_t end)
 }
 
 /* First set bit in [i, end), or end. */
-static uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t end)
+static inline uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t end)
 {
 	while (i < end) {
 		uint32_t w = i / 64u;
@@ -362,8 +362,16 @@ static uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t end)
 	return end;
 }
 
-static void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
+static inline void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 {
+	if (VTIO_LIKELY(n == 1)) {
+		uint64_t m = 1ull << (i % 64u);
+		if (on)
+			bits[i / 64u] |= m;
+		else
+			bits[i / 64u] &= ~m;
+		return;
+	}
 	while (n > 0) {
 		uint32_t w = i / 64u, b = i % 64u;
 		uint32_t k = 64u - b < n ? 64u - b : n;
@@ -401,6 +409,13 @@ static uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio__bounce_a
 		return UINT32_MAX;
 	uint32_t first = next_zero(a->bits, a->hint - a->start, end);
 	uint32_t s = first;
+	/* The common case: one slot, no alignment beyond the slot size. */
+	if (VTIO_LIKELY(n == 1 && rq->amask == 0)) {
+		if (s >= end)
+			return UINT32_MAX;
+		a->hint = a->start + s + 1u;
+		return a->start + s;
+	}
 	for (;;) {
 		s = next_zero(a->bits, s, end);
 		if (s >= end || n > end - s)
@@ -414,7 +429,7 @@ static uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio__bounce_a
 				continue;
 			}
 		}
-		if (rq->segment) {
+		if (rq->segment && n > 1) { /* one slot never crosses a boundary */
 			uint32_t seg_end = (gs / p->max_segment + 1u) * p->max_segment;
 			if (gs + n > seg_end) {
 				s = seg_end - a->start;
@@ -447,7 +462,7 @@ static int take_run(struct vtio_bounce_pool *p, uint32_t area_hint, const struct
 		    const struct vtio__bounce_slot *tmpl, uint32_t *slot_out)
 {
 	uint32_t na = p->nareas;
-	uint32_t ai = area_hint % na;
+	uint32_t ai = area_hint < na ? area_hint : area_hint % na;
 	for (uint32_t k = 0; k < na; k++, ai = (ai + 1u == na ? 0u : ai + 1u)) {
 		struct vtio__bounce_area *a = &p->areas[ai];
 		VTIO_LOCK(&a->lock);
