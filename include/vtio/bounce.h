@@ -143,13 +143,13 @@ struct vtio_bounce_stats {
 	uint64_t unmaps; /**< Successful unmaps. */
 	uint64_t allocs; /**< Successful allocations. */
 	uint64_t frees;	 /**< Successful frees. */
-	uint64_t bounced;	/**< Bytes copied between CPU buffers and slots. */
-	uint64_t fail_nospace;	/**< Map/alloc failed: no free run of slots (exhaustion or
-				   fragmentation). */
-	uint64_t fail_too_big;	/**< Map larger than a segment / alloc larger than an area. */
-	uint64_t fail_no_pool;	/**< No registered pool the device can use (set only). */
-	uint64_t fail_unknown;	/**< Unmap/sync/free of an address no pool owns, or a tail slot. */
-	uint64_t fail_double;	/**< Unmap/free of slots already free. */
+	uint64_t bounced;      /**< Bytes copied by map (in) and unmap (back); syncs not counted. */
+	uint64_t fail_nospace; /**< Map/alloc failed: no free run of slots (exhaustion or
+				  fragmentation). */
+	uint64_t fail_too_big; /**< Map larger than a segment / alloc larger than an area. */
+	uint64_t fail_no_pool; /**< No registered pool the device can use (set only). */
+	uint64_t fail_unknown; /**< Unmap/sync/free of an address no pool owns, or a tail slot. */
+	uint64_t fail_double;  /**< Unmap/free of slots already free. */
 	uint64_t fail_mismatch; /**< Size, direction or kind does not match the mapping. */
 };
 
@@ -162,6 +162,7 @@ struct vtio_bounce_set;
  * Bytes of storage a pool with @p cfg needs (header, areas, bitmaps, slot
  * records). Only size, slot_size, max_segment, nareas, mapping and npieces
  * are read.
+ * @param cfg  the configuration the pool will be initialised with.
  * @return the size, or 0 when the configuration is invalid.
  * Context: any; pure.
  */
@@ -186,18 +187,26 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 
 /**
  * Read a pool's counters (takes each area lock in turn).
+ * @param pool  the pool.
+ * @param out   receives the counters.
  * Context: any thread.
  */
 void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounce_stats *out);
 
 /**
  * Lowest and highest device address of a pool (its bounding range).
+ * @param pool  the pool.
+ * @param lo    receives the lowest address (may be NULL).
+ * @param hi    receives the highest address, inclusive (may be NULL).
  * Context: any; the values never change.
  */
 void vtio_bounce_pool_dev_range(const struct vtio_bounce_pool *pool, uint64_t *lo, uint64_t *hi);
 
 /**
  * Device address of a CPU pointer inside the pool area.
+ * @param pool  the pool.
+ * @param cpu   a pointer into the pool area.
+ * @param dev   receives the device address.
  * @return 0 with `*dev` set; VTIO_EFAULT when @p cpu is outside the pool.
  * Context: any.
  */
@@ -206,6 +215,9 @@ int vtio_bounce_pool_cpu_to_dev(const struct vtio_bounce_pool *pool, const void 
 
 /**
  * CPU pointer of a device address owned by the pool.
+ * @param pool  the pool.
+ * @param dev   a device address.
+ * @param cpu   receives the CPU pointer.
  * @return 0 with `*cpu` set; VTIO_ENOENT when the pool does not own @p dev.
  * Context: any.
  */
@@ -213,6 +225,8 @@ int vtio_bounce_pool_dev_to_cpu(const struct vtio_bounce_pool *pool, uint64_t de
 
 /**
  * The caller's id of a pool (vtio_bounce_pool_config::id).
+ * @param pool  the pool.
+ * @return the id given at init.
  * Context: any.
  */
 uint32_t vtio_bounce_pool_id(const struct vtio_bounce_pool *pool);
@@ -236,6 +250,9 @@ int vtio_bounce_set_init(struct vtio_bounce_set **out, void *storage, size_t sto
 
 /**
  * Register a pool with a set, at run time (concurrent maps go on).
+ * A pool belongs to at most one set at a time.
+ * @param set   the set.
+ * @param pool  an initialised pool not registered anywhere.
  * @return 0; VTIO_EEXIST (already registered, same id, or device range
  *         overlapping a registered pool); VTIO_ENOSPC (set full).
  * Context: any thread; serialised against other register/unregister
@@ -248,6 +265,8 @@ int vtio_bounce_set_register(struct vtio_bounce_set *set, struct vtio_bounce_poo
  * while the removal runs, maps that pick this pool fail over to others.
  * After a successful return no new mapping lands in the pool; the caller
  * may reuse its storage once calls that started before have returned.
+ * @param set   the set.
+ * @param pool  the pool to remove.
  * @return 0; VTIO_EBUSY (mappings or allocations live in the pool);
  *         VTIO_ENOENT (not registered with this set).
  * Context: any thread.
@@ -256,6 +275,8 @@ int vtio_bounce_set_unregister(struct vtio_bounce_set *set, struct vtio_bounce_p
 
 /**
  * Find the pool and slot that own a device address, in O(log pools).
+ * @param set   the set.
+ * @param dev   a device address.
  * @param pool  receives the pool (may be NULL).
  * @param slot  receives the slot index inside the pool (may be NULL).
  * @return 0 or VTIO_ENOENT when no registered pool owns @p dev.
@@ -267,6 +288,8 @@ int vtio_bounce_set_find(struct vtio_bounce_set *set, uint64_t dev, struct vtio_
 /**
  * Sum the counters of every registered pool, plus the set's own failures
  * (no usable pool, unknown address).
+ * @param set  the set.
+ * @param out  receives the sums.
  * Context: any thread.
  */
 void vtio_bounce_set_get_stats(struct vtio_bounce_set *set, struct vtio_bounce_stats *out);
@@ -293,6 +316,8 @@ struct vtio_bounce_dev {
 
 /**
  * Fill @p dev with defaults: mask @p mask, no affinity, no alignment needs, area 0.
+ * @param dev   the description to fill.
+ * @param mask  highest device address the device reaches.
  * Context: any.
  */
 void vtio_bounce_dev_init(struct vtio_bounce_dev *dev, uint64_t mask);
@@ -303,7 +328,13 @@ void vtio_bounce_dev_init(struct vtio_bounce_dev *dev, uint64_t mask);
  * reaches), copy the buffer in (always, see the file comment) and return
  * the device address of the copy.
  *
+ * @param set    the pools.
+ * @param dev    the device's limits and preferences.
+ * @param cpu    original buffer (private memory).
+ * @param len    bytes, 1 .. a segment (minus the kept min_align offset).
+ * @param dir    direction of the transfer.
  * @param attrs  VTIO_DMA_ATTR_SKIP_CPU_SYNC skips cache maintenance only.
+ * @param bus    receives the device address of the bounce copy.
  * @return 0 with `*bus` set; VTIO_EINVAL (len 0 or above 4 GiB, bad dir);
  *         VTIO_EMSGSIZE (larger than a segment of every usable pool);
  *         VTIO_ENODEV (no registered pool the device may use);
@@ -316,6 +347,11 @@ int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *d
 /**
  * Undo vtio_bounce_map(): copy back for FROM_DEVICE / BIDIRECTIONAL
  * (unless VTIO_DMA_ATTR_SKIP_CPU_SYNC) and free the slots.
+ * @param set    the pools.
+ * @param bus    the address vtio_bounce_map() returned.
+ * @param len    the length mapped.
+ * @param dir    the direction mapped.
+ * @param attrs  VTIO_DMA_ATTR_SKIP_CPU_SYNC: free without copying back.
  * @return 0; VTIO_ENOENT (no pool owns @p bus, or it is not the start of a
  *         mapping); VTIO_EALREADY (slots already free: double unmap);
  *         VTIO_EINVAL (@p len or @p dir differ from the mapping, or the
@@ -329,6 +365,10 @@ int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enu
  * Copy what the device wrote in [bus, bus+len), any sub-range of a mapping,
  * back to the original buffer (FROM_DEVICE / BIDIRECTIONAL; nothing to do
  * for TO_DEVICE).
+ * @param set  the pools.
+ * @param bus  start of the range (anywhere inside a mapping).
+ * @param len  bytes (the range must stay inside the mapping; 0 does nothing).
+ * @param dir  the direction mapped.
  * @return 0; VTIO_ENOENT (address not mapped); VTIO_ERANGE (range runs
  *         past the mapping); VTIO_EINVAL (direction differs from the mapping).
  * Context: any thread; the caller owns the mapping.
@@ -340,6 +380,10 @@ int vtio_bounce_sync_for_cpu(struct vtio_bounce_set *set, uint64_t bus, size_t l
  * Copy what the CPU wrote to the original buffer into the slots for
  * [bus, bus+len), any sub-range of a mapping (TO_DEVICE / BIDIRECTIONAL;
  * nothing to do for FROM_DEVICE).
+ * @param set  the pools.
+ * @param bus  start of the range (anywhere inside a mapping).
+ * @param len  bytes (the range must stay inside the mapping; 0 does nothing).
+ * @param dir  the direction mapped.
  * @return as vtio_bounce_sync_for_cpu().
  * Context: any thread; the caller owns the mapping.
  */
@@ -351,7 +395,12 @@ int vtio_bounce_sync_for_device(struct vtio_bounce_set *set, uint64_t bus, size_
  * indirect tables). The block may span segments but never an area or a
  * break in device contiguity.
  *
+ * @param set    the pools.
+ * @param dev    the device's limits and preferences (mask, affinity, area hint).
+ * @param size   bytes.
  * @param align  required device-address alignment (power of two; 0 = slot size).
+ * @param cpu    receives the CPU pointer.
+ * @param bus    receives the device address.
  * @return 0 with `*cpu` and `*bus` set; VTIO_EINVAL (size 0, bad align);
  *         VTIO_EMSGSIZE (larger than any usable area); VTIO_ENODEV;
  *         VTIO_ENOMEM.
@@ -362,6 +411,10 @@ int vtio_bounce_alloc(struct vtio_bounce_set *set, const struct vtio_bounce_dev 
 
 /**
  * Free memory from vtio_bounce_alloc().
+ * @param set   the pools.
+ * @param size  the size allocated.
+ * @param cpu   the CPU pointer returned.
+ * @param bus   the device address returned.
  * @return 0; VTIO_ENOENT (unknown address); VTIO_EALREADY (already free);
  *         VTIO_EINVAL (size or CPU pointer differ, or it is a mapping).
  * Context: any thread.
@@ -399,6 +452,9 @@ struct vtio_bounce_layer {
  * Set up a bounce layer over @p set for a device described by @p dev
  * (copied). Then push `&bl->layer` on a DMA device (below any window layer;
  * in on-request mode above the layer that handles the rest).
+ * @param bl     the layer to set up.
+ * @param set    the pools it bounces through.
+ * @param dev    the device's limits and preferences.
  * @param flags  0 (bounce every mapping) or VTIO_BOUNCE_LAYER_F_ON_REQUEST.
  * @return 0 or VTIO_EINVAL (NULL set or dev, unknown flag).
  * Context: setup.
