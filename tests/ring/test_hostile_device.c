@@ -527,6 +527,215 @@ static void test_in_order_mid_chain(void **state)
 	drv_free(d);
 }
 
+/* ---- Packed ring: the same classes ------------------------------------------------ */
+
+struct pdrv {
+	uint32_t num;
+	unsigned char *ring, *drv_ev, *dev_ev;
+	void *state;
+	struct vtio_vq *vq;
+	unsigned notifies;
+	char tok[MAXBUF];
+	unsigned char data[MAXBUF][4][SEG];
+	uint32_t wr_size[MAXBUF];
+	uint16_t id[MAXBUF];	/* buffer id the driver gave buffer k */
+	uint16_t ndesc[MAXBUF]; /* ring slots it took */
+	unsigned nadded;
+	unsigned char returned[MAXBUF];
+	uint32_t avail_slot; /* where the driver's next descriptor goes (device's view) */
+	uint32_t dev_slot;   /* the device's next used slot */
+	int dev_wrap;	     /* the device's wrap counter */
+};
+
+static struct pdrv *pdrv_setup(uint32_t num)
+{
+	struct pdrv *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+	d->num = num;
+	d->dev_wrap = 1;
+	struct vtio_vq_area_sizes s;
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_PACKED, num, &s), 0);
+	d->ring = zalloc(16, s.desc);
+	d->drv_ev = zalloc(16, s.driver);
+	d->dev_ev = zalloc(16, s.device);
+	struct vtio_vq_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.layout = VTIO_LAYOUT_PACKED;
+	cfg.num = num;
+	cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_RING_PACKED);
+	cfg.areas.desc = d->ring;
+	cfg.areas.driver = d->drv_ev;
+	cfg.areas.device = d->dev_ev;
+	cfg.areas.desc_addr = 0x10000;
+	cfg.areas.driver_addr = 0x20000;
+	cfg.areas.device_addr = 0x30000;
+	cfg.notify = notify_cb;
+	cfg.notify_ctx = &d->notifies;
+	size_t ssz = vtio_vq_state_size(VTIO_LAYOUT_PACKED, num, 0, 0);
+	assert_true(ssz > 0);
+	d->state = zalloc(16, ssz);
+	assert_int_equal(vtio_vq_init(&d->vq, d->state, ssz, &cfg), 0);
+	return d;
+}
+
+static void pdrv_free(struct pdrv *d)
+{
+	free(d->state);
+	free(d->ring);
+	free(d->drv_ev);
+	free(d->dev_ev);
+	free(d);
+}
+
+/* Add buffer k; the device reads its id from the last descriptor of the list. */
+static unsigned pdrv_add(struct pdrv *d, unsigned out, unsigned in)
+{
+	unsigned k = d->nadded;
+	assert_true(k < MAXBUF && out + in <= 4);
+	struct vtio_sg sg[4];
+	for (unsigned i = 0; i < out + in; i++)
+		sg[i] = vtio_sg_of(d->data[k][i], SEG);
+	assert_int_equal(vtio_vq_add(d->vq, sg, out, in, &d->tok[k]), 0);
+	(void)vtio_vq_kick(d->vq);
+	uint32_t last = (d->avail_slot + out + in - 1) % d->num;
+	d->id[k] = get16(d->ring + 16u * last + offsetof(struct vtio_packed_desc, id));
+	d->ndesc[k] = (uint16_t)(out + in);
+	d->avail_slot = (d->avail_slot + out + in) % d->num;
+	d->wr_size[k] = in * SEG;
+	d->nadded++;
+	return k;
+}
+
+/* The device writes one used descriptor and skips @p advance slots. */
+static void pdev_used(struct pdrv *d, uint32_t id, uint32_t len, unsigned advance)
+{
+	unsigned char *e = d->ring + 16u * d->dev_slot;
+	put32(e + offsetof(struct vtio_packed_desc, len), len);
+	put16(e + offsetof(struct vtio_packed_desc, id), (uint16_t)id);
+	uint16_t f = (uint16_t)(VTIO_DESC_F_WRITE |
+				(d->dev_wrap ? VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED : 0));
+	__atomic_store_n((uint16_t *)(void *)(e + offsetof(struct vtio_packed_desc, flags)),
+			 vtio_le16(f), __ATOMIC_RELEASE);
+	d->dev_slot += advance;
+	if (d->dev_slot >= d->num) {
+		d->dev_slot -= d->num;
+		d->dev_wrap = !d->dev_wrap;
+	}
+}
+
+static int preap(struct pdrv *d, int expect_k, uint32_t *len)
+{
+	uint32_t l = 0xdeadbeef;
+	void *t = vtio_vq_get_used(d->vq, &l);
+	if (t == NULL) {
+		if (expect_k >= 0)
+			fail_msg("expected the token of buffer %d, got NULL", expect_k);
+		return -1;
+	}
+	char *c = t;
+	if (c < d->tok || c >= d->tok + d->nadded)
+		fail_msg("returned a token that was never added");
+	int k = (int)(c - d->tok);
+	if (d->returned[k]++)
+		fail_msg("token of buffer %d returned twice", k);
+	if (k != expect_k)
+		fail_msg("returned the token of buffer %d, the used descriptor named %d", k,
+			 expect_k);
+	if (l > d->wr_size[k])
+		fail_msg("len %u larger than the writable size %u", l, d->wr_size[k]);
+	if (len)
+		*len = l;
+	return k;
+}
+
+static void pexpect_broken(struct pdrv *d)
+{
+	assert_true(vtio_vq_is_broken(d->vq));
+	assert_non_null(vtio_vq_broken_reason(d->vq));
+	assert_null(vtio_vq_get_used(d->vq, NULL));
+	unsigned char b[8] = {0};
+	struct vtio_sg sg = vtio_sg_of(b, 8);
+	assert_int_equal(vtio_vq_add(d->vq, &sg, 1, 0, &d->tok[MAXBUF - 1]), VTIO_EIO);
+	void *t;
+	while ((t = vtio_vq_detach_unused(d->vq)) != NULL) {
+		char *c = t;
+		if (c < d->tok || c >= d->tok + d->nadded)
+			fail_msg("detach_unused returned a token that was never added");
+		int k = (int)(c - d->tok);
+		if (d->returned[k]++)
+			fail_msg("token of buffer %d returned twice (detach)", k);
+	}
+	for (unsigned k = 0; k < d->nadded; k++)
+		if (d->returned[k] != 1)
+			fail_msg("token of buffer %u lost (returned %u times)", k, d->returned[k]);
+}
+
+/* PACKED-DRV-14: a used id >= num (and one with bit 15 set). */
+static void test_packed_used_id_out_of_range(void **state)
+{
+	(void)state;
+	static const uint16_t bad[] = {8, 0x8000, 0xffff};
+	for (unsigned i = 0; i < 3; i++) {
+		struct pdrv *d = pdrv_setup(8);
+		unsigned k = pdrv_add(d, 1, 1);
+		pdev_used(d, bad[i], 0, d->ndesc[k]);
+		assert_int_equal(preap(d, -1, NULL), -1);
+		pexpect_broken(d);
+		pdrv_free(d);
+	}
+}
+
+/* A used id in range but not in flight. */
+static void test_packed_used_id_not_in_flight(void **state)
+{
+	(void)state;
+	struct pdrv *d = pdrv_setup(8);
+	unsigned k = pdrv_add(d, 1, 1);
+	uint16_t other = (uint16_t)((d->id[k] + 1) % 8);
+	pdev_used(d, other, 0, 2);
+	assert_int_equal(preap(d, -1, NULL), -1);
+	pexpect_broken(d);
+	pdrv_free(d);
+}
+
+/* The same id used twice. */
+static void test_packed_used_id_repeated(void **state)
+{
+	(void)state;
+	struct pdrv *d = pdrv_setup(8);
+	unsigned a = pdrv_add(d, 1, 1);
+	pdrv_add(d, 1, 1);
+	pdev_used(d, d->id[a], 5, d->ndesc[a]);
+	pdev_used(d, d->id[a], 5, d->ndesc[a]);
+	uint32_t len;
+	assert_int_equal(preap(d, (int)a, &len), (int)a);
+	assert_int_equal(len, 5);
+	assert_int_equal(preap(d, -1, NULL), -1);
+	pexpect_broken(d);
+	pdrv_free(d);
+}
+
+/* Section 3 point 3 / PACKED-DRV-16: len larger than the writable size. */
+static void test_packed_used_len_clamped(void **state)
+{
+	(void)state;
+	struct pdrv *d = pdrv_setup(6); /* packed sizes need not be powers of 2 */
+	unsigned a = pdrv_add(d, 1, 2);
+	unsigned b = pdrv_add(d, 2, 0);
+	pdev_used(d, d->id[b], 77, d->ndesc[b]); /* out of order */
+	pdev_used(d, d->id[a], 0xffffffffu, d->ndesc[a]);
+	uint32_t len;
+	assert_int_equal(preap(d, (int)b, &len), (int)b);
+	assert_int_equal(len, 0);
+	assert_int_equal(preap(d, (int)a, &len), (int)a);
+	assert_int_equal(len, 128);
+	struct vtio_vq_stats st;
+	vtio_vq_get_stats(d->vq, &st);
+	assert_int_equal(st.len_clamped, 2);
+	assert_false(vtio_vq_is_broken(d->vq));
+	pdrv_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +754,10 @@ int main(void)
 	    cmocka_unit_test(test_in_order_batch_ok),
 	    cmocka_unit_test(test_in_order_bad_id),
 	    cmocka_unit_test(test_in_order_mid_chain),
+	    cmocka_unit_test(test_packed_used_id_out_of_range),
+	    cmocka_unit_test(test_packed_used_id_not_in_flight),
+	    cmocka_unit_test(test_packed_used_id_repeated),
+	    cmocka_unit_test(test_packed_used_len_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
