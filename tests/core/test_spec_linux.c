@@ -363,6 +363,39 @@ static void test_vq_legacy_block_vs_vring_init(void **state)
 	}
 }
 
+/* SPLIT-DRV-1/3, PACKED-DRV-1/2: the ring areas a driver queue asks for are
+ * the spec's sizes and alignments (event words included), for every size. */
+static void test_vq_area_sizes_match_spec(void **state)
+{
+	(void)state;
+	struct vtio_vq_area_sizes a;
+	for (uint32_t num = 1; num <= 32768; num <<= 1) {
+		assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_SPLIT, num, &a), 0);
+		assert_int_equal(a.desc, vtio_split_desc_size(num));
+		assert_int_equal(a.driver, vtio_split_avail_size(num));
+		assert_int_equal(a.device, vtio_split_used_size(num));
+		assert_int_equal(a.desc_align, VTIO_SPLIT_DESC_ALIGN);
+		assert_int_equal(a.driver_align, VTIO_SPLIT_AVAIL_ALIGN);
+		assert_int_equal(a.device_align, VTIO_SPLIT_USED_ALIGN);
+	}
+	/* Split sizes are powers of 2 up to 32768; packed any 1..32768. */
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_SPLIT, 0, &a), VTIO_EINVAL);
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_SPLIT, 6, &a), VTIO_EINVAL);
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_SPLIT, 65536, &a), VTIO_EINVAL);
+	static const uint32_t pk[] = {1, 2, 3, 6, 255, 256, 1000, 32767, 32768};
+	for (size_t i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
+		assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_PACKED, pk[i], &a), 0);
+		assert_int_equal(a.desc, 16u * pk[i]);
+		assert_int_equal(a.driver, sizeof(struct vtio_packed_event));
+		assert_int_equal(a.device, sizeof(struct vtio_packed_event));
+		assert_int_equal(a.desc_align, VTIO_PACKED_DESC_ALIGN);
+		assert_int_equal(a.driver_align, VTIO_PACKED_EVENT_ALIGN);
+		assert_int_equal(a.device_align, VTIO_PACKED_EVENT_ALIGN);
+	}
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_PACKED, 0, &a), VTIO_EINVAL);
+	assert_int_equal(vtio_vq_area_sizes(VTIO_LAYOUT_PACKED, 32769, &a), VTIO_EINVAL);
+}
+
 /* Section 3 point 4 vectors (EVT-*): vring_need_event at the 16-bit wrap. */
 static void test_need_event_vectors(void **state)
 {
@@ -440,6 +473,7 @@ int main(void)
 	    cmocka_unit_test(test_split_area_sizes),
 	    cmocka_unit_test(test_legacy_layout_vs_vring_init),
 	    cmocka_unit_test(test_vq_legacy_block_vs_vring_init),
+	    cmocka_unit_test(test_vq_area_sizes_match_spec),
 	    cmocka_unit_test(test_need_event_vectors),
 	    cmocka_unit_test(test_need_event_vs_linux),
 	};
