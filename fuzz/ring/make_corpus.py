@@ -203,7 +203,10 @@ def vq_seeds():
         many += add(1, 1) + used_real(0, 1) + REAP
     s["ok_wrap_many"] = many
     s["id_ge_num"] = bytes([3]) + add(1, 1) + used_raw(8) + REAP
-    s["id_high_bits"] = bytes([3]) + add(1, 1) + used_raw(0, bit16=True) + used_raw(0, high=True) + REAP
+    # A valid head with bit 16 / the high byte set: a driver keeping 16 bits
+    # of the 32-bit id would return buffer 0's token.
+    s["id_bit16"] = bytes([3]) + add(1, 1) + used_raw(0, bit16=True) + REAP
+    s["id_high_byte"] = bytes([3]) + add(1, 1) + used_raw(0, high=True) + REAP
     s["id_not_in_flight"] = bytes([3]) + add(1, 1) + used_raw(5) + REAP
     s["id_mid_chain"] = bytes([3]) + add(2, 1) + used_raw(1) + REAP
     s["id_repeated"] = bytes([3]) + add(1, 0) + add(1, 0) + used_real(0) + \
