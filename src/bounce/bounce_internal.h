@@ -85,18 +85,10 @@ struct vtio_bounce_set {
 	uint32_t fail_no_pool, fail_unknown;
 };
 
-/* Pool internals used by the set (bounce_pool.c). */
-int vtio__bounce_pool_map(struct vtio_bounce_pool *p, const struct vtio_bounce_dev *dev, void *cpu,
-			  size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus);
-int vtio__bounce_pool_alloc(struct vtio_bounce_pool *p, uint32_t area_hint, size_t size,
-			    size_t align, void **cpu, uint64_t *bus);
+/* Address translation slow paths (bounce_pool.c). */
+int vtio__bounce_off_to_dev(const struct vtio_bounce_pool *p, size_t off, uint64_t *dev);
 /* Offset in the pool area of a device address, or VTIO_ENOENT. */
-int vtio__bounce_pool_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off);
-int vtio__bounce_pool_unmap(struct vtio_bounce_pool *p, size_t off, size_t len,
-			    enum vtio_dma_dir dir, uint32_t attrs);
-int vtio__bounce_pool_sync(struct vtio_bounce_pool *p, size_t off, size_t len,
-			   enum vtio_dma_dir dir, bool for_cpu);
-int vtio__bounce_pool_free(struct vtio_bounce_pool *p, size_t off, size_t size, void *cpu);
+int vtio__bounce_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off);
 /* Close (refuse new slots) every area; VTIO_EBUSY, reopening them, when any slot is in use. */
 int vtio__bounce_pool_close(struct vtio_bounce_pool *p);
 void vtio__bounce_pool_open(struct vtio_bounce_pool *p);

@@ -2,7 +2,7 @@
  * (readers never write shared memory, so the fast path takes no global
  * lock), pool choice by addressing limit and affinity, and lookup of the
  * owning pool of a device address by binary search. */
-#include "bounce_internal.h"
+#include "bounce_slots.h"
 
 size_t vtio_bounce_set_size(void)
 {
@@ -163,7 +163,7 @@ static int find_pool(struct vtio_bounce_set *set, uint64_t dev, struct vtio_boun
 		VTIO_BOUNCE_FENCE_ACQ();
 		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) != s1)
 			continue;
-		if (found == NULL || vtio__bounce_pool_dev_off(found, dev, off) != 0)
+		if (found == NULL || fast_dev_off(found, dev, off) != 0)
 			return VTIO_ENOENT;
 		*pool = found;
 		return 0;
@@ -214,6 +214,53 @@ static uint32_t candidates(struct vtio_bounce_set *set, const struct vtio_bounce
 	return k;
 }
 
+/* The first pool candidates() would list, read in one pass with no copy:
+ * the fast path of every map. NULL when the device may use none. */
+static struct vtio_bounce_pool *first_candidate(struct vtio_bounce_set *set,
+						const struct vtio_bounce_dev *dev)
+{
+	bool any = dev->pool_id == VTIO_BOUNCE_ANY_POOL;
+	for (;;) {
+		uint32_t s1 = VTIO_BOUNCE_LOAD_ACQ32(&set->seq);
+		if (VTIO_UNLIKELY(s1 & 1u)) {
+			VTIO_CPU_RELAX();
+			continue;
+		}
+		uint32_t n = __atomic_load_n(&set->npools, __ATOMIC_RELAXED);
+		if (n > VTIO_CONFIG_BOUNCE_MAX_POOLS)
+			n = VTIO_CONFIG_BOUNCE_MAX_POOLS;
+		struct vtio_bounce_pool *best = NULL;
+		if (!any)
+			for (uint32_t i = 0; i < n && best == NULL; i++) {
+				struct vtio_bounce_pool *p =
+				    VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
+				if (p != NULL && p->id == dev->pool_id && p->dev_hi <= dev->mask)
+					best = p;
+			}
+		if (best == NULL && (any || !(dev->flags & VTIO_BOUNCE_DEV_F_STRICT)))
+			for (uint32_t i = n; i-- > 0 && best == NULL;) {
+				struct vtio_bounce_pool *p =
+				    VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
+				if (p != NULL && p->dev_hi <= dev->mask &&
+				    !(p->flags & VTIO_BOUNCE_POOL_F_RESTRICTED) &&
+				    (any || p->id != dev->pool_id))
+					best = p;
+			}
+		VTIO_BOUNCE_FENCE_ACQ();
+		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) == s1)
+			return best;
+	}
+}
+
+/* Fold one pool's refusal into the error to report: exhaustion outranks
+ * "too big", which outranks "pool leaving" (VTIO_ENODEV). */
+static int worse(int err, int r)
+{
+	if (r == VTIO_ENOMEM || (r == VTIO_EMSGSIZE && err != VTIO_ENOMEM) || err == VTIO_ENODEV)
+		return r;
+	return err;
+}
+
 /* ---- Public map / sync / alloc ----------------------------------------------------- */
 
 int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu,
@@ -224,19 +271,25 @@ int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *d
 	    (dir != VTIO_DMA_BIDIRECTIONAL && dir != VTIO_DMA_TO_DEVICE &&
 	     dir != VTIO_DMA_FROM_DEVICE))
 		return VTIO_EINVAL;
+	struct vtio_bounce_pool *first = first_candidate(set, dev);
+	int err = VTIO_ENODEV;
+	if (VTIO_LIKELY(first != NULL)) {
+		err = slots_map(first, dev, cpu, len, dir, attrs, bus);
+		if (VTIO_LIKELY(err == 0))
+			return 0;
+	}
+	/* Slow path: the other usable pools, in order. */
 	struct vtio_bounce_pool *c[VTIO_CONFIG_BOUNCE_MAX_POOLS];
 	uint32_t n = candidates(set, dev, c);
-	int err = VTIO_ENODEV;
 	for (uint32_t i = 0; i < n; i++) {
-		int r = vtio__bounce_pool_map(c[i], dev, cpu, len, dir, attrs, bus);
+		if (c[i] == first)
+			continue;
+		int r = slots_map(c[i], dev, cpu, len, dir, attrs, bus);
 		if (r == 0)
 			return 0;
-		/* Exhaustion outranks "too big", which outranks "pool leaving". */
-		if (r == VTIO_ENOMEM || (r == VTIO_EMSGSIZE && err != VTIO_ENOMEM) ||
-		    (err == VTIO_ENODEV))
-			err = r;
+		err = worse(err, r);
 	}
-	if (n == 0)
+	if (n == 0 && first == NULL)
 		VTIO_BOUNCE_COUNT(&set->fail_no_pool);
 	return err;
 }
@@ -251,7 +304,7 @@ int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enu
 		VTIO_BOUNCE_COUNT(&set->fail_unknown);
 		return VTIO_ENOENT;
 	}
-	return vtio__bounce_pool_unmap(p, off, len, dir, attrs);
+	return slots_unmap(p, off, len, dir, attrs);
 }
 
 static int sync(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio_dma_dir dir,
@@ -266,7 +319,7 @@ static int sync(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio
 		VTIO_BOUNCE_COUNT(&set->fail_unknown);
 		return VTIO_ENOENT;
 	}
-	return vtio__bounce_pool_sync(p, off, len, dir, for_cpu);
+	return slots_sync(p, off, len, dir, for_cpu);
 }
 
 int vtio_bounce_sync_for_cpu(struct vtio_bounce_set *set, uint64_t bus, size_t len,
@@ -291,12 +344,10 @@ int vtio_bounce_alloc(struct vtio_bounce_set *set, const struct vtio_bounce_dev 
 	uint32_t n = candidates(set, dev, c);
 	int err = VTIO_ENODEV;
 	for (uint32_t i = 0; i < n; i++) {
-		int r = vtio__bounce_pool_alloc(c[i], dev->area_hint, size, align, cpu, bus);
+		int r = slots_alloc(c[i], dev->area_hint, size, align, cpu, bus);
 		if (r == 0)
 			return 0;
-		if (r == VTIO_ENOMEM || (r == VTIO_EMSGSIZE && err != VTIO_ENOMEM) ||
-		    (err == VTIO_ENODEV))
-			err = r;
+		err = worse(err, r);
 	}
 	if (n == 0)
 		VTIO_BOUNCE_COUNT(&set->fail_no_pool);
@@ -312,7 +363,7 @@ int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64
 		VTIO_BOUNCE_COUNT(&set->fail_unknown);
 		return VTIO_ENOENT;
 	}
-	return vtio__bounce_pool_free(p, off, size, cpu);
+	return slots_free(p, off, size, cpu);
 }
 
 void vtio_bounce_set_get_stats(struct vtio_bounce_set *set, struct vtio_bounce_stats *out)
