@@ -283,6 +283,8 @@ struct vtio_dma_debug_entry {
 	uint64_t bus;	/**< Bus address. */
 	uint64_t len;	/**< Length. */
 	uint64_t seq;	/**< Order of the last state change (newest tombstone wins). */
+	uint32_t next;	/**< Next live entry (index), UINT32_MAX for none. */
+	uint32_t prev;	/**< Previous live entry (index), UINT32_MAX for none. */
 	uint8_t dir;	/**< enum vtio_dma_dir. */
 	uint8_t state;	/**< Free, live or unmapped (tombstone). */
 	uint8_t kind;	/**< Streaming mapping or coherent allocation. */
@@ -302,16 +304,17 @@ struct vtio_dma_debug_config {
 
 /** A debug layer (class VTIO_DMA_CLASS_DEBUG). Counters are public. */
 struct vtio_dma_debug {
-	struct vtio_dma_layer layer;		/**< Push `&d.layer`. */
-	struct vtio_dma_debug_entry *tab;	/**< Table. */
-	size_t n;				/**< Entries. */
-	size_t live;				/**< Live mappings and allocations. */
-	size_t hw;				/**< Entries ever used (scan bound). */
-	size_t cursor;				/**< Next slot to try (oldest tombstone first). */
-	uint64_t seq;				/**< State-change counter. */
-	bool overflowed;			/**< Some mapping went untracked. */
-	vtio_dma_debug_report_fn report;	/**< Callback. */
-	void *report_ctx;			/**< Its argument. */
+	struct vtio_dma_layer layer;	  /**< Push `&d.layer`. */
+	struct vtio_dma_debug_entry *tab; /**< Table. */
+	size_t n;			  /**< Entries. */
+	size_t live;			  /**< Live mappings and allocations. */
+	size_t hw;			  /**< Entries ever used (scan bound). */
+	size_t cursor;			  /**< Next slot to try (oldest tombstone first). */
+	uint32_t live_head;		  /**< First live entry (index), UINT32_MAX for none. */
+	uint64_t seq;			  /**< State-change counter. */
+	bool overflowed;		  /**< Some mapping went untracked. */
+	vtio_dma_debug_report_fn report;  /**< Callback. */
+	void *report_ctx;		  /**< Its argument. */
 	uint64_t counts[VTIO_DMA_DEBUG_NKINDS]; /**< Findings per kind. */
 	struct vtio_dma_debug_report last;	/**< Last finding. */
 	VTIO_LOCK_T lock;			/**< Table lock. */
@@ -319,6 +322,8 @@ struct vtio_dma_debug {
 
 /**
  * Bytes of table for tracking @p n mappings (live ones plus tombstones).
+ * Checks on the success path cost O(live mappings); only error paths scan
+ * the tombstones.
  * @return n * sizeof(struct vtio_dma_debug_entry).
  * Context: any; pure.
  */

@@ -14,6 +14,30 @@
 #include "vtio/dma_layers.h"
 
 enum { ST_FREE = 0, ST_LIVE = 1, ST_DEAD = 2 };
+#define NIL UINT32_MAX
+
+/* Live entries form a doubly linked list, so the success paths never look at
+ * tombstones or free slots. */
+static void link_live(struct vtio_dma_debug *d, struct vtio_dma_debug_entry *e)
+{
+	uint32_t i = (uint32_t)(e - d->tab);
+	e->prev = NIL;
+	e->next = d->live_head;
+	if (d->live_head != NIL)
+		d->tab[d->live_head].prev = i;
+	d->live_head = i;
+}
+
+static void unlink_live(struct vtio_dma_debug *d, struct vtio_dma_debug_entry *e)
+{
+	if (e->prev != NIL)
+		d->tab[e->prev].next = e->next;
+	else
+		d->live_head = e->next;
+	if (e->next != NIL)
+		d->tab[e->next].prev = e->prev;
+	e->next = e->prev = NIL;
+}
 enum { K_MAP = 0, K_ALLOC = 1 };
 
 static struct vtio_dma_debug *dbg_of(struct vtio_dma_layer *l)
@@ -60,9 +84,9 @@ static struct vtio_dma_debug_entry *find_live_at(struct vtio_dma_debug *d, uint6
 						 unsigned kind, uint64_t len, uint8_t dir)
 {
 	struct vtio_dma_debug_entry *best = NULL;
-	for (size_t i = 0; i < d->hw; i++) {
+	for (uint32_t i = d->live_head; i != NIL; i = d->tab[i].next) {
 		struct vtio_dma_debug_entry *e = &d->tab[i];
-		if (e->state != ST_LIVE || e->kind != kind || e->bus != bus)
+		if (e->kind != kind || e->bus != bus)
 			continue;
 		if (e->len == len && e->dir == dir)
 			return e; /* the same buffer may be mapped twice: prefer the exact one */
@@ -75,9 +99,9 @@ static struct vtio_dma_debug_entry *find_live_at(struct vtio_dma_debug *d, uint6
 /* The live entry containing bus (any kind), else NULL. */
 static struct vtio_dma_debug_entry *find_live_containing(struct vtio_dma_debug *d, uint64_t bus)
 {
-	for (size_t i = 0; i < d->hw; i++) {
+	for (uint32_t i = d->live_head; i != NIL; i = d->tab[i].next) {
 		struct vtio_dma_debug_entry *e = &d->tab[i];
-		if (e->state == ST_LIVE && bus >= e->bus && bus - e->bus < e->len)
+		if (bus >= e->bus && bus - e->bus < e->len)
 			return e;
 	}
 	return NULL;
@@ -111,6 +135,7 @@ static bool track(struct vtio_dma_debug *d, uint64_t bus, uint64_t len, uint8_t 
 		e->kind = (uint8_t)kind;
 		e->state = ST_LIVE;
 		e->seq = ++d->seq;
+		link_live(d, e);
 		if (i >= d->hw)
 			d->hw = i + 1;
 		d->live++;
@@ -124,6 +149,7 @@ static void retire(struct vtio_dma_debug *d, struct vtio_dma_debug_entry *e)
 {
 	e->state = ST_DEAD;
 	e->seq = ++d->seq;
+	unlink_live(d, e);
 	d->live--;
 }
 
@@ -197,6 +223,7 @@ static int debug_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum 
 		VTIO_LOCK(&d->lock);
 		if (e->state == ST_DEAD && e->bus == bus) {
 			e->state = ST_LIVE;
+			link_live(d, e);
 			d->live++;
 		}
 		VTIO_UNLOCK(&d->lock);
@@ -311,12 +338,14 @@ size_t vtio_dma_debug_table_size(size_t n)
 int vtio_dma_debug_init(struct vtio_dma_debug *d, const struct vtio_dma_debug_config *cfg)
 {
 	if (d == NULL || cfg == NULL || cfg->table == NULL ||
-	    cfg->table_size < sizeof(struct vtio_dma_debug_entry))
+	    cfg->table_size < sizeof(struct vtio_dma_debug_entry) ||
+	    cfg->table_size / sizeof(struct vtio_dma_debug_entry) >= NIL)
 		return VTIO_EINVAL;
 	VTIO_MEMSET(d, 0, sizeof(*d));
 	d->tab = (struct vtio_dma_debug_entry *)cfg->table;
 	d->n = cfg->table_size / sizeof(struct vtio_dma_debug_entry);
 	VTIO_MEMSET(d->tab, 0, d->n * sizeof(struct vtio_dma_debug_entry));
+	d->live_head = NIL;
 	d->report = cfg->report;
 	d->report_ctx = cfg->report_ctx;
 	VTIO_LOCK_INIT(&d->lock);
