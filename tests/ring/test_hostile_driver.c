@@ -530,6 +530,32 @@ static void b_num1_head(struct ring *r)
 	avail(r, 1);
 }
 
+/* A loop through zero-length descriptors: the bound counts descriptors, not bytes. */
+static void b_loop_zero_len(struct ring *r)
+{
+	desc(r, 0, data(0), 0, NEXT, 1);
+	desc(r, 1, data(1), 0, NEXT, 0);
+	avail(r, 0);
+}
+/* Indirect table entries linked out of order (0 -> 2 -> 1): legal without
+ * IN_ORDER, the walk follows next from entry 0. */
+static void b_indirect_nonsequential(struct ring *r)
+{
+	idesc(r, 0, 0, data(0), 16, NEXT, 2);
+	idesc(r, 0, 2, data(2), 8, NEXT, 1);
+	idesc(r, 0, 1, data(1), 32, WR, 0);
+	desc(r, 0, itab(0), 48, INDIR, 0);
+	avail(r, 0);
+}
+/* An indirect table at an odd address: the spec sets no alignment for it. */
+static void b_indirect_unaligned(struct ring *r)
+{
+	write_desc(r->mem + ITAB_OFF + 3, data(0), 16, NEXT, 1);
+	write_desc(r->mem + ITAB_OFF + 3 + 16, data(1), 16, WR, 0);
+	desc(r, 0, itab(0) + 3, 32, INDIR, 0);
+	avail(r, 0);
+}
+
 static const struct row rows[] = {
     {"head_ge_num", b_head_range, {VTIO_ERANGE}, 1, 0, 0, M_LEGACY, 0},
     {"head_ffff", b_head_ffff, {VTIO_ERANGE}, 0, 0, 0, 0, 0},
@@ -540,6 +566,9 @@ static const struct row rows[] = {
     {"loop_long", b_loop_long, {VTIO_ELOOP}, 0, 128, 0, 0, 0},
     {"loop_writable", b_loop_writable, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
     {"loop_rho", b_loop_rho, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"loop_zero_len", b_loop_zero_len, {VTIO_ELOOP}, 0, 0, 0, 0, 0},
+    {"indirect_nonsequential_ok", b_indirect_nonsequential, {0}, 1, 0, 0, 0, 24},
+    {"indirect_unaligned_table_ok", b_indirect_unaligned, {0}, 1, 0, 0, M_LEGACY, 16},
     {"chain_num_then_loop", b_chain_num_then_loop, {VTIO_ELOOP}, 0, 128, 0, 0, 0},
     {"chain_exactly_num_ok", b_chain_exactly_num, {0}, 1, 128, 0, 0, 128 * 4},
     {"nested_indirect", b_nested_indirect, {VTIO_EBADMSG}, 0, 0, 0, M_LEGACY, 0},
@@ -1193,6 +1222,28 @@ static void test_enobufs_packed(void **state)
 	small_teardown(&e);
 }
 
+/* devq.h: vtio_devq_push() with len larger than the chain's writable length
+ * is VTIO_EINVAL (a device-side caller bug), and does not break the queue.
+ * (vtio_devq_push_batch() gets no writable length, so it cannot check.) */
+static void test_push_len_too_big(void **state)
+{
+	(void)state;
+	struct small_env e;
+	small_setup(&e, 8);
+	struct ring r = {e.mem, 8, 0};
+	desc(&r, 0, data(0), 16, NEXT, 1);
+	desc(&r, 1, data(1), 32, WR, 0);
+	avail(&r, 0);
+	struct vtio_devq_chain c;
+	assert_int_equal(pop_caps(e.q, &c, 4, 4), 0);
+	assert_int_equal(vtio_devq_push(e.q, &c, 33), VTIO_EINVAL);
+	assert_false(vtio_devq_is_broken(e.q));
+	assert_int_equal(used_idx(&e), 0);
+	assert_int_equal(vtio_devq_push(e.q, &c, 32), 0);
+	assert_int_equal(used_idx(&e), 1);
+	small_teardown(&e);
+}
+
 /* A looping chain must report ELOOP even when the arrays are smaller than
  * the loop would fill: ENOBUFS cannot be an endless "retry with more". */
 static void test_loop_with_small_arrays(void **state)
@@ -1312,6 +1363,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_enobufs_nothing_consumed),
 	    cmocka_unit_test(test_enobufs_packed),
+	    cmocka_unit_test(test_push_len_too_big),
 	    cmocka_unit_test(test_loop_with_small_arrays),
 	    cmocka_unit_test(test_broken_until_reset),
 	    cmocka_unit_test(test_writable_into_readonly_region),
