@@ -343,9 +343,9 @@ static void test_indirect(void **state)
 		uint64_t feat = FX_MODERN | VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
 		assert_int_equal(fx_setup(&f, L, 8, feat, &o), 0);
 		unsigned char *buf = fx_alloc(&f, 64 * 16, 16);
-		struct vtio_sg sg[64];
-		for (unsigned i = 0; i < 64; i++)
-			sg[i] = vtio_sg_of(buf + 16 * i, 16);
+		struct vtio_sg sg[65];
+		for (unsigned i = 0; i < 65; i++)
+			sg[i] = vtio_sg_of(buf + 16 * (i % 64), 16);
 		/* A 3-segment buffer takes one ring descriptor (threshold 2). */
 		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)1), 0);
 		assert_int_equal(vtio_vq_num_free(f.vq), 7);
