@@ -13,8 +13,9 @@
  * Input: [cfg][op]... each op is 8 bytes: [kind][a][b][c][d][e][f][g].
  *  cfg bits 0-2: log2(num) (1..128); bit 3: INDIRECT_DESC (+ 4 tables);
  *  bit 4: IN_ORDER; bit 5: EVENT_IDX; bit 6: legacy (no VERSION_1).
- *  kind % 6: 0 add, 1 used entry for a real head, 2 used entry with a raw
- *  id, 3 used idx move, 4 reap, 5 notification calls. See make_corpus.py.
+ *  kind % 7: 0 add, 1 used entry for a real head, 2 used entry with a raw
+ *  id, 3 used idx move, 4 reap, 5 notification calls, 6 the device writes
+ *  used->flags or avail_event. See make_corpus.py.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -147,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t pos = 0; pos + 8 <= size; pos += 8) {
 		const uint8_t *op = data + pos;
-		switch (op[0] % 6u) {
+		switch (op[0] % 7u) {
 		case 0: { /* add a buffer */
 			if (f.ntok >= MAXTOK)
 				break;
@@ -190,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2: { /* used entry with any id */
 			uint32_t id, len;
 			memcpy(&len, op + 4, 4);
-			if (op[0] % 6u == 1 && f.ntok) {
+			if (op[0] % 7u == 1 && f.ntok) {
 				unsigned k = f.nflight && !(op[1] & 0x80)
 						 ? f.flight[op[2] % f.nflight]
 						 : op[2] % f.ntok;
@@ -248,6 +249,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
+		case 6: { /* the device's suppression fields: used->flags, avail_event */
+			uint16_t v = (uint16_t)(op[2] | op[3] << 8);
+			if (!legacy)
+				v = vtio_le16(v);
+			size_t off = (op[1] & 1) ? vtio_split_avail_event_off(f.num) : 0;
+			memcpy(f.used + off, &v, 2);
+			(void)vtio_vq_kick_prepare(f.vq);
+			break;
+		}
+		case 5:
 		default: { /* notification paths */
 			switch (op[1] % 5u) {
 			case 0:

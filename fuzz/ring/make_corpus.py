@@ -216,6 +216,11 @@ def vq_seeds():
     s["idx_far"] = bytes([3]) + add(1, 0) + used_idx(0x8000) + REAP
     s["idx_backwards"] = bytes([3]) + add(1, 0) + used_real(0) + REAP + used_idx(0) + \
         add(1, 0) + used_idx(0xFFFF) + REAP
+    # Suppression fields the device controls: NO_NOTIFY and avail_event at
+    # odd values, with EVENT_IDX on and off.
+    s["suppress_fields"] = bytes([3 | 0x20]) + add(1, 1) + vq_op(6, 1, 0xFF, 0xFF) + \
+        vq_op(5, 0) + vq_op(6, 0, 1, 0) + add(1, 0) + vq_op(5, 0) + used_real(0) + \
+        used_real(1) + REAP
     s["in_order_bad_id"] = bytes([3 | 0x10]) + add(0, 1) + add(0, 1) + used_raw(6) + REAP
     return s
 
