@@ -1,0 +1,528 @@
+/* Packed ring features: VIRTIO_F_IN_ORDER (both roles), NOTIFICATION_DATA,
+ * event suppression in both directions (ENABLE / DISABLE / DESC with
+ * EVENT_IDX, wrap-adjusted offsets), and the used len policy, driver and
+ * device of this library against each other with the wire checked by hand.
+ *
+ * Checklist: INORD-DEV-1/2, INORD-DRV-3/4, NOTIF-DRV-3/4, NOTIF-DEV-3,
+ * EVT-DRV-3/7/8/9, EVT-DEV-6/7/8/9, PACKED-DEV-7/8, PACKED-DRV-15,
+ * CHECKLIST 3.3, 3.4, 3.11, 3.12. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ring_fixture.h"
+
+#define AV VTIO_DESC_F_AVAIL
+#define US VTIO_DESC_F_USED
+#define WR VTIO_DESC_F_WRITE
+
+static uint16_t raw16(const void *base, size_t off)
+{
+	uint16_t v;
+	memcpy(&v, (const unsigned char *)base + off, 2);
+	return vtio_le16(v);
+}
+
+static void set16(void *base, size_t off, uint16_t v)
+{
+	v = vtio_le16(v);
+	memcpy((unsigned char *)base + off, &v, 2);
+}
+
+static uint16_t ring_flags(const struct fx *f, uint32_t slot)
+{
+	return raw16(f->areas.desc, slot * 16u + 14u);
+}
+
+/* Add a buffer of @nout readable + @nin writable 8-byte segments. */
+static void add(struct fx *f, unsigned nout, unsigned nin, void *token)
+{
+	struct vtio_sg sg[8];
+	unsigned char *b = fx_alloc(f, 8u * (nout + nin), 8);
+	for (unsigned i = 0; i < nout + nin; i++)
+		sg[i] = vtio_sg_of(b + 8u * i, 8);
+	assert_int_equal(vtio_vq_add(f->vq, sg, nout, nin, token), 0);
+}
+
+static void pop(struct fx *f, struct vtio_devq_chain *c, struct vtio_iov *rd, struct vtio_iov *wr)
+{
+	memset(c, 0, sizeof(*c));
+	c->rd = rd;
+	c->rd_max = 8;
+	c->wr = wr;
+	c->wr_max = 8;
+	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
+}
+
+/* ---- IN_ORDER ------------------------------------------------------------------------- */
+
+/* INORD-DEV-2 / INORD-DRV-3/4 / 3.11: the device returns a batch as ONE used
+ * descriptor carrying the last buffer's id, written over the batch's first
+ * descriptor; the driver hands back every token in order, the skipped ones
+ * with their full writable size, the last with the reported len. */
+static void test_in_order_batch(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, 7, FX_MODERN | VTIO_FEATURE(VTIO_F_IN_ORDER), NULL),
+	    0);
+	int tok[8];
+	for (int lap = 0; lap < 6; lap++) {
+		add(&f, 1, 1, &tok[0]); /* 2 slots */
+		add(&f, 0, 2, &tok[1]); /* 2 slots */
+		add(&f, 1, 0, &tok[2]); /* 1 slot */
+		struct vtio_devq_chain c[3];
+		struct vtio_iov rd[3][8], wr[3][8];
+		for (int i = 0; i < 3; i++)
+			pop(&f, &c[i], rd[i], wr[i]);
+		/* INORD: the driver's ids are the head slots, in ring order */
+		uint32_t first_slot = c[0].id;
+		assert_int_equal(c[1].id, (c[0].id + 2u) % 7u);
+		assert_int_equal(c[2].id, (c[1].id + 2u) % 7u);
+		struct vtio_devq_used u[3] = {
+		    {c[0].id, c[0].ndesc, 16}, {c[1].id, c[1].ndesc, 16}, {c[2].id, c[2].ndesc, 0}};
+		u[1].len = 16;
+		/* batch of the first two only, then the third alone */
+		assert_int_equal(vtio_devq_push_batch(f.dq, u, 2), 0);
+		/* one used descriptor at the batch's first slot, id of the last */
+		assert_int_equal(raw16(f.areas.desc, first_slot * 16u + 12u), c[1].id);
+		uint16_t fl = ring_flags(&f, first_slot);
+		assert_int_equal((fl & AV) != 0, (fl & US) != 0);
+		assert_true(fl & WR);
+		/* the batch's other slots were not written as used */
+		uint32_t s2 = (first_slot + 2u) % 7u;
+		uint16_t f2 = ring_flags(&f, s2);
+		assert_int_not_equal((f2 & AV) != 0, (f2 & US) != 0);
+		uint32_t len = 99;
+		assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[0]);
+		assert_int_equal(len, 8); /* skipped: whole writable size */
+		assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[1]);
+		assert_int_equal(len, 16);
+		assert_null(vtio_vq_get_used(f.vq, NULL));
+		assert_int_equal(vtio_devq_push_batch(f.dq, &u[2], 1), 0);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[2]);
+		assert_int_equal(len, 0);
+		assert_int_equal(vtio_vq_num_free(f.vq), 7);
+	}
+	assert_false(vtio_vq_is_broken(f.vq));
+	assert_false(vtio_devq_is_broken(f.dq));
+	fx_teardown(&f);
+}
+
+/* INORD-DEV-1: a long in-order run with random batch sizes, across many
+ * wraps of a ring whose size is not a power of two. */
+static void test_in_order_long(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct fx_opts o;
+	memset(&o, 0, sizeof(o));
+	o.indirect_tables = 4;
+	o.indirect_max = 8;
+	o.indirect_threshold = 4;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, 13,
+		     FX_MODERN | VTIO_FEATURE(VTIO_F_IN_ORDER) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
+		     &o),
+	    0);
+	static int tok[64];
+	unsigned head = 0, tail = 0; /* tokens added / reaped, in order */
+	uint64_t rng = 7;
+	struct vtio_devq_used pend[16];
+	unsigned npend = 0;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	unsigned char *b = fx_alloc(&f, 64, 8);
+	for (int iter = 0; iter < 20000; iter++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned r = (unsigned)(rng >> 33);
+		unsigned n = 1 + r % 5;
+		struct vtio_sg sg[5];
+		for (unsigned i = 0; i < n; i++)
+			sg[i] = vtio_sg_of(b + 8u * i, 8);
+		if (head - tail < 16 &&
+		    vtio_vq_add(f.vq, sg, n / 2, n - n / 2, &tok[head % 64]) == 0)
+			head++;
+		for (;;) {
+			memset(&c, 0, sizeof(c));
+			c.rd = rd;
+			c.rd_max = 8;
+			c.wr = wr;
+			c.wr_max = 8;
+			if (npend == 16 || vtio_devq_pop(f.dq, &c) != 0)
+				break;
+			pend[npend].id = c.id;
+			pend[npend].ndesc = c.ndesc;
+			pend[npend].len = (uint32_t)c.wr_len;
+			npend++;
+		}
+		unsigned batch = npend ? 1 + (r >> 8) % npend : 0;
+		if (batch) {
+			assert_int_equal(vtio_devq_push_batch(f.dq, pend, batch), 0);
+			memmove(&pend[0], &pend[batch], (npend - batch) * sizeof(pend[0]));
+			npend -= batch;
+		}
+		void *t;
+		while ((t = vtio_vq_get_used(f.vq, NULL)) != NULL) {
+			assert_ptr_equal(t, &tok[tail % 64]); /* in order */
+			tail++;
+		}
+	}
+	assert_true(tail > 5000);
+	assert_false(vtio_vq_is_broken(f.vq));
+	assert_false(vtio_devq_is_broken(f.dq));
+	fx_teardown(&f);
+}
+
+/* ---- NOTIFICATION_DATA ---------------------------------------------------------------- */
+
+/* NOTIF-DRV-4 / 3.12: the notify value carries the queue index, the next
+ * slot to be made available in bits 16-30 and the driver wrap counter in
+ * bit 31; without the feature, the index alone. */
+static void test_notification_data(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 5,
+				  FX_MODERN | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), NULL),
+			 0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	uint32_t slot = 0;
+	unsigned wrap = 1;
+	for (int i = 0; i < 12; i++) {
+		unsigned n = 1 + (unsigned)i % 3;
+		add(&f, n, 0, &tok);
+		slot += n;
+		if (slot >= 5) {
+			slot -= 5;
+			wrap ^= 1;
+		}
+		unsigned kicks = f.kicks;
+		assert_int_equal(vtio_vq_kick(f.vq), 0);
+		assert_int_equal(f.kicks, kicks + 1);
+		assert_int_equal(f.last_kick_data, 3u | (slot << 16) | (wrap << 31));
+		pop(&f, &c, rd, wr);
+		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+	}
+	fx_teardown(&f);
+
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 5, FX_MODERN, NULL), 0);
+	add(&f, 2, 0, &tok);
+	assert_int_equal(vtio_vq_kick(f.vq), 0);
+	assert_int_equal(f.last_kick_data, 3);
+	fx_teardown(&f);
+}
+
+/* ---- Event suppression ------------------------------------------------------------------ */
+
+/* EVT-DEV-8 / EVT-DRV-8 / NOTIF-DRV-3: the device's area says DISABLE ->
+ * no kick; ENABLE -> kick; nothing added -> no kick. */
+static void test_evt_device_area_flags(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FX_MODERN, NULL), 0);
+	int tok;
+	assert_false(vtio_vq_kick_prepare(f.vq));
+	vtio_devq_disable_notify(f.dq);
+	assert_int_equal(raw16(f.areas.device, 2), VTIO_RING_EVENT_FLAGS_DISABLE);
+	add(&f, 1, 0, &tok);
+	assert_false(vtio_vq_kick_prepare(f.vq));
+	/* enable_notify: ENABLE without EVENT_IDX; false because a chain waits */
+	assert_false(vtio_devq_enable_notify(f.dq));
+	assert_int_equal(raw16(f.areas.device, 2), VTIO_RING_EVENT_FLAGS_ENABLE);
+	add(&f, 1, 0, &tok);
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	assert_false(vtio_vq_kick_prepare(f.vq)); /* nothing new */
+	/* reserved value 3 and DESC without EVENT_IDX: treated as ENABLE */
+	set16(f.areas.device, 2, 3);
+	add(&f, 1, 0, &tok);
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
+	add(&f, 1, 0, &tok);
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	fx_teardown(&f);
+}
+
+/* EVT-DRV-7 / EVT-DEV-7: the driver's area; disable_cb -> DISABLE and the
+ * device does not notify; enable_cb -> ENABLE and it does. enable_cb
+ * returns false when a used buffer is already there (EVT-DRV-9). */
+static void test_evt_driver_area_flags(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FX_MODERN, NULL), 0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	vtio_vq_disable_cb(f.vq);
+	assert_int_equal(raw16(f.areas.driver, 2), VTIO_RING_EVENT_FLAGS_DISABLE);
+	add(&f, 1, 0, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_false(vtio_devq_notify_prepare(f.dq));
+	assert_false(vtio_vq_enable_cb(f.vq)); /* one is pending */
+	assert_int_equal(raw16(f.areas.driver, 2), VTIO_RING_EVENT_FLAGS_ENABLE);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+	assert_true(vtio_vq_enable_cb(f.vq));
+	assert_null(vtio_vq_get_used(f.vq, NULL)); /* EVT-DRV-3: spurious is fine */
+	add(&f, 1, 0, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_true(vtio_devq_notify_prepare(f.dq));
+	assert_false(vtio_devq_notify_prepare(f.dq)); /* nothing new used */
+	unsigned irqs = f.irqs;
+	assert_int_equal(vtio_devq_kick(f.dq), 0);
+	assert_int_equal(f.irqs, irqs);
+	fx_teardown(&f);
+}
+
+/* EVT-DRV-7/8, EVT-DEV-7/8, 3.4: with EVENT_IDX the areas hold DESC and
+ * off_wrap; each side notifies exactly when the other's descriptor was
+ * among those just made available / used, including across the wrap
+ * (an offset with the other wrap bit counts as off - num). */
+static void test_evt_desc_mode(void **state)
+{
+	(void)state;
+	const uint32_t num = 6;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, num, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	/* device asks for a kick at its next slot (0, wrap 1) */
+	assert_true(vtio_devq_enable_notify(f.dq));
+	assert_int_equal(raw16(f.areas.device, 2), VTIO_RING_EVENT_FLAGS_DESC);
+	assert_int_equal(raw16(f.areas.device, 0), 0x8000u);
+	/* driver asks for an interrupt at its next used slot */
+	assert_true(vtio_vq_enable_cb(f.vq));
+	assert_int_equal(raw16(f.areas.driver, 2), VTIO_RING_EVENT_FLAGS_DESC);
+	assert_int_equal(raw16(f.areas.driver, 0), 0x8000u);
+
+	uint32_t slot = 0;
+	for (int i = 0; i < 40; i++) {
+		unsigned n = 1 + (unsigned)i % 4;
+		/* the device's event is at its own next slot: the kick is needed */
+		add(&f, n, 0, &tok);
+		assert_true(vtio_vq_kick_prepare(f.vq));
+		/* a second buffer with the event now behind: no kick */
+		add(&f, 1, 0, &tok);
+		assert_false(vtio_vq_kick_prepare(f.vq));
+		for (int k = 0; k < 2; k++) {
+			pop(&f, &c, rd, wr);
+			assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+			/* the driver's event is its next used slot: first push notifies */
+			assert_int_equal(vtio_devq_notify_prepare(f.dq), k == 0);
+		}
+		slot = (slot + n + 1) % num;
+		while (vtio_vq_get_used(f.vq, NULL) != NULL)
+			;
+		assert_true(vtio_vq_enable_cb(f.vq));
+		assert_true(vtio_devq_enable_notify(f.dq));
+		uint16_t dev_ow = raw16(f.areas.device, 0);
+		uint16_t drv_ow = raw16(f.areas.driver, 0);
+		assert_int_equal(dev_ow & 0x7fffu, slot);
+		assert_int_equal(drv_ow, dev_ow); /* both sides at the same position */
+	}
+	assert_false(vtio_vq_is_broken(f.vq));
+	fx_teardown(&f);
+}
+
+/* 3.4: DESC offsets in the previous lap (other wrap bit) count as off - num:
+ * an event the driver already passed in the previous lap gives no kick; an
+ * event ahead in the same lap is not crossed; one crossed at the wrap is. */
+static void test_evt_desc_wrap_adjust(void **state)
+{
+	(void)state;
+	const uint32_t num = 8;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, num, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	/* move the driver to slot 6 of lap 0 */
+	for (int i = 0; i < 6; i++) {
+		add(&f, 1, 0, &tok);
+		pop(&f, &c, rd, wr);
+		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+	}
+	(void)vtio_vq_kick_prepare(f.vq);
+	set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
+	struct {
+		uint16_t off_wrap;
+		bool kick;
+	} cases[] = {
+	    {0x8000u | 7u, true},  /* slot 7, lap 0: among 6,7,0 */
+	    {0x0000u | 0u, true},  /* slot 0, lap 1: among 6,7,0 */
+	    {0x0000u | 1u, false}, /* slot 1, lap 1: ahead */
+	    {0x8000u | 5u, false}, /* slot 5, lap 0: already passed */
+	    {0x8000u | 6u, true},  /* slot 6, lap 0: the first one added */
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		set16(f.areas.device, 0, cases[k].off_wrap);
+		/* add 3 descriptors (slots 6, 7, 0) and decide */
+		add(&f, 3, 0, &tok);
+		assert_int_equal(vtio_vq_kick_prepare(f.vq), cases[k].kick);
+		/* complete it and bring the driver back to slot 6 of lap 0 by
+		 * resetting both sides */
+		pop(&f, &c, rd, wr);
+		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+		assert_int_equal(vtio_vq_reset(f.vq), 0);
+		vtio_devq_reset(f.dq);
+		for (int i = 0; i < 6; i++) {
+			add(&f, 1, 0, &tok);
+			pop(&f, &c, rd, wr);
+			assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+			assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+		}
+		(void)vtio_vq_kick_prepare(f.vq);
+		set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
+	}
+	fx_teardown(&f);
+}
+
+/* EVT-DRV-7 enable_cb_delayed: the event is about 3/4 of the descriptors
+ * in flight ahead; the device does not notify before it is crossed. */
+static void test_evt_delayed(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, 16, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	int tok[8];
+	struct vtio_devq_chain c[8];
+	struct vtio_iov rd[8][8], wr[8][8];
+	for (int i = 0; i < 8; i++)
+		add(&f, 1, 0, &tok[i]);
+	assert_true(vtio_vq_enable_cb_delayed(f.vq));
+	assert_int_equal(raw16(f.areas.driver, 0), 0x8000u | 6u); /* 8 * 3/4 */
+	for (int i = 0; i < 8; i++) {
+		pop(&f, &c[i], rd[i], wr[i]);
+		assert_int_equal(vtio_devq_push(f.dq, &c[i], 0), 0);
+		/* used slots 0..5 do not reach the event; slot 6 does */
+		assert_int_equal(vtio_devq_notify_prepare(f.dq), i == 6);
+	}
+	fx_teardown(&f);
+}
+
+/* EVT-DEV-9: more descriptors used since the last decision than the ring
+ * holds (offsets ambiguous): notify. */
+static void test_evt_dev_long_gap(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	assert_true(vtio_vq_enable_cb(f.vq)); /* event at slot 0, lap 1 */
+	for (int i = 0; i < 6; i++) {
+		add(&f, 1, 0, &tok);
+		pop(&f, &c, rd, wr);
+		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
+	}
+	assert_true(vtio_devq_notify_prepare(f.dq));
+	fx_teardown(&f);
+}
+
+/* ---- Used len policy ------------------------------------------------------------------- */
+
+/* CHECKLIST 3.3 / PACKED-DEV-7: the device sets WRITE in a used
+ * descriptor exactly when len > 0, so a strict driver sees the len and a
+ * Linux/QEMU-style one does too. */
+static void test_used_len_write_flag(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN, NULL), 0);
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	add(&f, 1, 1, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 5), 0);
+	assert_int_equal(ring_flags(&f, 0), AV | US | WR);
+	uint32_t len;
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
+	assert_int_equal(len, 5);
+	add(&f, 1, 1, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_int_equal(ring_flags(&f, 2), AV | US); /* after the first 2-slot buffer */
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
+	assert_int_equal(len, 0);
+	/* more than the writable part: refused by the device API */
+	add(&f, 1, 1, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 9), VTIO_EINVAL);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 8), 0);
+	fx_teardown(&f);
+}
+
+/* PACKED-DEV-2/8: a batch completed out of order is written in completion
+ * order from the device's next-used slot (first flags last); the driver
+ * reaps it in that order with each buffer's own len. */
+static void test_push_batch_out_of_order(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 9, FX_MODERN, NULL), 0);
+	int tok[4];
+	struct vtio_devq_chain c[4];
+	struct vtio_iov rd[4][8], wr[4][8];
+	for (int i = 0; i < 4; i++)
+		add(&f, 1, (unsigned)i % 2, &tok[i]);
+	for (int i = 0; i < 4; i++)
+		pop(&f, &c[i], rd[i], wr[i]);
+	struct vtio_devq_used u[4] = {{c[3].id, c[3].ndesc, 8},
+				      {c[0].id, c[0].ndesc, 0},
+				      {c[2].id, c[2].ndesc, 0},
+				      {c[1].id, c[1].ndesc, 8}};
+	assert_int_equal(vtio_devq_push_batch(f.dq, u, 4), 0);
+	uint32_t len;
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[3]);
+	assert_int_equal(len, 8);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[0]);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[2]);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[1]);
+	assert_int_equal(len, 8);
+	assert_null(vtio_vq_get_used(f.vq, NULL));
+	assert_true(vtio_devq_notify_prepare(f.dq));
+	fx_teardown(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_in_order_batch),
+	    cmocka_unit_test(test_in_order_long),
+	    cmocka_unit_test(test_notification_data),
+	    cmocka_unit_test(test_evt_device_area_flags),
+	    cmocka_unit_test(test_evt_driver_area_flags),
+	    cmocka_unit_test(test_evt_desc_mode),
+	    cmocka_unit_test(test_evt_desc_wrap_adjust),
+	    cmocka_unit_test(test_evt_delayed),
+	    cmocka_unit_test(test_evt_dev_long_gap),
+	    cmocka_unit_test(test_used_len_write_flag),
+	    cmocka_unit_test(test_push_batch_out_of_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
