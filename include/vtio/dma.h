@@ -165,55 +165,151 @@ struct vtio_dma_dev {
 
 /**
  * Start an empty DMA device.
+ * @param dev  the device to initialise (caller memory).
  * Context: setup.
  */
 void vtio_dma_dev_init(struct vtio_dma_dev *dev);
 
 /**
- * Push a layer on top of the stack (push the bottom layer first).
- * @return 0; VTIO_EINVAL (NULL ops, class above a layer of a higher class
- *         violates the order, stack already built); VTIO_E2BIG (more than
- *         VTIO_CONFIG_DMA_MAX_LAYERS).
+ * Push a layer on top of the stack (push the bottom layer first). Layers of
+ * equal class may stack in any number; a layer of a lower class (nearer the
+ * bottom) than the current top is refused. A layer instance belongs to one
+ * device.
+ * @param dev  the device, not yet built.
+ * @param l    the layer, its ops (and priv) set by its init function.
+ * @return 0; VTIO_EINVAL (NULL layer or ops, unknown class, class order
+ *         violated, layer already in this stack, stack already built);
+ *         VTIO_E2BIG (more than VTIO_CONFIG_DMA_MAX_LAYERS).
+ * Context: setup.
  */
 int vtio_dma_dev_push(struct vtio_dma_dev *dev, struct vtio_dma_layer *l);
 
 /**
- * Resolve the dispatch tables; the stack is then fixed.
- * @return 0; VTIO_ENODEV when nothing is at the bottom (no
- *         VTIO_DMA_CLASS_BOTTOM layer) or map/unmap are implemented by none.
+ * Resolve the dispatch tables once (per op, the topmost implementing layer,
+ * and for each layer the nearest implementing layer below), compute
+ * vtio_dma_dev::identity; the stack is then fixed.
+ * @param dev  the device with its layers pushed.
+ * @return 0; VTIO_ENODEV when the bottom layer is not of class
+ *         VTIO_DMA_CLASS_BOTTOM (or the stack is empty) or no layer
+ *         implements map or unmap; VTIO_EINVAL when already built.
+ * Context: setup.
  */
 int vtio_dma_dev_build(struct vtio_dma_dev *dev);
 
 /* ---- Calls on a device (dispatch to the topmost implementing layer) ------------- */
 
 /**
- * Map a buffer for the device.
+ * Map a buffer for the device: one indirect call to the topmost layer
+ * implementing map.
+ * @param dev    a built device.
+ * @param cpu    CPU address of the buffer.
+ * @param len    its length in bytes.
+ * @param dir    direction of the transfer.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @param bus    receives the bus address the device must use.
  * @return 0 with `*bus` set; VTIO_EFAULT / VTIO_ENOMEM / VTIO_EMSGSIZE /
- *         VTIO_ERANGE from the layer that refuses.
+ *         VTIO_ERANGE (or another negative code) from the layer that refuses.
  * Context: any; layers that share state lock internally.
  */
 int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
 		 uint32_t attrs, uint64_t *bus);
-/** Unmap (see vtio_dma_ops::unmap). @return 0 or the layer's error. */
+
+/**
+ * Unmap a buffer mapped by vtio_dma_map() (see vtio_dma_ops::unmap).
+ * @param dev    a built device.
+ * @param bus    the bus address map returned.
+ * @param len    the length that was mapped.
+ * @param dir    the direction that was mapped.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @return 0 or the refusing layer's error (e.g. VTIO_ENOENT, VTIO_EALREADY).
+ * Context: any.
+ */
 int vtio_dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
 		   uint32_t attrs);
-/** Map a scatter list; all or nothing. @return 0 or the layer's error. */
+
+/**
+ * Map a scatter list, all or nothing. Segments go through the topmost layer
+ * implementing map_sg, or one by one through map when a layer above it maps
+ * single buffers only.
+ * @param dev    a built device.
+ * @param sg     segments; each vtio_dma_sg::bus is filled.
+ * @param n      number of segments.
+ * @param dir    direction of the transfer.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @return 0 or the first error (then nothing stays mapped).
+ * Context: any.
+ */
 int vtio_dma_map_sg(struct vtio_dma_dev *dev, struct vtio_dma_sg *sg, unsigned n,
 		    enum vtio_dma_dir dir, uint32_t attrs);
-/** Unmap a scatter list. @return 0 or the layer's error. */
+
+/**
+ * Unmap a scatter list mapped by vtio_dma_map_sg().
+ * @param dev    a built device.
+ * @param sg     the segments as mapped.
+ * @param n      number of segments.
+ * @param dir    the direction that was mapped.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @return 0 or the first error (every segment is still attempted).
+ * Context: any.
+ */
 int vtio_dma_unmap_sg(struct vtio_dma_dev *dev, struct vtio_dma_sg *sg, unsigned n,
 		      enum vtio_dma_dir dir, uint32_t attrs);
-/** Sync for the CPU. @return 0 or the layer's error. */
+
+/**
+ * Make what the device wrote in [bus, bus+len) visible to the CPU (cache
+ * invalidation, bounce copy-back).
+ * @param dev  a built device.
+ * @param bus  bus address inside a live mapping.
+ * @param len  bytes to sync.
+ * @param dir  direction of the mapping.
+ * @return 0 (also when no layer needs to do anything) or the layer's error.
+ * Context: any.
+ */
 int vtio_dma_sync_for_cpu(struct vtio_dma_dev *dev, uint64_t bus, size_t len,
 			  enum vtio_dma_dir dir);
-/** Sync for the device. @return 0 or the layer's error. */
+
+/**
+ * Make what the CPU wrote in [bus, bus+len) visible to the device.
+ * @param dev  a built device.
+ * @param bus  bus address inside a live mapping.
+ * @param len  bytes to sync.
+ * @param dir  direction of the mapping.
+ * @return 0 (also when no layer needs to do anything) or the layer's error.
+ * Context: any.
+ */
 int vtio_dma_sync_for_device(struct vtio_dma_dev *dev, uint64_t bus, size_t len,
 			     enum vtio_dma_dir dir);
-/** Allocate coherent memory. @return 0, VTIO_ENOMEM, VTIO_ENOSYS (no layer allocates). */
+
+/**
+ * Allocate coherent memory shared with the device (rings, indirect tables).
+ * @param dev   a built device.
+ * @param size  bytes wanted.
+ * @param cpu   receives the CPU pointer.
+ * @param bus   receives the address the device uses.
+ * @return 0, VTIO_ENOMEM, VTIO_EINVAL (size 0), VTIO_ERANGE (outside a
+ *         window), VTIO_ENOSYS (no layer allocates).
+ * Context: setup (layers lock internally).
+ */
 int vtio_dma_alloc(struct vtio_dma_dev *dev, size_t size, void **cpu, uint64_t *bus);
-/** Free coherent memory. @return 0 or the layer's error. */
+
+/**
+ * Free memory from vtio_dma_alloc().
+ * @param dev   a built device.
+ * @param size  the size allocated.
+ * @param cpu   the CPU pointer alloc returned.
+ * @param bus   the bus address alloc returned.
+ * @return 0 or the layer's error (VTIO_EINVAL, VTIO_EALREADY, VTIO_ENOSYS).
+ * Context: setup or teardown.
+ */
 int vtio_dma_free(struct vtio_dma_dev *dev, size_t size, void *cpu, uint64_t bus);
-/** Query limits. @return 0 or the layer's error. */
+
+/**
+ * Query what the device can address through this stack.
+ * @param dev  a built device.
+ * @param out  receives the limits (no limit: all ones).
+ * @return 0 or the layer's error.
+ * Context: any.
+ */
 int vtio_dma_caps(struct vtio_dma_dev *dev, struct vtio_dma_caps *out);
 
 /* ---- Calls from a layer to the layers below (resolved prev links) ----------------- */
@@ -246,6 +342,11 @@ VTIO_INLINE int vtio_dma_prev_unmap(struct vtio_dma_layer *l, uint64_t bus, size
  * Map a scatter list at layer @p p: its map_sg, or a loop over its map
  * (rolling back with the unmap resolved at @p p on failure). Internal:
  * use vtio_dma_prev_map_sg() or vtio_dma_map_sg().
+ * @param p      a resolved layer implementing map_sg or map.
+ * @param sg     segments; bus addresses are filled.
+ * @param n      number of segments.
+ * @param dir    direction.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
  * @return 0 or the first error (then nothing stays mapped).
  * Context: any.
  */
@@ -255,6 +356,11 @@ int vtio__dma_map_sg_at(struct vtio_dma_layer *p, struct vtio_dma_sg *sg, unsign
 /**
  * Unmap a scatter list at layer @p p: its unmap_sg, or a loop over unmap.
  * Internal: use vtio_dma_prev_unmap_sg() or vtio_dma_unmap_sg().
+ * @param p      a resolved layer implementing unmap_sg or unmap.
+ * @param sg     the segments as mapped.
+ * @param n      number of segments.
+ * @param dir    direction.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
  * @return 0 or the first error (every segment is still attempted).
  * Context: any.
  */

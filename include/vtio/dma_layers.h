@@ -113,6 +113,8 @@ size_t vtio_dma_direct_arena_map_size(size_t arena_size, size_t granule);
  * coherent, mask 0 or all ones, no max_mapping) is flagged
  * VTIO_DMA_LAYER_F_IDENTITY: a device made of it alone has
  * vtio_dma_dev::identity set and rings skip mapping.
+ * @param d      the layer (caller memory).
+ * @param cfg    configuration; copied.
  * @return 0; VTIO_EINVAL (callback mode without to_bus, bad granule, arena
  *         without bitmap, alloc without free).
  * Context: setup.
@@ -121,6 +123,7 @@ int vtio_dma_direct_init(struct vtio_dma_direct *d, const struct vtio_dma_direct
 
 /**
  * Arena bytes currently allocated (rounded to granules).
+ * @param d      an initialised direct layer.
  * @return bytes; 0 without an arena.
  * Context: any.
  */
@@ -154,6 +157,8 @@ struct vtio_dma_window {
 
 /**
  * Initialise an address window layer.
+ * @param w      the layer (caller memory).
+ * @param cfg    configuration; copied.
  * @return 0 or VTIO_EINVAL (base above mask).
  * Context: setup.
  */
@@ -198,6 +203,7 @@ struct vtio_dma_iommu {
 
 /**
  * Bytes of page table for @p npages IOVA pages.
+ * @param npages pages of IOVA space.
  * @return npages * 8.
  * Context: any; pure.
  */
@@ -205,6 +211,8 @@ size_t vtio_dma_iommu_table_size(size_t npages);
 
 /**
  * Initialise an IOMMU layer over an empty IOVA space.
+ * @param m      the layer (caller memory).
+ * @param cfg    configuration; copied (the table is kept by reference and zeroed).
  * @return 0 or VTIO_EINVAL (page size not a power of two >= 64, base not page
  *         aligned, no table, zero pages, space wrapping past 2^64).
  * Context: setup.
@@ -216,13 +224,23 @@ int vtio_dma_iommu_init(struct vtio_dma_iommu *m, const struct vtio_dma_iommu_co
  * address below the IOMMU. Faults are recorded and reported.
  * @param maplen  set to the bytes contiguous from @p iova (<= len; pages of one
  *                mapping are contiguous below, so usually all of it).
+ * @param m      the IOMMU layer.
+ * @param iova   first IOVA of the access.
+ * @param len    bytes of the access (> 0).
+ * @param perm   VTIO_MEM_READ and/or VTIO_MEM_WRITE.
+ * @param bus    receives the bus address below the IOMMU.
  * @return 0; VTIO_EFAULT (not mapped); VTIO_EACCES (mapped without @p perm).
  * Context: any thread.
  */
 int vtio_dma_iommu_translate(struct vtio_dma_iommu *m, uint64_t iova, uint64_t len, uint32_t perm,
 			     uint64_t *bus, uint64_t *maplen);
 
-/** Pages currently mapped. @return count. Context: any. */
+/**
+ * Pages currently mapped.
+ * @param m      the IOMMU layer.
+ * @return the count.
+ * Context: any.
+ */
 size_t vtio_dma_iommu_pages_used(struct vtio_dma_iommu *m);
 
 /** A device-side memory view translating through an IOMMU (vringh's iotlb flavour). */
@@ -237,6 +255,9 @@ struct vtio_dma_iommu_mem {
  * addresses below it and then through @p below. Accesses to unmapped or
  * wrongly-permitted IOVAs fail with VTIO_EFAULT / VTIO_EACCES and are recorded
  * as IOMMU faults.
+ * @param v      the view to set up (caller memory, must outlive its users).
+ * @param mmu    the IOMMU whose IOVAs the view takes.
+ * @param below  view of the bus addresses below the IOMMU (kept by reference).
  * @return 0 or VTIO_EINVAL.
  * Context: setup.
  */
@@ -324,6 +345,7 @@ struct vtio_dma_debug {
  * Bytes of table for tracking @p n mappings (live ones plus tombstones).
  * Checks on the success path cost O(live mappings); only error paths scan
  * the tombstones.
+ * @param n      entries (live mappings plus tombstones).
  * @return n * sizeof(struct vtio_dma_debug_entry).
  * Context: any; pure.
  */
@@ -331,6 +353,8 @@ size_t vtio_dma_debug_table_size(size_t n);
 
 /**
  * Initialise a debug layer.
+ * @param d      the layer (caller memory).
+ * @param cfg    configuration; the table is kept by reference and zeroed.
  * @return 0 or VTIO_EINVAL (no table or a table smaller than one entry).
  * Context: setup.
  */
@@ -339,17 +363,25 @@ int vtio_dma_debug_init(struct vtio_dma_debug *d, const struct vtio_dma_debug_co
 /**
  * Report every live mapping and allocation as a leak (VTIO_DMA_DEBUG_LEAK),
  * e.g. at device teardown. Does not unmap anything.
+ * @param d      the debug layer.
  * @return the number of leaks (0 when everything was unmapped and freed).
  * Context: any; typically teardown.
  */
 size_t vtio_dma_debug_check_leaks(struct vtio_dma_debug *d);
 
-/** Live mappings and allocations. @return count. Context: any. */
+/**
+ * Live mappings and allocations.
+ * @param d      the debug layer.
+ * @return the count.
+ * Context: any.
+ */
 size_t vtio_dma_debug_live(struct vtio_dma_debug *d);
 
 /**
  * Findings so far of one kind, or of all kinds except TABLE_FULL when
  * @p kind is VTIO_DMA_DEBUG_OK.
+ * @param d      the debug layer.
+ * @param kind   a finding kind, or VTIO_DMA_DEBUG_OK for all.
  * @return the count.
  * Context: any.
  */
@@ -358,6 +390,10 @@ uint64_t vtio_dma_debug_count(struct vtio_dma_debug *d, enum vtio_dma_debug_kind
 /**
  * Device side: check an access to [bus, bus+len) with @p perm against the
  * live mappings (reported as ACCESS_UNMAPPED, USE_AFTER_UNMAP or ACCESS_DIR).
+ * @param d      the debug layer.
+ * @param bus    first bus address of the access.
+ * @param len    bytes of the access.
+ * @param perm   VTIO_MEM_READ and/or VTIO_MEM_WRITE.
  * @return 0, VTIO_EFAULT (not mapped, or unmapped already) or VTIO_EACCES
  *         (direction does not allow @p perm).
  * Context: any thread.
@@ -375,6 +411,9 @@ struct vtio_dma_debug_mem {
 /**
  * Set up a checking view over @p below. Offers translate as well as
  * read/write, so the device side keeps its zero-copy path.
+ * @param v      the view to set up (caller memory, must outlive its users).
+ * @param dbg    the checker.
+ * @param below  where checked accesses go (kept by reference).
  * @return 0 or VTIO_EINVAL.
  * Context: setup.
  */
