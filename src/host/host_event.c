@@ -3,6 +3,7 @@
 #include "vtio_host.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -54,6 +55,23 @@ int vtio_host_event_wait(struct vtio_host_event *e)
 		if (r < 0 && errno == EINTR)
 			continue;
 		return neg_errno();
+	}
+}
+
+int vtio_host_event_wait_timeout(struct vtio_host_event *e, int ms)
+{
+	struct pollfd p;
+	p.fd = e->fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	for (;;) {
+		int r = poll(&p, 1, ms);
+		if (r > 0)
+			return vtio_host_event_wait(e);
+		if (r == 0)
+			return VTIO_ETIMEDOUT;
+		if (errno != EINTR)
+			return neg_errno();
 	}
 }
 

@@ -24,6 +24,9 @@ int vtio_host_event_init(struct vtio_host_event *e);
 int vtio_host_event_signal(struct vtio_host_event *e);
 /* Block until it rang, consume all rings. Returns 0 or a negative VTIO_E* code. */
 int vtio_host_event_wait(struct vtio_host_event *e);
+/* Like vtio_host_event_wait() but gives up after @p ms milliseconds
+ * (VTIO_ETIMEDOUT). */
+int vtio_host_event_wait_timeout(struct vtio_host_event *e, int ms);
 /* Close it. */
 void vtio_host_event_close(struct vtio_host_event *e);
 
