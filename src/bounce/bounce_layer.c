@@ -2,6 +2,8 @@
  * is handed through a set of pools and serves coherent memory from them. */
 #include "bounce_internal.h"
 
+#if VTIO_CONFIG_BOUNCE
+
 static struct vtio_bounce_layer *bl_of(struct vtio_dma_layer *l)
 {
 	return (struct vtio_bounce_layer *)l->priv;
@@ -156,3 +158,5 @@ int vtio_bounce_layer_init(struct vtio_bounce_layer *bl, struct vtio_bounce_set 
 	bl->flags = flags;
 	return 0;
 }
+
+#endif /* VTIO_CONFIG_BOUNCE */

@@ -3,6 +3,8 @@
  * per-pool halves of map/sync/unmap/alloc/free are in bounce_slots.h. */
 #include "bounce_internal.h"
 
+#if VTIO_CONFIG_BOUNCE
+
 /* ---- Storage layout ------------------------------------------------------------ */
 
 static size_t round_up(size_t x, size_t a)
@@ -385,3 +387,5 @@ void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounc
 	out->fail_double = __atomic_load_n(&pool->fail_double, __ATOMIC_RELAXED);
 	out->fail_mismatch = __atomic_load_n(&pool->fail_mismatch, __ATOMIC_RELAXED);
 }
+
+#endif /* VTIO_CONFIG_BOUNCE */

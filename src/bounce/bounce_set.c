@@ -4,6 +4,8 @@
  * owning pool of a device address by binary search. */
 #include "bounce_slots.h"
 
+#if VTIO_CONFIG_BOUNCE
+
 size_t vtio_bounce_set_size(void)
 {
 	return sizeof(struct vtio_bounce_set);
@@ -392,3 +394,5 @@ void vtio_bounce_set_get_stats(struct vtio_bounce_set *set, struct vtio_bounce_s
 	out->fail_no_pool = __atomic_load_n(&set->fail_no_pool, __ATOMIC_RELAXED);
 	out->fail_unknown += __atomic_load_n(&set->fail_unknown, __ATOMIC_RELAXED);
 }
+
+#endif /* VTIO_CONFIG_BOUNCE */
