@@ -395,8 +395,10 @@ static void b_itab_outside(struct ring *r)
 }
 /* The table's declared 32 bytes run 16 past the view's end; its first entry
  * (inside the view) is a valid last entry, so only a check of the whole
- * table catches it (Linux vringh range-checks the table, QEMU fails to map
- * it: "Cannot map indirect buffer"). */
+ * table catches it. QEMU maps the whole table and fails with "Cannot map
+ * indirect buffer" when len < desc.len; DPDK vhost copies the whole table
+ * and fails the same way. A table the driver declared is a buffer like any
+ * other: it must lie inside the view (INDIR-DEV-4, section 3 point 18). */
 static void b_itab_cross_end(struct ring *r)
 {
 	write_desc(r->mem + MEM_SIZE - 16, data(0), 16, 0, 0);
