@@ -191,6 +191,15 @@ int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)
 	return (int32_t)n;
 }
 
+/* Accessor-only memory has no translate to check a range with: read the
+ * table's last entry, so a table running off the view fails up front rather
+ * than only when the walk reaches that far. */
+static int probe_end(const struct vtio_devq *q, uint64_t addr, uint32_t len)
+{
+	unsigned char last[16];
+	return vtio_mem_read(q->mem, addr + len - 16u, last, sizeof(last));
+}
+
 int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
 			 const unsigned char **ptr)
 {
@@ -201,10 +210,24 @@ int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
 		return VTIO_EFAULT;
 	int err = vtio_mem_translate(q->mem, addr, len, VTIO_MEM_READ, &p, &n);
 	if (err == VTIO_ENOTSUP)
-		return 0;
+		return probe_end(q, addr, len);
 	if (err != 0)
 		return err;
-	if (n == len && ((uintptr_t)p & 7u) == 0)
+	if (n == len && ((uintptr_t)p & 7u) == 0) {
 		*ptr = p;
+		return 0;
+	}
+	/* Several pieces: the whole table must be readable, even the entries
+	 * the chain never reaches. */
+	uint64_t a = addr + n, left = len - n;
+	while (left > 0) {
+		err = vtio_mem_translate(q->mem, a, left, VTIO_MEM_READ, &p, &n);
+		if (err == VTIO_ENOTSUP)
+			return probe_end(q, addr, len);
+		if (err != 0)
+			return err;
+		a += n;
+		left -= n;
+	}
 	return 0;
 }
