@@ -125,14 +125,44 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 /**
  * Take the next available chain.
  *
+ * Each descriptor is copied to private memory before it is checked. Pieces
+ * are translated through the view: a buffer crossing view regions becomes
+ * several iovs; memory the view reaches only through accessor ops gives an
+ * iov with ptr NULL (use vtio_devq_read()/vtio_devq_write()). Zero-length
+ * descriptors are accepted and produce no iov. Chain limits: at most the
+ * queue size of descriptors in the ring's table, plus at most
+ * vtio_devq_config::max_indirect entries in one indirect table; direct
+ * descriptors followed by one final indirect descriptor are accepted; WRITE
+ * on the descriptor pointing at a table is ignored.
+ *
  * @param c  chain with rd/wr arrays and capacities set by the caller.
- * @return 0 with @p c filled; VTIO_EAGAIN when nothing is available;
- *         VTIO_ENOBUFS when @p c's arrays are too small (nothing consumed,
- *         queue not broken: retry with larger arrays); VTIO_EIO when the
- *         queue is already broken; on a driver protocol violation the
- *         specific error (VTIO_ERANGE, VTIO_ELOOP, VTIO_EFAULT,
- *         VTIO_EBADMSG, VTIO_EOVERFLOW, VTIO_EPROTO...) and the queue is
- *         broken.
+ * @return 0 with @p c filled (split: c->id is the head index, c->ndesc the
+ *         descriptors taken from the ring's table);
+ *         VTIO_EAGAIN when nothing is available;
+ *         VTIO_ENOBUFS when @p c's arrays are too small: nothing consumed,
+ *         queue not broken, c->rd_num / c->wr_num hold the numbers of pieces
+ *         needed (the chain was fully validated first, so a malformed chain
+ *         reports its own error, never VTIO_ENOBUFS);
+ *         VTIO_EIO when the queue is already broken.
+ *         On a driver protocol violation the queue is broken (reason in
+ *         vtio_devq_broken_reason()) and the specific error is returned:
+ *         - VTIO_EPROTO: avail idx moved by more than the queue size
+ *           (SPLIT-DEV-8); an INDIRECT descriptor when VIRTIO_F_INDIRECT_DESC
+ *           was not negotiated;
+ *         - VTIO_ERANGE: avail head >= queue size; next >= queue size (or >=
+ *           the table's entries inside an indirect table);
+ *         - VTIO_ELOOP: the chain loops or has more descriptors than its
+ *           table (queue size, or the indirect table's entries);
+ *         - VTIO_EBADMSG: INDIRECT inside an indirect table; INDIRECT with
+ *           NEXT; indirect len 0 or not a multiple of 16; a readable
+ *           descriptor after a writable one;
+ *         - VTIO_E2BIG: an indirect table with more entries than
+ *           vtio_devq_config::max_indirect;
+ *         - VTIO_EOVERFLOW: total chain length over 2^32 bytes (summed in
+ *           64 bits);
+ *         - VTIO_EFAULT / VTIO_EACCES: a buffer, an indirect table (checked
+ *           as a whole) or a ring area outside the view or without the
+ *           needed permission, or a range wrapping past 2^64.
  *
  * Context: device side, serialised.
  */
@@ -149,16 +179,28 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len);
 
 /**
- * Return @p n used buffers, publishing the ring index (or the first
- * packed flags) once, after all entries are written.
- * @return 0, VTIO_EIO, VTIO_EINVAL.
+ * Return @p n used buffers: all entries are written, then the ring index
+ * (or the first packed flags) is published once.
+ *
+ * Split with VIRTIO_F_IN_ORDER: @p u must list buffers in the order they were
+ * popped; a batch of n > 1 is written as one used entry naming the last
+ * buffer (with its len), and used->idx advances by n: the driver counts the
+ * earlier buffers as fully used (CHECKLIST 3.11).
+ *
+ * @return 0, VTIO_EIO (broken), VTIO_EINVAL (an id >= queue size, n larger
+ *         than the queue size, @p u NULL).
  */
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n);
 
 /**
  * After pushing: does the driver want a used-buffer notification
  * (VTIO_AVAIL_F_NO_INTERRUPT / EVENT_IDX / packed event suppression)?
- * @return true when vtio_devq_notify() should be called.
+ * Issues the full barrier between publishing used->idx and reading the
+ * driver's suppression field. With EVENT_IDX the decision covers every
+ * buffer pushed since the previous call (vtio_need_event() over the range).
+ * @return true when vtio_devq_notify() should be called; false also when
+ *         nothing was pushed since the previous call.
+ * Context: device side, serialised.
  */
 bool vtio_devq_notify_prepare(struct vtio_devq *q);
 
@@ -169,13 +211,18 @@ int vtio_devq_notify(struct vtio_devq *q);
 int vtio_devq_kick(struct vtio_devq *q);
 
 /**
- * Ask the driver for available-buffer notifications again.
+ * Ask the driver for available-buffer notifications again: clears
+ * VTIO_USED_F_NO_NOTIFY, or with EVENT_IDX writes avail_event = the next
+ * avail index the device will take; then a full barrier and a re-read of
+ * the avail index.
  * @return true when the ring is empty (safe to wait), false when a chain
  *         arrived meanwhile (pop again).
  */
 bool vtio_devq_enable_notify(struct vtio_devq *q);
 
-/** Ask the driver not to notify (a hint). */
+/** Ask the driver not to notify (a hint: sets VTIO_USED_F_NO_NOTIFY; with
+ * EVENT_IDX nothing is written and avail_event stays where the last
+ * vtio_devq_enable_notify() put it). Context: device side, serialised. */
 void vtio_devq_disable_notify(struct vtio_devq *q);
 
 /** True when a chain is waiting to be popped (cheap poll). */

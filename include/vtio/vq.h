@@ -17,6 +17,15 @@
  *
  * Concurrency: one driver-side user at a time per queue (the caller
  * serialises calls); the device side runs concurrently without locks.
+ *
+ * Legacy queues: without VIRTIO_F_VERSION_1 in the features, ring fields are
+ * written and read in host byte order (CHECKLIST 1.1); otherwise little-endian.
+ *
+ * Broken queues: a used entry the device should never have written (id out of
+ * range or not in flight, used->idx moving past the buffers in flight, an
+ * IN_ORDER device completing out of order) marks the queue broken with a
+ * reason; every later call fails (VTIO_EIO / NULL / false) until
+ * vtio_vq_reset(). vtio_vq_detach_unused() still works on a broken queue.
  */
 #ifndef VTIO_VQ_H
 #define VTIO_VQ_H
@@ -194,8 +203,24 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * Make a buffer available: @p out_num device-readable segments followed by
  * @p in_num device-writable ones, identified by @p token.
  *
- * Segments are mapped through the DMA device when mapping is on; if mapping
- * the k-th fails, all earlier ones are unmapped, nothing is consumed and the
+ * The buffer becomes visible to the device at the next
+ * vtio_vq_kick_prepare() (which publishes avail->idx once for all buffers
+ * added since).
+ *
+ * Indirect: with VIRTIO_F_INDIRECT_DESC and tables given at init, a buffer
+ * of at least vtio_vq_config::indirect_threshold segments (and at most
+ * indirect_max) uses one ring descriptor pointing at a free table; a
+ * buffer that does not fit in the free descriptors goes indirect whatever
+ * the threshold. Split tables chain entries with next = 1, 2, 3...
+ * With VIRTIO_F_IN_ORDER descriptors are allocated sequentially.
+ *
+ * Mapping is on when vtio_vq_config::dma is set, VIRTIO_F_ACCESS_PLATFORM is
+ * negotiated or VTIO_VQ_F_MAP is given, VTIO_VQ_F_PREMAPPED is not, and the
+ * DMA device is not the identity: out segments are mapped TO_DEVICE, in
+ * segments FROM_DEVICE, an indirect table TO_DEVICE; all are unmapped when
+ * the buffer comes back from vtio_vq_get_used() or vtio_vq_detach_unused().
+ * Otherwise addresses pass straight through with no call. If mapping the
+ * k-th fails, the k-1 done are unmapped, nothing is consumed and the
  * mapping error is returned.
  *
  * @param token  non-NULL value handed back by vtio_vq_get_used().
@@ -211,13 +236,19 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 /**
  * Publish added buffers and decide whether the device wants a notification
  * (honours VTIO_USED_F_NO_NOTIFY / EVENT_IDX / packed event suppression).
- * @return true when vtio_vq_notify() should be called.
+ * Split: release-stores avail->idx, then a full barrier, then reads
+ * used->flags or avail_event (vtio_need_event() over the buffers added since
+ * the previous call).
+ * @return true when vtio_vq_notify() should be called; false when nothing
+ *         was added since the previous call or the queue is broken.
  * Context: driver side, serialised.
  */
 bool vtio_vq_kick_prepare(struct vtio_vq *vq);
 
 /**
- * Call the notify callback (with notification data when negotiated).
+ * Call the notify callback (with notification data when negotiated: split
+ * `index | avail_idx << 16`, the idx as published by the last
+ * vtio_vq_kick_prepare()).
  * @return 0, VTIO_EIO if broken, or the callback's error.
  * Context: driver side; may run concurrently with other driver calls only
  * if the callback allows it.
@@ -233,9 +264,14 @@ int vtio_vq_kick(struct vtio_vq *vq);
 /**
  * Take the next used buffer.
  *
- * @param len  receives the number of bytes the device wrote (clamped to the
- *             buffer's writable size if the device claims more; such claims
- *             are counted in the stats). May be NULL.
+ * Used len policy (CHECKLIST 3.3): a len larger than the buffer's writable
+ * size is clamped to that size and counted in vtio_vq_stats::len_clamped;
+ * the queue is not broken (legacy devices commonly misreport). With
+ * VIRTIO_F_IN_ORDER one used entry may complete a batch: the earlier
+ * buffers are returned one per call with len = their writable size.
+ *
+ * @param len  receives the number of bytes the device wrote (clamped as
+ *             above). May be NULL.
  * @return the buffer's token, or NULL when nothing is used yet or the queue
  *         is broken (check vtio_vq_is_broken()). A used entry naming an id
  *         that is out of range or not in flight breaks the queue; a wrong
