@@ -104,7 +104,10 @@ struct vtio_devq_config {
 
 /**
  * Bytes of state a device-side queue needs (16-byte aligned buffer).
+ * @param layout ring layout.
+ * @param num queue size.
  * @return the size, or 0 for invalid parameters.
+ * Context: any; pure.
  */
 size_t vtio_devq_state_size(enum vtio_layout layout, uint32_t num);
 
@@ -115,6 +118,10 @@ struct vtio_devq;
  * Initialise a device-side queue in @p state. The ring areas are
  * validated (alignment, reachable through the view) but not written.
  *
+ * @param out receives the queue handle (points into @p state).
+ * @param state caller buffer of vtio_devq_state_size() bytes, 16-byte aligned.
+ * @param state_size size of @p state.
+ * @param cfg configuration; copied, need not outlive the call.
  * @return 0; VTIO_EINVAL (bad size, misaligned area, missing view or
  *         notify); VTIO_EFAULT (a ring area not in the view); VTIO_ENOTSUP.
  * Context: device side, setup (after DRIVER_OK).
@@ -136,6 +143,7 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  * on the descriptor pointing at a table is ignored.
  *
  * @param c  chain with rd/wr arrays and capacities set by the caller.
+ * @param q the queue.
  * @return 0 with @p c filled (split: c->id is the head index, c->ndesc the
  *         descriptors taken from the ring's table);
  *         VTIO_EAGAIN when nothing is available;
@@ -172,6 +180,7 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
  * Return one used buffer.
  * @param c    the chain as popped.
  * @param len  bytes written into its writable part.
+ * @param q the queue.
  * @return 0, VTIO_EIO (broken), VTIO_EINVAL (len larger than the chain's
  *         writable length).
  * Context: device side, serialised.
@@ -187,8 +196,12 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
  * buffer (with its len), and used->idx advances by n: the driver counts the
  * earlier buffers as fully used (CHECKLIST 3.11).
  *
+ * @param q the queue.
+ * @param u @p n used buffers.
+ * @param n number of entries in @p u.
  * @return 0, VTIO_EIO (broken), VTIO_EINVAL (an id >= queue size, n larger
  *         than the queue size, @p u NULL).
+ * Context: device side, serialised with the other device calls.
  */
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n);
 
@@ -198,16 +211,27 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, un
  * Issues the full barrier between publishing used->idx and reading the
  * driver's suppression field. With EVENT_IDX the decision covers every
  * buffer pushed since the previous call (vtio_need_event() over the range).
+ * @param q the queue.
  * @return true when vtio_devq_notify() should be called; false also when
  *         nothing was pushed since the previous call.
  * Context: device side, serialised.
  */
 bool vtio_devq_notify_prepare(struct vtio_devq *q);
 
-/** Call the notify callback. @return 0, VTIO_EIO, or the callback's error. */
+/**
+ * Call the notify callback.
+ * @param q the queue.
+ * @return 0, VTIO_EIO, or the callback's error.
+ * Context: device side, serialised with the other device calls.
+ */
 int vtio_devq_notify(struct vtio_devq *q);
 
-/** vtio_devq_notify_prepare() then, if needed, vtio_devq_notify(). */
+/**
+ * vtio_devq_notify_prepare() then, if needed, vtio_devq_notify().
+ * @param q the queue.
+ * @return 0, VTIO_EIO, or the callback's error.
+ * Context: device side, serialised with the other device calls.
+ */
 int vtio_devq_kick(struct vtio_devq *q);
 
 /**
@@ -215,40 +239,77 @@ int vtio_devq_kick(struct vtio_devq *q);
  * VTIO_USED_F_NO_NOTIFY, or with EVENT_IDX writes avail_event = the next
  * avail index the device will take; then a full barrier and a re-read of
  * the avail index.
+ * @param q the queue.
  * @return true when the ring is empty (safe to wait), false when a chain
  *         arrived meanwhile (pop again).
+ * Context: device side, serialised with the other device calls.
  */
 bool vtio_devq_enable_notify(struct vtio_devq *q);
 
-/** Ask the driver not to notify (a hint: sets VTIO_USED_F_NO_NOTIFY; with
+/**
+ * Ask the driver not to notify (a hint: sets VTIO_USED_F_NO_NOTIFY; with
  * EVENT_IDX nothing is written and avail_event stays where the last
- * vtio_devq_enable_notify() put it). Context: device side, serialised. */
+ * vtio_devq_enable_notify() put it).
+ * @param q the queue.
+ * Context: device side, serialised.
+ */
 void vtio_devq_disable_notify(struct vtio_devq *q);
 
-/** True when a chain is waiting to be popped (cheap poll). */
+/**
+ * True when a chain is waiting to be popped (cheap poll).
+ * @param q the queue.
+ * @return true when vtio_devq_pop() would return something other than VTIO_EAGAIN.
+ * Context: device side, serialised with the other device calls.
+ */
 bool vtio_devq_more_avail(struct vtio_devq *q);
 
 /**
  * Copy @p len bytes of the chain's readable part, from byte @p off, to @p dst.
+ * @param q the queue.
+ * @param c the chain as popped.
+ * @param off byte offset in the chain part.
+ * @param dst destination buffer.
+ * @param len bytes to copy.
  * @return bytes copied (less when the chain is shorter) or a negative error.
+ * Context: device side, serialised with the other device calls.
  */
 int64_t vtio_devq_read(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
 		       void *dst, size_t len);
 
 /**
  * Copy @p len bytes from @p src into the chain's writable part at byte @p off.
+ * @param q the queue.
+ * @param c the chain as popped.
+ * @param off byte offset in the chain part.
+ * @param src source buffer.
+ * @param len bytes to copy.
  * @return bytes copied (less when the chain is shorter) or a negative error.
+ * Context: device side, serialised with the other device calls.
  */
 int64_t vtio_devq_write(struct vtio_devq *q, const struct vtio_devq_chain *c, uint64_t off,
 			const void *src, size_t len);
 
-/** Return the queue to its defaults (RESET-DEV-4). Context: device side. */
+/**
+ * Return the queue to its defaults (RESET-DEV-4).
+ * @param q the queue.
+ * Context: device side.
+ */
 void vtio_devq_reset(struct vtio_devq *q);
 
-/** True when the driver broke the protocol on this queue. */
+/**
+ * True when the driver broke the protocol on this queue.
+ * @param q the queue.
+ * @return true when broken.
+ * Context: device side.
+ */
 bool vtio_devq_is_broken(const struct vtio_devq *q);
 
-/** Why the queue is broken; NULL when it is not. */
+/**
+ * Why the queue is broken; NULL when it is not.
+ * @param q the queue.
+ * Context: device side.
+ * @return a static string, or NULL when the queue is not broken.
+ */
 const char *vtio_devq_broken_reason(const struct vtio_devq *q);
 
 /** @} */

@@ -150,6 +150,9 @@ struct vtio_vq_area_sizes {
 
 /**
  * Sizes and alignments of the ring areas for @p layout and @p num.
+ * @param layout ring layout.
+ * @param num queue size.
+ * @param out receives the sizes and alignments.
  * @return 0 or VTIO_EINVAL for an impossible size (split: not a power of 2).
  * Context: any; pure.
  */
@@ -160,6 +163,11 @@ int vtio_vq_area_sizes(enum vtio_layout layout, uint32_t num, struct vtio_vq_are
  * device area starting on an @p align boundary (the legacy layout when
  * @p align is 4096). 0 when @p layout / @p num are invalid.
  * Use vtio_vq_areas_in() to carve the block.
+ * @param layout ring layout.
+ * @param num queue size.
+ * @param align alignment of the device area in the block (a power of 2; 4096 gives the legacy
+ * layout). Context: any; pure.
+ * @return the block size in bytes, or 0 when the parameters are invalid.
  */
 size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align);
 
@@ -167,7 +175,13 @@ size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align);
  * Carve one contiguous block of vtio_vq_ring_size() bytes into the three areas.
  * @param block       CPU pointer of the block (16-byte aligned).
  * @param block_addr  device address of the block.
+ * @param layout ring layout.
+ * @param num queue size.
+ * @param align alignment of the device area in the block (a power of 2; 4096 gives the legacy
+ * layout).
+ * @param out receives the three areas (CPU pointers and device addresses).
  * @return 0 or VTIO_EINVAL.
+ * Context: any; pure.
  */
 int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *block,
 		     uint64_t block_addr, struct vtio_vq_areas *out);
@@ -175,7 +189,12 @@ int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *
 /**
  * Bytes of state buffer a queue needs (queue object, per-descriptor shadow,
  * tokens, indirect tables). Align the buffer to 16 bytes.
+ * @param layout ring layout.
+ * @param num queue size.
+ * @param indirect_tables number of indirect tables to hold (0 = none).
+ * @param indirect_max descriptors per indirect table.
  * @return the size, or 0 when the parameters are invalid.
+ * Context: any; pure.
  */
 size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indirect_tables,
 			  uint32_t indirect_max);
@@ -224,6 +243,10 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * mapping error is returned.
  *
  * @param token  non-NULL value handed back by vtio_vq_get_used().
+ * @param vq the queue.
+ * @param sg @p out_num + @p in_num segments, device-readable ones first.
+ * @param out_num number of device-readable segments.
+ * @param in_num number of device-writable segments.
  * @return 0; VTIO_ENOSPC (not enough free descriptors); VTIO_EINVAL (no
  *         segments, zero length, NULL token); VTIO_E2BIG (more segments than
  *         the queue can ever hold); VTIO_EIO (queue broken); a DMA error.
@@ -239,6 +262,7 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
  * Split: release-stores avail->idx, then a full barrier, then reads
  * used->flags or avail_event (vtio_need_event() over the buffers added since
  * the previous call).
+ * @param vq the queue.
  * @return true when vtio_vq_notify() should be called; false when nothing
  *         was added since the previous call or the queue is broken.
  * Context: driver side, serialised.
@@ -249,6 +273,7 @@ bool vtio_vq_kick_prepare(struct vtio_vq *vq);
  * Call the notify callback (with notification data when negotiated: split
  * `index | avail_idx << 16`, the idx as published by the last
  * vtio_vq_kick_prepare()).
+ * @param vq the queue.
  * @return 0, VTIO_EIO if broken, or the callback's error.
  * Context: driver side; may run concurrently with other driver calls only
  * if the callback allows it.
@@ -257,7 +282,9 @@ int vtio_vq_notify(struct vtio_vq *vq);
 
 /**
  * vtio_vq_kick_prepare() then, if needed, vtio_vq_notify().
+ * @param vq the queue.
  * @return 0 or the notify error.
+ * Context: driver side, serialised with the other driver calls.
  */
 int vtio_vq_kick(struct vtio_vq *vq);
 
@@ -272,6 +299,7 @@ int vtio_vq_kick(struct vtio_vq *vq);
  *
  * @param len  receives the number of bytes the device wrote (clamped as
  *             above). May be NULL.
+ * @param vq the queue.
  * @return the buffer's token, or NULL when nothing is used yet or the queue
  *         is broken (check vtio_vq_is_broken()). A used entry naming an id
  *         that is out of range or not in flight breaks the queue; a wrong
@@ -283,18 +311,22 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len);
 
 /**
  * True when a used buffer is waiting (cheap poll).
+ * @param vq the queue.
  * Context: driver side.
+ * @return true when vtio_vq_get_used() would return a buffer (or find a protocol error).
  */
 bool vtio_vq_more_used(const struct vtio_vq *vq);
 
 /**
  * Ask the device not to send used-buffer notifications (a hint).
+ * @param vq the queue.
  * Context: driver side, serialised.
  */
 void vtio_vq_disable_cb(struct vtio_vq *vq);
 
 /**
  * Re-enable used-buffer notifications for the next used buffer.
+ * @param vq the queue.
  * @return true if no used buffer is pending (safe to wait for the
  *         notification), false if one arrived meanwhile (poll again).
  * Context: driver side, serialised.
@@ -305,13 +337,16 @@ bool vtio_vq_enable_cb(struct vtio_vq *vq);
  * Like vtio_vq_enable_cb() but asks for the notification only after about
  * 3/4 of the in-flight buffers are used (EVENT_IDX; otherwise the same as
  * vtio_vq_enable_cb()).
+ * @param vq the queue.
  * @return as vtio_vq_enable_cb().
+ * Context: driver side, serialised with the other driver calls.
  */
 bool vtio_vq_enable_cb_delayed(struct vtio_vq *vq);
 
 /**
  * Take back a buffer the device never used (after the device or queue is
  * reset, or before freeing the queue). Unmaps it.
+ * @param vq the queue.
  * @return a token, or NULL when none is left. Each token is returned once.
  * Context: driver side, only while the device is not using the queue.
  */
@@ -320,36 +355,74 @@ void *vtio_vq_detach_unused(struct vtio_vq *vq);
 /**
  * Return the queue to its initial state (shadow state reset, ring areas
  * zeroed, broken flag cleared), for a device reset or RING_RESET re-enable.
+ * @param vq the queue.
  * @return 0, or VTIO_EBUSY while buffers are still in flight (detach them first).
  * Context: driver side, device not using the queue.
  */
 int vtio_vq_reset(struct vtio_vq *vq);
 
-/** True when the queue saw the device break the protocol. */
+/**
+ * True when the queue saw the device break the protocol.
+ * @param vq the queue.
+ * @return true when broken.
+ * Context: driver side.
+ */
 bool vtio_vq_is_broken(const struct vtio_vq *vq);
 
 /**
  * Why the queue is broken.
+ * @param vq the queue.
  * @return a static string, or NULL when the queue is not broken.
+ * Context: driver side.
  */
 const char *vtio_vq_broken_reason(const struct vtio_vq *vq);
 
-/** Mark the queue broken by the caller (e.g. the transport saw the device fail). */
+/**
+ * Mark the queue broken by the caller (e.g. the transport saw the device fail).
+ * @param vq the queue.
+ * @param reason static string kept by reference (NULL gives a generic reason).
+ * Context: driver side, serialised with the other driver calls.
+ */
 void vtio_vq_set_broken(struct vtio_vq *vq, const char *reason);
 
-/** Queue size. */
+/**
+ * Queue size.
+ * @param vq the queue.
+ * @return the queue size.
+ * Context: driver side.
+ */
 uint32_t vtio_vq_size(const struct vtio_vq *vq);
 
-/** Free descriptors (ring slots) now. */
+/**
+ * Free descriptors (ring slots) now.
+ * @param vq the queue.
+ * @return free descriptors (ring slots).
+ * Context: driver side.
+ */
 uint32_t vtio_vq_num_free(const struct vtio_vq *vq);
 
-/** Queue index given at init. */
+/**
+ * Queue index given at init.
+ * @param vq the queue.
+ * @return the queue index.
+ * Context: driver side.
+ */
 uint16_t vtio_vq_index(const struct vtio_vq *vq);
 
-/** Layout chosen at init. */
+/**
+ * Layout chosen at init.
+ * @param vq the queue.
+ * @return the layout.
+ * Context: driver side.
+ */
 enum vtio_layout vtio_vq_layout(const struct vtio_vq *vq);
 
-/** Ring areas (CPU pointers and device addresses) given at init. */
+/**
+ * Ring areas (CPU pointers and device addresses) given at init.
+ * @param vq the queue.
+ * @return the areas given at init (valid while the queue lives).
+ * Context: driver side.
+ */
 const struct vtio_vq_areas *vtio_vq_get_areas(const struct vtio_vq *vq);
 
 /** Counters of a driver-side queue. */
@@ -361,7 +434,12 @@ struct vtio_vq_stats {
 	uint64_t len_clamped; /**< Used lengths larger than the writable size (clamped). */
 };
 
-/** Read the queue's counters. */
+/**
+ * Read the queue's counters.
+ * @param vq the queue.
+ * @param out receives a copy of the counters.
+ * Context: driver side.
+ */
 void vtio_vq_get_stats(const struct vtio_vq *vq, struct vtio_vq_stats *out);
 
 /** @} */
