@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -247,7 +248,17 @@ static void pair_teardown(struct pair *p)
 
 /* ---- (a) single thread ----------------------------------------------------------------- */
 
-static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf)
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns wall ns per buffer; *cpu gets the thread's CPU ns per buffer
+ * (what the loop costs when the machine is shared and the thread waits
+ * for a CPU). */
+static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf, double *cpu)
 {
 	struct pair p;
 	pair_setup(&p, layout, 0);
@@ -259,6 +270,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf)
 	struct vtio_sg sg = vtio_sg_of(p.buf, 64);
 	struct vtio_devq_used used[256];
 	uint64_t rounds = (nbuf + batch - 1) / batch;
+	uint64_t c0 = thread_cpu_ns();
 	uint64_t t0 = vtio_host_now_ns();
 	for (uint64_t r = 0; r < rounds; r++) {
 		for (unsigned i = 0; i < batch; i++)
@@ -291,6 +303,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf)
 				die("get_used", VTIO_EIO);
 	}
 	uint64_t dt = vtio_host_now_ns() - t0;
+	*cpu = (double)(thread_cpu_ns() - c0) / (double)(rounds * batch);
 	pair_teardown(&p);
 	return (double)dt / (double)(rounds * batch);
 }
@@ -460,23 +473,37 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(const char *bench, enum vtio_layout layout, int threads, unsigned batch,
-		   uint64_t nbuf, double *v, unsigned n)
+static double median(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
-	double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* @cpu: per-run CPU ns per buffer, or NULL when not measured. */
+static void report(const char *bench, enum vtio_layout layout, int threads, unsigned batch,
+		   uint64_t nbuf, double *v, double *cpu, unsigned n)
+{
+	double cmed = cpu ? median(cpu, n) : 0;
+	double med = median(v, n);
+	char cbuf[64] = "";
 	const char *ln = layout == VTIO_LAYOUT_PACKED ? "packed" : "split";
-	if (opt.json)
+	if (opt.json) {
+		if (cpu)
+			snprintf(cbuf, sizeof(cbuf), ",\"cpu_ns_per_buf\":%.2f", cmed);
 		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
 		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
-		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f}\n",
+		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s}\n",
 		       bench, ln, threads, batch, opt.in_order ? "true" : "false",
-		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1]);
-	else
+		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1],
+		       cbuf);
+	} else {
+		if (cpu)
+			snprintf(cbuf, sizeof(cbuf), ", cpu %.2f ns/buf", cmed);
 		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
-		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f)\n",
+		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s)\n",
 		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
-		       v[n - 1]);
+		       v[n - 1], cbuf);
+	}
 	fflush(stdout);
 }
 
@@ -578,7 +605,8 @@ int main(int argc, char **argv)
 			"-DCMAKE_BUILD_TYPE=Release for meaningful numbers\n");
 #endif
 	double *v = calloc(opt.runs, sizeof(double));
-	if (!v)
+	double *cpu = calloc(opt.runs, sizeof(double));
+	if (!v || !cpu)
 		return 1;
 	for (int l = 0; l < 2; l++) {
 		if (!(opt.layouts & (1 << l)))
@@ -593,8 +621,9 @@ int main(int argc, char **argv)
 			}
 			for (unsigned b = 0; b < nb; b++) {
 				for (unsigned r = 0; r < opt.runs; r++)
-					v[r] = run_single(layout, batches[b], opt.single_buffers);
-				report("single", layout, 1, batches[b], opt.single_buffers, v,
+					v[r] = run_single(layout, batches[b], opt.single_buffers,
+							  &cpu[r]);
+				report("single", layout, 1, batches[b], opt.single_buffers, v, cpu,
 				       opt.runs);
 			}
 		}
@@ -602,14 +631,15 @@ int main(int argc, char **argv)
 		if (opt.modes & MODE_POLL) {
 			for (unsigned r = 0; r < opt.runs; r++)
 				v[r] = run_threads(layout, 0, tb, opt.buffers);
-			report("poll", layout, 2, tb, opt.buffers, v, opt.runs);
+			report("poll", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
 		}
 		if (opt.modes & MODE_EVENTFD) {
 			for (unsigned r = 0; r < opt.runs; r++)
 				v[r] = run_threads(layout, 1, tb, opt.buffers);
-			report("eventfd", layout, 2, tb, opt.buffers, v, opt.runs);
+			report("eventfd", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
 		}
 	}
 	free(v);
+	free(cpu);
 	return 0;
 }
