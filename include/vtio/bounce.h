@@ -104,7 +104,8 @@ struct vtio_bounce_piece {
  * Translation callbacks of a VTIO_BOUNCE_MAP_CALLBACK pool. They must be
  * pure (same answer every time) and thread-safe. Each segment
  * (max_segment slots from a segment boundary) must be contiguous in device
- * space, and device addresses must lie in [dev_lo, dev_hi] of the config.
+ * space, slot-aligned offsets must map to slot-aligned device addresses,
+ * and device addresses must lie in [dev_lo, dev_hi] of the config.
  */
 struct vtio_bounce_xlate_ops {
 	/** Device address of pool offset @p off (slot aligned). 0 or VTIO_EFAULT. */
