@@ -76,7 +76,10 @@ struct vtio_mem {
  * @param m        view to initialise.
  * @param regions  array of @p n regions, kept by reference (not copied): it
  *                 must outlive the view. Must be sorted by address with no
- *                 overlap, each non-empty and not wrapping past 2^64.
+ *                 overlap, each non-empty, not wrapping past 2^64 and no
+ *                 longer than the host's address space. An identity view
+ *                 (peer addresses are local addresses) is one region
+ *                 `{0, UINTPTR_MAX, NULL, VTIO_MEM_RW}`.
  * @param n        number of regions (0 allowed: every access faults unless
  *                 ops are set).
  * @return 0, or VTIO_EINVAL for an unsorted, overlapping or empty region.
@@ -128,7 +131,8 @@ VTIO_INLINE int vtio_mem_translate(const struct vtio_mem *m, uint64_t addr, uint
 		uint64_t off = addr - r->addr;
 		if (VTIO_LIKELY(addr >= r->addr && off < r->len && (r->perm & perm) == perm)) {
 			uint64_t room = r->len - off;
-			*ptr = (unsigned char *)r->host + (size_t)off;
+			/* Through uintptr_t: an identity view maps address 0 to host NULL. */
+			*ptr = (void *)((uintptr_t)r->host + (uintptr_t)off);
 			*maplen = len < room ? len : room;
 			return 0;
 		}

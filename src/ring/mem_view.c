@@ -10,6 +10,9 @@ int vtio_mem_init(struct vtio_mem *m, const struct vtio_mem_region *regions, uns
 		const struct vtio_mem_region *r = &regions[i];
 		if (r->len == 0 || r->addr + (r->len - 1) < r->addr)
 			return VTIO_EINVAL;
+		/* host + (len - 1) must be a representable local address. */
+		if (r->len - 1 > (uint64_t)(UINTPTR_MAX - (uintptr_t)r->host))
+			return VTIO_EINVAL;
 		/* Sorted and disjoint, so the slow path may binary-search. */
 		if (i > 0 && r->addr <= regions[i - 1].addr + (regions[i - 1].len - 1))
 			return VTIO_EINVAL;
@@ -57,7 +60,7 @@ int vtio_mem_translate_slow(const struct vtio_mem *m, uint64_t addr, uint64_t le
 			return VTIO_EACCES;
 		uint64_t off = addr - r->addr;
 		uint64_t room = r->len - off;
-		*ptr = (unsigned char *)r->host + (size_t)off;
+		*ptr = (void *)((uintptr_t)r->host + (uintptr_t)off);
 		*maplen = len < room ? len : room;
 		return 0;
 	}

@@ -161,6 +161,26 @@ static void test_counting_view(void **state)
 	assert_int_equal(vtio_mem_counter_watch(&cnt, 0, 1), VTIO_ENOSPC);
 }
 
+static void test_identity_view(void **state)
+{
+	(void)state;
+	static const struct vtio_mem_region id = {0, UINTPTR_MAX, NULL, VTIO_MEM_RW};
+	struct vtio_mem m;
+	assert_int_equal(vtio_mem_init(&m, &id, 1), 0);
+	void *p;
+	uint64_t n;
+	assert_int_equal(vtio_mem_translate(&m, (uintptr_t)a + 3, 8, VTIO_MEM_WRITE, &p, &n), 0);
+	assert_ptr_equal(p, a + 3);
+	assert_int_equal(n, 8);
+	uint32_t v = 0x01020304, w = 0;
+	assert_int_equal(vtio_mem_write(&m, (uintptr_t)b, &v, 4), 0);
+	assert_int_equal(vtio_mem_read(&m, (uintptr_t)b, &w, 4), 0);
+	assert_int_equal(w, v);
+	/* A region longer than what its host pointer can reach is refused. */
+	struct vtio_mem_region too_long = {0x1000, UINTPTR_MAX, a, VTIO_MEM_RW};
+	assert_int_equal(vtio_mem_init(&m, &too_long, 1), VTIO_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
