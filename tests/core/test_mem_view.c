@@ -189,6 +189,7 @@ int main(void)
 	    cmocka_unit_test(test_read_write_across_regions),
 	    cmocka_unit_test(test_ops_fallback),
 	    cmocka_unit_test(test_counting_view),
+	    cmocka_unit_test(test_identity_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
