@@ -13,6 +13,8 @@
  */
 #include "vtio/dma_layers.h"
 
+#if VTIO_CONFIG_DMA
+
 enum { ST_FREE = 0, ST_LIVE = 1, ST_DEAD = 2 };
 #define NIL UINT32_MAX
 
@@ -488,3 +490,5 @@ int vtio_dma_debug_mem_init(struct vtio_dma_debug_mem *v, struct vtio_dma_debug 
 	int err = vtio_mem_init(&v->view, NULL, 0);
 	return err != 0 ? err : vtio_mem_set_ops(&v->view, &dmem_ops, v);
 }
+
+#endif /* VTIO_CONFIG_DMA */

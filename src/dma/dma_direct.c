@@ -6,6 +6,8 @@
  */
 #include "vtio/dma_layers.h"
 
+#if VTIO_CONFIG_DMA
+
 static struct vtio_dma_direct *direct_of(struct vtio_dma_layer *l)
 {
 	return (struct vtio_dma_direct *)l->priv;
@@ -305,3 +307,5 @@ size_t vtio_dma_direct_arena_in_use(struct vtio_dma_direct *d)
 	VTIO_UNLOCK(&d->lock);
 	return n;
 }
+
+#endif /* VTIO_CONFIG_DMA */

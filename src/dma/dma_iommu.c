@@ -13,6 +13,8 @@
  */
 #include "vtio/dma_layers.h"
 
+#if VTIO_CONFIG_DMA
+
 #define PTE_VALID 0x1u
 #define PTE_READ  0x2u
 #define PTE_WRITE 0x4u
@@ -390,3 +392,5 @@ int vtio_dma_iommu_mem_init(struct vtio_dma_iommu_mem *v, struct vtio_dma_iommu 
 	int err = vtio_mem_init(&v->view, NULL, 0);
 	return err != 0 ? err : vtio_mem_set_ops(&v->view, &imem_ops, v);
 }
+
+#endif /* VTIO_CONFIG_DMA */

@@ -6,6 +6,8 @@
  */
 #include "vtio/dma.h"
 
+#if VTIO_CONFIG_DMA
+
 /* ---- Terminal layer: what "nothing below implements this" means ------------- */
 
 static int term_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
@@ -266,3 +268,5 @@ int vtio_dma_caps(struct vtio_dma_dev *dev, struct vtio_dma_caps *out)
 	struct vtio_dma_layer *l = dev->impl[VTIO_DMA_OP_CAPS];
 	return l->ops->caps(l, out);
 }
+
+#endif /* VTIO_CONFIG_DMA */

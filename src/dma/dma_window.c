@@ -8,6 +8,8 @@
  */
 #include "vtio/dma_layers.h"
 
+#if VTIO_CONFIG_DMA
+
 static bool in_window(const struct vtio_dma_window *w, uint64_t bus, size_t len)
 {
 	uint64_t last = bus + (len != 0 ? (uint64_t)len - 1 : 0);
@@ -106,3 +108,5 @@ int vtio_dma_window_init(struct vtio_dma_window *w, const struct vtio_dma_window
 	w->layer.priv = w;
 	return 0;
 }
+
+#endif /* VTIO_CONFIG_DMA */
