@@ -279,7 +279,9 @@ static bool run_exists(struct model *m, int pi, uint32_t n, bool seg, uint64_t a
 			busy[h + k] = true;
 	}
 	for (uint32_t a = 0; a < mp->nareas; a++) {
-		uint32_t lo = nslots * a / mp->nareas, hi = nslots * (a + 1) / mp->nareas;
+		/* Areas split the slots evenly, the first ones one slot larger. */
+		uint32_t q = nslots / mp->nareas, r = nslots % mp->nareas;
+		uint32_t lo = a * q + (a < r ? a : r), hi = (a + 1) * q + (a + 1 < r ? a + 1 : r);
 		for (uint32_t s = lo; s + n <= hi; s++) {
 			bool ok = true;
 			for (uint32_t k = 0; k < n && ok; k++) {

@@ -18,8 +18,15 @@
 #endif
 
 #ifndef VTIO_BOUNCE_CTZ64
+#if defined(__LP64__) || defined(_WIN64)
 /* Count trailing zeros of a non-zero 64-bit word. */
 #define VTIO_BOUNCE_CTZ64(x) ((uint32_t)__builtin_ctzll(x))
+#else
+/* 32-bit targets: two 32-bit counts, so no libgcc helper (__ctzdi2) is needed. */
+#define VTIO_BOUNCE_CTZ64(x)                                                                       \
+	((uint32_t)(x) != 0u ? (uint32_t)__builtin_ctz((uint32_t)(x))                              \
+			     : 32u + (uint32_t)__builtin_ctz((uint32_t)((x) >> 32)))
+#endif
 #endif
 
 #define VTIO__BOUNCE_LINE 64u

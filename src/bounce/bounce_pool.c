@@ -28,7 +28,10 @@ static uint32_t log2_u32(uint32_t x)
 /* First slot of area i: areas share the slots as evenly as possible. */
 static uint32_t area_start(uint32_t nslots, uint32_t nareas, uint32_t i)
 {
-	return (uint32_t)(((uint64_t)nslots * i) / nareas);
+	/* The first (nslots % nareas) areas get one slot more; 32-bit
+	 * arithmetic only (no 64-bit division helper on 32-bit targets). */
+	uint32_t q = nslots / nareas, r = nslots % nareas;
+	return i * q + (i < r ? i : r);
 }
 
 /* Bytes of bitmap for an area of n slots, padded to whole cache lines so
@@ -115,7 +118,7 @@ static int init_pieces(struct vtio_bounce_pool *p, const struct vtio_bounce_pool
 	size_t expect = 0;
 	for (uint32_t i = 0; i < cfg->npieces; i++) {
 		if (pc[i].off != expect || pc[i].len == 0 || pc[i].len % slot != 0 ||
-		    pc[i].dev % slot != 0 || pc[i].len > p->size - pc[i].off)
+		    (pc[i].dev & (slot - 1u)) != 0 || pc[i].len > p->size - pc[i].off)
 			return VTIO_EINVAL;
 		if (pc[i].dev + (pc[i].len - 1) < pc[i].dev)
 			return VTIO_EINVAL; /* wraps past 2^64 */
@@ -176,7 +179,8 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 
 	switch (cfg->mapping) {
 	case VTIO_BOUNCE_MAP_LINEAR:
-		if (cfg->dev_base % slot != 0 || cfg->dev_base + (cfg->size - 1) < cfg->dev_base)
+		if ((cfg->dev_base & (slot - 1u)) != 0 ||
+		    cfg->dev_base + (cfg->size - 1) < cfg->dev_base)
 			return VTIO_EINVAL;
 		p->dev_base = cfg->dev_base;
 		p->dev_lo = cfg->dev_base;
