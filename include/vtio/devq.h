@@ -123,7 +123,9 @@ struct vtio_devq;
  * @param state_size size of @p state.
  * @param cfg configuration; copied, need not outlive the call.
  * @return 0; VTIO_EINVAL (bad size, misaligned area, missing view or
- *         notify); VTIO_EFAULT (a ring area not in the view); VTIO_ENOTSUP.
+ *         notify); VTIO_EFAULT (a ring area not in the view; packed:
+ *         also a descriptor ring the view does not let the device write,
+ *         since used descriptors are written in place); VTIO_ENOTSUP.
  * Context: device side, setup (after DRIVER_OK).
  */
 int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
@@ -156,14 +158,18 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  *         vtio_devq_broken_reason()) and the specific error is returned:
  *         - VTIO_EPROTO: avail idx moved by more than the queue size
  *           (SPLIT-DEV-8); an INDIRECT descriptor when VIRTIO_F_INDIRECT_DESC
- *           was not negotiated;
+ *           was not negotiated; packed: a descriptor of a list not marked
+ *           available for its lap (wrong AVAIL/USED bits after the head), or
+ *           a slot made available again before the device used it (more
+ *           than num descriptors outstanding);
  *         - VTIO_ERANGE: avail head >= queue size; next >= queue size (or >=
- *           the table's entries inside an indirect table);
+ *           the table's entries inside an indirect table); packed: a buffer
+ *           id >= queue size;
  *         - VTIO_ELOOP: the chain loops or has more descriptors than its
  *           table (queue size, or the indirect table's entries);
  *         - VTIO_EBADMSG: INDIRECT inside an indirect table; INDIRECT with
- *           NEXT; indirect len 0 or not a multiple of 16; a readable
- *           descriptor after a writable one;
+ *           NEXT; packed: INDIRECT inside a NEXT list; indirect len 0 or not
+ *           a multiple of 16; a readable descriptor after a writable one;
  *         - VTIO_E2BIG: an indirect table with more entries than
  *           vtio_devq_config::max_indirect;
  *         - VTIO_EOVERFLOW: total chain length over 2^32 bytes (summed in
@@ -195,12 +201,21 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
  * popped; a batch of n > 1 is written as one used entry naming the last
  * buffer (with its len), and used->idx advances by n: the driver counts the
  * earlier buffers as fully used (CHECKLIST 3.11).
+ * Packed: used descriptors are written in completion order from the
+ * device's next-used slot, each followed by a skip of its chain's ndesc
+ * slots; the first one's flags are written last. With VIRTIO_F_IN_ORDER
+ * (same ordering rule as split) a batch of n > 1 is one used descriptor
+ * naming the last buffer, written over the batch's first slot, and the skip
+ * covers the whole batch. Used len policy: the used descriptor carries
+ * VTIO_DESC_F_WRITE exactly when len > 0, so strict drivers (len valid only
+ * with WRITE) and Linux/QEMU-style ones read the same len.
  *
  * @param q the queue.
  * @param u @p n used buffers.
  * @param n number of entries in @p u.
  * @return 0, VTIO_EIO (broken), VTIO_EINVAL (an id >= queue size, n larger
- *         than the queue size, @p u NULL).
+ *         than the queue size, @p u NULL; packed: an ndesc of 0, or more
+ *         descriptors returned than popped).
  * Context: device side, serialised with the other device calls.
  */
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n);

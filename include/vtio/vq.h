@@ -15,6 +15,14 @@
  * table or the available ring, so both can live in the device's memory
  * behind a slow link where only posted writes are cheap.
  *
+ * Packed rings are not read-free: the device writes each used descriptor in
+ * place, over a slot the driver made available, so the driver must read the
+ * descriptor ring (flags, then id and len) to reap, and the device reads it
+ * to take buffers. Both sides therefore read the shared descriptor ring;
+ * place it where both can read it at acceptable cost (the event areas are
+ * still each read by one side only: the driver area by the device, the
+ * device area by the driver).
+ *
  * Concurrency: one driver-side user at a time per queue (the caller
  * serialises calls); the device side runs concurrently without locks.
  *
@@ -222,9 +230,13 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * Make a buffer available: @p out_num device-readable segments followed by
  * @p in_num device-writable ones, identified by @p token.
  *
- * The buffer becomes visible to the device at the next
+ * Split: the buffer becomes visible to the device at the next
  * vtio_vq_kick_prepare() (which publishes avail->idx once for all buffers
- * added since).
+ * added since). Packed: it is visible when this call returns (descriptors,
+ * write barrier, then the head's flags, PACKED-DRV-7/8); kick_prepare only
+ * decides about the notification. Packed buffer ids come from a free-id
+ * list, one id per ring slot the buffer takes (ids < num, unique while in
+ * flight); with VIRTIO_F_IN_ORDER the id is the buffer's head slot.
  *
  * Indirect: with VIRTIO_F_INDIRECT_DESC and tables given at init, a buffer
  * of at least vtio_vq_config::indirect_threshold segments (and at most
@@ -272,7 +284,8 @@ bool vtio_vq_kick_prepare(struct vtio_vq *vq);
 /**
  * Call the notify callback (with notification data when negotiated: split
  * `index | avail_idx << 16`, the idx as published by the last
- * vtio_vq_kick_prepare()).
+ * vtio_vq_kick_prepare(); packed `index | next_off << 16 | wrap << 31`,
+ * the next slot to be made available and the driver ring wrap counter).
  * @param vq the queue.
  * @return 0, VTIO_EIO if broken, or the callback's error.
  * Context: driver side; may run concurrently with other driver calls only
@@ -293,9 +306,13 @@ int vtio_vq_kick(struct vtio_vq *vq);
  *
  * Used len policy (CHECKLIST 3.3): a len larger than the buffer's writable
  * size is clamped to that size and counted in vtio_vq_stats::len_clamped;
- * the queue is not broken (legacy devices commonly misreport). With
- * VIRTIO_F_IN_ORDER one used entry may complete a batch: the earlier
- * buffers are returned one per call with len = their writable size.
+ * the queue is not broken (legacy devices commonly misreport). Packed: len
+ * is taken whether or not the device set WRITE in the used descriptor (the
+ * spec reserves it without WRITE, but QEMU never sets WRITE and Linux reads
+ * len anyway), then clamped the same way. With VIRTIO_F_IN_ORDER one used
+ * entry may complete a batch: the earlier buffers are returned one per call
+ * with len = their writable size; a used entry naming a buffer that is not
+ * in flight (e.g. one a previous batch already completed) breaks the queue.
  *
  * @param len  receives the number of bytes the device wrote (clamped as
  *             above). May be NULL.
