@@ -29,7 +29,8 @@ static void test_random_sequences(void **state)
 {
 	(void)state;
 	static uint8_t buf[8192];
-	for (int round = 0; round < 400; round++) {
+	int rounds = getenv("VTIO_TEST_SHORT") ? 60 : 400; /* emulated cross runs */
+	for (int round = 0; round < rounds; round++) {
 		size_t n = 256 + (size_t)(next_byte() * 31) % (sizeof(buf) - 256);
 		for (size_t i = 0; i < n; i++)
 			buf[i] = next_byte();
@@ -42,7 +43,8 @@ static void test_fill_then_drain(void **state)
 {
 	(void)state;
 	static uint8_t buf[4096];
-	for (int round = 0; round < 50; round++) {
+	int rounds = getenv("VTIO_TEST_SHORT") ? 10 : 50;
+	for (int round = 0; round < rounds; round++) {
 		for (size_t i = 0; i < sizeof(buf); i++) {
 			uint8_t b = next_byte();
 			/* op byte 0/1 (map) three times in four */
