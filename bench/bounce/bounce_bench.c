@@ -7,8 +7,9 @@
  *   alloc_free small pool allocation + free;
  *   threads    map + unmap on one thread versus two threads on two areas
  *              of one pool (each with its own area hint).
- * Each figure is the median of --runs runs (map_unmap: each run interleaves
- * ten chunks of memcpy and of map+unmap, and the ratio is taken per run).
+ * Each figure is a median: map_unmap runs --runs runs of ten interleaved
+ * chunk pairs (memcpy, map+unmap) and takes the median over all chunk pairs
+ * (the ratio per pair); the others take the median of --runs runs.
  * --json prints one object per line.
  * --quick shrinks the work for a ctest smoke run (no timing is asserted).
  */
@@ -83,12 +84,22 @@ static void setup(void)
 static void *(*volatile copy_fn)(void *, const void *, size_t) = memcpy;
 
 /* ns per map+unmap of len bytes in dir. */
-static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
-			    enum vtio_dma_dir dir, long iters)
+/* Source buffers: nbuf buffers, stride bytes apart (nbuf 1: one hot buffer). */
+struct srcs {
+	unsigned char *base;
+	size_t stride;
+	long nbuf;
+};
+
+static double run_map_unmap_ws(struct vtio_bounce_dev *d, const struct srcs *sr, size_t len,
+			       enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
+	long k = 0;
 	for (long i = 0; i < iters; i++) {
 		uint64_t bus;
+		unsigned char *buf = sr->base + (size_t)k * sr->stride;
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		if (vtio_bounce_map(set, d, buf, len, dir, 0, &bus) != 0 ||
 		    vtio_bounce_unmap(set, bus, len, dir, 0) != 0) {
 			fprintf(stderr, "map/unmap failed\n");
@@ -98,11 +109,20 @@ static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
-static double run_memcpy(unsigned char *dst, const unsigned char *src, size_t len, long iters)
+static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
+			    enum vtio_dma_dir dir, long iters)
+{
+	struct srcs one = {buf, 0, 1};
+	return run_map_unmap_ws(d, &one, len, dir, iters);
+}
+
+static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
 {
 	uint64_t t0 = now_ns();
+	long k = 0;
 	for (long i = 0; i < iters; i++) {
-		copy_fn(dst, src, len);
+		copy_fn(dst, sr->base + (size_t)k * sr->stride, len);
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
 	return (double)(now_ns() - t0) / (double)iters;
@@ -122,48 +142,61 @@ static const char *dir_name(enum vtio_dma_dir d)
 					   : "bidirectional";
 }
 
+#define WS_BYTES (4u << 20)
+
 static void bench_map_unmap(void)
 {
 	static const size_t sizes[] = {64, 512, 4096, 65536};
 	static const enum vtio_dma_dir dirs[] = {VTIO_DMA_TO_DEVICE, VTIO_DMA_FROM_DEVICE,
 						 VTIO_DMA_BIDIRECTIONAL};
-	unsigned char *src = xalloc(4096, 65536), *dst = xalloc(4096, 65536);
-	memset(src, 0x5a, 65536);
+	unsigned char *src = xalloc(4096, WS_BYTES), *dst = xalloc(4096, 65536);
+	memset(src, 0x5a, WS_BYTES);
 	memset(dst, 0, 65536);
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		if (only_size && sizes[si] != only_size)
 			continue;
-		for (size_t di = 0; di < 3; di++) {
-			size_t len = sizes[si];
-			long it = iters_for(len);
-			double b[32], m[32], ratio[32];
-			(void)run_map_unmap(&d, src, len, dirs[di], it / 10 + 1); /* warm up */
-			for (int r = 0; r < runs; r++) {
-				/* Ten interleaved chunks per run, so load from other
-				 * processes hits both sides alike. */
-				double bt = 0, mt = 0;
-				for (int k = 0; k < 10; k++) {
-					mt += run_memcpy(dst, src, len, it / 10);
-					bt += run_map_unmap(&d, src, len, dirs[di], it / 10);
+		size_t len = sizes[si];
+		/* "hot": one source buffer (both sides copy from L1/L2); "ws4m":
+		 * the sources cycle through 4 MiB, as a driver's buffers would. */
+		for (int ws = 0; ws < 2; ws++) {
+			size_t stride = len < 64 ? 64 : len;
+			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
+			for (size_t di = 0; di < 3; di++) {
+				long it = iters_for(len);
+				double b[320], m[320], ratio[320];
+				int nc = 0;
+				(void)run_map_unmap_ws(&d, &sr, len, dirs[di],
+						       it / 10 + 1); /* warm up */
+				for (int r = 0; r < runs; r++) {
+					/* Ten interleaved chunks per run; each chunk pair is a
+					 * sample, so a preemption spoils one sample, not a run. */
+					for (int k = 0; k < 10; k++, nc++) {
+						m[nc] = run_memcpy(dst, &sr, len, it / 10);
+						b[nc] = run_map_unmap_ws(&d, &sr, len, dirs[di],
+									 it / 10);
+						ratio[nc] = m[nc] / b[nc];
+					}
 				}
-				m[r] = mt / 10;
-				b[r] = bt / 10;
-				ratio[r] = m[r] / b[r];
+				double bn = median(b, nc), mn = median(m, nc);
+				double rt = median(ratio, nc);
+				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
+				const char *sn = ws ? "ws4m" : "hot";
+				if (json)
+					printf(
+					    "{\"bench\":\"map_unmap\",\"size\":%zu,\"dir\":\"%s\","
+					    "\"src\":\"%s\",\"threads\":1,\"ns_per_op\":%.1f,"
+					    "\"gbps\":%.2f,\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
+					    "\"ratio_vs_memcpy\":%.3f,\"runs\":%d}\n",
+					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
+					    runs);
+				else
+					printf("map_unmap %6zu B %-13s %-4s %8.1f ns %7.2f Gb/s | "
+					       "memcpy %8.1f ns %7.2f Gb/s | ratio %.3f\n",
+					       len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps,
+					       rt);
 			}
-			double bn = median(b, runs), mn = median(m, runs), rt = median(ratio, runs);
-			double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
-			if (json)
-				printf("{\"bench\":\"map_unmap\",\"size\":%zu,\"dir\":\"%s\","
-				       "\"threads\":1,\"ns_per_op\":%.1f,\"gbps\":%.2f,"
-				       "\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
-				       "\"ratio_vs_memcpy\":%.3f,\"runs\":%d}\n",
-				       len, dir_name(dirs[di]), bn, gbps, mn, mgbps, rt, runs);
-			else
-				printf("map_unmap %6zu B %-13s %8.1f ns %7.2f Gb/s | memcpy %8.1f "
-				       "ns %7.2f Gb/s | ratio %.3f\n",
-				       len, dir_name(dirs[di]), bn, gbps, mn, mgbps, rt);
 		}
 	}
 	free(src);
