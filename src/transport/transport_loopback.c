@@ -177,9 +177,11 @@ static void lb_set_status(struct vtio_transport *t, uint8_t v)
 		return;
 	}
 	uint8_t old = lb->status;
-	/* DEVICE_NEEDS_RESET belongs to the device. */
-	v = (uint8_t)((v & ~VTIO_STATUS_DEVICE_NEEDS_RESET) |
-		      (old & VTIO_STATUS_DEVICE_NEEDS_RESET));
+	/* Status bits are sticky: a driver may not clear one (INIT-DRV-6), so a
+	 * write that tries is taken as adding its new bits only. Queues live
+	 * under DRIVER_OK therefore never lose it short of a reset.
+	 * DEVICE_NEEDS_RESET belongs to the device. */
+	v = (uint8_t)((v & ~VTIO_STATUS_DEVICE_NEEDS_RESET) | old);
 	uint8_t added = (uint8_t)(v & ~old);
 
 	if (added & VTIO_STATUS_FEATURES_OK) {

@@ -581,6 +581,26 @@ static void test_notif_dev_2_needs_reset(void **state)
 	assert_int_equal(vtio_transport_get_status(E.t), 0);
 }
 
+/* INIT-DRV-6 seen from the device: a driver write that clears status bits
+ * only adds its new ones, so live queues never lose DRIVER_OK short of a
+ * reset (found by fuzz_loopback). */
+static void test_init_drv_6_status_bits_sticky(void **state)
+{
+	(void)state;
+	env_setup(BASE_FEATURES);
+	struct vtio_vq *vq[NQ];
+	bring_up(0, vq, true);
+	E.t->fn.set_status(E.t, VTIO_STATUS_ACKNOWLEDGE);
+	assert_int_equal(vtio_loopback_status(&E.lb), VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_DRIVER |
+							  VTIO_STATUS_FEATURES_OK |
+							  VTIO_STATUS_DRIVER_OK);
+	assert_non_null(vtio_loopback_devq(&E.lb, 0));
+	/* FAILED stops the queues. */
+	vtio_transport_fail(E.t);
+	assert_null(vtio_loopback_devq(&E.lb, 0));
+	assert_int_equal(vtio_transport_notify(E.t, 0), VTIO_EPERM);
+}
+
 /* INIT-DRV-12 and queue register checks. */
 static void test_init_drv_12_queue_setup_phase(void **state)
 {
@@ -935,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_feat_dev_offer_checks),
 	    cmocka_unit_test(test_init_config_space),
 	    cmocka_unit_test(test_notif_dev_2_needs_reset),
+	    cmocka_unit_test(test_init_drv_6_status_bits_sticky),
 	    BOTH(test_init_drv_12_queue_setup_phase),
 	    BOTH(test_notif_drv_1_no_notify_before_driver_ok),
 	    BOTH(test_loopback_round_trip),

@@ -16,6 +16,8 @@
  * only while DRIVER_OK is set and the queue is live (NOTIF-DRV-1,
  * NOTIF-DEV-1); others are dropped and counted. A reset (status 0) stops
  * every queue and clears the negotiated state (RESET-DEV-1, RESET-DEV-2).
+ * Status bits are sticky: a driver write that would clear a bit (which
+ * INIT-DRV-6 forbids) only adds its new bits; FAILED stops every queue.
  *
  * Portable core code: no heap, no libc. Delivery is synchronous: a kick runs
  * the device's kick op in the driver's thread, a device notification runs

@@ -1,0 +1,259 @@
+/*
+ * Fuzz the loopback transport's device side against a hostile driver: the
+ * input is a program of register writes (status, feature words, queue
+ * registers, resets, notifications, config accesses), raw writes into the
+ * driver memory the rings live in, and device-side service of every live
+ * queue. Checks, after every step, the state machine's invariants:
+ * a device queue is live only with FEATURES_OK and DRIVER_OK set and
+ * FAILED clear (NOTIF-DEV-1, INIT-DEV-2); after a reset the status reads 0,
+ * nothing is negotiated and no queue is live (RESET-DEV-1/2); the accepted
+ * features are a subset of the offer (FEAT-DEV-2); nothing crashes or
+ * reads outside the memory view.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vtio/transport.h"
+#include "vtio/transport/loopback.h"
+
+#define ARENA 65536u
+#define NQ    2u
+#define QMAX  64u
+
+static _Alignas(4096) unsigned char arena[ARENA];
+static _Alignas(16) unsigned char storage[1u << 16];
+static unsigned char config[64];
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t u8(struct input *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+static uint16_t u16(struct input *in)
+{
+	return (uint16_t)(u8(in) | (u8(in) << 8));
+}
+static uint32_t u32(struct input *in)
+{
+	return (uint32_t)u16(in) | ((uint32_t)u16(in) << 16);
+}
+static uint64_t u64(struct input *in)
+{
+	return (uint64_t)u32(in) | ((uint64_t)u32(in) << 32);
+}
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			__builtin_trap();                                                          \
+	} while (0)
+
+static struct vtio_loopback lb;
+static uint64_t offered;
+static int depth;
+
+static void serve(uint16_t i, uint32_t budget)
+{
+	struct vtio_devq *q = vtio_loopback_devq(&lb, i);
+	if (!q || depth > 2)
+		return;
+	depth++;
+	for (unsigned k = 0; k < 4; k++) {
+		struct vtio_iov rd[8], wr[8];
+		struct vtio_devq_chain c;
+		memset(&c, 0, sizeof(c));
+		c.rd = rd;
+		c.rd_max = 8;
+		c.wr = wr;
+		c.wr_max = 8;
+		if (vtio_devq_pop(q, &c) != 0)
+			break;
+		unsigned char tmp[64];
+		(void)vtio_devq_read(q, &c, 0, tmp, sizeof(tmp));
+		memset(tmp, 0xa5, sizeof(tmp));
+		int64_t w = vtio_devq_write(q, &c, 0, tmp, sizeof(tmp));
+		uint32_t len = w > 0 ? (uint32_t)w : 0;
+		(void)vtio_devq_push(q, &c, budget % 2 ? len : (uint32_t)c.wr_len + (budget & 1u));
+	}
+	(void)vtio_devq_kick(q);
+	depth--;
+}
+
+static int dev_kick(void *ctx, uint16_t index, uint32_t data)
+{
+	(void)ctx;
+	serve(index, data);
+	return 0;
+}
+
+static void drv_irq(void *ctx, uint16_t index)
+{
+	(void)ctx;
+	(void)index;
+}
+
+static const struct vtio_loopback_device_ops ops = {.kick = dev_kick};
+
+static void check_invariants(void)
+{
+	uint8_t s = vtio_loopback_status(&lb);
+	CHECK((vtio_loopback_features(&lb) & ~offered) == 0);
+	for (uint16_t i = 0; i < NQ; i++) {
+		if (vtio_loopback_devq(&lb, i) != NULL) {
+			CHECK(s & VTIO_STATUS_DRIVER_OK);
+			CHECK(s & VTIO_STATUS_FEATURES_OK);
+			CHECK(!(s & VTIO_STATUS_FAILED));
+		}
+	}
+	if (s == 0)
+		CHECK(vtio_loopback_features(&lb) == 0);
+}
+
+static uint64_t addr(struct input *in)
+{
+	uint8_t k = u8(in);
+	if (k == 0xff)
+		return u64(in); /* anywhere */
+	return (uint64_t)(uintptr_t)arena + (u16(in) & ~(uint16_t)(k & 1 ? 0 : 15));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = {data, size};
+	memset(arena, 0, sizeof(arena));
+	struct vtio_mem_region region = {(uint64_t)(uintptr_t)arena, ARENA, arena, VTIO_MEM_RW};
+	struct vtio_mem mem;
+	if (vtio_mem_init(&mem, &region, 1) != 0)
+		return 0;
+	offered = VTIO_FEATURE(VTIO_F_VERSION_1) |
+		  (u64(&in) & (VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |
+			       VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_IN_ORDER) |
+			       VTIO_FEATURE(VTIO_F_RING_RESET) |
+			       VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) | 0xffffffull));
+	struct vtio_loopback_config c;
+	memset(&c, 0, sizeof(c));
+	c.device_features = offered;
+	c.num_queues = NQ;
+	c.queue_max = QMAX;
+	c.mem = &mem;
+	c.config = config;
+	c.config_len = sizeof(config);
+	c.dev = &ops;
+	size_t ss = vtio_loopback_storage_size(NQ, QMAX);
+	if (ss > sizeof(storage) || vtio_loopback_init(&lb, storage, ss, &c) != 0)
+		__builtin_trap();
+	struct vtio_transport *t = vtio_loopback_transport(&lb);
+	vtio_transport_set_irq(t, drv_irq, NULL, NULL);
+
+	for (unsigned steps = 0; in.n && steps < 512; steps++) {
+		uint8_t op = u8(&in) % 17;
+		uint16_t idx = u8(&in) % (NQ + 1);
+		switch (op) {
+		case 0:
+			t->fn.set_status(t, u8(&in));
+			break;
+		case 1:
+			t->fn.set_features(t, u8(&in) % 3, u32(&in));
+			break;
+		case 2: {
+			struct vtio_transport_queue r;
+			r.num = u16(&in) % (QMAX * 2);
+			r.desc_addr = addr(&in);
+			r.driver_addr = addr(&in);
+			r.device_addr = addr(&in);
+			(void)t->fn.queue_setup(t, idx, &r);
+			break;
+		}
+		case 3:
+			(void)t->fn.queue_enable(t, idx);
+			break;
+		case 4:
+			(void)t->fn.queue_reset(t, idx);
+			break;
+		case 5:
+			(void)t->fn.notify(t, u32(&in));
+			break;
+		case 6: {
+			unsigned char b[80];
+			uint8_t off = u8(&in), len = u8(&in) % sizeof(b);
+			(void)t->fn.config_read(t, off, b, len);
+			break;
+		}
+		case 7: {
+			unsigned char b[80];
+			uint8_t off = u8(&in), len = u8(&in) % sizeof(b);
+			memset(b, u8(&in), len);
+			(void)t->fn.config_write(t, off, b, len);
+			break;
+		}
+		case 8: {
+			uint16_t off = u16(&in);
+			uint8_t len = u8(&in);
+			for (unsigned k = 0; k < len && off + k < ARENA; k++)
+				arena[off + k] = u8(&in);
+			break;
+		}
+		case 9:
+			serve(idx, u32(&in));
+			break;
+		case 10:
+			vtio_loopback_needs_reset(&lb);
+			break;
+		case 11:
+			vtio_loopback_config_changed(&lb);
+			break;
+		case 12: {
+			struct vtio_transport_negotiation n;
+			memset(&n, 0, sizeof(n));
+			n.supported = u64(&in);
+			n.required = u8(&in) & 1 ? n.supported & u64(&in) : 0;
+			(void)vtio_transport_negotiate(t, &n);
+			break;
+		}
+		case 13:
+			(void)vtio_transport_driver_ok(t);
+			break;
+		case 14:
+			(void)vtio_transport_reset(t);
+			CHECK(vtio_loopback_status(&lb) == 0);
+			for (uint16_t i = 0; i < NQ; i++)
+				CHECK(vtio_loopback_devq(&lb, i) == NULL);
+			break;
+		case 15: {
+			/* A descriptor whose buffer address is inside the arena
+			 * (split or packed layout), so seeds need no absolute addresses. */
+			uint16_t off = u16(&in);
+			uint8_t packed = u8(&in) & 1;
+			uint64_t a = (uint64_t)(uintptr_t)arena + u16(&in);
+			uint32_t len = u16(&in);
+			uint16_t f = u16(&in), x = u16(&in);
+			if ((size_t)off + 16 > ARENA)
+				break;
+			unsigned char *d = arena + off;
+			uint64_t le_a = vtio_le64(a);
+			uint32_t le_l = vtio_le32(len);
+			uint16_t w1 = vtio_le16(packed ? x : f), w2 = vtio_le16(packed ? f : x);
+			memcpy(d, &le_a, 8);
+			memcpy(d + 8, &le_l, 4);
+			memcpy(d + 12, &w1, 2);
+			memcpy(d + 14, &w2, 2);
+			break;
+		}
+		default:
+			(void)vtio_transport_notify(t, idx);
+			break;
+		}
+		check_invariants();
+	}
+	return 0;
+}
