@@ -164,7 +164,7 @@ static void test_partial_syncs(void **state)
 	(void)state;
 	struct fx *f = fx_default();
 	f->dev.min_align_mask = 0x7ff; /* keep a 0x123 offset in the first slot */
-	static unsigned char raw[16384];
+	static _Alignas(4096) unsigned char raw[16384];
 	unsigned char *buf = raw + 0x123;
 	size_t len = 9000; /* 5 slots with the offset */
 	fill(buf, len, 1);
