@@ -79,6 +79,8 @@ static int fetch_desc(struct vtio_devq *q, bool in_table, const unsigned char *t
 	return 0;
 }
 
+static int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head);
+
 int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -103,6 +105,46 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	if (VTIO_UNLIKELY(head >= q->num))
 		return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
 
+	if (VTIO_LIKELY(q->area_ptr[VTIO__AREA_DESC] != NULL)) {
+		/* Fast path: a one-descriptor chain in the view's first region. */
+		struct vtio_split_desc w;
+		VTIO_MEMCPY(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
+		uint16_t flags = vtio__w16(q->legacy, w.flags);
+		uint64_t addr = vtio__w64(q->legacy, w.addr);
+		uint32_t len = vtio__w32(q->legacy, w.len);
+		const struct vtio_mem *m = q->mem;
+		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
+		unsigned max = wr ? c->wr_max : c->rd_max;
+		if (!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) && len != 0 && max != 0 &&
+		    m->nregions != 0) {
+			const struct vtio_mem_region *r = &m->regions[0];
+			uint64_t off = addr - r->addr;
+			uint32_t perm = wr ? VTIO_MEM_WRITE : VTIO_MEM_READ;
+			if (addr >= r->addr && off < r->len && r->len - off >= len &&
+			    (r->perm & perm) == perm) {
+				struct vtio_iov *v = wr ? c->wr : c->rd;
+				v->ptr = (unsigned char *)r->host + (size_t)off;
+				v->addr = addr;
+				v->len = len;
+				c->rd_num = wr ? 0u : 1u;
+				c->wr_num = wr ? 1u : 0u;
+				c->rd_len = wr ? 0u : len;
+				c->wr_len = wr ? len : 0u;
+				c->id = head;
+				c->ndesc = 1;
+				s->last_avail++;
+				return 0;
+			}
+		}
+	}
+	return walk_chain(q, c, head);
+}
+
+/* The general chain walk: NEXT chains, indirect tables, every check. */
+static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head)
+{
+	struct vtio__devq_split *s = &q->u.split;
+	int err;
 	struct vtio__walk w;
 	vtio__walk_begin(&w, c);
 	bool in_table = false;		  /* walking an indirect table */

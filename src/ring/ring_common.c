@@ -115,29 +115,11 @@ void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_
 
 /* ---- Device side: chain walk checks ------------------------------------------------- */
 
-void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c)
+int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr,
+			uint32_t len, bool write)
 {
-	w->c = c;
-	w->total = 0;
-	w->seen_write = false;
-	w->overflow = false;
-	c->rd_num = 0;
-	c->wr_num = 0;
-	c->rd_len = 0;
-	c->wr_len = 0;
-}
-
-int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr, uint32_t len,
-		   bool write)
-{
+	/* Order and total length were checked inline. */
 	struct vtio_devq_chain *c = w->c;
-	if (write)
-		w->seen_write = true;
-	else if (VTIO_UNLIKELY(w->seen_write))
-		return VTIO_EBADMSG; /* SPLIT-DRV-5: readable after writable */
-	w->total += len;
-	if (VTIO_UNLIKELY(w->total > ((uint64_t)1 << 32)))
-		return VTIO_EOVERFLOW; /* SPLIT-DEV-9 */
 	if (len == 0)
 		return 0; /* legal, carries nothing */
 	if (VTIO_UNLIKELY(addr + (len - 1u) < addr))
@@ -174,11 +156,6 @@ int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t add
 		left -= n;
 	}
 	return 0;
-}
-
-int vtio__walk_end(struct vtio__walk *w)
-{
-	return w->overflow ? VTIO_ENOBUFS : 0;
 }
 
 int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)

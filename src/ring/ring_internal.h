@@ -41,11 +41,11 @@ struct vtio__vq_split {
 	uint16_t avail_flags;	  /* shadow of avail->flags */
 	uint16_t used_event;	  /* shadow of used_event */
 	/* VIRTIO_F_IN_ORDER: sequential allocation and batched used entries. */
-	uint16_t next_desc;	/* next descriptor to hand out */
-	uint16_t oldest;	/* head of the oldest buffer in flight */
-	uint16_t batch_last;	/* id of the last buffer of the pending batch */
-	bool batch_pending;	/* buffers up to batch_last are used */
-	uint32_t batch_len;	/* len of the batch's last buffer */
+	uint16_t next_desc;  /* next descriptor to hand out */
+	uint16_t oldest;     /* head of the oldest buffer in flight */
+	uint16_t batch_last; /* id of the last buffer of the pending batch */
+	bool batch_pending;  /* buffers up to batch_last are used */
+	uint32_t batch_len;  /* len of the batch's last buffer */
 };
 
 /** Device-side split state. */
@@ -207,6 +207,13 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 #endif
 
 /* ---- Shared helpers ------------------------------------------------------------ */
+
+/* Keep a rare path out of line so the hot path gets a light prologue. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VTIO__NOINLINE __attribute__((noinline))
+#else
+#define VTIO__NOINLINE
+#endif
 
 /** Round @p x up to a multiple of 16. */
 static inline size_t vtio__align16(size_t x)
@@ -371,6 +378,17 @@ static inline bool vtio__vq_want_indirect(const struct vtio_vq *vq, unsigned n, 
 int vtio__vq_map(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes, uint64_t *bus);
 /** Undo vtio__vq_map(). */
 void vtio__vq_unmap(struct vtio_vq *vq, uint64_t bus, uint32_t len, bool dev_writes);
+
+/** vtio__vq_map() with the no-mapping case inline: costs nothing without DMA. */
+static inline int vtio__vq_map_fast(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes,
+				    uint64_t *bus)
+{
+	if (VTIO_LIKELY(!vq->do_map)) {
+		*bus = cpu;
+		return 0;
+	}
+	return vtio__vq_map(vq, cpu, len, dev_writes, bus);
+}
 /**
  * Fill indirect table @p t with the @p n segments and map them (and the
  * table): entries in the given layout's format (split: next = i+1 chained
@@ -480,7 +498,21 @@ struct vtio__walk {
 };
 
 /** Start a walk over chain @p c (resets its counters). */
-void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c);
+static inline void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c)
+{
+	w->c = c;
+	w->total = 0;
+	w->seen_write = false;
+	w->overflow = false;
+	c->rd_num = 0;
+	c->wr_num = 0;
+	c->rd_len = 0;
+	c->wr_len = 0;
+}
+
+/** Out-of-line part of vtio__walk_add(): ranges that are not one piece of the first region. */
+int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr,
+			uint32_t len, bool write);
 
 /**
  * Add one descriptor (copied to private memory by the caller) to the walk:
@@ -491,11 +523,47 @@ void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain *c);
  *         over 2^32 bytes); VTIO_EFAULT / VTIO_EACCES (outside the view).
  *         The caller breaks the queue with the error.
  */
-int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr, uint32_t len,
-		   bool write);
+static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr,
+				 uint32_t len, bool write)
+{
+	struct vtio_devq_chain *c = w->c;
+	if (write)
+		w->seen_write = true;
+	else if (VTIO_UNLIKELY(w->seen_write))
+		return VTIO_EBADMSG; /* SPLIT-DRV-5: readable after writable */
+	w->total += len;
+	if (VTIO_UNLIKELY(w->total > ((uint64_t)1 << 32)))
+		return VTIO_EOVERFLOW; /* SPLIT-DEV-9 */
+	/* Fast path: the whole piece in the view's first region, room in the array. */
+	const struct vtio_mem *m = q->mem;
+	unsigned *num = write ? &c->wr_num : &c->rd_num;
+	unsigned max = write ? c->wr_max : c->rd_max;
+	if (VTIO_LIKELY(m->nregions != 0 && len != 0 && *num < max)) {
+		const struct vtio_mem_region *r = &m->regions[0];
+		uint64_t off = addr - r->addr;
+		uint32_t perm = write ? VTIO_MEM_WRITE : VTIO_MEM_READ;
+		if (VTIO_LIKELY(addr >= r->addr && off < r->len && r->len - off >= len &&
+				(r->perm & perm) == perm)) {
+			struct vtio_iov *v = (write ? c->wr : c->rd) + *num;
+			v->ptr = (unsigned char *)r->host + (size_t)off;
+			v->addr = addr;
+			v->len = len;
+			(*num)++;
+			if (write)
+				c->wr_len += len;
+			else
+				c->rd_len += len;
+			return 0;
+		}
+	}
+	return vtio__walk_add_slow(q, w, addr, len, write);
+}
 
 /** End a walk: @return 0 or VTIO_ENOBUFS (not an error of the driver). */
-int vtio__walk_end(struct vtio__walk *w);
+static inline int vtio__walk_end(const struct vtio__walk *w)
+{
+	return VTIO_UNLIKELY(w->overflow) ? VTIO_ENOBUFS : 0;
+}
 
 /**
  * Check an indirect descriptor's length: non-zero multiple of 16 and at

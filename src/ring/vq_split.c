@@ -69,8 +69,19 @@ static void unmap_chain(struct vtio_vq *vq, uint16_t head, unsigned n)
 	}
 }
 
-int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
-		       unsigned in_num, void *token)
+/* SPLIT-DRV-10: head into avail->ring[idx % num]; idx is published by kick_prepare. */
+static inline void avail_push(struct vtio_vq *vq, uint16_t head)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
+	uint16_t h = vtio__w16(vq->legacy, head);
+	vtio__vq_ring_write(vq, VTIO__AREA_DRIVER, vtio_split_avail_ring_off(slot), &h, 2);
+	s->avail_idx++;
+	vq->stats.added++;
+}
+
+static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
+				    unsigned in_num, void *token)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio_split_desc *sh = s->shadow;
@@ -80,10 +91,10 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	uint16_t head = vq->in_order ? s->next_desc : s->free_head;
 	struct vtio__vq_buf *b = &vq->bufs[head];
 	uint32_t wr_len = 0;
-	for (unsigned k = out_num; k < n; k++)
-		wr_len += sg[k].len;
 
-	if (vtio__vq_want_indirect(vq, n, fits) && vq->num_free >= 1) {
+	if (n >= 2 && vtio__vq_want_indirect(vq, n, fits) && vq->num_free >= 1) {
+		for (unsigned k = out_num; k < n; k++)
+			wr_len += sg[k].len;
 		uint32_t t = vtio__vq_indir_get(vq);
 		uint64_t taddr;
 		int err = vtio__vq_fill_indirect(vq, t - 1u, sg, out_num, in_num, &taddr);
@@ -105,13 +116,16 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	} else {
 		if (VTIO_UNLIKELY(!fits))
 			return VTIO_ENOSPC;
-		/* Map everything first, so a failure leaves the ring untouched. */
+		/* Map and write each descriptor. On a map failure the ones
+		 * written are unmapped; they were never exposed (neither the
+		 * avail ring nor its idx was written), so the ring is unchanged
+		 * as far as the device can tell. */
 		uint16_t i = head;
 		uint16_t last = head;
 		for (unsigned k = 0; k < n; k++) {
 			bool w = k >= out_num;
 			uint64_t bus;
-			int err = vtio__vq_map(vq, sg[k].addr, sg[k].len, w, &bus);
+			int err = vtio__vq_map_fast(vq, sg[k].addr, sg[k].len, w, &bus);
 			if (VTIO_UNLIKELY(err != 0)) {
 				unmap_chain(vq, head, k);
 				return err;
@@ -122,12 +136,10 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 			sh[i].len = sg[k].len;
 			sh[i].flags = (uint16_t)((w ? VTIO_DESC_F_WRITE : 0u) |
 						 (k + 1u < n ? VTIO_DESC_F_NEXT : 0u));
-			last = i;
-			i = sh[i].next;
-		}
-		i = head;
-		for (unsigned k = 0; k < n; k++) {
+			if (w)
+				wr_len += sg[k].len;
 			put_desc(vq, i);
+			last = i;
 			i = sh[i].next;
 		}
 		b->indir = 0;
@@ -144,14 +156,52 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	b->nseg = n;
 	vq->num_free -= b->ndesc;
 	vq->inflight++;
-
-	/* SPLIT-DRV-10: head into avail->ring[idx % num]; idx is published by kick_prepare. */
-	uint16_t slot = (uint16_t)(s->avail_idx & mask);
-	uint16_t h = vtio__w16(vq->legacy, head);
-	vtio__vq_ring_write(vq, VTIO__AREA_DRIVER, vtio_split_avail_ring_off(slot), &h, 2);
-	s->avail_idx++;
-	vq->stats.added++;
+	avail_push(vq, head);
 	return 0;
+}
+
+int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
+		       unsigned in_num, void *token)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	struct vtio_split_desc *sh = s->shadow;
+	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	unsigned n = out_num + in_num;
+	uint16_t head = vq->in_order ? s->next_desc : s->free_head;
+	struct vtio__vq_buf *b = &vq->bufs[head];
+
+	if (n == 1) {
+		/* One segment: the common case, straight line. */
+		uint64_t bus;
+		bool w = in_num != 0;
+		if (VTIO_UNLIKELY(vq->num_free == 0))
+			return VTIO_ENOSPC;
+		int err = vtio__vq_map_fast(vq, sg[0].addr, sg[0].len, w, &bus);
+		if (VTIO_UNLIKELY(err != 0))
+			return err;
+		struct vtio_split_desc *d = &sh[head];
+		uint16_t next = vq->in_order ? (uint16_t)((head + 1u) & mask) : d->next;
+		d->addr = bus;
+		d->len = sg[0].len;
+		d->flags = w ? VTIO_DESC_F_WRITE : 0;
+		d->next = next;
+		put_desc(vq, head);
+		if (vq->in_order)
+			s->next_desc = next;
+		else
+			s->free_head = next;
+		b->token = token;
+		b->wr_len = w ? sg[0].len : 0;
+		b->indir = 0;
+		b->ndesc = 1;
+		b->last = head;
+		b->nseg = 1;
+		vq->num_free--;
+		vq->inflight++;
+		avail_push(vq, head);
+		return 0;
+	}
+	return add_chain(vq, sg, out_num, in_num, token);
 }
 
 bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
@@ -184,7 +234,7 @@ uint32_t vtio__vq_split_notify_data(const struct vtio_vq *vq)
 }
 
 /* Return buffer @head's descriptors to the free pool, unmapping them. */
-static void detach(struct vtio_vq *vq, uint16_t head)
+static inline void detach(struct vtio_vq *vq, uint16_t head)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio__vq_buf *b = &vq->bufs[head];
@@ -216,7 +266,8 @@ static bool refresh_used_idx(struct vtio_vq *vq)
 	return true;
 }
 
-void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
+/* IN_ORDER reaping: one used entry may complete a batch (CHECKLIST 3.11). */
+static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	const uint16_t mask = (uint16_t)(vq->num - 1u);
@@ -292,6 +343,54 @@ take : {
 		*len = ulen;
 	return token;
 }
+}
+
+void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (VTIO_UNLIKELY(vq->in_order))
+		return get_used_in_order(vq, len);
+	if (s->last_used == s->used_idx) {
+		if (!refresh_used_idx(vq) || s->last_used == s->used_idx)
+			return NULL;
+	}
+	/* SPLIT-DRV-15: idx (acquire) before the element; id < num and in flight. */
+	struct vtio_split_used_elem e;
+	vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
+			   vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))), &e,
+			   sizeof(e));
+	uint32_t id = vtio__w32(vq->legacy, e.id);
+	uint32_t ulen = vtio__w32(vq->legacy, e.len);
+	if (VTIO_UNLIKELY(id >= vq->num)) {
+		vtio__vq_break(vq, "used id out of range");
+		return NULL;
+	}
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	void *token = b->token;
+	if (VTIO_UNLIKELY(token == NULL)) {
+		vtio__vq_break(vq, "used id not in flight");
+		return NULL;
+	}
+	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
+		/* Never expose bytes past the buffer (SPLIT-DRV-16): clamp, count. */
+		ulen = b->wr_len;
+		vq->stats.len_clamped++;
+	}
+	if (VTIO_LIKELY(b->indir == 0 && !vq->do_map)) {
+		/* Direct, unmapped: give the chain back to the free list. */
+		s->shadow[b->last].next = s->free_head;
+		s->free_head = (uint16_t)id;
+		vq->num_free += b->ndesc;
+		vq->inflight--;
+		b->token = NULL;
+	} else {
+		detach(vq, (uint16_t)id);
+	}
+	s->last_used++;
+	vq->stats.used++;
+	if (len != NULL)
+		*len = ulen;
+	return token;
 }
 
 bool vtio__vq_split_more_used(const struct vtio_vq *vq)
