@@ -49,6 +49,7 @@ static struct {
 	uint64_t outstanding;
 	int host_cpu, guest_cpu;
 	int relax;
+	int no_yield;
 	unsigned exit_cycles;
 	int event_idx;
 } opt = {
@@ -328,7 +329,7 @@ static inline void busy_wait(unsigned *spins)
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* Only when the peer thread is not running (shared or busy CPUs):
 	 * give the CPU away instead of spinning out a whole time slice. */
-	if (++*spins >= (1u << 16)) {
+	if (!opt.no_yield && ++*spins >= (1u << 16)) {
 		*spins = 0;
 		sched_yield();
 	}
@@ -514,7 +515,8 @@ static void usage(const char *argv0)
 	    "usage: %s [--json] [--layout split|packed|both] [--in-order]\n"
 	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
-	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--exit-cycles C]\n"
+	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
+	    "       [--exit-cycles C]\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
 	    "       --poll (= --mode poll)\n",
 	    argv0);
@@ -545,6 +547,8 @@ int main(int argc, char **argv)
 			quick = 1;
 		else if (!strcmp(a, "--relax"))
 			opt.relax = 1;
+		else if (!strcmp(a, "--no-yield"))
+			opt.no_yield = 1;
 		else if (!strcmp(a, "--no-event-idx"))
 			opt.event_idx = 0;
 		else if (!strcmp(a, "--sleep"))
