@@ -239,8 +239,8 @@ struct vtio_transport_negotiation {
 	 *  ORDER_PLATFORM are accepted whenever offered whatever this says
 	 *  (FEAT-DRV-6, FEAT-DRV-10). */
 	uint64_t supported;
-	/** Features the driver cannot work without; must be in @ref supported
-	 *  or be VERSION_1. If one is not offered the helper sets FAILED and
+	/** Features the driver cannot work without (accepted as if they were
+	 *  in @ref supported). If one is not offered the helper sets FAILED and
 	 *  fails (FEAT-DRV-4). */
 	uint64_t required;
 	/**
@@ -258,7 +258,7 @@ struct vtio_transport_negotiation {
  * ACKNOWLEDGE, DRIVER, read device feature words 0 and 1 (FEAT-DRV-13),
  * compute and write the accepted subset, set FEATURES_OK and re-read it.
  *
- * Accepted = offered & (supported | VERSION_1 | ORDER_PLATFORM), minus the
+ * Accepted = offered & (supported | required | VERSION_1 | ORDER_PLATFORM), minus the
  * bits 24..49 this library does not describe or the transport cannot carry
  * (FEAT-DRV-3: never bit 30, never reserved bits), then @ref
  * vtio_transport_negotiation::validate. Unknown offered bits never make it

@@ -130,7 +130,7 @@ int vtio_transport_negotiate(struct vtio_transport *t, const struct vtio_transpo
 		vtio_transport_fail(t);
 		return VTIO_ENOTSUP;
 	}
-	uint64_t accept = offered & allowed & (n->supported | always);
+	uint64_t accept = offered & allowed & (n->supported | n->required | always);
 	if (n->validate) {
 		err = n->validate(n->validate_ctx, offered, &accept);
 		if (err < 0) {

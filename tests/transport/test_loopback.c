@@ -736,6 +736,27 @@ static void test_loopback_round_trip(void **state)
 	assert_memory_equal(big + 64, "0123456789abcdef", 16);
 }
 
+/* NOTIF-DRV-4, NOTIF-DRV-5: with NOTIFICATION_DATA the kick that reaches the
+ * device carries the queue index and the next avail position. */
+static void test_notif_drv_5_notification_data(void **state)
+{
+	enum vtio_layout l = *(enum vtio_layout *)*state;
+	env_setup(BASE_FEATURES | layout_features(l) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA));
+	struct vtio_vq *vq[NQ];
+	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), vq,
+		 true);
+	(void)post(vq[1], 1);
+	(void)post(vq[1], 2);
+	assert_int_equal(vtio_vq_kick(vq[1]), 0);
+	assert_int_equal(E.kicks[1], 1);
+	/* split: the new avail idx (2); packed: the next ring slot (as many
+	 * as the two buffers took) with wrap counter 1. */
+	uint32_t slots = vtio_vq_size(vq[1]) - vtio_vq_num_free(vq[1]);
+	uint32_t want = l == VTIO_LAYOUT_SPLIT ? (1u | 2u << 16) : (1u | (slots | 0x8000u) << 16);
+	assert_int_equal(E.last_kick_data, want);
+	assert_int_equal(serve(1), 2);
+}
+
 /* RESET-DEV-1, RESET-DEV-2, RESET-DRV-3: a device reset stops every queue,
  * drops notifications, and the driver gets each token back once. */
 static void test_reset_dev_1_reset_clears_queues(void **state)
@@ -959,6 +980,7 @@ int main(void)
 	    BOTH(test_init_drv_12_queue_setup_phase),
 	    BOTH(test_notif_drv_1_no_notify_before_driver_ok),
 	    BOTH(test_loopback_round_trip),
+	    BOTH(test_notif_drv_5_notification_data),
 	    BOTH(test_reset_dev_1_reset_clears_queues),
 	    BOTH(test_reset_dev_3_queue_reset),
 	    BOTH(test_ring_from_dma_device),
