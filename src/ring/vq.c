@@ -256,13 +256,20 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 	if (VTIO_UNLIKELY(vq->broken))
 		return VTIO_EIO;
 	unsigned n = out_num + in_num;
-	if (VTIO_UNLIKELY(n == 0 || sg == NULL || token == NULL || n < out_num))
+	if (VTIO_UNLIKELY(sg == NULL || token == NULL))
 		return VTIO_EINVAL;
-	for (unsigned i = 0; i < n; i++)
-		if (VTIO_UNLIKELY(sg[i].len == 0))
+	if (VTIO_LIKELY(n == 1)) {
+		if (VTIO_UNLIKELY(sg[0].len == 0))
 			return VTIO_EINVAL;
-	if (VTIO_UNLIKELY(n > vq->num && (!vq->indirect || n > vq->indir_max)))
-		return VTIO_E2BIG;
+	} else {
+		if (VTIO_UNLIKELY(n == 0 || n < out_num))
+			return VTIO_EINVAL;
+		for (unsigned i = 0; i < n; i++)
+			if (VTIO_UNLIKELY(sg[i].len == 0))
+				return VTIO_EINVAL;
+		if (VTIO_UNLIKELY(n > vq->num && (!vq->indirect || n > vq->indir_max)))
+			return VTIO_E2BIG;
+	}
 	return VTIO__DISPATCH(vq, add, vq, sg, out_num, in_num, token);
 }
 
