@@ -1246,6 +1246,116 @@ static void test_push_len_too_big(void **state)
 	small_teardown(&e);
 }
 
+/* The largest split queue (32768, SPLIT-DRV-2): head and next == 32768 are
+ * out of range, a jump of 32769 is too far, a full ring of 32768 heads and a
+ * 32768-descriptor chain are fine (SPLIT-DEV-8/9 at the limit). */
+static void test_max_queue_size(void **state)
+{
+	(void)state;
+	const uint32_t num = 32768;
+	const size_t desc_sz = vtio_split_desc_size(num), av_sz = vtio_split_avail_size(num);
+	const size_t used_sz = vtio_split_used_size(num);
+	const size_t av_off = desc_sz, used_off = (av_off + av_sz + 15) & ~(size_t)15;
+	const size_t data_off = (used_off + used_sz + 15) & ~(size_t)15;
+	const size_t total = data_off + 4096;
+	for (unsigned scenario = 0; scenario < 5; scenario++) {
+		unsigned char *mem = aligned_alloc(4096, (total + 4095) & ~(size_t)4095);
+		assert_non_null(mem);
+		memset(mem, 0, total);
+		struct vtio_mem_region reg = {BASE, total, mem, VTIO_MEM_RW};
+		struct vtio_mem view;
+		assert_int_equal(vtio_mem_init(&view, &reg, 1), 0);
+		unsigned char *d = mem, *av = mem + av_off;
+		uint16_t idx = 0;
+		int expect = 0;
+		unsigned good = 0;
+		switch (scenario) {
+		case 0: /* head == num */
+			put16(av + 4, 32768);
+			idx = 1;
+			expect = VTIO_ERANGE;
+			break;
+		case 1: /* next == num */
+			write_desc(d, BASE + data_off, 8, NEXT, 32768);
+			put16(av + 4, 0);
+			idx = 1;
+			expect = VTIO_ERANGE;
+			break;
+		case 2: /* jump of num + 1 */
+			idx = 32769;
+			expect = VTIO_EPROTO;
+			break;
+		case 3: /* full ring: 32768 one-descriptor heads */
+			for (uint32_t i = 0; i < num; i++) {
+				write_desc(d + 16u * i, BASE + data_off + (i & 255u), 1, 0, 0);
+				put16(av + vtio_split_avail_ring_off(i), (uint16_t)(num - 1 - i));
+			}
+			idx = 32768;
+			good = num;
+			break;
+		default: /* one chain through all 32768 descriptors */
+			for (uint32_t i = 0; i < num; i++)
+				write_desc(d + 16u * i, BASE + data_off + (i & 255u), 1,
+					   i + 1 < num ? NEXT : 0, (uint16_t)(i + 1));
+			put16(av + 4, 0);
+			idx = 1;
+			good = 1;
+			break;
+		}
+		put16(av + 2, idx);
+		struct vtio_devq_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.layout = VTIO_LAYOUT_SPLIT;
+		cfg.num = num;
+		cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1);
+		cfg.desc_addr = BASE;
+		cfg.driver_addr = BASE + av_off;
+		cfg.device_addr = BASE + used_off;
+		cfg.mem = &view;
+		unsigned notifies = 0;
+		cfg.notify = notify_cb;
+		cfg.notify_ctx = &notifies;
+		size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
+		void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
+		assert_non_null(st);
+		struct vtio_devq *q;
+		assert_int_equal(vtio_devq_init(&q, st, ssz, &cfg), 0);
+		static struct vtio_iov big_rd[32768];
+		unsigned popped = 0;
+		int rc;
+		for (;;) {
+			struct vtio_devq_chain c;
+			memset(&c, 0, sizeof(c));
+			c.rd = big_rd;
+			c.rd_max = 32768;
+			c.wr = wr_iov;
+			c.wr_max = IOV_CAP;
+			rc = vtio_devq_pop(q, &c);
+			if (rc != 0)
+				break;
+			if (scenario == 3)
+				assert_int_equal(c.id, num - 1 - popped);
+			if (scenario == 4)
+				assert_int_equal(c.rd_num, num);
+			popped++;
+			assert_int_equal(vtio_devq_push(q, &c, 0), 0);
+		}
+		if (expect != 0) {
+			/* An idx jump may be EPROTO or ERANGE, as in the corpus rows. */
+			if (rc != expect && !(scenario == 2 && rc == VTIO_ERANGE))
+				fail_msg("num 32768 scenario %u: expected %d, got %d", scenario,
+					 expect, rc);
+			assert_true(vtio_devq_is_broken(q));
+		} else {
+			assert_int_equal(rc, VTIO_EAGAIN);
+			assert_false(vtio_devq_is_broken(q));
+		}
+		assert_int_equal(popped, good);
+		free(st);
+		free(mem);
+	}
+}
+
 /* A looping chain must report ELOOP even when the arrays are smaller than
  * the loop would fill: ENOBUFS cannot be an endless "retry with more". */
 static void test_loop_with_small_arrays(void **state)
@@ -1366,6 +1476,7 @@ int main(void)
 	    cmocka_unit_test(test_enobufs_nothing_consumed),
 	    cmocka_unit_test(test_enobufs_packed),
 	    cmocka_unit_test(test_push_len_too_big),
+	    cmocka_unit_test(test_max_queue_size),
 	    cmocka_unit_test(test_loop_with_small_arrays),
 	    cmocka_unit_test(test_broken_until_reset),
 	    cmocka_unit_test(test_writable_into_readonly_region),
