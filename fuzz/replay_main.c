@@ -1,6 +1,8 @@
 /* Replay runner: feeds every file named on the command line (directories are
  * walked one level) to LLVMFuzzerTestOneInput, so ctest replays the seed
  * corpus of each fuzz target on every run without libFuzzer. */
+/* 32-bit hosts (and qemu-user) need 64-bit inode numbers for readdir. */
+#define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

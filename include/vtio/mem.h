@@ -104,6 +104,12 @@ int vtio_mem_set_ops(struct vtio_mem *m, const struct vtio_mem_ops *ops, void *c
  * Translate a range to a local pointer, out of line (all regions, then ops).
  * See vtio_mem_translate(), which tries the first region inline first.
  *
+ * @param m       the view.
+ * @param addr    first peer address of the range.
+ * @param len     length of the range (> 0).
+ * @param perm    VTIO_MEM_READ and/or VTIO_MEM_WRITE.
+ * @param ptr     receives the local pointer of @p addr.
+ * @param maplen  receives how many bytes are contiguous at `*ptr`.
  * @return 0 with `*ptr`/`*maplen` set, VTIO_ENOTSUP when the range is
  *         accessible only through read/write, VTIO_EFAULT when no region or
  *         op covers @p addr, VTIO_EACCES when @p perm is not allowed.
@@ -113,6 +119,13 @@ int vtio_mem_translate_slow(const struct vtio_mem *m, uint64_t addr, uint64_t le
 
 /**
  * Translate [addr, addr+len) to a local pointer for access @p perm.
+ *
+ * @param m       the view.
+ * @param addr    first peer address of the range.
+ * @param len     length of the range (> 0).
+ * @param perm    VTIO_MEM_READ and/or VTIO_MEM_WRITE.
+ * @param ptr     receives the local pointer of @p addr.
+ * @param maplen  receives how many bytes are contiguous at `*ptr`.
  *
  * On success `*ptr` is the local address of @p addr and `*maplen` the number
  * of contiguous bytes there, `1 <= *maplen <= len` (a range crossing regions
@@ -142,6 +155,8 @@ VTIO_INLINE int vtio_mem_translate(const struct vtio_mem *m, uint64_t addr, uint
 
 /**
  * Copy @p len bytes from peer address @p addr into @p dst.
+ * @param m the view. @param addr peer address. @param dst local destination.
+ * @param len bytes to copy.
  * @return 0, VTIO_EFAULT or VTIO_EACCES (then @p dst may be partly written).
  * Context: any thread.
  */
@@ -149,6 +164,8 @@ int vtio_mem_read(const struct vtio_mem *m, uint64_t addr, void *dst, size_t len
 
 /**
  * Copy @p len bytes from @p src to peer address @p addr.
+ * @param m the view. @param addr peer address. @param src local source.
+ * @param len bytes to copy.
  * @return 0, VTIO_EFAULT or VTIO_EACCES (then the target may be partly written).
  * Context: any thread.
  */
@@ -183,6 +200,7 @@ struct vtio_mem_counter {
 
 /**
  * Set up a counting view over @p inner.
+ * @param c the counter to initialise. @param inner the view accesses go to.
  * @return 0 or VTIO_EINVAL.
  * Context: setup. Counts are updated without atomics: one user thread.
  */
@@ -190,6 +208,7 @@ int vtio_mem_counter_init(struct vtio_mem_counter *c, const struct vtio_mem *inn
 
 /**
  * Watch [addr, addr+len): accesses touching it are counted in the returned slot.
+ * @param c the counter. @param addr start of the range. @param len its length.
  * @return the range index (>= 0) or VTIO_ENOSPC when all slots are taken.
  */
 int vtio_mem_counter_watch(struct vtio_mem_counter *c, uint64_t addr, uint64_t len);

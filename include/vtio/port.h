@@ -39,7 +39,9 @@ extern "C" {
 /** Branch hint: @p x is usually false. */
 #define VTIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
+/** Branch hint: @p x is usually true. */
 #define VTIO_LIKELY(x)	 (x)
+/** Branch hint: @p x is usually false. */
 #define VTIO_UNLIKELY(x) (x)
 #endif
 #endif
@@ -49,6 +51,7 @@ extern "C" {
 /** Compile-time assertion usable at file scope. */
 #define VTIO_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #else
+/** Compile-time assertion usable at file scope. */
 #define VTIO_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 #endif
@@ -73,6 +76,7 @@ extern "C" {
 			__builtin_trap();                                                          \
 	} while (0)
 #else
+/** Check a precondition the caller owns (see the GCC/Clang variant). */
 #define VTIO_ASSERT(cond)                                                                          \
 	do {                                                                                       \
 		if (!(cond))                                                                       \

@@ -260,6 +260,7 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 
 /* ---- Layout checks ------------------------------------------------------------------ */
 
+/** @cond VTIO_INTERNAL */
 VTIO_STATIC_ASSERT(sizeof(struct vtio_split_desc) == 16, "split desc is 16 bytes");
 VTIO_STATIC_ASSERT(offsetof(struct vtio_split_desc, len) == 8, "split desc len at 8");
 VTIO_STATIC_ASSERT(offsetof(struct vtio_split_desc, flags) == 12, "split desc flags at 12");
@@ -272,6 +273,8 @@ VTIO_STATIC_ASSERT(sizeof(struct vtio_packed_desc) == 16, "packed desc is 16 byt
 VTIO_STATIC_ASSERT(offsetof(struct vtio_packed_desc, id) == 12, "packed desc id at 12");
 VTIO_STATIC_ASSERT(offsetof(struct vtio_packed_desc, flags) == 14, "packed desc flags at 14");
 VTIO_STATIC_ASSERT(sizeof(struct vtio_packed_event) == 4, "packed event is 4 bytes");
+
+/** @endcond */
 
 /** @} */
 
