@@ -127,6 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	if (!VTIO_CONFIG_PACKED)
+		return 0; /* packed layout compiled out */
 	if (size < 4)
 		return 0;
 	uint32_t num = 1u + data[0] % 128u;
