@@ -261,7 +261,8 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * @param in_num number of device-writable segments.
  * @return 0; VTIO_ENOSPC (not enough free descriptors); VTIO_EINVAL (no
  *         segments, zero length, NULL token); VTIO_E2BIG (more segments than
- *         the queue can ever hold); VTIO_EIO (queue broken); a DMA error.
+ *         the queue can ever hold, or more than 4 GiB in total, SPLIT-DRV-7);
+ *         VTIO_EIO (queue broken); a DMA error.
  *
  * Context: driver side, serialised with other driver-side calls.
  */

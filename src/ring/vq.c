@@ -264,9 +264,14 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 	} else {
 		if (VTIO_UNLIKELY(n == 0 || n < out_num))
 			return VTIO_EINVAL;
-		for (unsigned i = 0; i < n; i++)
+		uint64_t total = 0;
+		for (unsigned i = 0; i < n; i++) {
 			if (VTIO_UNLIKELY(sg[i].len == 0))
 				return VTIO_EINVAL;
+			total += sg[i].len;
+		}
+		if (VTIO_UNLIKELY(total > ((uint64_t)1 << 32)))
+			return VTIO_E2BIG; /* SPLIT-DRV-7: a chain carries at most 4 GiB */
 		if (VTIO_UNLIKELY(n > vq->num && (!vq->indirect || n > vq->indir_max)))
 			return VTIO_E2BIG;
 	}
