@@ -1143,6 +1143,288 @@ static void test_detach_reset(void **state)
 	}
 }
 
+/* ---- One test per remaining split checklist ID ------------------------------------- */
+
+static struct vtio_split_avail *avail_of(struct fx *f)
+{
+	return (struct vtio_split_avail *)f->areas.driver;
+}
+static struct vtio_split_used *used_of(struct fx *f)
+{
+	return (struct vtio_split_used *)f->areas.device;
+}
+static uint16_t *used_event_of(struct fx *f)
+{
+	return (uint16_t *)(void *)((unsigned char *)f->areas.driver +
+				    vtio_split_used_event_off(f->num));
+}
+static uint16_t *avail_event_of(struct fx *f)
+{
+	return (uint16_t *)(void *)((unsigned char *)f->areas.device +
+				    vtio_split_avail_event_off(f->num));
+}
+
+/* EVT-DRV-1 / EVT-DEV-4: without EVENT_IDX the flags are only ever 0 or 1. */
+static void test_evt_drv_1_dev_4_flags_values(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, FX_MODERN, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		if (i % 3)
+			vtio_vq_disable_cb(&*f.vq);
+		else
+			vtio_vq_enable_cb(f.vq);
+		if (i % 2)
+			vtio_devq_disable_notify(f.dq);
+		else
+			vtio_devq_enable_notify(f.dq);
+		assert_true(vtio_le16(avail_of(&f)->flags) <= 1);
+		assert_true(vtio_le16(used_of(&f)->flags) <= 1);
+	}
+	fx_teardown(&f);
+}
+
+/* EVT-DRV-3 / EVT-DEV-6: spurious notifications are harmless. */
+static void test_evt_drv_3_dev_6_spurious(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, FX_MODERN, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_null(vtio_vq_get_used(f.vq, NULL)); /* interrupt with nothing new */
+		assert_true(vtio_vq_enable_cb(f.vq));
+		struct vtio_devq_chain c;
+		fx_chain_init(&f, &c);
+		assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_EAGAIN); /* kick with nothing */
+		assert_true(vtio_devq_enable_notify(f.dq));
+	}
+	assert_false(vtio_vq_is_broken(f.vq));
+	assert_false(vtio_devq_is_broken(f.dq));
+	fx_teardown(&f);
+}
+
+/* EVT-DRV-4 / EVT-DEV-1: without EVENT_IDX the event words are ignored.
+ * EVT-DRV-6 / EVT-DEV-3: with EVENT_IDX bit 0 of the flags is ignored. */
+static void test_evt_drv_4_6_dev_1_3_ignored_fields(void **state)
+{
+	(void)state;
+	struct fx f;
+	unsigned char *buf;
+	struct vtio_sg sg;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, FX_MODERN, NULL), 0);
+	buf = fx_alloc(&f, 16, 16);
+	sg = vtio_sg_of(buf, 16);
+	for (int i = 0; i < 4; i++) {
+		*avail_event_of(&f) = vtio_le16(0x1234); /* garbage the driver must ignore */
+		*used_event_of(&f) = vtio_le16(0x4321);	 /* garbage the device must ignore */
+		assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+		assert_true(vtio_vq_kick_prepare(f.vq)); /* flags 0: must notify (EVT-DRV-5) */
+		assert_int_equal(dev_drain(&f, 0), 1);
+		assert_true(vtio_devq_notify_prepare(f.dq)); /* flags 0: must notify (EVT-DEV-2) */
+		assert_non_null(vtio_vq_get_used(f.vq, NULL));
+	}
+	fx_teardown(&f);
+
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	buf = fx_alloc(&f, 16, 16);
+	sg = vtio_sg_of(buf, 16);
+	/* avail_event = 0 (initial): the first buffer crosses it; the device's
+	 * NO_NOTIFY bit in used->flags must not matter. */
+	used_of(&f)->flags = vtio_le16(VTIO_USED_F_NO_NOTIFY);
+	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+	assert_false(vtio_vq_kick_prepare(f.vq)); /* event passed: no kick, flags ignored */
+	used_of(&f)->flags = 0;
+	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+	assert_false(vtio_vq_kick_prepare(f.vq)); /* flags 0 does not force one either */
+	/* Device side: NO_INTERRUPT in avail->flags is ignored with EVENT_IDX. */
+	avail_of(&f)->flags = vtio_le16(VTIO_AVAIL_F_NO_INTERRUPT);
+	*used_event_of(&f) = vtio_le16(0);
+	struct vtio_devq_chain c;
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_true(vtio_devq_notify_prepare(f.dq)); /* used idx 0 -> 1 crosses used_event 0 */
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	avail_of(&f)->flags = 0;
+	assert_false(vtio_devq_notify_prepare(f.dq)); /* 1 -> 2 does not */
+	fx_teardown(&f);
+}
+
+/* EVT-DEV-9: the first decision after init or reset notifies unconditionally. */
+static void test_evt_dev_9_first_notify(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	unsigned char *buf = fx_alloc(&f, 16, 16);
+	struct vtio_sg sg = vtio_sg_of(buf, 16);
+	for (int round = 0; round < 2; round++) {
+		*used_event_of(&f) = vtio_le16(0x8000); /* far away */
+		assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+		vtio_vq_kick_prepare(f.vq);
+		assert_int_equal(dev_drain(&f, 0), 1);
+		assert_true(vtio_devq_notify_prepare(f.dq));
+		assert_non_null(vtio_vq_get_used(f.vq, NULL));
+		assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
+		vtio_vq_kick_prepare(f.vq);
+		assert_int_equal(dev_drain(&f, 0), 1);
+		assert_false(vtio_devq_notify_prepare(f.dq));
+		assert_non_null(vtio_vq_get_used(f.vq, NULL));
+		assert_int_equal(vtio_vq_reset(f.vq), 0);
+		vtio_devq_reset(f.dq);
+	}
+	fx_teardown(&f);
+}
+
+/* INDIR-DEV-1: WRITE on the descriptor pointing at a table is ignored.
+ * INDIR-DEV-2: direct descriptors followed by one final indirect one. */
+static void test_indir_dev_1_2(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 4,
+				  FX_MODERN | VTIO_FEATURE(VTIO_F_INDIRECT_DESC), NULL),
+			 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	struct vtio_split_desc *tbl = fx_alloc(&f, 2 * 16, 16);
+	struct vtio_split_desc *d = f.areas.desc;
+	/* desc 0: readable 8 bytes, NEXT -> 1; desc 1: INDIRECT|WRITE -> table. */
+	d[0].addr = vtio_le64(fx_addr(buf));
+	d[0].len = vtio_le32(8);
+	d[0].flags = vtio_le16(VTIO_DESC_F_NEXT);
+	d[0].next = vtio_le16(1);
+	d[1].addr = vtio_le64(fx_addr(tbl));
+	d[1].len = vtio_le32(32);
+	d[1].flags = vtio_le16(VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE);
+	d[1].next = 0;
+	tbl[0].addr = vtio_le64(fx_addr(buf + 16));
+	tbl[0].len = vtio_le32(8);
+	tbl[0].flags = vtio_le16(VTIO_DESC_F_NEXT);
+	tbl[0].next = vtio_le16(1);
+	tbl[1].addr = vtio_le64(fx_addr(buf + 32));
+	tbl[1].len = vtio_le32(16);
+	tbl[1].flags = vtio_le16(VTIO_DESC_F_WRITE);
+	tbl[1].next = 0;
+	uint16_t *ring = (uint16_t *)(void *)((unsigned char *)f.areas.driver + 4);
+	ring[0] = 0;
+	avail_of(&f)->idx = vtio_le16(1);
+	struct vtio_devq_chain c;
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(c.rd_num, 2);
+	assert_int_equal(c.wr_num, 1);
+	assert_ptr_equal(c.rd[1].ptr, buf + 16);
+	assert_int_equal(c.wr_len, 16);
+	assert_int_equal(c.ndesc, 2);
+	fx_teardown(&f);
+}
+
+/* INORD-DRV-1: with IN_ORDER, next = x+1 wrapping to 0 at num-1; allocation
+ * in ring order. INORD-DEV-2: the batch's element sits at its first slot. */
+static void test_inord_drv_1_dev_2(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN | VTIO_FEATURE(VTIO_F_IN_ORDER), NULL), 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	struct vtio_sg sg[3] = {vtio_sg_of(buf, 8), vtio_sg_of(buf + 8, 8),
+				vtio_sg_of(buf + 16, 8)};
+	/* Two buffers of 3 descriptors (0-2, 3-5), reaped; then one from 6 wrapping to 0. */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)1), 0);
+	vtio_vq_kick(f.vq);
+	assert_int_equal(dev_drain(&f, 0), 2);
+	while (vtio_vq_get_used(f.vq, NULL) != NULL)
+		;
+	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)2), 0);
+	const struct vtio_split_desc *d = f.areas.desc;
+	assert_int_equal(vtio_le16(d[6].next), 7);
+	assert_int_equal(vtio_le16(d[7].next), 0);
+	assert_int_equal(vtio_le16(d[7].flags), VTIO_DESC_F_NEXT | VTIO_DESC_F_WRITE);
+	const uint16_t *ring =
+	    (const uint16_t *)(const void *)((const unsigned char *)f.areas.driver + 4);
+	assert_int_equal(vtio_le16(ring[2]), 6);
+	/* Batch of two completions: one element at the batch's first used slot. */
+	assert_int_equal(vtio_vq_add(f.vq, sg, 0, 1, (void *)3), 0);
+	vtio_vq_kick(f.vq);
+	struct vtio_devq_chain c1, c2;
+	struct vtio_iov r[4], w[4];
+	memset(&c1, 0, sizeof(c1));
+	c1.rd = r;
+	c1.rd_max = 4;
+	c1.wr = w;
+	c1.wr_max = 4;
+	fx_chain_init(&f, &c2);
+	assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
+	assert_int_equal(vtio_devq_pop(f.dq, &c2), 0);
+	assert_int_equal(c1.id, 6);
+	assert_int_equal(c2.id, 1);
+	memset((unsigned char *)f.areas.device + vtio_split_used_ring_off(3), 0xee, 8);
+	struct vtio_devq_used u[2] = {{c1.id, c1.ndesc, 16}, {c2.id, c2.ndesc, 3}};
+	assert_int_equal(vtio_devq_push_batch(f.dq, u, 2), 0);
+	const struct vtio_split_used_elem *e =
+	    (const void *)((const unsigned char *)f.areas.device + vtio_split_used_ring_off(2));
+	assert_int_equal(vtio_le32(e->id), 1);
+	assert_int_equal(vtio_le32(e->len), 3);
+	assert_int_equal(vtio_le16(used_of(&f)->idx), 4);
+	/* The slot after it was not written. */
+	assert_int_equal(((const unsigned char *)f.areas.device)[vtio_split_used_ring_off(3)],
+			 0xee);
+	uint32_t len;
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)2);
+	assert_int_equal(len, 16); /* INORD-DRV-4: skipped buffer fully used */
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)3);
+	assert_int_equal(len, 3);
+	fx_teardown(&f);
+}
+
+/* SPLIT-DRV-11 (avail idx never decreases), SPLIT-DRV-14 (the driver never
+ * writes the used ring after setup), SPLIT-DEV-4 (the device never writes the
+ * descriptor table or avail ring), SPLIT-DEV-2 (never writes a readable buffer). */
+static void test_split_drv_11_14_dev_2_4(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct fx_opts o = {.count = true};
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
+	uint64_t drv_used_writes = f.drv_count.ranges[2].writes; /* init zeroed it */
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	memset(buf, 0x3c, 64);
+	uint16_t last_idx = 0;
+	for (uint32_t i = 0; i < 70000; i++) {
+		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 32, 16)};
+		assert_int_equal(vtio_vq_add(f.vq, sg, 1, i & 1, (void *)1), 0);
+		vtio_vq_kick(f.vq);
+		uint16_t idx = vtio_le16(avail_of(&f)->idx);
+		assert_int_equal((uint16_t)(idx - last_idx), 1);
+		last_idx = idx;
+		struct vtio_devq_chain c;
+		fx_chain_init(&f, &c);
+		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		unsigned char junk[16];
+		memset(junk, 0x99, sizeof(junk));
+		assert_int_equal(vtio_devq_write(f.dq, &c, 0, junk, 16), (i & 1) ? 16 : 0);
+		assert_int_equal(vtio_devq_push(f.dq, &c, (i & 1) ? 16 : 0), 0);
+		vtio_devq_kick(f.dq);
+		assert_non_null(vtio_vq_get_used(f.vq, NULL));
+		assert_int_equal(buf[0], 0x3c); /* the readable part is untouched */
+	}
+	assert_int_equal(f.drv_count.ranges[2].writes, drv_used_writes);
+	assert_int_equal(f.dev_count.ranges[0].writes, 0);
+	assert_int_equal(f.dev_count.ranges[1].writes, 0);
+	fx_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1164,6 +1446,13 @@ int main(void)
 	    cmocka_unit_test(test_devq_capacity_and_push),
 	    cmocka_unit_test(test_devq_views),
 	    cmocka_unit_test(test_detach_reset),
+	    cmocka_unit_test(test_evt_drv_1_dev_4_flags_values),
+	    cmocka_unit_test(test_evt_drv_3_dev_6_spurious),
+	    cmocka_unit_test(test_evt_drv_4_6_dev_1_3_ignored_fields),
+	    cmocka_unit_test(test_evt_dev_9_first_notify),
+	    cmocka_unit_test(test_indir_dev_1_2),
+	    cmocka_unit_test(test_inord_drv_1_dev_2),
+	    cmocka_unit_test(test_split_drv_11_14_dev_2_4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
