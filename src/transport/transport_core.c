@@ -160,6 +160,8 @@ int vtio_transport_negotiate(struct vtio_transport *t, const struct vtio_transpo
 
 /* ---- Queues ---------------------------------------------------------------------- */
 
+#if VTIO_CONFIG_DRIVER
+
 static int queue_phase_ok(const struct vtio_transport *t)
 {
 	if ((t->status & VTIO_STATUS_FAILED) || !(t->status & VTIO_STATUS_FEATURES_OK))
@@ -224,9 +226,13 @@ int vtio_transport_vq_setup(struct vtio_transport *t, const struct vtio_transpor
 	void *ring;
 	uint64_t ring_addr;
 	if (c->dma) {
+#if VTIO_CONFIG_DMA
 		err = vtio_dma_alloc(c->dma, ring_size, &ring, &ring_addr);
 		if (err)
 			return err;
+#else
+		return VTIO_ENOTSUP;
+#endif
 	} else {
 		if (!c->ring || c->ring_size < ring_size)
 			return VTIO_EINVAL;
@@ -256,8 +262,10 @@ int vtio_transport_vq_setup(struct vtio_transport *t, const struct vtio_transpor
 	if (!err)
 		err = vtio_transport_queue_attach(t, vq);
 	if (err) {
+#if VTIO_CONFIG_DMA
 		if (c->dma)
 			(void)vtio_dma_free(c->dma, ring_size, ring, ring_addr);
+#endif
 		return err;
 	}
 	*out = vq;
@@ -268,11 +276,18 @@ int vtio_transport_vq_release(struct vtio_vq *vq, struct vtio_dma_dev *dma)
 {
 	if (!dma)
 		return 0;
+#if VTIO_CONFIG_DMA
 	const struct vtio_vq_areas *a = vtio_vq_get_areas(vq);
 	size_t size = vtio_transport_vq_ring_size(vtio_vq_layout(vq), vtio_vq_size(vq));
 	/* vtio_vq_areas_in() puts the descriptor area at the start of the block. */
 	return vtio_dma_free(dma, size, a->desc, a->desc_addr);
+#else
+	(void)vq;
+	return VTIO_ENOTSUP;
+#endif
 }
+
+#endif /* VTIO_CONFIG_DRIVER */
 
 int vtio_transport_driver_ok(struct vtio_transport *t)
 {
