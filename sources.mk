@@ -29,7 +29,8 @@ VTIO_SRCS_DMA := \
   $(VTIO_ROOT)/src/dma/dma_stack.c \
   $(VTIO_ROOT)/src/dma/dma_direct.c \
   $(VTIO_ROOT)/src/dma/dma_window.c \
-  $(VTIO_ROOT)/src/dma/dma_debug.c
+  $(VTIO_ROOT)/src/dma/dma_debug.c \
+  $(VTIO_ROOT)/src/dma/dma_iommu.c
 VTIO_SRCS_BOUNCE := \
   $(VTIO_ROOT)/src/bounce/bounce_pool.c \
   $(VTIO_ROOT)/src/bounce/bounce_set.c \

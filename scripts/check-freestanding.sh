@@ -39,10 +39,10 @@ if [ -z "${NM:-}" ]; then
     *) NM=nm ;;
   esac
 fi
-for s in "${srcs[@]}"; do
-  o="$out/$(basename "$s" .c).o"
-  "$cc" -std=c11 -ffreestanding -fno-builtin-printf -Os -Wall -Wextra -Werror -Iinclude "$@" -c "$s" -o "$o"
-done
+# Compile in parallel (JOBS, default nproc); any failure fails the check.
+printf '%s\n' "${srcs[@]}" | xargs -P"${JOBS:-$(nproc)}" -I{} sh -c \
+  'cc=$1; out=$2; s=$3; shift 3; exec "$cc" -std=c11 -ffreestanding -fno-builtin-printf -Os -Wall -Wextra -Werror -Iinclude "$@" -c "$s" -o "$out/$(basename "$s" .c).o"' \
+  sh "$cc" "$out" {} "$@"
 undef=$("$NM" -u "$out"/*.o | awk 'NF>=2 {print $2} NF==1 {print $1}' | grep -v ':$' | sort -u || true)
 # Symbols defined by one core object and used by another are fine.
 defined=$("$NM" --defined-only "$out"/*.o | awk 'NF==3 {print $3}' | sort -u)

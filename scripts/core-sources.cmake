@@ -7,6 +7,8 @@
 get_filename_component(_root ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 include(${_root}/src/sources.cmake)
 foreach(_s IN LISTS VTIO_CORE_SOURCES)
-  file(RELATIVE_PATH _rel ${_root} ${_s})
+  # Relative entries mean what add_library() makes of them: the project root.
+  get_filename_component(_abs "${_s}" ABSOLUTE BASE_DIR "${_root}")
+  file(RELATIVE_PATH _rel "${_root}" "${_abs}")
   execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_rel}")
 endforeach()
