@@ -21,9 +21,11 @@
  *
  * Portable core code: no heap, no libc. Delivery is synchronous: a kick runs
  * the device's kick op in the driver's thread, a device notification runs
- * the driver's handler in the device's thread. Status, feature and queue
- * register calls must not race with device-side use of the queues (stop
- * device threads before a reset).
+ * the driver's handler in the device's thread. A device reset must not race
+ * with device-side use of any queue, and a queue reset (RING_RESET) or
+ * re-enable with device-side use of that queue: stop the device's user of
+ * the queue first (the vtio_loopback_device_ops::queue_state hook tells it
+ * when its queue stops). Other queues may keep running concurrently.
  */
 #ifndef VTIO_TRANSPORT_LOOPBACK_H
 #define VTIO_TRANSPORT_LOOPBACK_H
