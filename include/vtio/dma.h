@@ -146,11 +146,16 @@ struct vtio_dma_layer {
 	struct vtio_dma_layer *prev[VTIO_DMA_NOPS];
 	/** VTIO_DMA_LAYER_F_* flags, set by the layer's init (0 otherwise). */
 	uint32_t flags;
+	/** With VTIO_DMA_LAYER_F_LINEAR: map gives bus = cpu + linear_offset. */
+	uint64_t linear_offset;
 };
 
-/** Layer flag: map is the identity with no side effect (a coherent direct layer with no
- * offset). A device whose only layer has it is marked vtio_dma_dev::identity. */
+/** Layer flag: map is the identity with no side effect (a coherent direct
+ * layer with no offset). Implies VTIO_DMA_LAYER_F_LINEAR with offset 0. */
 #define VTIO_DMA_LAYER_F_IDENTITY 0x1u
+/** Layer flag: map is bus = cpu + vtio_dma_layer::linear_offset (modulo
+ * 2^64) for every buffer and never fails; unmap and syncs do nothing. */
+#define VTIO_DMA_LAYER_F_LINEAR 0x2u
 
 /** A DMA device: one stack of layers and its resolved dispatch. */
 struct vtio_dma_dev {
@@ -158,9 +163,15 @@ struct vtio_dma_dev {
 	unsigned nlayers;					   /**< Layers in the stack. */
 	struct vtio_dma_layer *impl[VTIO_DMA_NOPS]; /**< Per op: topmost implementing layer. */
 	/** True when map is the identity for every address (a direct layer
-	 * with no offset alone): ring code may skip map/unmap calls entirely. */
+	 * with no offset alone, or under layers implementing no mapping op):
+	 * ring code may skip map/unmap calls entirely. */
 	bool identity;
-	bool built; /**< vtio_dma_dev_build() succeeded. */
+	/** True when every mapping-path op (map, unmap, map_sg, unmap_sg, syncs)
+	 * resolves to one VTIO_DMA_LAYER_F_LINEAR layer (or to nothing):
+	 * vtio_dma_map() then computes the address inline, with no call. */
+	bool linear;
+	bool built;		/**< vtio_dma_dev_build() succeeded. */
+	uint64_t linear_offset; /**< When @ref linear is set, bus = cpu + linear_offset. */
 };
 
 /**
@@ -199,7 +210,37 @@ int vtio_dma_dev_build(struct vtio_dma_dev *dev);
 /* ---- Calls on a device (dispatch to the topmost implementing layer) ------------- */
 
 /**
- * Map a buffer for the device: one indirect call to the topmost layer
+ * Out-of-line part of vtio_dma_map(): one indirect call to the topmost layer
+ * implementing map. Internal.
+ * @param dev    a built device.
+ * @param cpu    CPU address of the buffer.
+ * @param len    its length in bytes.
+ * @param dir    direction of the transfer.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @param bus    receives the bus address.
+ * @return as vtio_dma_map().
+ * Context: any.
+ */
+int vtio__dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
+		  uint32_t attrs, uint64_t *bus);
+
+/**
+ * Out-of-line part of vtio_dma_unmap(). Internal.
+ * @param dev    a built device.
+ * @param bus    the bus address map returned.
+ * @param len    the length that was mapped.
+ * @param dir    the direction that was mapped.
+ * @param attrs  VTIO_DMA_ATTR_* flags.
+ * @return as vtio_dma_unmap().
+ * Context: any.
+ */
+int vtio__dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		    uint32_t attrs);
+
+/**
+ * Map a buffer for the device. Inline: a linear stack (vtio_dma_dev::linear,
+ * e.g. a lone coherent direct layer with an offset) costs one addition and
+ * no call; any other stack one indirect call to the topmost layer
  * implementing map.
  * @param dev    a built device.
  * @param cpu    CPU address of the buffer.
@@ -211,11 +252,19 @@ int vtio_dma_dev_build(struct vtio_dma_dev *dev);
  *         VTIO_ERANGE (or another negative code) from the layer that refuses.
  * Context: any; layers that share state lock internally.
  */
-int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
-		 uint32_t attrs, uint64_t *bus);
+VTIO_INLINE int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
+			     uint32_t attrs, uint64_t *bus)
+{
+	if (VTIO_LIKELY(dev->linear)) {
+		*bus = (uint64_t)(uintptr_t)cpu + dev->linear_offset;
+		return 0;
+	}
+	return vtio__dma_map(dev, cpu, len, dir, attrs, bus);
+}
 
 /**
- * Unmap a buffer mapped by vtio_dma_map() (see vtio_dma_ops::unmap).
+ * Unmap a buffer mapped by vtio_dma_map() (see vtio_dma_ops::unmap). Inline:
+ * nothing to do on a linear stack.
  * @param dev    a built device.
  * @param bus    the bus address map returned.
  * @param len    the length that was mapped.
@@ -224,8 +273,13 @@ int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_
  * @return 0 or the refusing layer's error (e.g. VTIO_ENOENT, VTIO_EALREADY).
  * Context: any.
  */
-int vtio_dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
-		   uint32_t attrs);
+VTIO_INLINE int vtio_dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len,
+			       enum vtio_dma_dir dir, uint32_t attrs)
+{
+	if (VTIO_LIKELY(dev->linear))
+		return 0;
+	return vtio__dma_unmap(dev, bus, len, dir, attrs);
+}
 
 /**
  * Map a scatter list, all or nothing. Segments go through the topmost layer
@@ -384,8 +438,8 @@ VTIO_INLINE int vtio_dma_prev_map_sg(struct vtio_dma_layer *l, struct vtio_dma_s
  * @return 0 or the first error.
  * Context: inside a layer's unmap_sg op.
  */
-VTIO_INLINE int vtio_dma_prev_unmap_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg,
-				       unsigned n, enum vtio_dma_dir dir, uint32_t attrs)
+VTIO_INLINE int vtio_dma_prev_unmap_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned n,
+				       enum vtio_dma_dir dir, uint32_t attrs)
 {
 	return vtio__dma_unmap_sg_at(l->prev[VTIO_DMA_OP_UNMAP_SG], sg, n, dir, attrs);
 }

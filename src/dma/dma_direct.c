@@ -294,9 +294,15 @@ int vtio_dma_direct_init(struct vtio_dma_direct *d, const struct vtio_dma_direct
 	}
 	d->layer.ops = cfg->noncoherent ? &direct_noncoherent_ops : &direct_coherent_ops;
 	d->layer.priv = d;
-	if (cfg->mode == VTIO_DMA_DIRECT_IDENTITY && !cfg->noncoherent && d->mask == UINT64_MAX &&
-	    cfg->max_mapping == 0)
-		d->layer.flags = VTIO_DMA_LAYER_F_IDENTITY;
+	/* Coherent, unlimited identity / offset: map is an addition that cannot
+	 * fail, so the device may do it inline (vtio_dma_dev::linear). */
+	if (cfg->mode != VTIO_DMA_DIRECT_CALLBACK && !cfg->noncoherent && d->mask == UINT64_MAX &&
+	    cfg->max_mapping == 0) {
+		d->layer.flags = VTIO_DMA_LAYER_F_LINEAR;
+		d->layer.linear_offset = cfg->mode == VTIO_DMA_DIRECT_OFFSET ? cfg->offset : 0;
+		if (cfg->mode == VTIO_DMA_DIRECT_IDENTITY)
+			d->layer.flags |= VTIO_DMA_LAYER_F_IDENTITY;
+	}
 	return 0;
 }
 

@@ -152,13 +152,26 @@ int vtio_dma_dev_build(struct vtio_dma_dev *dev)
 	if (near[VTIO_DMA_OP_MAP] == &term_layer || near[VTIO_DMA_OP_UNMAP] == &term_layer)
 		return VTIO_ENODEV;
 
-	bool identity = true;
+	/* Identity / linear: every op on the mapping path lands on one such layer
+	 * (or on nothing). Alloc, free and caps do not matter to mapping. */
+	struct vtio_dma_layer *lin = NULL;
+	bool linear = true;
 	for (unsigned op = 0; op < VTIO_DMA_NOPS; op++) {
 		dev->impl[op] = near[op];
-		if (near[op] != &term_layer && !(near[op]->flags & VTIO_DMA_LAYER_F_IDENTITY))
-			identity = false;
+		if (op > VTIO_DMA_OP_SYNC_FOR_DEVICE || near[op] == &term_layer)
+			continue;
+		if (!(near[op]->flags & (VTIO_DMA_LAYER_F_LINEAR | VTIO_DMA_LAYER_F_IDENTITY)) ||
+		    (lin != NULL && near[op] != lin))
+			linear = false;
+		lin = near[op];
 	}
-	dev->identity = identity;
+	dev->linear = linear && lin != NULL;
+	dev->linear_offset = 0;
+	dev->identity = false;
+	if (dev->linear) {
+		dev->identity = (lin->flags & VTIO_DMA_LAYER_F_IDENTITY) != 0;
+		dev->linear_offset = dev->identity ? 0 : lin->linear_offset;
+	}
 	dev->built = true;
 	return 0;
 }
@@ -203,16 +216,16 @@ int vtio__dma_unmap_sg_at(struct vtio_dma_layer *p, struct vtio_dma_sg *sg, unsi
 
 /* ---- Device-level calls: one indirect call to the topmost implementer ----------- */
 
-int vtio_dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
-		 uint32_t attrs, uint64_t *bus)
+int vtio__dma_map(struct vtio_dma_dev *dev, void *cpu, size_t len, enum vtio_dma_dir dir,
+		  uint32_t attrs, uint64_t *bus)
 {
 	VTIO_ASSERT(dev->built);
 	struct vtio_dma_layer *l = dev->impl[VTIO_DMA_OP_MAP];
 	return l->ops->map(l, cpu, len, dir, attrs, bus);
 }
 
-int vtio_dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
-		   uint32_t attrs)
+int vtio__dma_unmap(struct vtio_dma_dev *dev, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		    uint32_t attrs)
 {
 	VTIO_ASSERT(dev->built);
 	struct vtio_dma_layer *l = dev->impl[VTIO_DMA_OP_UNMAP];

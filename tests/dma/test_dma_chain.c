@@ -307,6 +307,56 @@ static void test_identity_flag(void **state)
 	assert_non_null(d.layer.ops->sync_for_cpu);
 }
 
+static void test_linear_fast_path(void **state)
+{
+	(void)state;
+	struct vtio_dma_dev dev;
+	struct vtio_dma_direct d;
+	struct vtio_dma_direct_config c;
+	struct trace_layer t;
+	char buf[16];
+	uint64_t bus;
+
+	/* A lone coherent offset layer: linear, computed inline. */
+	memset(&c, 0, sizeof(c));
+	c.mode = VTIO_DMA_DIRECT_OFFSET;
+	c.offset = 0x7000;
+	assert_int_equal(vtio_dma_direct_init(&d, &c), 0);
+	vtio_dma_dev_init(&dev);
+	assert_int_equal(vtio_dma_dev_push(&dev, &d.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&dev), 0);
+	assert_true(dev.linear);
+	assert_false(dev.identity);
+	assert_int_equal(dev.linear_offset, 0x7000);
+	assert_int_equal(vtio_dma_map(&dev, buf, 16, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+	assert_int_equal(bus, (uint64_t)(uintptr_t)buf + 0x7000);
+	/* The out-of-line path agrees. */
+	uint64_t bus2;
+	assert_int_equal(vtio__dma_map(&dev, buf, 16, VTIO_DMA_TO_DEVICE, 0, &bus2), 0);
+	assert_int_equal(bus2, bus);
+	assert_int_equal(vtio_dma_unmap(&dev, bus, 16, VTIO_DMA_TO_DEVICE, 0), 0);
+
+	/* A layer that syncs (or maps) above it must see its calls: not linear. */
+	trace_layer_init(&t, "sync", VTIO_DMA_CLASS_DEBUG, OPBIT(VTIO_DMA_OP_SYNC_FOR_CPU));
+	vtio_dma_dev_init(&dev);
+	assert_int_equal(vtio_dma_dev_push(&dev, &d.layer), 0);
+	assert_int_equal(vtio_dma_dev_push(&dev, &t.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&dev), 0);
+	assert_false(dev.linear);
+	/* One that only allocates does not matter to mapping. */
+	trace_layer_init(&t, "alloc", VTIO_DMA_CLASS_DEBUG,
+			 OPBIT(VTIO_DMA_OP_ALLOC) | OPBIT(VTIO_DMA_OP_FREE));
+	vtio_dma_dev_init(&dev);
+	assert_int_equal(vtio_dma_dev_push(&dev, &d.layer), 0);
+	assert_int_equal(vtio_dma_dev_push(&dev, &t.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&dev), 0);
+	assert_true(dev.linear);
+	/* A mask or the callback mode: real calls. */
+	c.mask = 0xffffffffffull;
+	assert_int_equal(vtio_dma_direct_init(&d, &c), 0);
+	assert_int_equal(d.layer.flags & VTIO_DMA_LAYER_F_LINEAR, 0);
+}
+
 /* Seed 004: "what ensures that the hypercall op always gets called and also
  * that it's the last one?" Answer: class order puts the paravirtual layer
  * above the IOMMU and the bottom, so it is called first, and it decides when
@@ -551,6 +601,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_stacks_rejected),
 	    cmocka_unit_test(test_per_device_stacks),
 	    cmocka_unit_test(test_identity_flag),
+	    cmocka_unit_test(test_linear_fast_path),
 	    cmocka_unit_test(test_hypercall_first_on_map_last_on_unmap),
 	    cmocka_unit_test(test_caps_chain_and_terminal_defaults),
 	    cmocka_unit_test(test_direct_modes),
