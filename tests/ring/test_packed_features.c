@@ -3,7 +3,7 @@
  * EVENT_IDX, wrap-adjusted offsets), and the used len policy, driver and
  * device of this library against each other with the wire checked by hand.
  *
- * Checklist: INORD-DEV-1/2, INORD-DRV-3/4, NOTIF-DRV-3/4, NOTIF-DEV-3,
+ * Checklist: INDIR-DRV-1, INORD-DEV-1/2, INORD-DRV-3/4, NOTIF-DRV-3/4, NOTIF-DEV-3,
  * EVT-DRV-3/7/8/9, EVT-DEV-6/7/8/9, PACKED-DEV-7/8, PACKED-DRV-15,
  * CHECKLIST 3.3, 3.4, 3.11, 3.12. */
 #include <setjmp.h>
@@ -509,6 +509,29 @@ static void test_push_batch_out_of_order(void **state)
 	fx_teardown(&f);
 }
 
+/* INDIR-DRV-1: with indirect tables configured but VIRTIO_F_INDIRECT_DESC
+ * not negotiated, no descriptor ever carries INDIRECT. */
+static void test_indirect_needs_feature(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct fx_opts o;
+	memset(&o, 0, sizeof(o));
+	o.indirect_tables = 4;
+	o.indirect_max = 8;
+	o.indirect_threshold = 2;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FX_MODERN, &o), 0);
+	int tok;
+	add(&f, 2, 2, &tok);
+	for (uint32_t s = 0; s < 4; s++)
+		assert_int_equal(ring_flags(&f, s) & VTIO_DESC_F_INDIRECT, 0);
+	assert_int_equal(vtio_vq_num_free(f.vq), 4);
+	struct vtio_vq_stats st;
+	vtio_vq_get_stats(f.vq, &st);
+	assert_int_equal(st.indirect, 0);
+	fx_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +546,7 @@ int main(void)
 	    cmocka_unit_test(test_evt_dev_long_gap),
 	    cmocka_unit_test(test_used_len_write_flag),
 	    cmocka_unit_test(test_push_batch_out_of_order),
+	    cmocka_unit_test(test_indirect_needs_feature),
 	};
 #if VTIO_CONFIG_PACKED
 	return cmocka_run_group_tests(tests, NULL, NULL);
