@@ -168,7 +168,7 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 			      uint32_t *slot_out)
 {
 	uint32_t na = p->nareas;
-	uint32_t ai = area_hint < na ? area_hint : area_hint % na;
+	uint32_t ai = area_hint < na ? area_hint : (na > 1u ? area_hint % na : 0u);
 	for (uint32_t k = 0; k < na; k++, ai = (ai + 1u == na ? 0u : ai + 1u)) {
 		struct vtio__bounce_area *a = &p->areas[ai];
 		VTIO_LOCK(&a->lock);
@@ -314,11 +314,11 @@ VTIO__BOUNCE_HOT int slots_unmap(struct vtio_bounce_pool *p, size_t off, size_t 
 		VTIO_BOUNCE_COUNT(&p->fail_double);
 		return r;
 	}
-	struct vtio__bounce_slot *h = &p->slots[s];
-	if (r != 0 || ((size_t)s << p->slot_shift) + h->off != off) {
+	if (r != 0 || ((size_t)s << p->slot_shift) + p->slots[s].off != off) {
 		VTIO_BOUNCE_COUNT(&p->fail_unknown);
 		return VTIO_ENOENT; /* not the start of a mapping */
 	}
+	struct vtio__bounce_slot *h = &p->slots[s];
 	if (h->state != VTIO__SLOT_MAP || h->len != len || h->dir != (uint8_t)dir) {
 		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
 		return VTIO_EINVAL;
@@ -426,11 +426,11 @@ VTIO__BOUNCE_HOT int slots_free(struct vtio_bounce_pool *p, size_t off, size_t s
 		VTIO_BOUNCE_COUNT(&p->fail_double);
 		return r;
 	}
-	struct vtio__bounce_slot *h = &p->slots[s];
 	if (r != 0 || ((size_t)s << p->slot_shift) != off) {
 		VTIO_BOUNCE_COUNT(&p->fail_unknown);
 		return VTIO_ENOENT;
 	}
+	struct vtio__bounce_slot *h = &p->slots[s];
 	if (h->state != VTIO__SLOT_ALLOC || h->len != size ||
 	    (unsigned char *)cpu != p->base + off) {
 		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
