@@ -38,6 +38,7 @@ struct cfg {
 	bool sleep; /* eventfd notifications instead of polling */
 	bool in_order;
 	unsigned buffers;
+	bool ring_reset; /* reset queue 0 again and again while queue 1 runs */
 };
 
 struct ctx {
@@ -48,8 +49,12 @@ struct ctx {
 	struct vtio_mem mem;
 	struct vtio_loopback lb;
 	struct vtio_transport *t;
-	struct vtio_vq *vq;
+	struct vtio_vq *vq; /* traffic queue */
 	struct vtio_devq *dq;
+	uint16_t tq;	     /* its index */
+	struct vtio_vq *rq;  /* queue 0 when ring_reset */
+	unsigned char *rbuf; /* buffers for rq */
+	unsigned resets;
 	struct vtio_host_event kickfd, callfd;
 	unsigned char *slots;
 	/* results, each written by one thread and read after join */
@@ -71,16 +76,14 @@ static void *carve(struct ctx *c, size_t n)
 static int dev_kick(void *p, uint16_t index, uint32_t data)
 {
 	struct ctx *c = p;
-	(void)index;
 	(void)data;
-	return c->cfg->sleep ? vtio_host_event_signal(&c->kickfd) : 0;
+	return c->cfg->sleep && index == c->tq ? vtio_host_event_signal(&c->kickfd) : 0;
 }
 
 static void drv_irq(void *p, uint16_t index)
 {
 	struct ctx *c = p;
-	(void)index;
-	if (c->cfg->sleep)
+	if (c->cfg->sleep && index == c->tq)
 		(void)vtio_host_event_signal(&c->callfd);
 }
 
@@ -169,6 +172,44 @@ struct req {
 	uint32_t seq, len, wr_len;
 	unsigned slot;
 };
+
+/* RESET-DRV-3..6, RESET-DEV-3..5 under concurrency: queue 0 gets buffers,
+ * is reset, gives each token back once and is re-enabled, while the device
+ * thread keeps serving queue 1. Returns 0 or an error (message in c->msg). */
+static int reset_cycle(struct ctx *c)
+{
+	void *tok[2] = {c->rbuf, c->rbuf + 64};
+	for (int i = 0; i < 2; i++) {
+		struct vtio_sg sg[2] = {vtio_sg_of(tok[i], 32),
+					vtio_sg_of((unsigned char *)tok[i] + 32, 32)};
+		if (vtio_vq_add(c->rq, sg, 1, 1, tok[i]) != 0)
+			return VTIO_EIO;
+	}
+	int r = vtio_vq_kick(c->rq);
+	if (!r)
+		r = vtio_transport_queue_reset(c->t, 0);
+	if (r)
+		return r;
+	if (vtio_loopback_devq(&c->lb, 0) != NULL)
+		return VTIO_EBUSY;
+	unsigned seen = 0;
+	void *t;
+	while ((t = vtio_vq_detach_unused(c->rq)) != NULL) {
+		unsigned k = t == tok[0] ? 1u : t == tok[1] ? 2u : 4u;
+		if ((seen & k) || k == 4u)
+			return VTIO_EPROTO;
+		seen |= k;
+	}
+	if (seen != 3u)
+		return VTIO_EPROTO;
+	r = vtio_vq_reset(c->rq);
+	if (!r)
+		r = vtio_transport_queue_attach(c->t, c->rq);
+	if (!r && vtio_loopback_devq(&c->lb, 0) == NULL)
+		r = VTIO_ENODEV;
+	c->resets++;
+	return r;
+}
 
 static void *driver_thread(void *arg)
 {
@@ -265,6 +306,16 @@ static void *driver_thread(void *arg)
 			done++;
 			c->checked++;
 			reaped++;
+			if (c->cfg->ring_reset && done % 256 == 0) {
+				int e = reset_cycle(c);
+				if (e) {
+					snprintf(c->msg, sizeof(c->msg),
+						 "driver: queue 0 reset cycle %u: %s", c->resets,
+						 vtio_strerror(e));
+					c->drv_err = e;
+					return NULL;
+				}
+			}
 		}
 		if (vtio_vq_is_broken(vq)) {
 			snprintf(c->msg, sizeof(c->msg), "driver: broken: %s",
@@ -315,10 +366,10 @@ static void run_cfg(void **state)
 	struct ctx *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	c->cfg = cfg;
-	size_t ss = vtio_loopback_storage_size(1, QSIZE);
+	size_t ss = vtio_loopback_storage_size(2, QSIZE);
 	size_t rs = vtio_transport_vq_ring_size(cfg->layout, QSIZE);
 	size_t vs = vtio_vq_state_size(cfg->layout, QSIZE, QSIZE, MAX_RD + MAX_WR);
-	c->arena_size = ss + rs + vs + (size_t)QSIZE * SLOT_SIZE + 4096;
+	c->arena_size = ss + 2 * (rs + vs) + (size_t)QSIZE * SLOT_SIZE + 8192;
 	c->arena = aligned_alloc(4096, (c->arena_size + 4095u) & ~(size_t)4095u);
 	assert_non_null(c->arena);
 	memset(c->arena, 0, c->arena_size);
@@ -332,8 +383,8 @@ static void run_cfg(void **state)
 	memset(&lc, 0, sizeof(lc));
 	lc.device_features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC) |
 			     VTIO_FEATURE(VTIO_F_EVENT_IDX) | VTIO_FEATURE(VTIO_F_RING_PACKED) |
-			     VTIO_FEATURE(VTIO_F_IN_ORDER);
-	lc.num_queues = 1;
+			     VTIO_FEATURE(VTIO_F_IN_ORDER) | VTIO_FEATURE(VTIO_F_RING_RESET);
+	lc.num_queues = 2;
 	lc.queue_max = QSIZE;
 	lc.mem = &c->mem;
 	lc.dev = &dev_ops;
@@ -351,7 +402,10 @@ static void run_cfg(void **state)
 		n.supported |= VTIO_FEATURE(VTIO_F_RING_PACKED);
 	if (cfg->in_order)
 		n.supported |= VTIO_FEATURE(VTIO_F_IN_ORDER);
+	if (cfg->ring_reset)
+		n.supported |= VTIO_FEATURE(VTIO_F_RING_RESET);
 	n.required = n.supported;
+	c->tq = cfg->ring_reset ? 1 : 0;
 	assert_int_equal(vtio_transport_negotiate(c->t, &n), 0);
 	struct vtio_transport_vq_config qc;
 	memset(&qc, 0, sizeof(qc));
@@ -363,9 +417,17 @@ static void run_cfg(void **state)
 	qc.indirect_threshold = 3;
 	qc.state = carve(c, vs);
 	qc.state_size = vs;
+	qc.index = c->tq;
 	assert_int_equal(vtio_transport_vq_setup(c->t, &qc, &c->vq), 0);
+	if (cfg->ring_reset) {
+		qc.index = 0;
+		qc.ring = carve(c, rs);
+		qc.state = carve(c, vs);
+		assert_int_equal(vtio_transport_vq_setup(c->t, &qc, &c->rq), 0);
+		c->rbuf = carve(c, 128);
+	}
 	assert_int_equal(vtio_transport_driver_ok(c->t), 0);
-	c->dq = vtio_loopback_devq(&c->lb, 0);
+	c->dq = vtio_loopback_devq(&c->lb, c->tq);
 	assert_non_null(c->dq);
 	c->slots = carve(c, (size_t)QSIZE * SLOT_SIZE);
 	assert_int_equal(vtio_host_event_init(&c->kickfd), 0);
@@ -400,6 +462,9 @@ static void run_cfg(void **state)
 		assert_true(ls.kicks > 0 && ls.irqs > 0);
 	}
 	assert_int_equal(ls.kicks_dropped, 0);
+	assert_int_equal(ls.queue_resets, c->resets);
+	if (cfg->ring_reset)
+		assert_true(c->resets >= cfg->buffers / 256 - 1);
 	assert_int_equal(ls.irqs_dropped, 0);
 	assert_int_equal(vtio_transport_reset(c->t), 0);
 	vtio_host_event_close(&c->kickfd);
@@ -410,16 +475,18 @@ static void run_cfg(void **state)
 
 #define N 30000u
 static const struct cfg cfgs[] = {
-    {"split poll", VTIO_LAYOUT_SPLIT, false, false, false, N},
-    {"split poll event_idx", VTIO_LAYOUT_SPLIT, true, false, false, N},
-    {"split eventfd", VTIO_LAYOUT_SPLIT, false, true, false, N},
-    {"split eventfd event_idx", VTIO_LAYOUT_SPLIT, true, true, false, N},
-    {"split eventfd event_idx in_order", VTIO_LAYOUT_SPLIT, true, true, true, N},
-    {"packed poll", VTIO_LAYOUT_PACKED, false, false, false, N},
-    {"packed poll event_idx", VTIO_LAYOUT_PACKED, true, false, false, N},
-    {"packed eventfd", VTIO_LAYOUT_PACKED, false, true, false, N},
-    {"packed eventfd event_idx", VTIO_LAYOUT_PACKED, true, true, false, N},
-    {"packed eventfd event_idx in_order", VTIO_LAYOUT_PACKED, true, true, true, N},
+    {"split poll", VTIO_LAYOUT_SPLIT, false, false, false, N, false},
+    {"split poll event_idx", VTIO_LAYOUT_SPLIT, true, false, false, N, false},
+    {"split eventfd", VTIO_LAYOUT_SPLIT, false, true, false, N, false},
+    {"split eventfd event_idx", VTIO_LAYOUT_SPLIT, true, true, false, N, false},
+    {"split eventfd event_idx in_order", VTIO_LAYOUT_SPLIT, true, true, true, N, false},
+    {"packed poll", VTIO_LAYOUT_PACKED, false, false, false, N, false},
+    {"packed poll event_idx", VTIO_LAYOUT_PACKED, true, false, false, N, false},
+    {"packed eventfd", VTIO_LAYOUT_PACKED, false, true, false, N, false},
+    {"packed eventfd event_idx", VTIO_LAYOUT_PACKED, true, true, false, N, false},
+    {"packed eventfd event_idx in_order", VTIO_LAYOUT_PACKED, true, true, true, N, false},
+    {"split eventfd event_idx ring_reset", VTIO_LAYOUT_SPLIT, true, true, false, N, true},
+    {"packed poll ring_reset", VTIO_LAYOUT_PACKED, false, false, false, N, true},
 };
 
 int main(void)
