@@ -129,6 +129,7 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		q->area_addr[a] = addr[a];
 		q->area_size[a] = size[a];
 	}
+	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
 	if (cfg->max_indirect != 0)
 		q->max_indirect = cfg->max_indirect;
 	else

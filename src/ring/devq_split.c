@@ -81,7 +81,7 @@ static int fetch_desc(struct vtio_devq *q, bool in_table, const unsigned char *t
 
 static int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head);
 
-int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	const uint16_t mask = (uint16_t)(q->num - 1u);
@@ -105,38 +105,6 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	if (VTIO_UNLIKELY(head >= q->num))
 		return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
 
-	if (VTIO_LIKELY(q->area_ptr[VTIO__AREA_DESC] != NULL)) {
-		/* Fast path: a one-descriptor chain in the view's first region. */
-		struct vtio_split_desc w;
-		VTIO_MEMCPY(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
-		uint16_t flags = vtio__w16(q->legacy, w.flags);
-		uint64_t addr = vtio__w64(q->legacy, w.addr);
-		uint32_t len = vtio__w32(q->legacy, w.len);
-		const struct vtio_mem *m = q->mem;
-		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
-		unsigned max = wr ? c->wr_max : c->rd_max;
-		if (!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) && len != 0 && max != 0 &&
-		    m->nregions != 0) {
-			const struct vtio_mem_region *r = &m->regions[0];
-			uint64_t off = addr - r->addr;
-			uint32_t perm = wr ? VTIO_MEM_WRITE : VTIO_MEM_READ;
-			if (addr >= r->addr && off < r->len && r->len - off >= len &&
-			    (r->perm & perm) == perm) {
-				struct vtio_iov *v = wr ? c->wr : c->rd;
-				v->ptr = (unsigned char *)r->host + (size_t)off;
-				v->addr = addr;
-				v->len = len;
-				c->rd_num = wr ? 0u : 1u;
-				c->wr_num = wr ? 1u : 0u;
-				c->rd_len = wr ? 0u : len;
-				c->wr_len = wr ? len : 0u;
-				c->id = head;
-				c->ndesc = 1;
-				s->last_avail++;
-				return 0;
-			}
-		}
-	}
 	return walk_chain(q, c, head);
 }
 
@@ -213,6 +181,66 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	c->ndesc = ndesc;
 	s->last_avail++;
 	return 0;
+}
+
+int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_split *s = &q->u.split;
+	if (VTIO_UNLIKELY(!q->fast))
+		return pop_general(q, c);
+	if (s->last_avail == s->avail_idx) {
+		/* SPLIT-DEV-8: idx (acquire), validated, before ring entries. */
+		uint16_t idx = vtio__w16(
+		    q->legacy,
+		    VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(q->area_ptr[VTIO__AREA_DRIVER] + 2)));
+		if (q->dma_barriers)
+			VTIO_DMA_RMB();
+		if (idx == s->last_avail)
+			return VTIO_EAGAIN;
+		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_avail) > q->num))
+			return pop_general(q, c); /* breaks the queue */
+		s->avail_idx = idx;
+	}
+	uint16_t raw;
+	VTIO_MEMCPY(&raw,
+		    q->area_ptr[VTIO__AREA_DRIVER] +
+			vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
+		    2);
+	uint16_t head = vtio__w16(q->legacy, raw);
+	if (VTIO_LIKELY(head < q->num)) {
+		/* One-descriptor chain in the view's first region: copied once to
+		 * private memory, checked, used from the copy. */
+		struct vtio_split_desc w;
+		VTIO_MEMCPY(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
+		uint16_t flags = vtio__w16(q->legacy, w.flags);
+		uint64_t addr = vtio__w64(q->legacy, w.addr);
+		uint32_t len = vtio__w32(q->legacy, w.len);
+		const struct vtio_mem *m = q->mem;
+		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
+		unsigned max = wr ? c->wr_max : c->rd_max;
+		if (!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) && len != 0 && max != 0 &&
+		    m->nregions != 0) {
+			const struct vtio_mem_region *r = &m->regions[0];
+			uint64_t off = addr - r->addr;
+			uint32_t perm = wr ? VTIO_MEM_WRITE : VTIO_MEM_READ;
+			if (addr >= r->addr && off < r->len && r->len - off >= len &&
+			    (r->perm & perm) == perm) {
+				struct vtio_iov *v = wr ? c->wr : c->rd;
+				v->ptr = (unsigned char *)r->host + (size_t)off;
+				v->addr = addr;
+				v->len = len;
+				c->rd_num = wr ? 0u : 1u;
+				c->wr_num = wr ? 1u : 0u;
+				c->rd_len = wr ? 0u : len;
+				c->wr_len = wr ? len : 0u;
+				c->id = head;
+				c->ndesc = 1;
+				s->last_avail++;
+				return 0;
+			}
+		}
+	}
+	return pop_general(q, c);
 }
 
 int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)

@@ -91,6 +91,7 @@ struct vtio_vq {
 	bool in_order;
 	bool notif_data;
 	bool do_map; /* buffers go through vtio_dma_map */
+	bool fast;   /* no ring_mem, no mapping, no IN_ORDER: the straight-line paths apply */
 	bool broken;
 	const char *broken_reason;
 
@@ -137,6 +138,7 @@ struct vtio_devq {
 	bool event_idx;
 	bool indirect;
 	bool in_order;
+	bool fast; /* all three areas translated to local pointers at init */
 	bool broken;
 	const char *broken_reason;
 

@@ -160,8 +160,8 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 	return 0;
 }
 
-int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
-		       unsigned in_num, void *token)
+static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *sg,
+				      unsigned out_num, unsigned in_num, void *token)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio_split_desc *sh = s->shadow;
@@ -202,6 +202,47 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 		return 0;
 	}
 	return add_chain(vq, sg, out_num, in_num, token);
+}
+
+int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
+		       unsigned in_num, void *token)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
+		/* One segment, direct ring, no mapping: no calls, so no spills. */
+		uint16_t head = s->free_head;
+		struct vtio_split_desc *d = &s->shadow[head];
+		bool w = in_num != 0;
+		uint16_t next = d->next;
+		d->addr = sg[0].addr;
+		d->len = sg[0].len;
+		d->flags = w ? VTIO_DESC_F_WRITE : 0;
+		struct vtio_split_desc wire;
+		wire.addr = vtio__w64(vq->legacy, sg[0].addr);
+		wire.len = vtio__w32(vq->legacy, sg[0].len);
+		wire.flags = vtio__w16(vq->legacy, d->flags);
+		wire.next = vtio__w16(vq->legacy, next);
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
+		s->free_head = next;
+		struct vtio__vq_buf *b = &vq->bufs[head];
+		b->token = token;
+		b->wr_len = w ? sg[0].len : 0;
+		b->indir = 0;
+		b->ndesc = 1;
+		b->last = head;
+		b->nseg = 1;
+		vq->num_free--;
+		vq->inflight++;
+		uint16_t h = vtio__w16(vq->legacy, head);
+		VTIO_MEMCPY(
+		    vq->area_ptr[VTIO__AREA_DRIVER] +
+			vtio_split_avail_ring_off((uint16_t)(s->avail_idx & (vq->num - 1u))),
+		    &h, 2);
+		s->avail_idx++;
+		vq->stats.added++;
+		return 0;
+	}
+	return add_general(vq, sg, out_num, in_num, token);
 }
 
 bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
@@ -345,7 +386,7 @@ take : {
 }
 }
 
-void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
+static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	if (VTIO_UNLIKELY(vq->in_order))
@@ -386,6 +427,51 @@ void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 	} else {
 		detach(vq, (uint16_t)id);
 	}
+	s->last_used++;
+	vq->stats.used++;
+	if (len != NULL)
+		*len = ulen;
+	return token;
+}
+
+void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	if (VTIO_UNLIKELY(!vq->fast))
+		return get_used_general(vq, len);
+	if (s->last_used == s->used_idx) {
+		uint16_t idx = vtio__w16(
+		    vq->legacy,
+		    VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DEVICE] + 2)));
+		if (vq->dma_barriers)
+			VTIO_DMA_RMB();
+		if (idx == s->last_used)
+			return NULL;
+		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight))
+			return get_used_general(vq, len); /* breaks the queue */
+		s->used_idx = idx;
+	}
+	struct vtio_split_used_elem e;
+	VTIO_MEMCPY(&e,
+		    vq->area_ptr[VTIO__AREA_DEVICE] +
+			vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))),
+		    sizeof(e));
+	uint32_t id = vtio__w32(vq->legacy, e.id);
+	uint32_t ulen = vtio__w32(vq->legacy, e.len);
+	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
+		return get_used_general(vq, len); /* re-reads the entry and breaks the queue */
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	void *token = b->token;
+	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
+		ulen = b->wr_len; /* SPLIT-DRV-16: clamp and count */
+		vq->stats.len_clamped++;
+	}
+	vtio__vq_indir_put(vq, b->indir); /* no mapping on this path: nothing to unmap */
+	s->shadow[b->last].next = s->free_head;
+	s->free_head = (uint16_t)id;
+	vq->num_free += b->ndesc;
+	vq->inflight--;
+	b->token = NULL;
 	s->last_used++;
 	vq->stats.used++;
 	if (len != NULL)
