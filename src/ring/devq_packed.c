@@ -90,6 +90,19 @@ static inline int load_flags(const struct vtio_devq *q, uint32_t slot, uint16_t 
 static inline int fetch_desc(const struct vtio_devq *q, uint32_t slot, uint64_t *addr,
 			     uint32_t *len, uint16_t *id)
 {
+	if (VTIO_LIKELY(q->area_ptr[VTIO__AREA_DESC] != NULL)) {
+		/* One volatile load per field: read exactly once (the driver may
+		 * rewrite the slot at any time), and each load matches the width
+		 * of the field, so nothing waits on a partial store forward. */
+		const volatile struct vtio_packed_desc *d =
+		    (const volatile struct vtio_packed_desc *)(const void *)
+			q->area_ptr[VTIO__AREA_DESC] +
+		    slot;
+		*addr = vtio__w64(q->legacy, d->addr);
+		*len = vtio__w32(q->legacy, d->len);
+		*id = vtio__w16(q->legacy, d->id);
+		return 0;
+	}
 	unsigned char w[14];
 	int err = vtio__devq_ring_read(q, VTIO__AREA_DESC, (size_t)slot * 16u, w, sizeof(w));
 	if (VTIO_UNLIKELY(err != 0))

@@ -322,8 +322,9 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 		uint16_t uid;
 		uint32_t l;
 		if (VTIO_LIKELY(vq->ring_mem == NULL)) {
-			const struct vtio_packed_desc *d =
-			    (const struct vtio_packed_desc *)(const void *)
+			/* volatile: each field read exactly once (the device is not trusted) */
+			const volatile struct vtio_packed_desc *d =
+			    (const volatile struct vtio_packed_desc *)(const void *)
 				vq->area_ptr[VTIO__AREA_DESC] +
 			    slot;
 			uid = vtio__w16(vq->legacy, d->id);
