@@ -342,16 +342,24 @@ int vtio_bounce_alloc(struct vtio_bounce_set *set, const struct vtio_bounce_dev 
 	VTIO_ASSERT(set != NULL && dev != NULL && cpu != NULL && bus != NULL);
 	if (size == 0 || (align != 0 && (align & (align - 1u)) != 0))
 		return VTIO_EINVAL;
+	struct vtio_bounce_pool *first = first_candidate(set, dev);
+	int err = VTIO_ENODEV;
+	if (VTIO_LIKELY(first != NULL)) {
+		err = slots_alloc(first, dev->area_hint, size, align, cpu, bus);
+		if (VTIO_LIKELY(err == 0))
+			return 0;
+	}
 	struct vtio_bounce_pool *c[VTIO_CONFIG_BOUNCE_MAX_POOLS];
 	uint32_t n = candidates(set, dev, c);
-	int err = VTIO_ENODEV;
 	for (uint32_t i = 0; i < n; i++) {
+		if (c[i] == first)
+			continue;
 		int r = slots_alloc(c[i], dev->area_hint, size, align, cpu, bus);
 		if (r == 0)
 			return 0;
 		err = worse(err, r);
 	}
-	if (n == 0)
+	if (n == 0 && first == NULL)
 		VTIO_BOUNCE_COUNT(&set->fail_no_pool);
 	return err;
 }
