@@ -381,11 +381,8 @@ VTIO__BOUNCE_HOT int slots_alloc(struct vtio_bounce_pool *p, uint32_t area_hint,
 {
 	uint64_t slot_mask = (uint64_t)p->slot_size - 1u;
 	uint64_t nslots = ((uint64_t)size + slot_mask) >> p->slot_shift;
-	uint32_t biggest = 0;
-	for (uint32_t i = 0; i < p->nareas; i++) {
-		uint32_t n = p->areas[i].end - p->areas[i].start;
-		biggest = n > biggest ? n : biggest;
-	}
+	/* Area 0 is the largest (the first areas take the odd slots). */
+	uint32_t biggest = p->areas[0].end - p->areas[0].start;
 	bool seg = p->mapping == VTIO_BOUNCE_MAP_CALLBACK;
 	if (nslots > biggest || size > UINT32_MAX || (seg && nslots > p->max_segment)) {
 		VTIO_BOUNCE_COUNT(&p->fail_too_big);
