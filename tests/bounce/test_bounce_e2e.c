@@ -26,6 +26,9 @@
 #define QNUM	  64
 #define MAXSEG	  4
 #define MAXLEN	  5000
+/* What the driver leaves in its writable buffers: the device must see
+ * exactly this (the map copies it in), never stale pool bytes. */
+#define WR_PATTERN(i) ((unsigned char)(0xC3u ^ ((i)&0xffu)))
 
 struct req {
 	unsigned nout, nin;
@@ -197,7 +200,7 @@ static int add_req(struct e2e *e, struct req *r)
 		assert_non_null(r->buf[k]);
 		r->len[k] = len;
 		for (uint32_t i = 0; i < len; i++)
-			r->buf[k][i] = (unsigned char)rnd(e);
+			r->buf[k][i] = k < r->nout ? (unsigned char)rnd(e) : WR_PATTERN(i);
 		memcpy(r->want[k], r->buf[k], len);
 		sg[k] = vtio_sg_of(r->buf[k], len);
 	}
@@ -232,6 +235,14 @@ static void device_run(struct e2e *e)
 				    rd[i].addr + rd[i].len <= POOL_DEV + POOL_SIZE);
 			assert_int_equal(vtio_mem_read(&e->view, rd[i].addr, in + n, rd[i].len), 0);
 			n += rd[i].len;
+		}
+		/* No stale data: the writable pieces hold the driver's own bytes. */
+		for (unsigned i = 0; i < ch.wr_num; i++) {
+			static unsigned char seen[MAXLEN];
+			assert_int_equal(vtio_mem_read(&e->view, wr[i].addr, seen, wr[i].len), 0);
+			for (uint32_t j = 0; j < wr[i].len; j++)
+				if (seen[j] != WR_PATTERN(j))
+					fail_msg("stale byte %u of a writable piece", j);
 		}
 		uint32_t total = (uint32_t)ch.wr_len;
 		uint32_t w = total ? rnd(e) % (total + 1) : 0;
