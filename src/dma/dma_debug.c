@@ -392,18 +392,18 @@ size_t vtio_dma_debug_live(struct vtio_dma_debug *d)
 	return n;
 }
 
-uint64_t vtio_dma_debug_count(struct vtio_dma_debug *m, enum vtio_dma_debug_kind kind)
+uint64_t vtio_dma_debug_count(struct vtio_dma_debug *d, enum vtio_dma_debug_kind kind)
 {
 	uint64_t n = 0;
-	VTIO_LOCK(&m->lock);
+	VTIO_LOCK(&d->lock);
 	if (kind != VTIO_DMA_DEBUG_OK) {
-		n = (unsigned)kind < VTIO_DMA_DEBUG_NKINDS ? m->counts[kind] : 0;
+		n = (unsigned)kind < VTIO_DMA_DEBUG_NKINDS ? d->counts[kind] : 0;
 	} else {
 		for (unsigned k = 1; k < VTIO_DMA_DEBUG_NKINDS; k++)
 			if (k != VTIO_DMA_DEBUG_TABLE_FULL)
-				n += m->counts[k];
+				n += d->counts[k];
 	}
-	VTIO_UNLOCK(&m->lock);
+	VTIO_UNLOCK(&d->lock);
 	return n;
 }
 
