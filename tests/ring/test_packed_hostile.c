@@ -328,6 +328,8 @@ static void test_hostile_driver_corpus(void **state)
 	(void)state;
 	for (size_t k = 0; k < sizeof(hcases) / sizeof(hcases[0]); k++) {
 		const struct hcase *hc = &hcases[k];
+		if (hc->huge && sizeof(void *) < 8)
+			continue; /* a 16 GiB view region needs a 64-bit host */
 		struct hd h;
 		hd_setup(&h, hc->num, hc->features, hc->max_indirect, hc->huge);
 		hc->build(&h);
