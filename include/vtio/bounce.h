@@ -62,6 +62,19 @@ extern "C" {
 #define VTIO_BOUNCE_MAX_PIECES 1024u
 /** "No pool affinity" value of vtio_bounce_dev::pool_id. */
 #define VTIO_BOUNCE_ANY_POOL UINT32_MAX
+/** vtio_bounce_dev::area_hint value: start at area VTIO_BOUNCE_CPU_ID()
+ * (modulo the pool's areas), as swiotlb starts at the current CPU's area. */
+#define VTIO_BOUNCE_AREA_CPU UINT32_MAX
+
+#ifndef VTIO_BOUNCE_CPU_ID
+/**
+ * Port hook: index of the CPU (or thread) running the call, used with
+ * VTIO_BOUNCE_AREA_CPU. Define it in the configuration file (e.g. a core-id
+ * register read on firmware, a thread-local index on a host); the default,
+ * 0, makes VTIO_BOUNCE_AREA_CPU start every search at area 0.
+ */
+#define VTIO_BOUNCE_CPU_ID() 0u
+#endif
 
 /** @name Pool flags (vtio_bounce_pool_config::flags)
  * @{ */
@@ -310,8 +323,9 @@ struct vtio_bounce_dev {
 	 * of the original address under this mask are kept in the bounce
 	 * address. 0 = none. */
 	uint64_t min_align_mask;
-	/** Area to try first (areas are tried in order from here); give each
-	 * thread or queue its own to avoid lock contention. */
+	/** Area to try first (areas are tried in order from here, modulo the
+	 * pool's areas); give each thread or queue its own to avoid lock
+	 * contention, or VTIO_BOUNCE_AREA_CPU to follow VTIO_BOUNCE_CPU_ID(). */
 	uint32_t area_hint;
 };
 

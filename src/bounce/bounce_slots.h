@@ -168,6 +168,8 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 			      uint32_t *slot_out)
 {
 	uint32_t na = p->nareas;
+	if (area_hint == VTIO_BOUNCE_AREA_CPU)
+		area_hint = (uint32_t)(VTIO_BOUNCE_CPU_ID());
 	uint32_t ai = area_hint < na ? area_hint : (na > 1u ? area_hint % na : 0u);
 	for (uint32_t k = 0; k < na; k++, ai = (ai + 1u == na ? 0u : ai + 1u)) {
 		struct vtio__bounce_area *a = &p->areas[ai];

@@ -1,0 +1,147 @@
+/*
+ * The bounce sources compiled with a user configuration file
+ * (bounce_test_config.h): counting cache-maintenance hooks show when map,
+ * unmap and the syncs flush or invalidate, and that
+ * VTIO_DMA_ATTR_SKIP_CPU_SYNC skips the maintenance (and the copy back at
+ * unmap) but never the copy in at map; the CPU-id hook drives
+ * VTIO_BOUNCE_AREA_CPU.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include "bounce_test_util.h"
+
+unsigned bt_flushes, bt_invalidates;
+_Thread_local unsigned bt_cpu;
+
+#define DEV 0x40000000u
+
+static struct vtio_bounce_set *set;
+static struct tpool tp;
+
+static int setup(void **state)
+{
+	(void)state;
+	struct vtio_bounce_pool_config c = tcfg_linear(16 * 2048, DEV);
+	c.nareas = 4;
+	if (tpool_init(&tp, &c) != 0)
+		return -1;
+	set = tset_new();
+	return vtio_bounce_set_register(set, tp.pool);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	int r = vtio_bounce_set_unregister(set, tp.pool);
+	free(set);
+	tpool_fini(&tp);
+	return r;
+}
+
+static void counts(unsigned flushes, unsigned invalidates)
+{
+	assert_int_equal(bt_flushes, flushes);
+	assert_int_equal(bt_invalidates, invalidates);
+	bt_flushes = bt_invalidates = 0;
+}
+
+static void test_cache_hooks(void **state)
+{
+	(void)state;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	unsigned char buf[300];
+	memset(buf, 0x21, sizeof(buf));
+	uint64_t bus;
+	bt_flushes = bt_invalidates = 0;
+
+	/* Map: copy in and flush; with SKIP_CPU_SYNC still copy in, no flush. */
+	assert_int_equal(vtio_bounce_map(set, &d, buf, 300, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+	counts(1, 0);
+	assert_int_equal(vtio_bounce_sync_for_device(set, bus, 300, VTIO_DMA_TO_DEVICE), 0);
+	counts(1, 0);
+	assert_int_equal(vtio_bounce_sync_for_cpu(set, bus, 300, VTIO_DMA_TO_DEVICE), 0);
+	counts(0, 0);
+	assert_int_equal(vtio_bounce_unmap(set, bus, 300, VTIO_DMA_TO_DEVICE, 0), 0);
+	counts(0, 0);
+
+	assert_int_equal(vtio_bounce_map(set, &d, buf, 300, VTIO_DMA_FROM_DEVICE,
+					 VTIO_DMA_ATTR_SKIP_CPU_SYNC, &bus),
+			 0);
+	counts(0, 0);
+	unsigned char *tlb = tset_cpu(set, bus);
+	assert_memory_equal(tlb, buf, 300); /* copied in anyway (CVE-2022-0854) */
+	assert_int_equal(vtio_bounce_sync_for_device(set, bus, 300, VTIO_DMA_FROM_DEVICE), 0);
+	counts(0, 0);
+	memset(tlb, 0x42, 10);
+	assert_int_equal(vtio_bounce_sync_for_cpu(set, bus, 10, VTIO_DMA_FROM_DEVICE), 0);
+	counts(0, 1);
+	assert_int_equal(buf[9], 0x42);
+	memset(tlb, 0x43, 300);
+	/* Unmap with SKIP_CPU_SYNC: no invalidate, no copy back. */
+	assert_int_equal(
+	    vtio_bounce_unmap(set, bus, 300, VTIO_DMA_FROM_DEVICE, VTIO_DMA_ATTR_SKIP_CPU_SYNC), 0);
+	counts(0, 0);
+	assert_int_equal(buf[0], 0x42);
+	assert_int_equal(buf[10], 0x21);
+
+	/* BIDIRECTIONAL: unmap invalidates and copies back. */
+	assert_int_equal(vtio_bounce_map(set, &d, buf, 300, VTIO_DMA_BIDIRECTIONAL, 0, &bus), 0);
+	counts(1, 0);
+	tlb = tset_cpu(set, bus);
+	memset(tlb, 0x44, 300);
+	assert_int_equal(vtio_bounce_unmap(set, bus, 300, VTIO_DMA_BIDIRECTIONAL, 0), 0);
+	counts(0, 1);
+	assert_int_equal(buf[299], 0x44);
+}
+
+struct cpu_arg {
+	unsigned cpu;
+	uint64_t bus;
+	int err;
+};
+
+static void *map_on_cpu(void *p)
+{
+	struct cpu_arg *a = p;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	d.area_hint = VTIO_BOUNCE_AREA_CPU;
+	static unsigned char b[16];
+	bt_cpu = a->cpu;
+	a->err = vtio_bounce_map(set, &d, b, sizeof(b), VTIO_DMA_TO_DEVICE, 0, &a->bus);
+	return NULL;
+}
+
+/* VTIO_BOUNCE_AREA_CPU starts at the area of VTIO_BOUNCE_CPU_ID() (4 areas of 4 slots). */
+static void test_area_follows_cpu(void **state)
+{
+	(void)state;
+	unsigned cpus[] = {2, 5, 3, 0};
+	uint64_t expect_slot[] = {8, 4, 12, 0};
+	struct cpu_arg a[4];
+	for (int i = 0; i < 4; i++) {
+		pthread_t t;
+		a[i].cpu = cpus[i];
+		assert_int_equal(pthread_create(&t, NULL, map_on_cpu, &a[i]), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(a[i].err, 0);
+		assert_int_equal((a[i].bus - DEV) / 2048, expect_slot[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(vtio_bounce_unmap(set, a[i].bus, 16, VTIO_DMA_TO_DEVICE, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cache_hooks),
+	    cmocka_unit_test(test_area_follows_cpu),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
