@@ -46,10 +46,15 @@ struct vtio_mem_region {
 
 /** Accessor ops for memory that has no (or not always a) local mapping. */
 struct vtio_mem_ops {
-	/** Copy @p len bytes at peer address @p addr to @p dst. 0 or VTIO_EFAULT / VTIO_EACCES. */
-	int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
-	/** Copy @p len bytes from @p src to peer address @p addr. 0 or VTIO_EFAULT / VTIO_EACCES.
+	/**
+	 * Copy @p len bytes at peer address @p addr to @p dst. 0 or VTIO_EFAULT /
+	 * VTIO_EACCES. Ring indexes and flags are read with @p len 2: such a
+	 * read must be one untorn access, and reads and writes must reach
+	 * memory in program order (the ring code puts barriers between calls).
 	 */
+	int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
+	/** Copy @p len bytes from @p src to peer address @p addr. 0 or VTIO_EFAULT /
+	 * VTIO_EACCES. A 2-byte write must be one untorn access (see read). */
 	int (*write)(void *ctx, uint64_t addr, const void *src, size_t len);
 	/**
 	 * Optional. Give a local pointer for the start of [addr, addr+len) with
@@ -57,6 +62,8 @@ struct vtio_mem_ops {
 	 * than @p len: the caller continues at addr + *maplen). Return
 	 * VTIO_ENOTSUP when the range has no pointer (the caller then uses
 	 * read/write), VTIO_EFAULT / VTIO_EACCES when it is not accessible.
+	 * On success `1 <= *maplen <= len` is required; a view whose op breaks
+	 * that gets VTIO_EFAULT from vtio_mem_translate_slow().
 	 */
 	int (*translate)(void *ctx, uint64_t addr, uint64_t len, uint32_t perm, void **ptr,
 			 uint64_t *maplen);

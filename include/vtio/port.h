@@ -122,6 +122,17 @@ extern "C" {
 #define VTIO_SMP_WMB() __atomic_thread_fence(__ATOMIC_RELEASE)
 #endif
 
+/*
+ * A bus master may sit outside the inner-shareable domain, so on ARM the DMA
+ * barriers must reach the outer-shareable domain (Linux dma_rmb/dma_wmb).
+ * ARMv7-A/R has no load-only variant; Cortex-M executes every DMB as SY.
+ */
+#if defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7 && defined(__ARM_ARCH_PROFILE) &&   \
+    (__ARM_ARCH_PROFILE == 'A' || __ARM_ARCH_PROFILE == 'R') && !defined(VTIO_DMA_MB)
+#define VTIO_DMA_MB()  __asm__ __volatile__("dmb osh" ::: "memory")
+#define VTIO_DMA_RMB() __asm__ __volatile__("dmb osh" ::: "memory")
+#define VTIO_DMA_WMB() __asm__ __volatile__("dmb oshst" ::: "memory")
+#endif
 #if defined(__aarch64__) && !defined(VTIO_DMA_MB)
 #define VTIO_DMA_MB()  __asm__ __volatile__("dmb osh" ::: "memory")
 #define VTIO_DMA_RMB() __asm__ __volatile__("dmb oshld" ::: "memory")

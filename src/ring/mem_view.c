@@ -68,7 +68,12 @@ int vtio_mem_translate_slow(const struct vtio_mem *m, uint64_t addr, uint64_t le
 		return VTIO_EFAULT;
 	if (m->ops->translate == NULL)
 		return VTIO_ENOTSUP;
-	return m->ops->translate(m->ctx, addr, len, perm, ptr, maplen);
+	int err = m->ops->translate(m->ctx, addr, len, perm, ptr, maplen);
+	/* Callers walk ranges by *maplen: 0 would spin, more than len would
+	 * underflow their remaining count. A broken op is a fault, not a hang. */
+	if (err == 0 && (*maplen == 0 || *maplen > len))
+		return VTIO_EFAULT;
+	return err;
 }
 
 /* Copy between local memory and the view, piece by piece: regions where they

@@ -181,6 +181,45 @@ static void test_identity_view(void **state)
 	assert_int_equal(vtio_mem_init(&m, &too_long, 1), VTIO_EINVAL);
 }
 
+/* A translate op that breaks the contract: maplen 0 or past the request. */
+static uint64_t bad_maplen;
+static unsigned char bad_buf[64];
+
+static int bad_translate(void *ctx, uint64_t addr, uint64_t len, uint32_t perm, void **ptr,
+			 uint64_t *maplen)
+{
+	(void)ctx;
+	(void)addr;
+	(void)len;
+	(void)perm;
+	*ptr = bad_buf;
+	*maplen = bad_maplen;
+	return 0;
+}
+
+static const struct vtio_mem_ops bad_ops = {remote_read, remote_write, bad_translate};
+
+static void test_translate_maplen_contract(void **state)
+{
+	(void)state;
+	struct vtio_mem m;
+	assert_int_equal(vtio_mem_init(&m, NULL, 0), 0);
+	assert_int_equal(vtio_mem_set_ops(&m, &bad_ops, NULL), 0);
+	void *p;
+	uint64_t n;
+	unsigned char tmp[16];
+	/* maplen 0 would make every range walk spin: reported as a fault. */
+	bad_maplen = 0;
+	assert_int_equal(vtio_mem_translate(&m, 0x5000, 16, VTIO_MEM_READ, &p, &n), VTIO_EFAULT);
+	assert_int_equal(vtio_mem_read(&m, 0x5000, tmp, sizeof(tmp)), VTIO_EFAULT);
+	/* maplen past the request would underflow the caller's count. */
+	bad_maplen = 17;
+	assert_int_equal(vtio_mem_translate(&m, 0x5000, 16, VTIO_MEM_READ, &p, &n), VTIO_EFAULT);
+	bad_maplen = 16;
+	assert_int_equal(vtio_mem_translate(&m, 0x5000, 16, VTIO_MEM_READ, &p, &n), 0);
+	assert_int_equal(n, 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +229,7 @@ int main(void)
 	    cmocka_unit_test(test_ops_fallback),
 	    cmocka_unit_test(test_counting_view),
 	    cmocka_unit_test(test_identity_view),
+	    cmocka_unit_test(test_translate_maplen_contract),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
