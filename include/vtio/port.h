@@ -194,7 +194,11 @@ extern "C" {
 #define VTIO_CACHE_FLUSH(p, n) ((void)(p), (void)(n))
 #endif
 #ifndef VTIO_CACHE_INVALIDATE
-/** Invalidate CPU caches for [p, p+n) before the CPU reads what a device wrote. */
+/**
+ * Invalidate CPU caches for [p, p+n) before the CPU reads what a device wrote.
+ * Lines only partly inside the range hold other data: clean them before
+ * invalidating (or keep device-writable buffers cache-line aligned).
+ */
 #define VTIO_CACHE_INVALIDATE(p, n) ((void)(p), (void)(n))
 #endif
 

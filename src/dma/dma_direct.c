@@ -61,12 +61,12 @@ static int direct_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio
 		return err;
 	if (!direct_reachable(d, b, len))
 		return VTIO_ERANGE;
-	if (d->cfg.noncoherent && !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC)) {
-		if (dir == VTIO_DMA_FROM_DEVICE)
-			VTIO_CACHE_INVALIDATE(cpu, len);
-		else
-			VTIO_CACHE_FLUSH(cpu, len);
-	}
+	/* Clean for every direction, as Linux does since 5.x: a dirty line left
+	 * in the cache over a FROM_DEVICE buffer could be written back on top of
+	 * what the device writes. Unmap / sync_for_cpu invalidate afterwards. */
+	if (d->cfg.noncoherent && !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(cpu, len);
+	(void)dir;
 	*bus = b;
 	return 0;
 }
