@@ -121,6 +121,7 @@ static void dev_preset(unsigned k, struct vtio_bounce_dev *d)
 	case 3: /* min_align_mask wider than a 128-byte slot */
 		vtio_bounce_dev_init(d, UINT64_MAX);
 		d->min_align_mask = 0x1ff;
+		d->area_hint = VTIO_BOUNCE_AREA_CPU;
 		break;
 	default: /* affinity for pool 1, fall back allowed */
 		vtio_bounce_dev_init(d, UINT64_MAX);
@@ -317,7 +318,9 @@ static void op_map(struct model *m, struct rd *r)
 		orig[k] = (unsigned char)mrand(m);
 
 	uint64_t bus = 0;
-	int rc = vtio_bounce_map(m->set, &d, orig, len, dir, 0, &bus);
+	/* SKIP_CPU_SYNC skips cache maintenance only: the copy in still happens. */
+	uint32_t attrs = (aoff & 1) ? VTIO_DMA_ATTR_SKIP_CPU_SYNC : 0;
+	int rc = vtio_bounce_map(m->set, &d, orig, len, dir, attrs, &bus);
 	bool any = false, fits = false;
 	for (int i = 0; i < NPOOLS; i++) {
 		if (!eligible(m, &d, i))
