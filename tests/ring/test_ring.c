@@ -1426,6 +1426,138 @@ static void test_split_drv_11_14_dev_2_4(void **state)
 	fx_teardown(&f);
 }
 
+/* Randomised operation mix, every layout: buffers of 1..6 segments (direct
+ * and indirect), popped in bursts, completed out of order with lengths the
+ * device chooses, reaped with their own tokens and lengths; the data the
+ * device writes is checked byte by byte. */
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return rnd_state >> 8;
+}
+
+struct inflight {
+	bool live;
+	unsigned nout, nin;
+	unsigned char *buf;
+	uint32_t wr;
+	uint32_t expect_len;
+	bool pushed;
+};
+
+static void test_random_ops(void **state)
+{
+	(void)state;
+	FOR_EACH_LAYOUT(L)
+	{
+		for (int variant = 0; variant < 2; variant++) {
+			struct fx f;
+			struct fx_opts o = {.indirect_tables = variant ? 8 : 0,
+					    .indirect_max = 8,
+					    .indirect_threshold = 3};
+			uint64_t feat = FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX) |
+					(variant ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
+			const uint32_t num = 16;
+			assert_int_equal(fx_setup(&f, L, num, feat, &o), 0);
+			static struct inflight fl[64];
+			memset(fl, 0, sizeof(fl));
+			unsigned char *pool = fx_alloc(&f, 64 * 6 * 16, 16);
+			struct vtio_devq_chain popped[64];
+			struct vtio_iov prd[64][8], pwr[64][8];
+			unsigned npopped = 0;
+			uint64_t completed = 0;
+			for (int step = 0; step < 40000; step++) {
+				unsigned op = rnd() % 4;
+				if (op == 0) {
+					/* add */
+					unsigned slot = rnd() % 64;
+					if (fl[slot].live)
+						continue;
+					unsigned n = 1 + rnd() % 6;
+					unsigned nout = rnd() % (n + 1);
+					struct vtio_sg sg[6];
+					unsigned char *b = pool + (size_t)slot * 6 * 16;
+					for (unsigned k = 0; k < n; k++) {
+						sg[k] = vtio_sg_of(b + 16 * k, 16);
+						memset(b + 16 * k, (int)(k < nout ? 0x10 + k : 0),
+						       16);
+					}
+					int err = vtio_vq_add(f.vq, sg, nout, n - nout, &fl[slot]);
+					if (err == VTIO_ENOSPC)
+						continue;
+					assert_int_equal(err, 0);
+					fl[slot].live = true;
+					fl[slot].pushed = false;
+					fl[slot].nout = nout;
+					fl[slot].nin = n - nout;
+					fl[slot].buf = b;
+					fl[slot].wr = 16 * (n - nout);
+				} else if (op == 1) {
+					/* publish, then pop a burst */
+					vtio_vq_kick_prepare(f.vq);
+					unsigned burst = 1 + rnd() % 4;
+					for (unsigned k = 0; k < burst && npopped < 64; k++) {
+						struct vtio_devq_chain *c = &popped[npopped];
+						memset(c, 0, sizeof(*c));
+						c->rd = prd[npopped];
+						c->rd_max = 8;
+						c->wr = pwr[npopped];
+						c->wr_max = 8;
+						int err = vtio_devq_pop(f.dq, c);
+						if (err == VTIO_EAGAIN)
+							break;
+						assert_int_equal(err, 0);
+						npopped++;
+					}
+				} else if (op == 2 && npopped > 0) {
+					/* complete a random popped chain (out of order) */
+					unsigned k = rnd() % npopped;
+					struct vtio_devq_chain *c = &popped[k];
+					unsigned char hdr[96];
+					int64_t rl = vtio_devq_read(f.dq, c, 0, hdr, sizeof(hdr));
+					assert_int_equal(rl, (int64_t)c->rd_len);
+					for (int64_t i = 0; i < rl; i++)
+						assert_int_equal(hdr[i], 0x10 + i / 16);
+					uint32_t len =
+					    c->wr_len ? (uint32_t)(rnd() % (c->wr_len + 1)) : 0;
+					unsigned char fill[96];
+					memset(fill, 0xab, sizeof(fill));
+					assert_int_equal(vtio_devq_write(f.dq, c, 0, fill, len),
+							 len);
+					/* Find which buffer this is by its first iov address. */
+					assert_int_equal(vtio_devq_push(f.dq, c, len), 0);
+					popped[k] = popped[npopped - 1];
+					memcpy(prd[k], prd[npopped - 1], sizeof(prd[k]));
+					memcpy(pwr[k], pwr[npopped - 1], sizeof(pwr[k]));
+					popped[k].rd = prd[k];
+					popped[k].wr = pwr[k];
+					npopped--;
+					vtio_devq_kick(f.dq);
+				} else if (op == 3) {
+					/* reap */
+					uint32_t len;
+					struct inflight *t;
+					while ((t = vtio_vq_get_used(f.vq, &len)) != NULL) {
+						assert_true(t >= fl && t < fl + 64);
+						assert_true(t->live);
+						assert_true(len <= t->wr);
+						for (uint32_t i = 0; i < t->wr; i++)
+							assert_int_equal(t->buf[16 * t->nout + i],
+									 i < len ? 0xab : 0);
+						t->live = false;
+						completed++;
+					}
+				}
+			}
+			assert_false(vtio_vq_is_broken(f.vq));
+			assert_false(vtio_devq_is_broken(f.dq));
+			assert_true(completed > 1000);
+			fx_teardown(&f);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1454,6 +1586,7 @@ int main(void)
 	    cmocka_unit_test(test_indir_dev_1_2),
 	    cmocka_unit_test(test_inord_drv_1_dev_2),
 	    cmocka_unit_test(test_split_drv_11_14_dev_2_4),
+	    cmocka_unit_test(test_random_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
