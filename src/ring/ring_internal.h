@@ -91,7 +91,7 @@ struct vtio_vq {
 	bool in_order;
 	bool notif_data;
 	bool do_map; /* buffers go through vtio_dma_map */
-	bool fast;   /* no ring_mem, no mapping, no IN_ORDER: the straight-line paths apply */
+	bool fast;   /* no ring_mem, no mapping: the straight-line paths apply */
 	bool broken;
 	const char *broken_reason;
 

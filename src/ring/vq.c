@@ -224,7 +224,7 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	     (cfg->flags & VTIO_VQ_F_MAP)))
 		vq->do_map = true;
 #endif
-	vq->fast = cfg->ring_mem == NULL && !vq->do_map && !vq->in_order;
+	vq->fast = cfg->ring_mem == NULL && !vq->do_map;
 	vq->areas = cfg->areas;
 	vq->area_ptr[VTIO__AREA_DESC] = cfg->areas.desc;
 	vq->area_ptr[VTIO__AREA_DRIVER] = cfg->areas.driver;

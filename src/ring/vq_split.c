@@ -210,10 +210,10 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	struct vtio__vq_split *s = &vq->u.split;
 	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
 		/* One segment, direct ring, no mapping: no calls, so no spills. */
-		uint16_t head = s->free_head;
+		uint16_t head = vq->in_order ? s->next_desc : s->free_head;
 		struct vtio_split_desc *d = &s->shadow[head];
 		bool w = in_num != 0;
-		uint16_t next = d->next;
+		uint16_t next = vq->in_order ? (uint16_t)((head + 1u) & (vq->num - 1u)) : d->next;
 		d->addr = sg[0].addr;
 		d->len = sg[0].len;
 		d->flags = w ? VTIO_DESC_F_WRITE : 0;
@@ -223,7 +223,11 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 		wire.flags = vtio__w16(vq->legacy, d->flags);
 		wire.next = vtio__w16(vq->legacy, next);
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
-		s->free_head = next;
+		d->next = next;
+		if (vq->in_order)
+			s->next_desc = next;
+		else
+			s->free_head = next;
 		struct vtio__vq_buf *b = &vq->bufs[head];
 		b->token = token;
 		b->wr_len = w ? sg[0].len : 0;
@@ -437,7 +441,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	if (VTIO_UNLIKELY(!vq->fast))
+	if (VTIO_UNLIKELY(!vq->fast || vq->in_order))
 		return get_used_general(vq, len);
 	if (s->last_used == s->used_idx) {
 		uint16_t idx = vtio__w16(
