@@ -5,7 +5,8 @@
  * layer (VTIO_VQ_F_MAP) and its ring areas come from the pool through
  * vtio_dma_alloc(). The device side's memory view holds the pool and
  * nothing else, so any address outside the pool would fault there.
- * Split and packed, direct and indirect descriptors; every byte checked in
+ * Split and packed, direct and indirect descriptors, linear and non-linear
+ * pools (the device sees the two halves swapped); every byte checked in
  * both directions, including the bytes the device did not write (the map
  * copies writable buffers in, so they come back unchanged).
  * Checklist: FEAT-DRV-7 (every address given to the device is valid for it:
@@ -21,11 +22,13 @@
 #include "vtio/devq.h"
 #include "bounce_test_util.h"
 
-#define POOL_DEV  0x80000000ull
-#define POOL_SIZE (1024 * 1024)
-#define QNUM	  64
-#define MAXSEG	  4
-#define MAXLEN	  5000
+#define POOL_DEV   0x80000000ull
+#define POOL_SIZE  (1024 * 1024)
+#define QNUM	   64
+#define MAXSEG	   4
+#define MAXLEN	   5000
+#define NPIECES	   64 /* pieces of the non-linear pool */
+#define PIECE_SIZE (POOL_SIZE / NPIECES)
 /* What the driver leaves in its writable buffers: the device must see
  * exactly this (the map copies it in), never stale pool bytes. */
 #define WR_PATTERN(i) ((unsigned char)(0xC3u ^ ((i)&0xffu)))
@@ -44,8 +47,10 @@ struct e2e {
 	struct vtio_bounce_set *set;
 	struct vtio_bounce_layer bl;
 	struct vtio_dma_dev dma;
-	struct vtio_mem_region region;
-	struct vtio_mem view; /* the device's: pool only */
+	struct vtio_mem_region region[NPIECES];
+	unsigned nregions;
+	unsigned long hits[NPIECES]; /* device accesses per region */
+	struct vtio_mem view;	     /* the device's: pool only */
 	void *ring_cpu[3];
 	uint64_t ring_bus[3];
 	size_t ring_size[3];
@@ -73,12 +78,43 @@ static int kick(void *ctx, uint32_t data)
 	return 0;
 }
 
-static void setup_e2e(struct e2e *e, enum vtio_layout layout, bool indirect)
+/* Non-linear pool (seed 002): 64 pieces of 16 KiB that the device sees
+ * scrambled (piece k at POOL_DEV + ((k * 37) % 64) MiB). */
+static struct vtio_bounce_piece pieces[NPIECES];
+
+static void make_pieces(void)
+{
+	for (unsigned k = 0; k < NPIECES; k++) {
+		pieces[k].off = (size_t)k * PIECE_SIZE;
+		pieces[k].len = PIECE_SIZE;
+		pieces[k].dev = POOL_DEV + (uint64_t)((k * 37u) % NPIECES) * 0x100000u;
+	}
+}
+
+/* Is [addr, addr+len) inside the pool as the device sees it? */
+static bool in_pool(struct e2e *e, uint64_t addr, uint64_t len)
+{
+	for (unsigned i = 0; i < e->nregions; i++)
+		if (addr >= e->region[i].addr && addr - e->region[i].addr <= e->region[i].len &&
+		    len <= e->region[i].len - (addr - e->region[i].addr)) {
+			e->hits[i]++;
+			return true;
+		}
+	return false;
+}
+
+static void setup_e2e(struct e2e *e, enum vtio_layout layout, bool indirect, bool nonlinear)
 {
 	memset(e, 0, sizeof(*e));
 	e->rnd = 0x1234567887654321ull ^ (uint64_t)layout ^ ((uint64_t)indirect << 8);
 	struct vtio_bounce_pool_config c = tcfg_linear(POOL_SIZE, POOL_DEV);
 	c.nareas = 2;
+	if (nonlinear) {
+		c.mapping = VTIO_BOUNCE_MAP_PIECES;
+		make_pieces();
+		c.pieces = pieces;
+		c.npieces = NPIECES;
+	}
 	assert_int_equal(tpool_init(&e->tp, &c), 0);
 	e->set = tset_new();
 	assert_int_equal(vtio_bounce_set_register(e->set, e->tp.pool), 0);
@@ -90,12 +126,25 @@ static void setup_e2e(struct e2e *e, enum vtio_layout layout, bool indirect)
 	assert_int_equal(vtio_dma_dev_build(&e->dma), 0);
 	assert_false(e->dma.identity);
 
-	/* The device's view: the pool, nothing else. */
-	e->region.addr = POOL_DEV;
-	e->region.len = POOL_SIZE;
-	e->region.host = e->tp.mem;
-	e->region.perm = VTIO_MEM_RW;
-	assert_int_equal(vtio_mem_init(&e->view, &e->region, 1), 0);
+	/* The device's view: the pool, nothing else (two regions, sorted by
+	 * address, when the pool is non-linear). */
+	if (nonlinear) {
+		for (unsigned k = 0; k < NPIECES; k++) { /* regions sorted by address */
+			unsigned j = (k * 37u) % NPIECES;
+			e->region[j].addr = pieces[k].dev;
+			e->region[j].host = e->tp.mem + pieces[k].off;
+		}
+		e->nregions = NPIECES;
+	} else {
+		e->region[0].addr = POOL_DEV;
+		e->region[0].host = e->tp.mem;
+		e->nregions = 1;
+	}
+	for (unsigned i = 0; i < e->nregions; i++) {
+		e->region[i].len = POOL_SIZE / e->nregions;
+		e->region[i].perm = VTIO_MEM_RW;
+	}
+	assert_int_equal(vtio_mem_init(&e->view, e->region, e->nregions), 0);
 
 	struct vtio_vq_area_sizes sz;
 	assert_int_equal(vtio_vq_area_sizes(layout, QNUM, &sz), 0);
@@ -105,8 +154,7 @@ static void setup_e2e(struct e2e *e, enum vtio_layout layout, bool indirect)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(
 		    vtio_dma_alloc(&e->dma, e->ring_size[i], &e->ring_cpu[i], &e->ring_bus[i]), 0);
-		assert_true(e->ring_bus[i] >= POOL_DEV &&
-			    e->ring_bus[i] + e->ring_size[i] <= POOL_DEV + POOL_SIZE);
+		assert_true(in_pool(e, e->ring_bus[i], e->ring_size[i]));
 	}
 	assert_true(e->ring_bus[0] % sz.desc_align == 0);
 	assert_true(e->ring_bus[1] % sz.driver_align == 0);
@@ -231,8 +279,7 @@ static void device_run(struct e2e *e)
 		size_t n = 0;
 		for (unsigned i = 0; i < ch.rd_num; i++) {
 			/* Every piece the device sees is pool memory. */
-			assert_true(rd[i].addr >= POOL_DEV &&
-				    rd[i].addr + rd[i].len <= POOL_DEV + POOL_SIZE);
+			assert_true(in_pool(e, rd[i].addr, rd[i].len));
 			assert_int_equal(vtio_mem_read(&e->view, rd[i].addr, in + n, rd[i].len), 0);
 			n += rd[i].len;
 		}
@@ -248,8 +295,7 @@ static void device_run(struct e2e *e)
 		uint32_t w = total ? rnd(e) % (total + 1) : 0;
 		uint32_t done = 0;
 		for (unsigned i = 0; i < ch.wr_num && done < w; i++) {
-			assert_true(wr[i].addr >= POOL_DEV &&
-				    wr[i].addr + wr[i].len <= POOL_DEV + POOL_SIZE);
+			assert_true(in_pool(e, wr[i].addr, wr[i].len));
 			uint32_t k = wr[i].len < w - done ? wr[i].len : w - done;
 			static unsigned char out[MAXLEN];
 			for (uint32_t j = 0; j < k; j++)
@@ -291,11 +337,11 @@ static void driver_reap(struct e2e *e)
 	assert_false(vtio_vq_is_broken(e->vq));
 }
 
-static void run_e2e(enum vtio_layout layout, bool indirect)
+static void run_e2e(enum vtio_layout layout, bool indirect, bool nonlinear)
 {
 	struct e2e *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	setup_e2e(e, layout, indirect);
+	setup_e2e(e, layout, indirect, nonlinear);
 	int iters = getenv("VTIO_TEST_SHORT") ? 60 : 250; /* emulated cross runs */
 	for (int iter = 0; iter < iters; iter++) {
 		unsigned batch = 1 + rnd(e) % 12;
@@ -320,6 +366,12 @@ static void run_e2e(enum vtio_layout layout, bool indirect)
 	print_message("%u round trips, %llu bytes checked\n", e->round_trips,
 		      (unsigned long long)e->bytes_checked);
 	assert_true(e->round_trips > (unsigned)iters * 2);
+	if (e->nregions > 1) { /* the device really worked in several pieces */
+		unsigned used = 0;
+		for (unsigned i = 0; i < e->nregions; i++)
+			used += e->hits[i] > 0;
+		assert_true(used >= 4);
+	}
 	teardown_e2e(e);
 	free(e);
 }
@@ -327,26 +379,39 @@ static void run_e2e(enum vtio_layout layout, bool indirect)
 static void test_split_direct(void **state)
 {
 	(void)state;
-	run_e2e(VTIO_LAYOUT_SPLIT, false);
+	run_e2e(VTIO_LAYOUT_SPLIT, false, false);
 }
 
 static void test_split_indirect(void **state)
 {
 	(void)state;
-	run_e2e(VTIO_LAYOUT_SPLIT, true);
+	run_e2e(VTIO_LAYOUT_SPLIT, true, false);
+}
+
+/* Rings and buffers in a pool whose two halves the device sees swapped. */
+static void test_split_nonlinear_pool(void **state)
+{
+	(void)state;
+	run_e2e(VTIO_LAYOUT_SPLIT, false, true);
 }
 
 #if VTIO_CONFIG_PACKED
 static void test_packed_direct(void **state)
 {
 	(void)state;
-	run_e2e(VTIO_LAYOUT_PACKED, false);
+	run_e2e(VTIO_LAYOUT_PACKED, false, false);
 }
 
 static void test_packed_indirect(void **state)
 {
 	(void)state;
-	run_e2e(VTIO_LAYOUT_PACKED, true);
+	run_e2e(VTIO_LAYOUT_PACKED, true, false);
+}
+
+static void test_packed_nonlinear_pool(void **state)
+{
+	(void)state;
+	run_e2e(VTIO_LAYOUT_PACKED, true, true);
 }
 #endif
 
@@ -355,9 +420,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_direct),
 		cmocka_unit_test(test_split_indirect),
+		cmocka_unit_test(test_split_nonlinear_pool),
 #if VTIO_CONFIG_PACKED
 		cmocka_unit_test(test_packed_direct),
 		cmocka_unit_test(test_packed_indirect),
+		cmocka_unit_test(test_packed_nonlinear_pool),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
