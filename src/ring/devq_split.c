@@ -72,6 +72,7 @@ static int fetch_desc(struct vtio_devq *q, bool in_table, const unsigned char *t
 	}
 	if (VTIO_UNLIKELY(err != 0))
 		return err;
+	VTIO__PEER_COPY_BARRIER();
 	d->addr = vtio__w64(q->legacy, w.addr);
 	d->len = vtio__w32(q->legacy, w.len);
 	d->flags = vtio__w16(q->legacy, w.flags);
@@ -101,6 +102,7 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 				   &raw, 2);
 	if (VTIO_UNLIKELY(err != 0))
 		return vtio__devq_fail(q, VTIO_EFAULT, "avail ring not readable");
+	VTIO__PEER_COPY_BARRIER();
 	uint16_t head = vtio__w16(q->legacy, raw);
 	if (VTIO_UNLIKELY(head >= q->num))
 		return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
@@ -206,12 +208,14 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 		    q->area_ptr[VTIO__AREA_DRIVER] +
 			vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
 		    2);
+	VTIO__PEER_COPY_BARRIER();
 	uint16_t head = vtio__w16(q->legacy, raw);
 	if (VTIO_LIKELY(head < q->num)) {
 		/* One-descriptor chain in the view's first region: copied once to
 		 * private memory, checked, used from the copy. */
 		struct vtio_split_desc w;
 		VTIO_MEMCPY(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
+		VTIO__PEER_COPY_BARRIER();
 		uint16_t flags = vtio__w16(q->legacy, w.flags);
 		uint64_t addr = vtio__w64(q->legacy, w.addr);
 		uint32_t len = vtio__w32(q->legacy, w.len);

@@ -210,6 +210,13 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 
 /* ---- Shared helpers ------------------------------------------------------------ */
 
+/*
+ * Compiler barrier after copying peer-written bytes to private memory: the
+ * compiler may not re-read shared memory in place of the copy (a re-read
+ * after a check would be a double fetch: TOCTOU on a bounds check).
+ */
+#define VTIO__PEER_COPY_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
 /* Keep a rare path out of line so the hot path gets a light prologue. */
 #if defined(__GNUC__) || defined(__clang__)
 #define VTIO__NOINLINE __attribute__((noinline))

@@ -340,6 +340,7 @@ static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 		vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
 				   vtio_split_used_ring_off((uint16_t)(s->last_used & mask)), &e,
 				   sizeof(e));
+		VTIO__PEER_COPY_BARRIER();
 		uint32_t uid = vtio__w32(vq->legacy, e.id);
 		ulen = vtio__w32(vq->legacy, e.len);
 		if (VTIO_UNLIKELY(uid >= vq->num)) {
@@ -404,6 +405,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 	vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
 			   vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))), &e,
 			   sizeof(e));
+	VTIO__PEER_COPY_BARRIER();
 	uint32_t id = vtio__w32(vq->legacy, e.id);
 	uint32_t ulen = vtio__w32(vq->legacy, e.len);
 	if (VTIO_UNLIKELY(id >= vq->num)) {
@@ -460,6 +462,7 @@ void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 		    vq->area_ptr[VTIO__AREA_DEVICE] +
 			vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))),
 		    sizeof(e));
+	VTIO__PEER_COPY_BARRIER();
 	uint32_t id = vtio__w32(vq->legacy, e.id);
 	uint32_t ulen = vtio__w32(vq->legacy, e.len);
 	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
