@@ -265,22 +265,16 @@ static int worse(int err, int r)
 
 /* ---- Public map / sync / alloc ----------------------------------------------------- */
 
-int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu,
-		    size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+/* The other usable pools, in order, after @p first refused with @p err.
+ * Out of line so the fast path keeps a small frame. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int
+map_slow(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu, size_t len,
+	 enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus, struct vtio_bounce_pool *first,
+	 int err)
 {
-	VTIO_ASSERT(set != NULL && dev != NULL && bus != NULL);
-	if (len == 0 || len > UINT32_MAX || cpu == NULL ||
-	    (dir != VTIO_DMA_BIDIRECTIONAL && dir != VTIO_DMA_TO_DEVICE &&
-	     dir != VTIO_DMA_FROM_DEVICE))
-		return VTIO_EINVAL;
-	struct vtio_bounce_pool *first = first_candidate(set, dev);
-	int err = VTIO_ENODEV;
-	if (VTIO_LIKELY(first != NULL)) {
-		err = slots_map(first, dev, cpu, len, dir, attrs, bus);
-		if (VTIO_LIKELY(err == 0))
-			return 0;
-	}
-	/* Slow path: the other usable pools, in order. */
 	struct vtio_bounce_pool *c[VTIO_CONFIG_BOUNCE_MAX_POOLS];
 	uint32_t n = candidates(set, dev, c);
 	for (uint32_t i = 0; i < n; i++) {
@@ -294,6 +288,22 @@ int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *d
 	if (n == 0 && first == NULL)
 		VTIO_BOUNCE_COUNT(&set->fail_no_pool);
 	return err;
+}
+
+int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu,
+		    size_t len, enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+{
+	VTIO_ASSERT(set != NULL && dev != NULL && bus != NULL);
+	if (len == 0 || len > UINT32_MAX || cpu == NULL || (unsigned)dir > VTIO_DMA_FROM_DEVICE)
+		return VTIO_EINVAL;
+	struct vtio_bounce_pool *first = first_candidate(set, dev);
+	int err = VTIO_ENODEV;
+	if (VTIO_LIKELY(first != NULL)) {
+		err = slots_map(first, dev, cpu, len, dir, attrs, bus);
+		if (VTIO_LIKELY(err == 0))
+			return 0;
+	}
+	return map_slow(set, dev, cpu, len, dir, attrs, bus, first, err);
 }
 
 int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio_dma_dir dir,
