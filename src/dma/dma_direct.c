@@ -78,16 +78,17 @@ static int direct_unmap_coherent(struct vtio_dma_layer *l, uint64_t bus, size_t 
 	return 0;
 }
 
+static int direct_sync_for_cpu(struct vtio_dma_layer *l, uint64_t bus, size_t len,
+			       enum vtio_dma_dir dir);
+
+/* Unmapping non-coherent memory is a sync for the CPU (invalidate what the
+ * device may have written), unless the caller asked to skip it. */
 static int direct_unmap_noncoherent(struct vtio_dma_layer *l, uint64_t bus, size_t len,
 				    enum vtio_dma_dir dir, uint32_t attrs)
 {
-	struct vtio_dma_direct *d = direct_of(l);
-	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC) && dir != VTIO_DMA_TO_DEVICE) {
-		void *cpu = direct_to_cpu(d, bus);
-		if (cpu != NULL)
-			VTIO_CACHE_INVALIDATE(cpu, len);
-	}
-	return 0;
+	if (attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC)
+		return 0;
+	return direct_sync_for_cpu(l, bus, len, dir);
 }
 
 static int direct_sync_for_cpu(struct vtio_dma_layer *l, uint64_t bus, size_t len,
