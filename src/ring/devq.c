@@ -47,6 +47,25 @@ size_t vtio_devq_state_size(enum vtio_layout layout, uint32_t num)
 }
 
 /*
+ * Accessor-only memory: no translate to check a range with. Read the first
+ * and the last byte through the ops (a write would change ring memory the
+ * driver owns), so an area running off the view fails here. A write-only
+ * area may refuse the read with VTIO_EACCES: that still shows the bytes
+ * exist, and every later access is checked anyway.
+ */
+static int probe_area(const struct vtio_mem *m, uint64_t first, uint64_t last, uint32_t perm)
+{
+	unsigned char b;
+	uint64_t at[2] = {first, last};
+	for (int k = 0; k < 2; k++) {
+		int err = vtio_mem_read(m, at[k], &b, 1);
+		if (err != 0 && !(err == VTIO_EACCES && !(perm & VTIO_MEM_READ)))
+			return VTIO_EFAULT;
+	}
+	return 0;
+}
+
+/*
  * Validate one ring area against the view. Returns the local pointer in
  * *ptr when the whole area is one readable/writable piece (fast path), NULL
  * when it must go through vtio_mem_read/write.
@@ -64,7 +83,7 @@ static int check_area(const struct vtio_mem *m, uint64_t addr, size_t len, uint3
 		uint64_t n;
 		int err = vtio_mem_translate(m, a, left, perm, &p, &n);
 		if (err == VTIO_ENOTSUP)
-			return 0; /* accessor ops: checked at each access */
+			return probe_area(m, a, addr + (len - 1u), perm);
 		if (err != 0)
 			return VTIO_EFAULT;
 		if (first && n == len && ((uintptr_t)p & (align - 1u)) == 0) {
@@ -145,34 +164,54 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 	return 0;
 }
 
+/*
+ * Error of a call on a broken queue: the specific error that broke it, once
+ * (when it broke inside a call that could not return it: enable_notify,
+ * more_avail, notify_prepare, disable_notify), then VTIO_EIO.
+ */
+static VTIO__NOINLINE int broken_error(struct vtio_devq *q)
+{
+	int err = q->broken_err;
+	q->broken_err = 0;
+	return err != 0 ? err : VTIO_EIO;
+}
+
+/* The call returned @p err itself: it need not be reported again. */
+static inline int reported(struct vtio_devq *q, int err)
+{
+	if (VTIO_UNLIKELY(err < 0 && q->broken))
+		q->broken_err = 0;
+	return err;
+}
+
 int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
 	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
 	if (VTIO_UNLIKELY(q->broken))
-		return VTIO_EIO;
-	return VTIO__DDISPATCH(q, pop, q, c);
+		return broken_error(q);
+	return reported(q, VTIO__DDISPATCH(q, pop, q, c));
 }
 
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
 	if (VTIO_UNLIKELY(q->broken))
-		return VTIO_EIO;
+		return broken_error(q);
 	if (VTIO_UNLIKELY(len > c->wr_len))
 		return VTIO_EINVAL;
 	struct vtio_devq_used u;
 	u.id = c->id;
 	u.ndesc = c->ndesc;
 	u.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &u, 1);
+	return reported(q, VTIO__DDISPATCH(q, push_batch, q, &u, 1));
 }
 
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
 {
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(q->broken))
-		return VTIO_EIO;
+		return broken_error(q);
 	if (n == 0)
 		return 0;
 	if (u == NULL || n > q->num)
@@ -180,7 +219,7 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, un
 	for (unsigned i = 0; i < n; i++)
 		if (VTIO_UNLIKELY(u[i].id >= q->num))
 			return VTIO_EINVAL;
-	return VTIO__DDISPATCH(q, push_batch, q, u, n);
+	return reported(q, VTIO__DDISPATCH(q, push_batch, q, u, n));
 }
 
 bool vtio_devq_notify_prepare(struct vtio_devq *q)
@@ -284,6 +323,7 @@ void vtio_devq_reset(struct vtio_devq *q)
 	VTIO_ASSERT(q != NULL);
 	q->broken = false;
 	q->broken_reason = NULL;
+	q->broken_err = 0;
 	VTIO__DDISPATCH(q, reset, q);
 }
 

@@ -62,55 +62,128 @@ static void put_indirect_entry(const struct vtio_vq *vq, unsigned char *table, u
 	}
 }
 
-/* Bus address stored in entry i (wire format). */
-static uint64_t entry_addr(const struct vtio_vq *vq, const unsigned char *table, unsigned i)
+/* Private unmap records of table t (NULL without DMA support). */
+static struct vtio__seg_rec *table_recs(const struct vtio_vq *vq, uint32_t t)
 {
-	uint64_t a;
-	VTIO_MEMCPY(&a, table + (size_t)i * 16u, 8);
-	return vtio__w64(vq->legacy, a);
+	if (vq->indir_rec == NULL)
+		return NULL;
+	return vq->indir_rec + (size_t)t * vq->indir_max;
+}
+
+/* Map an indirect table TO_DEVICE. The table lives in the library's state
+ * buffer, which the caller cannot premap: it is mapped whenever the queue
+ * maps at all (map_tables), VTIO_VQ_F_PREMAPPED or not, as Linux does. */
+static int map_table(struct vtio_vq *vq, const unsigned char *table, uint32_t len, uint64_t *bus)
+{
+#if VTIO_CONFIG_DMA
+	if (vq->map_tables)
+		return vtio_dma_map(vq->dma, (void *)(uintptr_t)table, len, VTIO_DMA_TO_DEVICE, 0,
+				    bus);
+#else
+	(void)vq;
+	(void)len;
+#endif
+	*bus = (uint64_t)(uintptr_t)table;
+	return 0;
+}
+
+static void unmap_table(struct vtio_vq *vq, uint64_t bus, uint32_t len)
+{
+#if VTIO_CONFIG_DMA
+	if (vq->unmap_tables)
+		(void)vtio_dma_unmap(vq->dma, bus, len, VTIO_DMA_TO_DEVICE, 0);
+#else
+	(void)vq;
+	(void)bus;
+	(void)len;
+#endif
+}
+
+/* Unmap entries [0, n) of table t from the private records. */
+static void unmap_entries(struct vtio_vq *vq, uint32_t t, unsigned n)
+{
+	const struct vtio__seg_rec *r = table_recs(vq, t);
+	if (!vq->do_map || r == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		vtio__vq_unmap(vq, r[i].bus, r[i].len, r[i].write != 0);
 }
 
 int vtio__vq_fill_indirect(struct vtio_vq *vq, uint32_t t, const struct vtio_sg *sg,
 			   unsigned out_num, unsigned in_num, uint64_t *table_addr)
 {
 	unsigned char *table = vtio__vq_indir_table(vq, t);
+	struct vtio__seg_rec *r = table_recs(vq, t);
 	unsigned n = out_num + in_num;
 	unsigned i;
 	int err = 0;
 	for (i = 0; i < n; i++) {
 		uint64_t bus;
 		bool w = i >= out_num;
-		err = vtio__vq_map(vq, sg[i].addr, sg[i].len, w, &bus);
+		err = vtio__vq_map_fast(vq, sg[i].addr, sg[i].len, w, &bus);
 		if (VTIO_UNLIKELY(err != 0))
 			goto rollback;
+		if (r != NULL) {
+			r[i].bus = bus;
+			r[i].len = sg[i].len;
+			r[i].write = w;
+		}
 		put_indirect_entry(vq, table, i, n, bus, sg[i].len, w);
 	}
-	err = vtio__vq_map(vq, (uint64_t)(uintptr_t)table, (uint32_t)(n * 16u), false, table_addr);
+	err = map_table(vq, table, (uint32_t)(n * 16u), table_addr);
 	if (VTIO_UNLIKELY(err != 0))
 		goto rollback;
 	return 0;
 rollback:
-	while (i-- > 0)
-		vtio__vq_unmap(vq, entry_addr(vq, table, i), sg[i].len, i >= out_num);
+	unmap_entries(vq, t, i);
 	return err;
 }
 
 void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_t table_addr)
 {
-	if (!vq->do_map)
-		return;
-	const unsigned char *table = vtio__vq_indir_table(vq, t);
-	for (unsigned i = 0; i < n; i++) {
-		const unsigned char *e = table + (size_t)i * 16u;
-		uint32_t l;
-		uint16_t f;
-		VTIO_MEMCPY(&l, e + 8, 4);
-		VTIO_MEMCPY(&f, e + (vq->layout == VTIO_LAYOUT_SPLIT ? 12 : 14), 2);
-		f = vtio__w16(vq->legacy, f);
-		vtio__vq_unmap(vq, entry_addr(vq, table, i), vtio__w32(vq->legacy, l),
-			       (f & VTIO_DESC_F_WRITE) != 0);
+	unmap_entries(vq, t, n);
+	unmap_table(vq, table_addr, (uint32_t)(n * 16u));
+}
+
+/* ---- 16-bit ring fields through a view ---------------------------------------------- */
+
+int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool acquire)
+{
+	void *p;
+	uint64_t n;
+	int err = vtio_mem_translate(m, addr, 2, VTIO_MEM_READ, &p, &n);
+	if (err == 0 && n == 2 && ((uintptr_t)p & 1u) == 0) {
+		const uint16_t *q = p;
+		*v = acquire ? VTIO_LOAD_ACQUIRE16(q) : VTIO_READ_ONCE16(q);
+		return 0;
 	}
-	vtio__vq_unmap(vq, table_addr, (uint32_t)(n * 16u), false);
+	if (err != 0 && err != VTIO_ENOTSUP)
+		return err;
+	/* Accessor ops (untorn 2-byte reads, in order: mem.h). */
+	err = vtio_mem_read(m, addr, v, 2);
+	if (acquire)
+		VTIO_SMP_RMB();
+	return err;
+}
+
+int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool release)
+{
+	void *p;
+	uint64_t n;
+	int err = vtio_mem_translate(m, addr, 2, VTIO_MEM_WRITE, &p, &n);
+	if (err == 0 && n == 2 && ((uintptr_t)p & 1u) == 0) {
+		uint16_t *q = p;
+		if (release)
+			VTIO_STORE_RELEASE16(q, v);
+		else
+			VTIO_WRITE_ONCE16(q, v);
+		return 0;
+	}
+	if (err != 0 && err != VTIO_ENOTSUP)
+		return err;
+	if (release)
+		VTIO_SMP_WMB();
+	return vtio_mem_write(m, addr, &v, 2);
 }
 
 /* ---- Device side: chain walk checks ------------------------------------------------- */

@@ -67,6 +67,13 @@ struct vtio__devq_split {
 /** Ring areas by number (index of area_ptr / area_addr). */
 enum { VTIO__AREA_DESC = 0, VTIO__AREA_DRIVER = 1, VTIO__AREA_DEVICE = 2 };
 
+/** Private record of one mapped indirect-table entry (for its unmap). */
+struct vtio__seg_rec {
+	uint64_t bus;	/* device address the map returned */
+	uint32_t len;	/* mapped length */
+	uint32_t write; /* mapped FROM_DEVICE */
+};
+
 /** Per-buffer bookkeeping: split indexes it by head descriptor, packed by buffer id. */
 struct vtio__vq_buf {
 	void *token;	     /* NULL when the slot holds no buffer in flight */
@@ -90,8 +97,11 @@ struct vtio_vq {
 	bool indirect; /* INDIRECT_DESC negotiated and tables given */
 	bool in_order;
 	bool notif_data;
-	bool do_map; /* buffers go through vtio_dma_map */
-	bool fast;   /* no ring_mem, no mapping: the straight-line paths apply */
+	bool do_map;	   /* buffers go through vtio_dma_map (out of line, unmapped on used) */
+	bool map_tables;   /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
+	bool unmap_tables; /* ... and must be unmapped on used (map_tables, stack not linear) */
+	bool fast;	   /* no ring_mem, nothing to unmap: the straight-line paths apply */
+	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
 
@@ -114,6 +124,10 @@ struct vtio_vq {
 	uint32_t indir_nfree;
 	uint32_t *indir_free; /* stack of free table numbers */
 	unsigned char *indir_base;
+	/* Private unmap records of the table entries (indir_tables * indir_max,
+	 * only with VTIO_CONFIG_DMA): what was mapped, never read back from the
+	 * device-visible table. */
+	struct vtio__seg_rec *indir_rec;
 
 	struct vtio_vq_stats stats;
 
@@ -141,6 +155,7 @@ struct vtio_devq {
 	bool fast; /* all three areas translated to local pointers at init */
 	bool broken;
 	const char *broken_reason;
+	int broken_err; /* the breaking error not yet returned by a pop/push (0: none) */
 
 	const struct vtio_mem *mem;
 	unsigned char *area_ptr[3]; /* local pointers when the whole area translates, else NULL */
@@ -271,72 +286,130 @@ static inline void vtio__wmb(bool dma)
 		VTIO_SMP_WMB();
 }
 
-/* Driver-side ring accessors: through the CPU pointer (fast path), or
- * through vq->ring_mem at the area's device address when one is set. */
+/*
+ * 16-bit ring fields (indexes, flags, event fields) in one untorn access.
+ * The pointer forms are the fast paths of both sides; the view forms
+ * translate the 2 bytes and use the pointer form when they map to one
+ * 2-byte-aligned local pointer, else the view's ops (which mem.h requires to
+ * do 2-byte accesses untorn and in order) with an SMP barrier for the
+ * acquire/release order.
+ */
 
-/** Copy @p len bytes to ring area @p a at @p off. */
-static inline void vtio__vq_ring_write(struct vtio_vq *vq, int a, size_t off, const void *src,
-				       size_t len)
+/** Acquire load of a raw 16-bit value at @p p (+ DMA read barrier when @p dma). */
+static inline uint16_t vtio__load16_acquire_ptr(const unsigned char *p, bool dma)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL))
-		VTIO_MEMCPY(vq->area_ptr[a] + off, src, len);
-	else
-		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, src, len);
+	uint16_t v = VTIO_LOAD_ACQUIRE16((const uint16_t *)(const void *)p);
+	if (dma)
+		VTIO_DMA_RMB();
+	return v;
 }
-/** Copy @p len bytes from ring area @p a at @p off. */
-static inline void vtio__vq_ring_read(const struct vtio_vq *vq, int a, size_t off, void *dst,
+
+/**
+ * Untorn 16-bit load through view @p m at @p addr; @p acquire orders later
+ * accesses after it. @return 0 or the view's error (VTIO_EFAULT / VTIO_EACCES).
+ */
+int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool acquire);
+/**
+ * Untorn 16-bit store through view @p m at @p addr; @p release orders earlier
+ * accesses before it. @return 0 or the view's error.
+ */
+int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool release);
+
+/* Driver-side ring accessors: through the CPU pointer (fast path), or
+ * through vq->ring_mem at the area's device address when one is set. Every
+ * accessor reports the view's error; the caller breaks the queue. */
+
+/** Copy @p len bytes to ring area @p a at @p off. @return 0 or the view's error. */
+static inline int vtio__vq_ring_write(struct vtio_vq *vq, int a, size_t off, const void *src,
 				      size_t len)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL))
-		VTIO_MEMCPY(dst, vq->area_ptr[a] + off, len);
-	else if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, dst, len) != 0)
-		VTIO_MEMSET(dst, 0, len);
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		VTIO_MEMCPY(vq->area_ptr[a] + off, src, len);
+		return 0;
+	}
+	return vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, src, len);
 }
-/** Release store of a raw (wire) 16-bit value: publishes everything written before. */
-static inline void vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
+/** Copy @p len bytes from ring area @p a at @p off. @return 0 or the view's error. */
+static inline int vtio__vq_ring_read(const struct vtio_vq *vq, int a, size_t off, void *dst,
+				     size_t len)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		VTIO_MEMCPY(dst, vq->area_ptr[a] + off, len);
+		return 0;
+	}
+	return vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, dst, len);
+}
+/**
+ * Release store of a raw (wire) 16-bit value: publishes everything written
+ * before. @return 0 or the view's error.
+ */
+static inline int vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
 {
 	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
 	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
 		VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
-	} else {
-		VTIO_SMP_WMB();
-		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, &wire, 2);
+		return 0;
 	}
+	return vtio__mem_store16(vq->ring_mem, vq->area_addr[a] + off, wire, true);
 }
-/** Acquire load of a raw 16-bit value: what the peer wrote before it is visible after. */
+/**
+ * Acquire load of a raw 16-bit value: what the peer wrote before it is
+ * visible after. @return 0 with *v set, or the view's error.
+ */
+static inline int vtio__vq_get16_acquire(const struct vtio_vq *vq, int a, size_t off, uint16_t *v)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		*v = vtio__load16_acquire_ptr(vq->area_ptr[a] + off, vq->dma_barriers);
+		return 0;
+	}
+	int err = vtio__mem_load16(vq->ring_mem, vq->area_addr[a] + off, v, true);
+	if (vq->dma_barriers)
+		VTIO_DMA_RMB();
+	return err;
+}
+/** Untorn relaxed load of a raw 16-bit value. @return 0 with *v set, or the view's error. */
+static inline int vtio__vq_get16(const struct vtio_vq *vq, int a, size_t off, uint16_t *v)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
+		return 0;
+	}
+	return vtio__mem_load16(vq->ring_mem, vq->area_addr[a] + off, v, false);
+}
+/** Untorn relaxed store of a raw 16-bit value (event fields, flags). @return 0 or the error. */
+static inline int vtio__vq_write16(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
+{
+	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		VTIO_WRITE_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
+		return 0;
+	}
+	return vtio__mem_store16(vq->ring_mem, vq->area_addr[a] + off, wire, false);
+}
+/*
+ * Old value-returning forms, kept until the packed layout switches to
+ * vtio__vq_get16_acquire() / vtio__vq_get16(): a read error gives 0 here,
+ * which the caller cannot tell from a value.
+ */
 static inline uint16_t vtio__vq_load16_acquire(const struct vtio_vq *vq, int a, size_t off)
 {
 	uint16_t v;
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
-		v = VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
-	} else {
-		if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, &v, 2) != 0)
-			v = 0;
-		VTIO_SMP_RMB();
-	}
-	if (vq->dma_barriers)
-		VTIO_DMA_RMB();
-	return v;
-}
-/** Untorn relaxed store of a raw 16-bit value (event fields, flags). */
-static inline void vtio__vq_write16(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
-{
-	if (VTIO_LIKELY(vq->ring_mem == NULL))
-		VTIO_WRITE_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
-	else
-		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, &wire, 2);
-}
-/** Untorn relaxed load of a raw 16-bit value. */
-static inline uint16_t vtio__vq_read16(const struct vtio_vq *vq, int a, size_t off)
-{
-	uint16_t v;
-	if (VTIO_LIKELY(vq->ring_mem == NULL))
-		return VTIO_READ_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
-	if (vtio_mem_read(vq->ring_mem, vq->area_addr[a] + off, &v, 2) != 0)
+	if (vtio__vq_get16_acquire(vq, a, off, &v) != 0)
 		v = 0;
 	return v;
 }
+static inline uint16_t vtio__vq_read16(const struct vtio_vq *vq, int a, size_t off)
+{
+	uint16_t v;
+	if (vtio__vq_get16(vq, a, off, &v) != 0)
+		v = 0;
+	return v;
+}
+
+/** Reason a driver queue breaks with when its ring view refuses a read. */
+#define VTIO__VQ_ENOREAD "ring memory not readable"
+/** Reason a driver queue breaks with when its ring view refuses a write. */
+#define VTIO__VQ_ENOWRITE "ring memory not writable"
 
 /** Mark a driver queue broken (first reason wins). */
 static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
@@ -370,6 +443,30 @@ static inline void vtio__vq_indir_put(struct vtio_vq *vq, uint32_t t)
 }
 
 /**
+ * Common tail of every get_used: clamp the device's length to the buffer's
+ * writable bytes (never expose bytes past the buffer: SPLIT-DRV-16 /
+ * PACKED-DRV-15), count, store *len. @return @p token.
+ */
+static inline void *vtio__vq_finish_used(struct vtio_vq *vq, void *token, uint32_t ulen,
+					 uint32_t wr_len, uint32_t *len)
+{
+	if (VTIO_UNLIKELY(ulen > wr_len)) {
+		ulen = wr_len;
+		vq->stats.len_clamped++;
+	}
+	vq->stats.used++;
+	if (len != NULL)
+		*len = ulen;
+	return token;
+}
+
+/** Writable length stored for a buffer: summed in 64 bits, saturated (a chain may carry 4 GiB). */
+static inline uint32_t vtio__vq_sat32(uint64_t x)
+{
+	return x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+}
+
+/**
  * Should a buffer of @p n segments go indirect?
  * @p fits: the buffer fits in the free descriptors as a direct chain.
  */
@@ -393,7 +490,7 @@ static inline int vtio__vq_map_fast(struct vtio_vq *vq, uint64_t cpu, uint32_t l
 				    uint64_t *bus)
 {
 	if (VTIO_LIKELY(!vq->do_map)) {
-		*bus = cpu;
+		*bus = cpu + vq->bus_offset; /* identity, premapped, or a linear stack */
 		return 0;
 	}
 	return vtio__vq_map(vq, cpu, len, dev_writes, bus);
@@ -407,7 +504,11 @@ static inline int vtio__vq_map_fast(struct vtio_vq *vq, uint64_t cpu, uint32_t l
  */
 int vtio__vq_fill_indirect(struct vtio_vq *vq, uint32_t t, const struct vtio_sg *sg,
 			   unsigned out_num, unsigned in_num, uint64_t *table_addr);
-/** Unmap the entries of indirect table @p t (n entries) and the table itself. */
+/**
+ * Unmap the entries of indirect table @p t (n entries) and the table itself,
+ * from the private records kept at fill time (never from the table, which
+ * the device may be able to write).
+ */
 void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_t table_addr);
 
 /* Device-side ring accessors: local pointer when the whole area translated
@@ -437,13 +538,11 @@ static inline int vtio__devq_ring_write(struct vtio_devq *q, int a, size_t off, 
 static inline int vtio__devq_load16_acquire(const struct vtio_devq *q, int a, size_t off,
 					    uint16_t *v)
 {
-	int err = 0;
 	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
-		*v = VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(q->area_ptr[a] + off));
-	} else {
-		err = vtio_mem_read(q->mem, q->area_addr[a] + off, v, 2);
-		VTIO_SMP_RMB();
+		*v = vtio__load16_acquire_ptr(q->area_ptr[a] + off, q->dma_barriers);
+		return 0;
 	}
+	int err = vtio__mem_load16(q->mem, q->area_addr[a] + off, v, true);
 	if (q->dma_barriers)
 		VTIO_DMA_RMB();
 	return err;
@@ -457,8 +556,7 @@ static inline int vtio__devq_store16_release(struct vtio_devq *q, int a, size_t 
 		VTIO_STORE_RELEASE16((uint16_t *)(void *)(q->area_ptr[a] + off), v);
 		return 0;
 	}
-	VTIO_SMP_WMB();
-	return vtio_mem_write(q->mem, q->area_addr[a] + off, &v, 2);
+	return vtio__mem_store16(q->mem, q->area_addr[a] + off, v, true);
 }
 /** Untorn relaxed load of a raw 16-bit value. @return 0 or the view's error. */
 static inline int vtio__devq_read16(const struct vtio_devq *q, int a, size_t off, uint16_t *v)
@@ -467,7 +565,7 @@ static inline int vtio__devq_read16(const struct vtio_devq *q, int a, size_t off
 		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off));
 		return 0;
 	}
-	return vtio_mem_read(q->mem, q->area_addr[a] + off, v, 2);
+	return vtio__mem_load16(q->mem, q->area_addr[a] + off, v, false);
 }
 /** Untorn relaxed store of a raw 16-bit value. @return 0 or the view's error. */
 static inline int vtio__devq_write16(struct vtio_devq *q, int a, size_t off, uint16_t v)
@@ -476,7 +574,7 @@ static inline int vtio__devq_write16(struct vtio_devq *q, int a, size_t off, uin
 		VTIO_WRITE_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off), v);
 		return 0;
 	}
-	return vtio_mem_write(q->mem, q->area_addr[a] + off, &v, 2);
+	return vtio__mem_store16(q->mem, q->area_addr[a] + off, v, false);
 }
 
 /**
@@ -488,6 +586,7 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 	if (!q->broken) {
 		q->broken_reason = reason;
 		q->broken = true;
+		q->broken_err = err; /* returned once by the next pop/push (devq.c) */
 	}
 	return err;
 }

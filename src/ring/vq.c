@@ -89,9 +89,16 @@ int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *
 
 /* Byte offsets of the common parts of the state buffer. */
 struct state_layout {
-	size_t bufs, indir_free, indir_tables, extra, total;
+	size_t bufs, indir_free, indir_tables, indir_rec, extra, total;
 };
 
+static uint64_t align16_64(uint64_t x)
+{
+	return (x + 15u) & ~(uint64_t)15u;
+}
+
+/* The arithmetic is done in 64 bits (tables * tmax * 16 alone reaches 2^36):
+ * false when the total does not fit in size_t (32-bit hosts). */
 static bool state_layout(enum vtio_layout layout, uint32_t num, uint32_t tables, uint32_t tmax,
 			 struct state_layout *l)
 {
@@ -109,11 +116,21 @@ static bool state_layout(enum vtio_layout layout, uint32_t num, uint32_t tables,
 #else
 	extra = vtio__vq_packed_state_size(num);
 #endif
-	l->bufs = vtio__align16(sizeof(struct vtio_vq));
-	l->indir_free = l->bufs + vtio__align16((size_t)num * sizeof(struct vtio__vq_buf));
-	l->indir_tables = l->indir_free + vtio__align16((size_t)tables * sizeof(uint32_t));
-	l->extra = l->indir_tables + (tables ? (size_t)tables * tmax * 16u : 0u);
-	l->total = l->extra + vtio__align16(extra);
+	uint64_t entries = (uint64_t)tables * tmax;
+	uint64_t bufs = align16_64(sizeof(struct vtio_vq));
+	uint64_t indir_free = bufs + align16_64((uint64_t)num * sizeof(struct vtio__vq_buf));
+	uint64_t indir_tables = indir_free + align16_64((uint64_t)tables * sizeof(uint32_t));
+	uint64_t indir_rec = indir_tables + entries * 16u;
+	uint64_t ext = indir_rec + (VTIO_CONFIG_DMA ? entries * sizeof(struct vtio__seg_rec) : 0u);
+	uint64_t total = ext + align16_64(extra);
+	if (total > SIZE_MAX)
+		return false;
+	l->bufs = (size_t)bufs;
+	l->indir_free = (size_t)indir_free;
+	l->indir_tables = (size_t)indir_tables;
+	l->indir_rec = (size_t)indir_rec;
+	l->extra = (size_t)ext;
+	l->total = (size_t)total;
 	return true;
 }
 
@@ -126,28 +143,35 @@ size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indire
 	return l.total;
 }
 
-/* Zero one ring area (through the view when one is set). */
-static void zero_area(struct vtio_vq *vq, int a, size_t len)
+/* Zero one ring area (through the view when one is set). @return 0 or the view's error. */
+static int zero_area(struct vtio_vq *vq, int a, size_t len)
 {
 	if (vq->ring_mem == NULL) {
 		VTIO_MEMSET(vq->area_ptr[a], 0, len);
-		return;
+		return 0;
 	}
 	static const unsigned char zeros[64];
 	for (size_t off = 0; off < len; off += sizeof(zeros)) {
 		size_t n = len - off < sizeof(zeros) ? len - off : sizeof(zeros);
-		(void)vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, zeros, n);
+		int err = vtio_mem_write(vq->ring_mem, vq->area_addr[a] + off, zeros, n);
+		if (err != 0)
+			return err;
 	}
+	return 0;
 }
 
-/* Reset the common part of the shadow state and zero the ring areas. */
-static void reset_common(struct vtio_vq *vq)
+/* Reset the common part of the shadow state and zero the ring areas.
+ * @return 0, or VTIO_EFAULT when the ring view refuses the zeroing (the
+ * queue is then broken). */
+static int reset_common(struct vtio_vq *vq)
 {
 	struct vtio_vq_area_sizes s;
 	(void)vtio_vq_area_sizes(vq->layout, vq->num, &s);
-	zero_area(vq, VTIO__AREA_DESC, s.desc);
-	zero_area(vq, VTIO__AREA_DRIVER, s.driver);
-	zero_area(vq, VTIO__AREA_DEVICE, s.device);
+	int err = zero_area(vq, VTIO__AREA_DESC, s.desc);
+	if (err == 0)
+		err = zero_area(vq, VTIO__AREA_DRIVER, s.driver);
+	if (err == 0)
+		err = zero_area(vq, VTIO__AREA_DEVICE, s.device);
 	VTIO_MEMSET(vq->bufs, 0, (size_t)vq->num * sizeof(*vq->bufs));
 	vq->num_free = vq->num;
 	vq->inflight = 0;
@@ -156,6 +180,11 @@ static void reset_common(struct vtio_vq *vq)
 		vq->indir_free[t] = vq->indir_tables - 1u - t;
 	vq->broken = false;
 	vq->broken_reason = NULL;
+	if (err != 0) {
+		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+		return VTIO_EFAULT;
+	}
+	return 0;
 }
 
 int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
@@ -185,21 +214,26 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	if (!state_layout(cfg->layout, cfg->num, cfg->indirect_tables, cfg->indirect_max, &l) ||
 	    state_size < l.total)
 		return VTIO_EINVAL;
-	if (cfg->areas.desc == NULL || cfg->areas.driver == NULL || cfg->areas.device == NULL)
+	/* With ring_mem the CPU pointers are never used: they may be NULL. */
+	if (cfg->ring_mem == NULL &&
+	    (cfg->areas.desc == NULL || cfg->areas.driver == NULL || cfg->areas.device == NULL))
 		return VTIO_EINVAL;
-	if (((uintptr_t)cfg->areas.desc & (s.desc_align - 1u)) != 0 ||
-	    ((uintptr_t)cfg->areas.driver & (s.driver_align - 1u)) != 0 ||
-	    ((uintptr_t)cfg->areas.device & (s.device_align - 1u)) != 0 ||
+	if ((cfg->ring_mem == NULL &&
+	     (((uintptr_t)cfg->areas.desc & (s.desc_align - 1u)) != 0 ||
+	      ((uintptr_t)cfg->areas.driver & (s.driver_align - 1u)) != 0 ||
+	      ((uintptr_t)cfg->areas.device & (s.device_align - 1u)) != 0)) ||
 	    (cfg->areas.desc_addr & (s.desc_align - 1u)) != 0 ||
 	    (cfg->areas.driver_addr & (s.driver_align - 1u)) != 0 ||
 	    (cfg->areas.device_addr & (s.device_align - 1u)) != 0)
 		return VTIO_EINVAL; /* SPLIT-DRV-1 / PACKED-DRV-1 */
 	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
 		return VTIO_ENOTSUP;
-	if (!VTIO_CONFIG_DMA && cfg->dma != NULL &&
-	    ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
-	     (cfg->flags & VTIO_VQ_F_MAP)) &&
-	    !(cfg->flags & VTIO_VQ_F_PREMAPPED))
+	bool want_map = cfg->dma != NULL && ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
+					     (cfg->flags & VTIO_VQ_F_MAP));
+	/* Without DMA support nothing can be mapped: neither buffers nor (even
+	 * premapped) the indirect tables. */
+	if (!VTIO_CONFIG_DMA && want_map &&
+	    (!(cfg->flags & VTIO_VQ_F_PREMAPPED) || (ind && tables != 0)))
 		return VTIO_ENOTSUP;
 
 	unsigned char *base = state;
@@ -218,13 +252,28 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	vq->notif_data = (cfg->features & VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA)) != 0;
 	vq->indirect = ind && tables != 0 && tmax != 0;
 	vq->do_map = false;
+	vq->map_tables = false;
+	vq->unmap_tables = false;
+	vq->bus_offset = 0;
 #if VTIO_CONFIG_DMA
-	if (cfg->dma != NULL && !(cfg->flags & VTIO_VQ_F_PREMAPPED) && !cfg->dma->identity &&
-	    ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
-	     (cfg->flags & VTIO_VQ_F_MAP)))
-		vq->do_map = true;
+	if (want_map && !cfg->dma->identity) {
+		/* Indirect tables are the library's memory: mapped even when the
+		 * caller premaps its buffers. */
+		vq->map_tables = true;
+		vq->unmap_tables = !cfg->dma->linear;
+		if (!(cfg->flags & VTIO_VQ_F_PREMAPPED)) {
+			/* A linear stack (bus = cpu + offset, unmap a no-op) is
+			 * handled inline like identity: no map call, no unmap walk. */
+			if (cfg->dma->linear)
+				vq->bus_offset = cfg->dma->linear_offset;
+			else
+				vq->do_map = true;
+		}
+	}
+#else
+	(void)want_map;
 #endif
-	vq->fast = cfg->ring_mem == NULL && !vq->do_map;
+	vq->fast = cfg->ring_mem == NULL && !vq->do_map && !vq->unmap_tables;
 	vq->areas = cfg->areas;
 	vq->area_ptr[VTIO__AREA_DESC] = cfg->areas.desc;
 	vq->area_ptr[VTIO__AREA_DRIVER] = cfg->areas.driver;
@@ -242,7 +291,11 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	vq->indir_threshold = cfg->indirect_threshold ? cfg->indirect_threshold : 2u;
 	vq->indir_free = (uint32_t *)(void *)(base + l.indir_free);
 	vq->indir_base = base + l.indir_tables;
-	reset_common(vq);
+	vq->indir_rec = VTIO_CONFIG_DMA && vq->indirect
+			    ? (struct vtio__seg_rec *)(void *)(base + l.indir_rec)
+			    : NULL;
+	if (reset_common(vq) != 0)
+		return VTIO_EFAULT; /* the ring view refused the zeroing */
 	int err = VTIO__DISPATCH(vq, init, vq, base + l.extra);
 	if (err != 0)
 		return err;
@@ -358,9 +411,9 @@ int vtio_vq_reset(struct vtio_vq *vq)
 	VTIO_ASSERT(vq != NULL);
 	if (vq->inflight != 0)
 		return VTIO_EBUSY;
-	reset_common(vq);
+	int err = reset_common(vq);
 	VTIO__DISPATCH(vq, reset, vq);
-	return 0;
+	return err;
 }
 
 bool vtio_vq_is_broken(const struct vtio_vq *vq)

@@ -46,8 +46,8 @@ int vtio__vq_split_init(struct vtio_vq *vq, void *extra)
 	return 0;
 }
 
-/* Write shadow descriptor i to the ring (wire format). */
-static inline void put_desc(struct vtio_vq *vq, uint16_t i)
+/* Write shadow descriptor i to the ring (wire format). @return 0 or the view's error. */
+static inline int put_desc(struct vtio_vq *vq, uint16_t i)
 {
 	const struct vtio_split_desc *d = &vq->u.split.shadow[i];
 	struct vtio_split_desc w;
@@ -55,10 +55,11 @@ static inline void put_desc(struct vtio_vq *vq, uint16_t i)
 	w.len = vtio__w32(vq->legacy, d->len);
 	w.flags = vtio__w16(vq->legacy, d->flags);
 	w.next = vtio__w16(vq->legacy, d->next);
-	vtio__vq_ring_write(vq, VTIO__AREA_DESC, (size_t)i * 16u, &w, sizeof(w));
+	return vtio__vq_ring_write(vq, VTIO__AREA_DESC, (size_t)i * 16u, &w, sizeof(w));
 }
 
-/* Unmap the direct descriptors of a chain starting at @head (n of them). */
+/* Unmap the direct descriptors of a chain starting at @head (n of them),
+ * from the private shadow. */
 static void unmap_chain(struct vtio_vq *vq, uint16_t head, unsigned n)
 {
 	const struct vtio_split_desc *sh = vq->u.split.shadow;
@@ -69,15 +70,60 @@ static void unmap_chain(struct vtio_vq *vq, uint16_t head, unsigned n)
 	}
 }
 
-/* SPLIT-DRV-10: head into avail->ring[idx % num]; idx is published by kick_prepare. */
-static inline void avail_push(struct vtio_vq *vq, uint16_t head)
+/* Everything one added buffer needs recorded. */
+struct add_rec {
+	uint16_t head, last, ndesc;
+	uint32_t indir; /* table number + 1, 0 when direct */
+	uint64_t indir_addr;
+	uint64_t wr_len; /* summed in 64 bits: a chain may carry exactly 4 GiB */
+	uint32_t nseg;
+};
+
+/*
+ * SPLIT-DRV-10: head into avail->ring[idx % num] (idx is published by
+ * kick_prepare), then record the buffer as in flight. On a ring write error
+ * nothing is recorded: the caller undoes its maps and breaks the queue.
+ */
+static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *token)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
-	uint16_t h = vtio__w16(vq->legacy, head);
-	vtio__vq_ring_write(vq, VTIO__AREA_DRIVER, vtio_split_avail_ring_off(slot), &h, 2);
+	uint16_t h = vtio__w16(vq->legacy, r->head);
+	if (VTIO_LIKELY(vq->ring_mem == NULL))
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h, 2);
+	else if (VTIO_UNLIKELY(vtio__vq_ring_write(vq, VTIO__AREA_DRIVER,
+						   vtio_split_avail_ring_off(slot), &h, 2) != 0))
+		return VTIO_EFAULT;
+	struct vtio__vq_buf *b = &vq->bufs[r->head];
+	b->token = token;
+	b->wr_len = vtio__vq_sat32(r->wr_len);
+	b->indir = r->indir;
+	b->indir_addr = r->indir_addr;
+	b->ndesc = r->ndesc;
+	b->last = r->last;
+	b->nseg = r->nseg;
+	if (vq->in_order)
+		s->next_desc = (uint16_t)((r->head + r->ndesc) & (vq->num - 1u));
+	else
+		s->free_head = s->shadow[r->last].next;
+	vq->num_free -= r->ndesc;
+	vq->inflight++;
 	s->avail_idx++;
 	vq->stats.added++;
+	return 0;
+}
+
+/* A ring write failed during an add: undo the maps, break the queue. */
+static VTIO__NOINLINE int add_failed(struct vtio_vq *vq, const struct add_rec *r)
+{
+	if (r->indir != 0) {
+		vtio__vq_unmap_indirect(vq, r->indir - 1u, r->nseg, r->indir_addr);
+		vtio__vq_indir_put(vq, r->indir);
+	} else if (vq->do_map) {
+		unmap_chain(vq, r->head, r->ndesc);
+	}
+	vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+	return VTIO_EFAULT;
 }
 
 static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
@@ -88,13 +134,15 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 	const uint16_t mask = (uint16_t)(vq->num - 1u);
 	unsigned n = out_num + in_num;
 	bool fits = n <= vq->num_free;
-	uint16_t head = vq->in_order ? s->next_desc : s->free_head;
-	struct vtio__vq_buf *b = &vq->bufs[head];
-	uint32_t wr_len = 0;
+	struct add_rec r;
+	int werr = 0;
+	r.head = vq->in_order ? s->next_desc : s->free_head;
+	r.wr_len = 0;
+	r.nseg = n;
 
 	if (n >= 2 && vtio__vq_want_indirect(vq, n, fits) && vq->num_free >= 1) {
 		for (unsigned k = out_num; k < n; k++)
-			wr_len += sg[k].len;
+			r.wr_len += sg[k].len;
 		uint32_t t = vtio__vq_indir_get(vq);
 		uint64_t taddr;
 		int err = vtio__vq_fill_indirect(vq, t - 1u, sg, out_num, in_num, &taddr);
@@ -102,16 +150,16 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 			vtio__vq_indir_put(vq, t);
 			return err;
 		}
-		sh[head].addr = taddr;
-		sh[head].len = (uint32_t)(n * 16u);
-		sh[head].flags = VTIO_DESC_F_INDIRECT;
+		sh[r.head].addr = taddr;
+		sh[r.head].len = (uint32_t)(n * 16u);
+		sh[r.head].flags = VTIO_DESC_F_INDIRECT;
 		if (vq->in_order)
-			sh[head].next = (uint16_t)((head + 1u) & mask);
-		put_desc(vq, head);
-		b->indir = t;
-		b->indir_addr = taddr;
-		b->ndesc = 1;
-		b->last = head;
+			sh[r.head].next = (uint16_t)((r.head + 1u) & mask);
+		werr = put_desc(vq, r.head);
+		r.indir = t;
+		r.indir_addr = taddr;
+		r.ndesc = 1;
+		r.last = r.head;
 		vq->stats.indirect++;
 	} else {
 		if (VTIO_UNLIKELY(!fits))
@@ -120,14 +168,14 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 		 * written are unmapped; they were never exposed (neither the
 		 * avail ring nor its idx was written), so the ring is unchanged
 		 * as far as the device can tell. */
-		uint16_t i = head;
-		uint16_t last = head;
+		uint16_t i = r.head;
+		uint16_t last = r.head;
 		for (unsigned k = 0; k < n; k++) {
 			bool w = k >= out_num;
 			uint64_t bus;
 			int err = vtio__vq_map_fast(vq, sg[k].addr, sg[k].len, w, &bus);
 			if (VTIO_UNLIKELY(err != 0)) {
-				unmap_chain(vq, head, k);
+				unmap_chain(vq, r.head, k);
 				return err;
 			}
 			if (vq->in_order)
@@ -137,26 +185,18 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 			sh[i].flags = (uint16_t)((w ? VTIO_DESC_F_WRITE : 0u) |
 						 (k + 1u < n ? VTIO_DESC_F_NEXT : 0u));
 			if (w)
-				wr_len += sg[k].len;
-			put_desc(vq, i);
+				r.wr_len += sg[k].len;
+			werr |= put_desc(vq, i);
 			last = i;
 			i = sh[i].next;
 		}
-		b->indir = 0;
-		b->indir_addr = 0;
-		b->ndesc = (uint16_t)n;
-		b->last = last;
+		r.indir = 0;
+		r.indir_addr = 0;
+		r.ndesc = (uint16_t)n;
+		r.last = last;
 	}
-	if (vq->in_order)
-		s->next_desc = (uint16_t)((head + b->ndesc) & mask);
-	else
-		s->free_head = sh[b->last].next;
-	b->token = token;
-	b->wr_len = wr_len;
-	b->nseg = n;
-	vq->num_free -= b->ndesc;
-	vq->inflight++;
-	avail_push(vq, head);
+	if (VTIO_UNLIKELY(werr != 0 || commit_buf(vq, &r, token) != 0))
+		return add_failed(vq, &r);
 	return 0;
 }
 
@@ -164,41 +204,31 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 				      unsigned out_num, unsigned in_num, void *token)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	struct vtio_split_desc *sh = s->shadow;
-	const uint16_t mask = (uint16_t)(vq->num - 1u);
-	unsigned n = out_num + in_num;
-	uint16_t head = vq->in_order ? s->next_desc : s->free_head;
-	struct vtio__vq_buf *b = &vq->bufs[head];
-
-	if (n == 1) {
+	if (out_num + in_num == 1) {
 		/* One segment: the common case, straight line. */
+		struct add_rec r;
 		uint64_t bus;
 		bool w = in_num != 0;
 		if (VTIO_UNLIKELY(vq->num_free == 0))
 			return VTIO_ENOSPC;
+		r.head = vq->in_order ? s->next_desc : s->free_head;
 		int err = vtio__vq_map_fast(vq, sg[0].addr, sg[0].len, w, &bus);
 		if (VTIO_UNLIKELY(err != 0))
 			return err;
-		struct vtio_split_desc *d = &sh[head];
-		uint16_t next = vq->in_order ? (uint16_t)((head + 1u) & mask) : d->next;
+		struct vtio_split_desc *d = &s->shadow[r.head];
+		if (vq->in_order)
+			d->next = (uint16_t)((r.head + 1u) & (vq->num - 1u));
 		d->addr = bus;
 		d->len = sg[0].len;
 		d->flags = w ? VTIO_DESC_F_WRITE : 0;
-		d->next = next;
-		put_desc(vq, head);
-		if (vq->in_order)
-			s->next_desc = next;
-		else
-			s->free_head = next;
-		b->token = token;
-		b->wr_len = w ? sg[0].len : 0;
-		b->indir = 0;
-		b->ndesc = 1;
-		b->last = head;
-		b->nseg = 1;
-		vq->num_free--;
-		vq->inflight++;
-		avail_push(vq, head);
+		r.last = r.head;
+		r.ndesc = 1;
+		r.indir = 0;
+		r.indir_addr = 0;
+		r.wr_len = w ? sg[0].len : 0;
+		r.nseg = 1;
+		if (VTIO_UNLIKELY(put_desc(vq, r.head) != 0 || commit_buf(vq, &r, token) != 0))
+			return add_failed(vq, &r);
 		return 0;
 	}
 	return add_chain(vq, sg, out_num, in_num, token);
@@ -209,42 +239,32 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
-		/* One segment, direct ring, no mapping: no calls, so no spills. */
-		uint16_t head = vq->in_order ? s->next_desc : s->free_head;
-		struct vtio_split_desc *d = &s->shadow[head];
+		/* One segment, direct ring, nothing to map out of line: no calls,
+		 * so no spills. A linear DMA stack adds its offset here. */
+		struct add_rec r;
+		r.head = vq->in_order ? s->next_desc : s->free_head;
+		struct vtio_split_desc *d = &s->shadow[r.head];
 		bool w = in_num != 0;
-		uint16_t next = vq->in_order ? (uint16_t)((head + 1u) & (vq->num - 1u)) : d->next;
-		d->addr = sg[0].addr;
+		uint16_t next =
+		    vq->in_order ? (uint16_t)((r.head + 1u) & (vq->num - 1u)) : d->next;
+		uint64_t bus = sg[0].addr + vq->bus_offset;
+		d->addr = bus;
 		d->len = sg[0].len;
 		d->flags = w ? VTIO_DESC_F_WRITE : 0;
+		d->next = next;
 		struct vtio_split_desc wire;
-		wire.addr = vtio__w64(vq->legacy, sg[0].addr);
+		wire.addr = vtio__w64(vq->legacy, bus);
 		wire.len = vtio__w32(vq->legacy, sg[0].len);
 		wire.flags = vtio__w16(vq->legacy, d->flags);
 		wire.next = vtio__w16(vq->legacy, next);
-		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
-		d->next = next;
-		if (vq->in_order)
-			s->next_desc = next;
-		else
-			s->free_head = next;
-		struct vtio__vq_buf *b = &vq->bufs[head];
-		b->token = token;
-		b->wr_len = w ? sg[0].len : 0;
-		b->indir = 0;
-		b->ndesc = 1;
-		b->last = head;
-		b->nseg = 1;
-		vq->num_free--;
-		vq->inflight++;
-		uint16_t h = vtio__w16(vq->legacy, head);
-		VTIO_MEMCPY(
-		    vq->area_ptr[VTIO__AREA_DRIVER] +
-			vtio_split_avail_ring_off((uint16_t)(s->avail_idx & (vq->num - 1u))),
-		    &h, 2);
-		s->avail_idx++;
-		vq->stats.added++;
-		return 0;
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)r.head * 16u, &wire, 16);
+		r.last = r.head;
+		r.ndesc = 1;
+		r.indir = 0;
+		r.indir_addr = 0;
+		r.wr_len = w ? sg[0].len : 0;
+		r.nseg = 1;
+		return commit_buf(vq, &r, token); /* no ring_mem: cannot fail */
 	}
 	return add_general(vq, sg, out_num, in_num, token);
 }
@@ -257,19 +277,25 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	if (old == new_idx)
 		return false;
 	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store). */
-	vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2, vtio__w16(vq->legacy, new_idx));
+	if (VTIO_UNLIKELY(vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2,
+						   vtio__w16(vq->legacy, new_idx)) != 0)) {
+		/* The device would never see these buffers: the queue is dead. */
+		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+		return false;
+	}
 	s->avail_published = new_idx;
 	/* Full barrier between publishing idx and reading the device's
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(vq->dma_barriers);
-	if (vq->event_idx) {
-		uint16_t ev =
-		    vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE,
-							  vtio_split_avail_event_off(vq->num)));
-		return vtio_need_event(ev, new_idx, old) != 0;
+	uint16_t raw;
+	size_t off = vq->event_idx ? vtio_split_avail_event_off(vq->num) : 0u;
+	if (VTIO_UNLIKELY(vtio__vq_get16(vq, VTIO__AREA_DEVICE, off, &raw) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
 	}
-	uint16_t flags = vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE, 0));
-	return (flags & VTIO_USED_F_NO_NOTIFY) == 0;
+	if (vq->event_idx)
+		return vtio_need_event(vtio__w16(vq->legacy, raw), new_idx, old) != 0;
+	return (vtio__w16(vq->legacy, raw) & VTIO_USED_F_NO_NOTIFY) == 0;
 }
 
 uint32_t vtio__vq_split_notify_data(const struct vtio_vq *vq)
@@ -298,16 +324,42 @@ static inline void detach(struct vtio_vq *vq, uint16_t head)
 	b->token = NULL;
 }
 
-/* Used idx from the ring, validated. Returns false (and breaks) on a jump. */
+/* Used idx from the ring, validated. Returns false (and breaks) on a jump
+ * or a ring read error. */
 static bool refresh_used_idx(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
+	uint16_t raw;
+	if (VTIO_UNLIKELY(vtio__vq_get16_acquire(vq, VTIO__AREA_DEVICE, 2, &raw) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
+	}
+	uint16_t idx = vtio__w16(vq->legacy, raw);
 	if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight)) {
 		vtio__vq_break(vq, "used idx moved past the buffers in flight");
 		return false;
 	}
 	s->used_idx = idx;
+	return true;
+}
+
+/* Read used element at s->last_used into private memory. Returns false (and
+ * breaks) when the ring view refuses: a zeroed element would name id 0. */
+static bool read_used_elem(struct vtio_vq *vq, uint32_t *id, uint32_t *ulen)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	struct vtio_split_used_elem e;
+	/* SPLIT-DRV-15: idx (acquire) before the element. */
+	if (VTIO_UNLIKELY(vtio__vq_ring_read(
+			      vq, VTIO__AREA_DEVICE,
+			      vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))), &e,
+			      sizeof(e)) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
+	}
+	VTIO__PEER_COPY_BARRIER();
+	*id = vtio__w32(vq->legacy, e.id);
+	*ulen = vtio__w32(vq->legacy, e.len);
 	return true;
 }
 
@@ -335,14 +387,9 @@ static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 			return NULL;
 	}
 	{
-		/* SPLIT-DRV-15: idx (acquire) before the element. */
-		struct vtio_split_used_elem e;
-		vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
-				   vtio_split_used_ring_off((uint16_t)(s->last_used & mask)), &e,
-				   sizeof(e));
-		VTIO__PEER_COPY_BARRIER();
-		uint32_t uid = vtio__w32(vq->legacy, e.id);
-		ulen = vtio__w32(vq->legacy, e.len);
+		uint32_t uid;
+		if (!read_used_elem(vq, &uid, &ulen))
+			return NULL;
 		if (VTIO_UNLIKELY(uid >= vq->num)) {
 			vtio__vq_break(vq, "used id out of range");
 			return NULL;
@@ -374,20 +421,12 @@ static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 take : {
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
-	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
-		/* The device claims more than it could write: never expose bytes
-		 * past the buffer (SPLIT-DRV-16); clamp and count. */
-		ulen = b->wr_len;
-		vq->stats.len_clamped++;
-	}
+	uint32_t wr_len = b->wr_len;
 	if (vq->in_order)
 		s->oldest = (uint16_t)((id + b->ndesc) & mask);
 	detach(vq, id);
 	s->last_used++;
-	vq->stats.used++;
-	if (len != NULL)
-		*len = ulen;
-	return token;
+	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
 }
 }
 
@@ -401,13 +440,9 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 			return NULL;
 	}
 	/* SPLIT-DRV-15: idx (acquire) before the element; id < num and in flight. */
-	struct vtio_split_used_elem e;
-	vtio__vq_ring_read(vq, VTIO__AREA_DEVICE,
-			   vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))), &e,
-			   sizeof(e));
-	VTIO__PEER_COPY_BARRIER();
-	uint32_t id = vtio__w32(vq->legacy, e.id);
-	uint32_t ulen = vtio__w32(vq->legacy, e.len);
+	uint32_t id, ulen;
+	if (!read_used_elem(vq, &id, &ulen))
+		return NULL;
 	if (VTIO_UNLIKELY(id >= vq->num)) {
 		vtio__vq_break(vq, "used id out of range");
 		return NULL;
@@ -418,11 +453,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 		vtio__vq_break(vq, "used id not in flight");
 		return NULL;
 	}
-	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
-		/* Never expose bytes past the buffer (SPLIT-DRV-16): clamp, count. */
-		ulen = b->wr_len;
-		vq->stats.len_clamped++;
-	}
+	uint32_t wr_len = b->wr_len;
 	if (VTIO_LIKELY(b->indir == 0 && !vq->do_map)) {
 		/* Direct, unmapped: give the chain back to the free list. */
 		s->shadow[b->last].next = s->free_head;
@@ -434,10 +465,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 		detach(vq, (uint16_t)id);
 	}
 	s->last_used++;
-	vq->stats.used++;
-	if (len != NULL)
-		*len = ulen;
-	return token;
+	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
 }
 
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
@@ -446,11 +474,9 @@ void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 	if (VTIO_UNLIKELY(!vq->fast || vq->in_order))
 		return get_used_general(vq, len);
 	if (s->last_used == s->used_idx) {
-		uint16_t idx = vtio__w16(
-		    vq->legacy,
-		    VTIO_LOAD_ACQUIRE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DEVICE] + 2)));
-		if (vq->dma_barriers)
-			VTIO_DMA_RMB();
+		uint16_t idx = vtio__w16(vq->legacy,
+					 vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
+								  vq->dma_barriers));
 		if (idx == s->last_used)
 			return NULL;
 		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight))
@@ -469,21 +495,14 @@ void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 		return get_used_general(vq, len); /* re-reads the entry and breaks the queue */
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
-	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
-		ulen = b->wr_len; /* SPLIT-DRV-16: clamp and count */
-		vq->stats.len_clamped++;
-	}
-	vtio__vq_indir_put(vq, b->indir); /* no mapping on this path: nothing to unmap */
+	vtio__vq_indir_put(vq, b->indir); /* fast: nothing to unmap on this path */
 	s->shadow[b->last].next = s->free_head;
 	s->free_head = (uint16_t)id;
 	vq->num_free += b->ndesc;
 	vq->inflight--;
 	b->token = NULL;
 	s->last_used++;
-	vq->stats.used++;
-	if (len != NULL)
-		*len = ulen;
-	return token;
+	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
 }
 
 bool vtio__vq_split_more_used(const struct vtio_vq *vq)
@@ -491,50 +510,69 @@ bool vtio__vq_split_more_used(const struct vtio_vq *vq)
 	const struct vtio__vq_split *s = &vq->u.split;
 	if (s->batch_pending || s->last_used != s->used_idx)
 		return true;
-	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
-	return idx != s->last_used;
+	uint16_t raw;
+	if (VTIO_UNLIKELY(vtio__vq_get16_acquire(vq, VTIO__AREA_DEVICE, 2, &raw) != 0))
+		return true; /* the next get_used re-reads, breaks and returns NULL */
+	return vtio__w16(vq->legacy, raw) != s->last_used;
 }
 
 void vtio__vq_split_disable_cb(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
+	int err = 0;
 	if (vq->event_idx) {
 		/* With EVENT_IDX the flags stay 0 (CHECKLIST 3.4); an event half the
 		 * index space away is never crossed by one burst of at most num. */
 		s->used_event = (uint16_t)(s->last_used + 0x8000u);
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
-				 vtio__w16(vq->legacy, s->used_event));
-		return;
-	}
-	if (!(s->avail_flags & VTIO_AVAIL_F_NO_INTERRUPT)) {
+		err = vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
+				       vtio__w16(vq->legacy, s->used_event));
+	} else if (!(s->avail_flags & VTIO_AVAIL_F_NO_INTERRUPT)) {
 		s->avail_flags |= VTIO_AVAIL_F_NO_INTERRUPT;
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0, vtio__w16(vq->legacy, s->avail_flags));
+		err = vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0,
+				       vtio__w16(vq->legacy, s->avail_flags));
 	}
+	if (VTIO_UNLIKELY(err != 0))
+		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
 }
 
-static bool enable_at(struct vtio_vq *vq, uint16_t event)
+/* Write the event/flags, full barrier, re-read used->idx into *idx.
+ * Returns false (queue broken) on a ring access error. */
+static bool enable_at(struct vtio_vq *vq, uint16_t event, uint16_t *idx)
 {
 	struct vtio__vq_split *s = &vq->u.split;
+	int err = 0;
 	if (vq->event_idx) {
 		s->used_event = event;
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
-				 vtio__w16(vq->legacy, event));
+		err = vtio__vq_write16(vq, VTIO__AREA_DRIVER, vtio_split_used_event_off(vq->num),
+				       vtio__w16(vq->legacy, event));
 	} else if (s->avail_flags & VTIO_AVAIL_F_NO_INTERRUPT) {
 		s->avail_flags &= (uint16_t)~VTIO_AVAIL_F_NO_INTERRUPT;
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0, vtio__w16(vq->legacy, s->avail_flags));
+		err = vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0,
+				       vtio__w16(vq->legacy, s->avail_flags));
 	}
-	/* Write the event/flags, full barrier, then re-check used->idx
-	 * (CHECKLIST 3.6: a plain wmb here loses wake-ups). */
+	if (VTIO_UNLIKELY(err != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+		return false;
+	}
+	/* CHECKLIST 3.6: a plain wmb here loses wake-ups. */
 	vtio__mb(vq->dma_barriers);
-	return s->batch_pending;
+	uint16_t raw;
+	if (VTIO_UNLIKELY(vtio__vq_get16_acquire(vq, VTIO__AREA_DEVICE, 2, &raw) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
+	}
+	*idx = vtio__w16(vq->legacy, raw);
+	return true;
 }
 
 bool vtio__vq_split_enable_cb(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	if (enable_at(vq, s->last_used))
+	uint16_t idx;
+	if (!enable_at(vq, s->last_used, &idx))
+		return true; /* broken: as vtio_vq_enable_cb() on a broken queue */
+	if (s->batch_pending)
 		return false;
-	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
 	return idx == s->last_used;
 }
 
@@ -543,9 +581,11 @@ bool vtio__vq_split_enable_cb_delayed(struct vtio_vq *vq)
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t pending = (uint16_t)(s->avail_idx - s->last_used);
 	uint16_t bufs = (uint16_t)(pending * 3u / 4u);
-	if (enable_at(vq, (uint16_t)(s->last_used + bufs)))
+	uint16_t idx;
+	if (!enable_at(vq, (uint16_t)(s->last_used + bufs), &idx))
+		return true;
+	if (s->batch_pending)
 		return false;
-	uint16_t idx = vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DEVICE, 2));
 	return (uint16_t)(idx - s->last_used) <= bufs;
 }
 

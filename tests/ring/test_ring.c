@@ -706,6 +706,9 @@ static void test_read_free_placement(void **state)
 		struct fx f;
 		struct fx_opts o = {.count = true, .indirect_tables = 8, .indirect_max = 8};
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 16, feats[fi], &o), 0);
+		/* Device init probes the first and last byte of each area once
+		 * (accessor-only view): placement is about the running queue. */
+		f.dev_count.ranges[2].reads = 0;
 		unsigned char *buf = fx_alloc(&f, 256, 16);
 		for (uint32_t i = 0; i < 70000; i++) {
 			struct vtio_sg sg[3] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 64, 16),
@@ -996,6 +999,11 @@ static int ops_read(void *ctx, uint64_t addr, void *dst, size_t len)
 {
 	struct ops_ctx *o = ctx;
 	o->reads++;
+	if (o->inner == NULL) {
+		/* Before the arena exists (devq init probes the areas): pretend. */
+		memset(dst, 0, len);
+		return 0;
+	}
 	return vtio_mem_read(o->inner, addr, dst, len);
 }
 static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
@@ -1020,7 +1028,7 @@ static void test_devq_views(void **state)
 		struct fx_opts o = {.dev_mem = &ops_view};
 		vtio_mem_init(&ops_view, NULL, 0);
 		vtio_mem_set_ops(&ops_view, &ops, &octx);
-		octx.inner = &inner_view;
+		octx.inner = NULL; /* init's probe of the areas reads through ops_read */
 		/* inner_view must exist before init zeroes/validates: set up after the
 		 * arena exists, so create the fixture first with a temporary region. */
 		static unsigned char placeholder;
@@ -1031,6 +1039,7 @@ static void test_devq_views(void **state)
 		assert_int_equal(vtio_mem_init(&inner_view, &inner_region, 1), 0);
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
 		inner_region = f.region[0];
+		octx.inner = &inner_view;
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		memset(buf, 0x5a, 16);
 		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
