@@ -7,6 +7,10 @@
  *   - every byte of every buffer follows the swiotlb copy rules by direction
  *     (map copies in always, sync_for_device / sync_for_cpu / unmap copy the
  *     synced range in the direction allowed), so no stale data is seen;
+ *   - the device sees zeros in the rest of a new mapping's or allocation's
+ *     slot run (the kept min_align offset, the tail of the last slot), never
+ *     what earlier mappings or device writes left there (the harness's
+ *     device also writes into that slack);
  *   - bus addresses respect the device mask, pool affinity and min_align_mask;
  *   - errors are the documented ones (double unmap, size/dir mismatch,
  *     unknown address, too big, busy pool) and change nothing;
@@ -139,6 +143,7 @@ struct live {
 	int pool;
 	uint64_t bus;
 	unsigned char *tlb; /* pool memory of the mapping */
+	unsigned char *run; /* first byte of its slot run */
 	unsigned char *orig;
 	size_t len;
 	enum vtio_dma_dir dir;
@@ -374,6 +379,11 @@ static void op_map(struct model *m, struct rd *r)
 	uint32_t slot = m->pools[pi].slot;
 	size_t off = (size_t)((uintptr_t)orig & d.min_align_mask & (slot - 1));
 	l->nslots = (uint32_t)((off + len + slot - 1) / slot);
+	l->run = l->tlb - off;
+	/* No stale byte anywhere in the run the device can read. */
+	for (size_t k = 0; k < (size_t)l->nslots * slot; k++)
+		if (k < off || k >= off + len)
+			CHECK(l->run[k] == 0);
 	memcpy(l->want_orig, orig, len);
 	memcpy(l->dev_view, orig, len); /* map copies in, whatever the direction */
 	m->in_use += l->nslots;
@@ -422,8 +432,9 @@ static void op_alloc(struct model *m, struct rd *r)
 	l->len = size;
 	uint32_t slot = m->pools[pi].slot;
 	l->nslots = (uint32_t)((size + slot - 1) / slot);
-	for (size_t k = 0; k < size; k++)
-		CHECK(l->tlb[k] == 0); /* zeroed */
+	l->run = l->tlb;
+	for (size_t k = 0; k < (size_t)l->nslots * slot; k++)
+		CHECK(l->tlb[k] == 0); /* zeroed, the whole run */
 	l->fill = (unsigned char)(1 + mrand(m) % 255);
 	memset(l->tlb, l->fill, size);
 	m->in_use += l->nslots;
@@ -524,6 +535,16 @@ static void op_write(struct model *m, struct rd *r, bool device)
 	unsigned char v = (unsigned char)u8(r);
 	if (l == NULL || l->is_alloc)
 		return;
+	if (device && (v & 3) == 0) {
+		/* The device scribbles on the slack of the run (outside the data). */
+		size_t runlen = (size_t)l->nslots * m->pools[l->pool].slot;
+		size_t pre = (size_t)(l->tlb - l->run), post = runlen - pre - l->len;
+		if (pre != 0)
+			memset(l->run, v | 1, 1 + a % pre);
+		if (post != 0)
+			memset(l->tlb + l->len, v | 1, 1 + b % post);
+		return;
+	}
 	size_t off = a % l->len;
 	size_t n = 1 + b % (l->len - off);
 	for (size_t k = 0; k < n; k++) {

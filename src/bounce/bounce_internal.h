@@ -34,20 +34,27 @@
 /* Slot states. */
 enum {
 	VTIO__SLOT_FREE = 0,
-	VTIO__SLOT_MAP = 1,  /* part of a mapping */
-	VTIO__SLOT_ALLOC = 2 /* part of an allocation */
+	VTIO__SLOT_MAP = 1,   /* part of a mapping */
+	VTIO__SLOT_ALLOC = 2, /* part of an allocation */
+	/* Head only: an unmap or free owns the run (copying back or
+	 * scrubbing outside the area lock); the slots stay taken, and a
+	 * second unmap or free of it is refused as a double one. */
+	VTIO__SLOT_RELEASING = 3
 };
 
 /* Per-slot record. Every slot of an allocation names its head; the head
  * alone holds the original address, length, offset and direction, so a
- * partial sync finds them from any slot. */
+ * partial sync finds them from any slot. Records change only under the
+ * lock of their area (the one exception: reads by syncs, whose caller
+ * owns the mapping). */
 struct vtio__bounce_slot {
 	uintptr_t orig;	 /* head: original CPU address (mappings) */
 	uint32_t head;	 /* index of the allocation's first slot */
 	uint32_t nslots; /* head: slots taken */
 	uint32_t len;	 /* head: bytes mapped / allocated */
 	uint32_t off;	 /* head: offset of the data in the first slot */
-	uint16_t area;	 /* head: area the slots belong to */
+	uint16_t area;	 /* area of this slot: set at init, never written again
+			  * (so it may be read without the lock) */
 	uint8_t dir;	 /* head: enum vtio_dma_dir */
 	uint8_t state;	 /* VTIO__SLOT_* (every slot) */
 };
@@ -68,6 +75,7 @@ struct vtio_bounce_pool {
 	unsigned char *base;
 	size_t size;
 	uint32_t slot_shift, slot_size, nslots, max_segment, nareas, id, flags;
+	uint32_t seg_mask; /* max_segment - 1 when it is a power of two, else 0 */
 	enum vtio_bounce_mapping mapping;
 	uint64_t dev_base; /* linear */
 	uint64_t dev_lo, dev_hi;

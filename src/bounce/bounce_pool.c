@@ -170,6 +170,7 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 	p->slot_shift = log2_u32(slot);
 	p->nslots = nslots;
 	p->max_segment = maxseg;
+	p->seg_mask = is_pow2(maxseg) ? maxseg - 1u : 0u;
 	p->nareas = nareas;
 	p->id = cfg->id;
 	p->flags = cfg->flags;
@@ -216,6 +217,8 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 		a->hint = a->start;
 		a->bits = (uint64_t *)(void *)bits;
 		uint32_t n = a->end - a->start;
+		for (uint32_t k = a->start; k < a->end; k++)
+			p->slots[k].area = (uint16_t)i;
 		/* Bits past the area's end read as in use. */
 		if (n % 64u)
 			a->bits[n / 64u] = ~0ull << (n % 64u);

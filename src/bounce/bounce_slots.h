@@ -69,8 +69,9 @@ VTIO__BOUNCE_HOT uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t en
 
 VTIO__BOUNCE_HOT void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 {
-	if (VTIO_LIKELY(n == 1)) {
-		uint64_t m = 1ull << (i % 64u);
+	uint32_t b = i % 64u;
+	if (VTIO_LIKELY(b + n <= 64u)) { /* one word (n >= 1) */
+		uint64_t m = (~0ull >> (64u - n)) << b;
 		if (on)
 			bits[i / 64u] |= m;
 		else
@@ -78,9 +79,10 @@ VTIO__BOUNCE_HOT void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 		return;
 	}
 	while (n > 0) {
-		uint32_t w = i / 64u, b = i % 64u;
+		uint32_t w = i / 64u;
+		b = i % 64u;
 		uint32_t k = 64u - b < n ? 64u - b : n;
-		uint64_t m = (k == 64u ? ~0ull : ((1ull << k) - 1u)) << b;
+		uint64_t m = (~0ull >> (64u - k)) << b;
 		if (on)
 			bits[w] |= m;
 		else
@@ -88,6 +90,13 @@ VTIO__BOUNCE_HOT void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 		i += k;
 		n -= k;
 	}
+}
+
+/* First slot of the segment after the one holding slot gs. */
+VTIO__BOUNCE_HOT uint32_t segment_end(const struct vtio_bounce_pool *p, uint32_t gs)
+{
+	uint32_t in = p->seg_mask != 0 ? gs & p->seg_mask : gs % p->max_segment;
+	return gs - in + p->max_segment;
 }
 
 /* Constraints on a run of slots. */
@@ -99,28 +108,19 @@ struct run_req {
 };
 
 /*
- * First-fit search for a run in area a (its lock held). Bounded: every
- * step moves the candidate forward, so the worst case is a pass over the
- * area's bitmap (one word per 64 slots) plus, only with alignment needs
- * beyond the slot size, one address check per slot. Returns the first slot
- * or UINT32_MAX.
+ * First-fit search for a run in area a (its lock held), the general case.
+ * Bounded: every step moves the candidate forward, so the worst case is a
+ * pass over the area's bitmap (one word per 64 slots) plus, only with
+ * alignment needs beyond the slot size, one address check per slot.
+ * Returns the first slot or UINT32_MAX.
  */
-VTIO__BOUNCE_HOT uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
-				   const struct run_req *rq)
+static inline uint32_t find_run_slow(const struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
+				     const struct run_req *rq)
 {
 	uint32_t end = a->end - a->start;
 	uint32_t n = rq->n;
-	if (n > end)
-		return UINT32_MAX;
 	uint32_t first = next_zero(a->bits, a->hint - a->start, end);
 	uint32_t s = first;
-	/* The common case: one slot, no alignment beyond the slot size. */
-	if (VTIO_LIKELY(n == 1 && rq->amask == 0)) {
-		if (s >= end)
-			return UINT32_MAX;
-		a->hint = a->start + s + 1u;
-		return a->start + s;
-	}
 	for (;;) {
 		s = next_zero(a->bits, s, end);
 		if (s >= end || n > end - s)
@@ -135,7 +135,7 @@ VTIO__BOUNCE_HOT uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio
 			}
 		}
 		if (rq->segment && n > 1) { /* one slot never crosses a boundary */
-			uint32_t seg_end = (gs / p->max_segment + 1u) * p->max_segment;
+			uint32_t seg_end = segment_end(p, gs);
 			if (gs + n > seg_end) {
 				s = seg_end - a->start;
 				continue;
@@ -161,8 +161,48 @@ VTIO__BOUNCE_HOT uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio
 	}
 }
 
-/* Take a run in the first area (from area_hint on) that has one, and fill
- * its records from @p tmpl (head fields) under the area lock. */
+/*
+ * First-fit search for a run in area a (its lock held). The common case
+ * (no alignment beyond the slot size, no piece breaks, a free run in the
+ * bitmap word holding the hint, not crossing a segment boundary) is
+ * answered from that one word: the runs of n free slots starting in it
+ * are found with log2(n) shift-and-steps, and the lowest is the first fit
+ * (a run starting earlier in the word and crossing its end would contain
+ * it). Anything else goes to find_run_slow(), which gives the same answer.
+ */
+VTIO__BOUNCE_HOT uint32_t find_run(const struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
+				   const struct run_req *rq)
+{
+	uint32_t end = a->end - a->start;
+	uint32_t n = rq->n;
+	uint32_t h = a->hint - a->start;
+	if (n > end || h >= end)
+		return UINT32_MAX;
+	if (VTIO_LIKELY(rq->amask == 0 && n <= 64u && p->breaks == NULL)) {
+		uint32_t w = h / 64u;
+		/* Bits past the area's end read as in use, so no run leaves the area. */
+		uint64_t fr = ~a->bits[w] & (~0ull << (h % 64u));
+		uint64_t c = fr;
+		for (uint32_t have = 1; have < n && c != 0;) {
+			uint32_t k = have < n - have ? have : n - have;
+			c &= c >> k; /* bit i: slots i .. i+have+k-1 of the word are free */
+			have += k;
+		}
+		if (c != 0) {
+			uint32_t s = w * 64u + VTIO_BOUNCE_CTZ64(c);
+			uint32_t gs = a->start + s;
+			if (!rq->segment || n == 1 || gs + n <= segment_end(p, gs)) {
+				uint32_t first = w * 64u + VTIO_BOUNCE_CTZ64(fr);
+				a->hint = a->start + (s == first ? s + n : first);
+				return gs;
+			}
+		}
+	}
+	return find_run_slow(p, a, rq);
+}
+
+/* Take a run in the first area (from area_hint on) that has one and fill
+ * its records (the head's from @p tmpl) under the area lock. */
 VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 			      const struct run_req *rq, const struct vtio__bounce_slot *tmpl,
 			      uint32_t *slot_out)
@@ -183,17 +223,22 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 			VTIO_UNLOCK(&a->lock);
 			continue;
 		}
-		set_bits(a->bits, s - a->start, rq->n, true);
+		uint32_t n = rq->n;
+		set_bits(a->bits, s - a->start, n, true);
+		/* Field by field: the constant `area` is never written. */
 		struct vtio__bounce_slot *h = &p->slots[s];
-		*h = *tmpl;
+		h->orig = tmpl->orig;
 		h->head = s;
-		h->nslots = rq->n;
-		h->area = (uint16_t)ai;
-		for (uint32_t i = 1; i < rq->n; i++) {
-			p->slots[s + i].head = s;
-			p->slots[s + i].state = tmpl->state;
+		h->nslots = n;
+		h->len = tmpl->len;
+		h->off = tmpl->off;
+		h->dir = tmpl->dir;
+		h->state = tmpl->state;
+		for (uint32_t i = 1; i < n; i++) {
+			h[i].head = s;
+			h[i].state = tmpl->state;
 		}
-		a->in_use += rq->n;
+		a->in_use += n;
 		if (a->in_use > a->high_water)
 			a->high_water = a->in_use;
 		if (tmpl->state == VTIO__SLOT_MAP) {
@@ -210,35 +255,61 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 	return VTIO_ENOMEM;
 }
 
-/* Give back the run of head slot s; the caller checked it. 0 or VTIO_EALREADY
- * when a concurrent free won the race. */
-VTIO__BOUNCE_HOT int release_run(struct vtio_bounce_pool *p, uint32_t s, uint8_t state, bool count,
-				 uint64_t bounced)
+/* Give back the n slots of the run headed by s (area a's lock held). */
+VTIO__BOUNCE_HOT void free_run_locked(struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
+				      uint32_t s, uint32_t n)
 {
 	struct vtio__bounce_slot *h = &p->slots[s];
-	struct vtio__bounce_area *a = &p->areas[h->area];
-	uint32_t n = h->nslots;
-	VTIO_LOCK(&a->lock);
-	if (VTIO_UNLIKELY(h->state != state || h->head != s)) {
-		VTIO_UNLOCK(&a->lock);
-		VTIO_BOUNCE_COUNT(&p->fail_double);
-		return VTIO_EALREADY;
-	}
 	for (uint32_t i = 0; i < n; i++)
-		p->slots[s + i].state = VTIO__SLOT_FREE;
+		h[i].state = VTIO__SLOT_FREE;
 	set_bits(a->bits, s - a->start, n, false);
 	if (s < a->hint)
 		a->hint = s;
 	a->in_use -= n;
-	if (count) {
-		if (state == VTIO__SLOT_MAP)
-			a->unmaps++;
-		else
-			a->frees++;
-		a->bounced += bounced;
+}
+
+/* Undo take_run() after a failure that followed it (nothing counted). */
+static inline void untake_run(struct vtio_bounce_pool *p, uint32_t s)
+{
+	struct vtio__bounce_area *a = &p->areas[p->slots[s].area];
+	VTIO_LOCK(&a->lock);
+	uint32_t n = p->slots[s].nslots;
+	if (p->slots[s].state == VTIO__SLOT_MAP) {
+		a->maps--;
+		a->bounced -= p->slots[s].len;
+	} else {
+		a->allocs--;
 	}
+	free_run_locked(p, a, s, n);
 	VTIO_UNLOCK(&a->lock);
-	return 0;
+}
+
+/*
+ * With area lock of slot s held: is s the head of a live run of kind
+ * @p state whose data starts at pool offset off? 0, or the error and its
+ * counter: VTIO_EALREADY (free, or being released: a double unmap/free),
+ * VTIO_ENOENT (not the start of a run), VTIO_EINVAL (a run of the other
+ * kind). Runs never cross areas, so the whole check is under the one lock.
+ */
+VTIO__BOUNCE_HOT int check_head_locked(struct vtio_bounce_pool *p, uint32_t s, size_t off,
+				       uint8_t state)
+{
+	const struct vtio__bounce_slot *r = &p->slots[s];
+	if (VTIO_LIKELY(r->state == state && r->head == s &&
+			((size_t)s << p->slot_shift) + r->off == off))
+		return 0;
+	if (r->state == VTIO__SLOT_FREE || (r->state == VTIO__SLOT_RELEASING && r->head == s)) {
+		VTIO_BOUNCE_COUNT(&p->fail_double);
+		return VTIO_EALREADY;
+	}
+	uint32_t hs = r->head;
+	if (hs > s || p->slots[hs].state != r->state ||
+	    ((size_t)hs << p->slot_shift) + p->slots[hs].off != off) {
+		VTIO_BOUNCE_COUNT(&p->fail_unknown);
+		return VTIO_ENOENT; /* a tail slot, or not where the data starts */
+	}
+	VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+	return VTIO_EINVAL; /* the head of a run of the other kind */
 }
 
 /* ---- Map / sync / unmap -------------------------------------------------------------- */
@@ -275,24 +346,33 @@ VTIO__BOUNCE_HOT int slots_map(struct vtio_bounce_pool *p, const struct vtio_bou
 	int r = take_run(p, dev->area_hint, &rq, &tmpl, &s);
 	if (r != 0)
 		return r;
-	size_t poff = ((size_t)s << p->slot_shift) + off;
+	size_t run = (size_t)s << p->slot_shift;
 	uint64_t d;
-	if (VTIO_UNLIKELY(fast_off_to_dev(p, poff, &d) != 0)) {
-		release_run(p, s, VTIO__SLOT_MAP, false, 0);
+	if (VTIO_UNLIKELY(fast_off_to_dev(p, run + off, &d) != 0)) {
+		untake_run(p, s);
 		return VTIO_EFAULT;
 	}
-	/* Always copy in, FROM_DEVICE too: the device must never see what an
-	 * earlier mapping left in the slots (CVE-2022-0854), and a partial
-	 * device write must leave the rest of the buffer as it was. */
-	unsigned char *tlb = p->base + poff;
-	VTIO_MEMCPY(tlb, cpu, len);
+	/* The device may read every byte of the run: the buffer, copied in
+	 * always (FROM_DEVICE too: the device must never see what an earlier
+	 * mapping left in the slots, CVE-2022-0854, and a partial device
+	 * write must leave the rest of the buffer as it was), and zeros
+	 * around it (the kept min_align offset before it, the rest of the
+	 * last slot after it). */
+	unsigned char *slots = p->base + run;
+	size_t tail = ((size_t)nslots << p->slot_shift) - (size_t)need;
+	if (off != 0)
+		VTIO_MEMSET(slots, 0, off);
+	VTIO_MEMCPY(slots + off, cpu, len);
+	if (tail != 0)
+		VTIO_MEMSET(slots + (size_t)need, 0, tail);
 	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
-		VTIO_CACHE_FLUSH(tlb, len);
+		VTIO_CACHE_FLUSH(slots, (size_t)nslots << p->slot_shift);
 	*bus = d;
 	return 0;
 }
 
-/* Head slot of the mapping or allocation that holds pool offset off, with checks. */
+/* Head slot of the mapping or allocation that holds pool offset off, with
+ * checks (no lock: for syncs, whose caller owns the mapping). */
 VTIO__BOUNCE_HOT int lookup_head(struct vtio_bounce_pool *p, size_t off, uint32_t *head)
 {
 	uint32_t s = (uint32_t)(off >> p->slot_shift);
@@ -307,35 +387,73 @@ VTIO__BOUNCE_HOT int lookup_head(struct vtio_bounce_pool *p, size_t off, uint32_
 	return 0;
 }
 
-VTIO__BOUNCE_HOT int slots_unmap(struct vtio_bounce_pool *p, size_t off, size_t len,
-				 enum vtio_dma_dir dir, uint32_t attrs)
+/*
+ * Unmap and free share this: with the area lock held, check that off is
+ * where the data of a live run of kind @p state headed by its slot starts
+ * (and, for unmaps, that len and dir match), so a check and the release
+ * it allows are one critical section and a racing double unmap cannot
+ * free a run mapped in between. When there is work to do on the slots
+ * before they are free (copy back, scrub), the head is marked RELEASING
+ * under the lock, the work runs unlocked, and a second critical section
+ * frees the run; the mark keeps the slots taken and refuses a second
+ * unmap/free meanwhile.
+ */
+VTIO__BOUNCE_HOT int release_run(struct vtio_bounce_pool *p, size_t off, size_t len,
+				 enum vtio_dma_dir dir, uint32_t attrs, uint8_t state, void *cpu)
 {
-	uint32_t s;
-	int r = lookup_head(p, off, &s);
-	if (r == VTIO_EALREADY) {
-		VTIO_BOUNCE_COUNT(&p->fail_double);
-		return r;
-	}
-	if (r != 0 || ((size_t)s << p->slot_shift) + p->slots[s].off != off) {
+	uint32_t s = (uint32_t)(off >> p->slot_shift);
+	if (VTIO_UNLIKELY(s >= p->nslots)) {
 		VTIO_BOUNCE_COUNT(&p->fail_unknown);
-		return VTIO_ENOENT; /* not the start of a mapping */
+		return VTIO_ENOENT;
 	}
 	struct vtio__bounce_slot *h = &p->slots[s];
-	if (h->state != VTIO__SLOT_MAP || h->len != len || h->dir != (uint8_t)dir) {
+	struct vtio__bounce_area *a = &p->areas[h->area];
+	bool map = state == VTIO__SLOT_MAP;
+	VTIO_LOCK(&a->lock);
+	int r = check_head_locked(p, s, off, state);
+	if (VTIO_UNLIKELY(r != 0)) {
+		VTIO_UNLOCK(&a->lock);
+		return r;
+	}
+	if (VTIO_UNLIKELY(h->len != len ||
+			  (map ? h->dir != (uint8_t)dir : (unsigned char *)cpu != p->base + off))) {
+		VTIO_UNLOCK(&a->lock);
 		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
 		return VTIO_EINVAL;
 	}
-	unsigned char *tlb = p->base + off;
-	bool copied = (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) &&
-		      !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC);
-	if (copied) {
-		VTIO_CACHE_INVALIDATE(tlb, len);
-		VTIO_MEMCPY((void *)h->orig, tlb, len);
+	uint32_t n = h->nslots;
+	bool back = map && (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) &&
+		    !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC);
+	bool scrub = (p->flags & VTIO_BOUNCE_POOL_F_SCRUB) != 0;
+	if (VTIO_UNLIKELY(back || scrub)) {
+		void *orig = (void *)h->orig;
+		h->state = VTIO__SLOT_RELEASING;
+		VTIO_UNLOCK(&a->lock);
+		unsigned char *tlb = p->base + off;
+		if (back) {
+			VTIO_CACHE_INVALIDATE(tlb, len);
+			VTIO_MEMCPY(orig, tlb, len);
+		}
+		if (scrub)
+			VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0,
+				    (size_t)n << p->slot_shift);
+		VTIO_LOCK(&a->lock);
 	}
-	if (p->flags & VTIO_BOUNCE_POOL_F_SCRUB)
-		VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0,
-			    (size_t)h->nslots << p->slot_shift);
-	return release_run(p, s, VTIO__SLOT_MAP, true, copied ? len : 0);
+	free_run_locked(p, a, s, n);
+	if (map) {
+		a->unmaps++;
+		a->bounced += back ? len : 0u;
+	} else {
+		a->frees++;
+	}
+	VTIO_UNLOCK(&a->lock);
+	return 0;
+}
+
+VTIO__BOUNCE_HOT int slots_unmap(struct vtio_bounce_pool *p, size_t off, size_t len,
+				 enum vtio_dma_dir dir, uint32_t attrs)
+{
+	return release_run(p, off, len, dir, attrs, VTIO__SLOT_MAP, NULL);
 }
 
 VTIO__BOUNCE_HOT int slots_sync(struct vtio_bounce_pool *p, size_t off, size_t len,
@@ -408,10 +526,11 @@ VTIO__BOUNCE_HOT int slots_alloc(struct vtio_bounce_pool *p, uint32_t area_hint,
 	size_t poff = (size_t)s << p->slot_shift;
 	uint64_t d;
 	if (VTIO_UNLIKELY(fast_off_to_dev(p, poff, &d) != 0)) {
-		release_run(p, s, VTIO__SLOT_ALLOC, false, 0);
+		untake_run(p, s);
 		return VTIO_EFAULT;
 	}
-	VTIO_MEMSET(p->base + poff, 0, size);
+	/* The whole run, not only size bytes: the device sees all of it. */
+	VTIO_MEMSET(p->base + poff, 0, (size_t)nslots << p->slot_shift);
 	*cpu = p->base + poff;
 	*bus = d;
 	return 0;
@@ -419,25 +538,7 @@ VTIO__BOUNCE_HOT int slots_alloc(struct vtio_bounce_pool *p, uint32_t area_hint,
 
 VTIO__BOUNCE_HOT int slots_free(struct vtio_bounce_pool *p, size_t off, size_t size, void *cpu)
 {
-	uint32_t s;
-	int r = lookup_head(p, off, &s);
-	if (r == VTIO_EALREADY) {
-		VTIO_BOUNCE_COUNT(&p->fail_double);
-		return r;
-	}
-	if (r != 0 || ((size_t)s << p->slot_shift) != off) {
-		VTIO_BOUNCE_COUNT(&p->fail_unknown);
-		return VTIO_ENOENT;
-	}
-	struct vtio__bounce_slot *h = &p->slots[s];
-	if (h->state != VTIO__SLOT_ALLOC || h->len != size ||
-	    (unsigned char *)cpu != p->base + off) {
-		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
-		return VTIO_EINVAL;
-	}
-	if (p->flags & VTIO_BOUNCE_POOL_F_SCRUB)
-		VTIO_MEMSET(p->base + off, 0, (size_t)h->nslots << p->slot_shift);
-	return release_run(p, s, VTIO__SLOT_ALLOC, true, 0);
+	return release_run(p, off, size, VTIO_DMA_BIDIRECTIONAL, 0, VTIO__SLOT_ALLOC, cpu);
 }
 
 #endif /* VTIO_BOUNCE_SLOTS_H */

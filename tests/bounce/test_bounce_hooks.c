@@ -4,7 +4,9 @@
  * unmap and the syncs flush or invalidate, and that
  * VTIO_DMA_ATTR_SKIP_CPU_SYNC skips the maintenance (and the copy back at
  * unmap) but never the copy in at map; the CPU-id hook drives
- * VTIO_BOUNCE_AREA_CPU.
+ * VTIO_BOUNCE_AREA_CPU. The invalidate hook, which unmap calls between
+ * checking a mapping and freeing its slots, lets one thread replay the
+ * interleaving of a double unmap racing a new mapping of the same slots.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,20 @@
 
 unsigned bt_flushes, bt_invalidates;
 _Thread_local unsigned bt_cpu;
+
+/* Called once from inside the next invalidate (then cleared). */
+static void (*bt_window)(void);
+
+void bt_invalidate(void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	bt_invalidates++;
+	void (*w)(void) = bt_window;
+	bt_window = NULL;
+	if (w != NULL)
+		w();
+}
 
 #define DEV 0x40000000u
 
@@ -137,11 +153,72 @@ static void test_area_follows_cpu(void **state)
 		assert_int_equal(vtio_bounce_unmap(set, a[i].bus, 16, VTIO_DMA_TO_DEVICE, 0), 0);
 }
 
+/*
+ * A double unmap racing a new mapping of the same slots, replayed in one
+ * thread: unmap #1 of mapping M (FROM_DEVICE, so it copies back between
+ * its checks and the release) is interrupted, in that window, by unmap #2
+ * of M (the double unmap) and by a map M' of the same length and
+ * direction, which first fit would place on M's slots once they are free.
+ * Unmap #2 must be refused as a double unmap, M' must get other slots,
+ * M's copy back must deliver M's bytes, and M' must survive intact: the
+ * late release of unmap #1 must never free M''s slots.
+ */
+static unsigned char w_buf[300], w_buf2[300];
+static uint64_t w_bus, w_bus2;
+static int w_rc_unmap2, w_rc_map;
+
+static void window_calls(void)
+{
+	w_rc_unmap2 = vtio_bounce_unmap(set, w_bus, sizeof(w_buf), VTIO_DMA_FROM_DEVICE, 0);
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	memset(w_buf2, 0x3C, sizeof(w_buf2));
+	w_rc_map =
+	    vtio_bounce_map(set, &d, w_buf2, sizeof(w_buf2), VTIO_DMA_FROM_DEVICE, 0, &w_bus2);
+}
+
+static void test_double_unmap_window(void **state)
+{
+	(void)state;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	struct vtio_bounce_stats st0, st;
+	vtio_bounce_pool_get_stats(tp.pool, &st0);
+	memset(w_buf, 0x11, sizeof(w_buf));
+	assert_int_equal(
+	    vtio_bounce_map(set, &d, w_buf, sizeof(w_buf), VTIO_DMA_FROM_DEVICE, 0, &w_bus), 0);
+	memset(tset_cpu(set, w_bus), 0x77, sizeof(w_buf)); /* the device's answer */
+	bt_window = window_calls;
+	assert_int_equal(vtio_bounce_unmap(set, w_bus, sizeof(w_buf), VTIO_DMA_FROM_DEVICE, 0), 0);
+	assert_null(bt_window); /* the window ran */
+	assert_int_equal(w_rc_unmap2, VTIO_EALREADY);
+	assert_int_equal(w_rc_map, 0);
+	assert_int_not_equal(w_bus2, w_bus); /* M's slots were still taken */
+	for (size_t i = 0; i < sizeof(w_buf); i++)
+		assert_int_equal(w_buf[i], 0x77);
+	/* M' is still mapped, with its own bytes, and unmaps once. */
+	vtio_bounce_pool_get_stats(tp.pool, &st);
+	assert_int_equal(st.in_use, st0.in_use + 1);
+	assert_int_equal(st.fail_double, st0.fail_double + 1);
+	unsigned char *tlb2 = tset_cpu(set, w_bus2);
+	for (size_t i = 0; i < sizeof(w_buf2); i++)
+		assert_int_equal(tlb2[i], 0x3C);
+	assert_int_equal(vtio_bounce_sync_for_cpu(set, w_bus2, 10, VTIO_DMA_FROM_DEVICE), 0);
+	assert_int_equal(vtio_bounce_unmap(set, w_bus2, sizeof(w_buf2), VTIO_DMA_FROM_DEVICE, 0),
+			 0);
+	assert_int_equal(vtio_bounce_unmap(set, w_bus2, sizeof(w_buf2), VTIO_DMA_FROM_DEVICE, 0),
+			 VTIO_EALREADY);
+	vtio_bounce_pool_get_stats(tp.pool, &st);
+	assert_int_equal(st.in_use, st0.in_use);
+	bt_flushes = bt_invalidates = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cache_hooks),
 	    cmocka_unit_test(test_area_follows_cpu),
+	    cmocka_unit_test(test_double_unmap_window),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

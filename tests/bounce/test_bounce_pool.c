@@ -127,6 +127,97 @@ static void test_no_stale_data_leak(void **state)
 	fx_free(f);
 }
 
+/*
+ * The device may read every byte of a mapping's slot run, not only the
+ * mapped bytes: the kept min_align offset before the data and the tail of
+ * the last slot after it must never hold bytes of an earlier mapping
+ * (DESIGN.md: no information leak through bounce slots). Earlier users
+ * here: the pool's initial 0xEE fill, a mapping that filled three whole
+ * slots, and device writes over the whole run (slack included).
+ */
+static void test_no_stale_slack(void **state)
+{
+	(void)state;
+	struct fx *f = fx_default();
+	static _Alignas(8192) unsigned char raw[3 * 8192];
+	const size_t run3 = 3 * 2048;
+	/* Fresh pool (0xEE everywhere): a 100-byte map at offset 0x345 in slot 0. */
+	f->dev.min_align_mask = 0x7ff;
+	unsigned char *p = raw + 0x345;
+	fill(p, 100, 9);
+	uint64_t bus;
+	assert_int_equal(vtio_bounce_map(f->set, &f->dev, p, 100, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+	unsigned char *run = tset_cpu(f->set, bus) - 0x345;
+	for (size_t i = 0; i < 2048; i++)
+		assert_int_equal(run[i], i >= 0x345 && i < 0x345 + 100 ? p[i - 0x345] : 0);
+	assert_int_equal(vtio_bounce_unmap(f->set, bus, 100, VTIO_DMA_TO_DEVICE, 0), 0);
+
+	/* A secret fills slots 0..2 whole; the device then scribbles over all of them. */
+	f->dev.min_align_mask = 0;
+	unsigned char secret[3 * 2048];
+	memset(secret, 0x5A, sizeof(secret));
+	assert_int_equal(vtio_bounce_map(f->set, &f->dev, secret, sizeof(secret),
+					 VTIO_DMA_BIDIRECTIONAL, 0, &bus),
+			 0);
+	assert_ptr_equal(tset_cpu(f->set, bus), run);
+	memset(run, 0xD7, run3);
+	assert_int_equal(vtio_bounce_unmap(f->set, bus, sizeof(secret), VTIO_DMA_BIDIRECTIONAL,
+					   VTIO_DMA_ATTR_SKIP_CPU_SYNC),
+			 0);
+
+	/* New mappings of every direction, with and without SKIP_CPU_SYNC and a
+	 * kept offset, land on those slots: outside [off, off+len) the device
+	 * reads zeros only. */
+	static const struct {
+		uint64_t mask;
+		size_t off, len;
+	} cases[] = {{0, 0, 1},		 {0, 0, 2047},	      {0, 0, 2049},
+		     {0x7ff, 0x10, 64},	 {0x7ff, 0x7f0, 100}, {0x7ff, 0x400, 4000},
+		     {0x3f, 0x21, 3000}, {0, 0, 3 * 2048}};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int d = 0; d < 3; d++) {
+			for (int skip = 0; skip < 2; skip++) {
+				f->dev.min_align_mask = cases[c].mask;
+				p = raw + 8192 + cases[c].off;
+				size_t len = cases[c].len;
+				fill(p, len, (unsigned)(c * 7 + (size_t)d));
+				uint32_t attrs = skip ? VTIO_DMA_ATTR_SKIP_CPU_SYNC : 0;
+				assert_int_equal(vtio_bounce_map(f->set, &f->dev, p, len,
+								 (enum vtio_dma_dir)d, attrs, &bus),
+						 0);
+				size_t off = (size_t)(bus & 2047u);
+				assert_int_equal(off, cases[c].off & cases[c].mask);
+				unsigned char *tlb = tset_cpu(f->set, bus);
+				assert_ptr_equal(tlb - off, run); /* first fit: the same slots */
+				size_t nslots = (off + len + 2047) / 2048;
+				for (size_t i = 0; i < nslots * 2048; i++) {
+					if (i >= off && i < off + len)
+						assert_int_equal(run[i], p[i - off]);
+					else
+						assert_int_equal(run[i], 0);
+				}
+				/* The device writes the whole run before the next round. */
+				memset(run, 0xD0 + d, run3);
+				assert_int_equal(vtio_bounce_unmap(f->set, bus, len,
+								   (enum vtio_dma_dir)d,
+								   VTIO_DMA_ATTR_SKIP_CPU_SYNC),
+						 0);
+			}
+		}
+	}
+
+	/* Allocations come back zeroed over their whole run too. */
+	memset(run, 0xD9, run3);
+	void *cpu;
+	uint64_t abus;
+	assert_int_equal(vtio_bounce_alloc(f->set, &f->dev, 2100, 0, &cpu, &abus), 0);
+	assert_ptr_equal(cpu, run);
+	for (size_t i = 0; i < 2 * 2048; i++)
+		assert_int_equal(run[i], 0);
+	assert_int_equal(vtio_bounce_free(f->set, 2100, cpu, abus), 0);
+	fx_free(f);
+}
+
 /* The device writes into the slots; unmap copies back only for FROM_DEVICE
  * and BIDIRECTIONAL, and not with SKIP_CPU_SYNC. */
 static void test_unmap_copy_back_by_direction(void **state)
@@ -509,6 +600,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_validation),
 	    cmocka_unit_test(test_no_stale_data_leak),
+	    cmocka_unit_test(test_no_stale_slack),
 	    cmocka_unit_test(test_unmap_copy_back_by_direction),
 	    cmocka_unit_test(test_partial_syncs),
 	    cmocka_unit_test(test_clear_errors),

@@ -5,7 +5,12 @@
  * two-area pool (and spilling into the other area when theirs is full);
  * a third thread registers and unregisters a second pool meanwhile, so
  * lookups run against a changing set and busy removals are refused.
- * At the end nothing leaks and the counters add up.
+ * Every unmap and free is followed by a double one, which must be refused
+ * while the other worker maps and allocates the freed slots (the workers
+ * use lengths of different parity, so no mapping of the other worker can
+ * legitimately match). At the end nothing leaks and the counters add up.
+ * A second test races two threads unmapping the same mapping while both
+ * map new buffers into the freed slots: exactly one unmap may succeed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,11 +75,15 @@ static void finish(struct worker *w, struct slot *s)
 			WCHECK(w, p[i] == (unsigned char)(w->id + 1));
 		WCHECK(w, vtio_bounce_free(set, s->len, s->cpu, s->bus) == 0);
 		s->live = false;
+		int r = vtio_bounce_free(set, s->len, s->cpu, s->bus);
+		WCHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
 		return;
 	}
 	WCHECK(w, vtio_bounce_unmap(set, s->bus, s->len, s->dir, 0) == 0);
 	WCHECK(w, memcmp(s->orig, s->want, s->len) == 0);
 	s->live = false;
+	int r = vtio_bounce_unmap(set, s->bus, s->len, s->dir, 0);
+	WCHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
 }
 
 static void run_worker(struct worker *w)
@@ -96,7 +105,7 @@ static void run_worker(struct worker *w)
 			continue;
 		}
 		if (xr(&rs) % 8 == 0) {
-			s->len = 1 + xr(&rs) % 3000;
+			s->len = (1 + xr(&rs) % 1499) * 2 - w->id; /* parity of the worker */
 			int r = vtio_bounce_alloc(set, &d, s->len, 0, &s->cpu, &s->bus);
 			if (r == VTIO_ENOMEM) {
 				w->nomem++;
@@ -112,7 +121,7 @@ static void run_worker(struct worker *w)
 			continue;
 		}
 		s->is_alloc = false;
-		s->len = 1 + xr(&rs) % 3000;
+		s->len = (1 + xr(&rs) % 1500) * 2 - w->id;
 		s->dir = (enum vtio_dma_dir)(xr(&rs) % 3);
 		for (size_t i = 0; i < s->len; i++)
 			s->orig[i] = (unsigned char)xr(&rs);
@@ -236,10 +245,118 @@ static void test_two_threads_stress(void **state)
 	tpool_fini(&sh.extra);
 }
 
+/* ---- Two threads unmapping the same mapping ------------------------------------------ */
+
+#define RACE_ROUNDS 3000
+
+struct race {
+	struct vtio_bounce_set *set;
+	pthread_barrier_t bar;
+	uint64_t bus;
+	enum vtio_dma_dir dir;
+	unsigned char buf[300];
+	int rc[2];
+	int failures;
+	unsigned long both_failed;
+};
+
+struct racer {
+	struct race *rc;
+	unsigned id;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *me = arg;
+	struct race *r = me->rc;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	d.area_hint = 0; /* both in one area: the freed slots are the first fit */
+	unsigned char own[900];
+	size_t own_len = me->id ? 900 : 700; /* never the shared mapping's 300 */
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		if (me->id == 0) {
+			r->dir = (enum vtio_dma_dir)(i % 3);
+			memset(r->buf, i & 0xff, sizeof(r->buf));
+			if (vtio_bounce_map(r->set, &d, r->buf, sizeof(r->buf), r->dir, 0,
+					    &r->bus) != 0)
+				__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED);
+		}
+		pthread_barrier_wait(&r->bar);
+		/* Both unmap the shared mapping, then map their own buffer at once,
+		 * likely into the slots just freed, while the other may still be
+		 * inside its unmap. */
+		r->rc[me->id] = vtio_bounce_unmap(r->set, r->bus, sizeof(r->buf), r->dir, 0);
+		uint64_t b;
+		memset(own, (int)(me->id + 1), own_len);
+		if (vtio_bounce_map(r->set, &d, own, own_len, VTIO_DMA_TO_DEVICE, 0, &b) != 0) {
+			__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED);
+		} else {
+			unsigned char *tlb = tset_cpu(r->set, b);
+			for (size_t k = 0; tlb != NULL && k < own_len; k++)
+				if (tlb[k] != me->id + 1) {
+					__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED);
+					break;
+				}
+			if (tlb == NULL ||
+			    vtio_bounce_unmap(r->set, b, own_len, VTIO_DMA_TO_DEVICE, 0) != 0)
+				__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED);
+		}
+		pthread_barrier_wait(&r->bar);
+		if (me->id == 0) {
+			int a = r->rc[0], c = r->rc[1];
+			/* Exactly one unmap succeeds; the other is refused (already
+			 * free, or the slot now heads/belongs to a mapping of another
+			 * length). */
+			int ok = (a == 0) + (c == 0);
+			int other = a == 0 ? c : a;
+			if (ok != 1 || !(other == VTIO_EALREADY || other == VTIO_ENOENT ||
+					 other == VTIO_EINVAL))
+				__atomic_fetch_add(&r->failures, 1, __ATOMIC_RELAXED);
+			if (ok == 0)
+				r->both_failed++;
+		}
+	}
+	return NULL;
+}
+
+static void test_two_threads_same_unmap(void **state)
+{
+	(void)state;
+	static struct race r;
+	struct tpool tp;
+	memset(&r, 0, sizeof(r));
+	struct vtio_bounce_pool_config c = tcfg_linear(64 * 512, 0x20000000u);
+	c.slot_size = 512;
+	assert_int_equal(tpool_init(&tp, &c), 0);
+	r.set = tset_new();
+	assert_int_equal(vtio_bounce_set_register(r.set, tp.pool), 0);
+	assert_int_equal(pthread_barrier_init(&r.bar, NULL, 2), 0);
+	struct racer rr[2] = {{&r, 0}, {&r, 1}};
+	pthread_t t[2];
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, racer_main, &rr[i]), 0);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(r.failures, 0);
+	assert_int_equal(r.both_failed, 0);
+	struct vtio_bounce_stats st;
+	vtio_bounce_pool_get_stats(tp.pool, &st);
+	assert_int_equal(st.in_use, 0);
+	assert_int_equal(st.maps, st.unmaps);
+	assert_int_equal(st.maps, 3 * RACE_ROUNDS);
+	assert_int_equal(st.fail_double + st.fail_unknown + st.fail_mismatch, RACE_ROUNDS);
+	pthread_barrier_destroy(&r.bar);
+	assert_int_equal(vtio_bounce_set_unregister(r.set, tp.pool), 0);
+	free(r.set);
+	tpool_fini(&tp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_threads_stress),
+	    cmocka_unit_test(test_two_threads_same_unmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
