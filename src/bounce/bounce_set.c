@@ -112,64 +112,103 @@ int vtio_bounce_set_unregister(struct vtio_bounce_set *set, struct vtio_bounce_p
 
 /* ---- Readers ------------------------------------------------------------------------- */
 
+/* A read section over the pool table: reads the table's entries (n of
+ * them; an entry may read NULL while a writer moves them) and writes only
+ * its own context, so it can run again. */
+typedef void (*table_reader)(void *ctx, struct vtio_bounce_set *set, uint32_t n);
+
+/*
+ * The one read loop of the sequence counter: run @p body until it has seen
+ * the table unchanged by writers from start to end (so what it computed is
+ * consistent with one table). Inlined with @p body a constant, so each
+ * reader compiles to a straight loop with no indirect call.
+ */
+VTIO__BOUNCE_HOT void seq_read(struct vtio_bounce_set *set, table_reader body, void *ctx)
+{
+	for (;;) {
+		uint32_t s1 = VTIO_BOUNCE_LOAD_ACQ32(&set->seq);
+		if (VTIO_UNLIKELY(s1 & 1u)) {
+			VTIO_CPU_RELAX();
+			continue;
+		}
+		uint32_t n = __atomic_load_n(&set->npools, __ATOMIC_RELAXED);
+		if (n > VTIO_CONFIG_BOUNCE_MAX_POOLS)
+			n = VTIO_CONFIG_BOUNCE_MAX_POOLS;
+		body(ctx, set, n);
+		VTIO_BOUNCE_FENCE_ACQ();
+		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) == s1)
+			return;
+	}
+}
+
+VTIO__BOUNCE_HOT struct vtio_bounce_pool *pool_at(struct vtio_bounce_set *set, uint32_t i)
+{
+	return VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
+}
+
+struct snap {
+	struct vtio_bounce_pool **out;
+	uint32_t n;
+};
+
+VTIO__BOUNCE_HOT void snap_body(void *ctx, struct vtio_bounce_set *set, uint32_t n)
+{
+	struct snap *c = ctx;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct vtio_bounce_pool *p = pool_at(set, i);
+		if (p != NULL) /* NULL only mid-change: the sequence check retries */
+			c->out[k++] = p;
+	}
+	c->n = k;
+}
+
 /* Snapshot of the pool table, consistent with one sequence value. */
 static uint32_t snapshot(struct vtio_bounce_set *set,
 			 struct vtio_bounce_pool *out[VTIO_CONFIG_BOUNCE_MAX_POOLS])
 {
-	for (;;) {
-		uint32_t s1 = VTIO_BOUNCE_LOAD_ACQ32(&set->seq);
-		if (VTIO_UNLIKELY(s1 & 1u)) {
-			VTIO_CPU_RELAX();
-			continue;
+	struct snap c = {out, 0};
+	seq_read(set, snap_body, &c);
+	return c.n;
+}
+
+struct find {
+	uint64_t dev;
+	struct vtio_bounce_pool *found;
+};
+
+/* Binary search of the table (sorted by device address). */
+VTIO__BOUNCE_HOT void find_body(void *ctx, struct vtio_bounce_set *set, uint32_t n)
+{
+	struct find *c = ctx;
+	uint32_t lo = 0, hi = n;
+	c->found = NULL;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2u;
+		struct vtio_bounce_pool *p = pool_at(set, mid);
+		if (p == NULL)
+			return;
+		if (c->dev < p->dev_lo) {
+			hi = mid;
+		} else if (c->dev > p->dev_hi) {
+			lo = mid + 1u;
+		} else {
+			c->found = p;
+			return;
 		}
-		uint32_t n = __atomic_load_n(&set->npools, __ATOMIC_RELAXED);
-		if (n > VTIO_CONFIG_BOUNCE_MAX_POOLS)
-			n = VTIO_CONFIG_BOUNCE_MAX_POOLS;
-		for (uint32_t i = 0; i < n; i++)
-			out[i] = VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
-		VTIO_BOUNCE_FENCE_ACQ();
-		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) == s1)
-			return n;
 	}
 }
 
 /* Pool owning device address dev and the offset of dev in it. */
-static int find_pool(struct vtio_bounce_set *set, uint64_t dev, struct vtio_bounce_pool **pool,
-		     size_t *off)
+VTIO__BOUNCE_HOT int find_pool(struct vtio_bounce_set *set, uint64_t dev,
+			       struct vtio_bounce_pool **pool, size_t *off)
 {
-	for (;;) {
-		uint32_t s1 = VTIO_BOUNCE_LOAD_ACQ32(&set->seq);
-		if (VTIO_UNLIKELY(s1 & 1u)) {
-			VTIO_CPU_RELAX();
-			continue;
-		}
-		uint32_t n = __atomic_load_n(&set->npools, __ATOMIC_RELAXED);
-		if (n > VTIO_CONFIG_BOUNCE_MAX_POOLS)
-			n = VTIO_CONFIG_BOUNCE_MAX_POOLS;
-		struct vtio_bounce_pool *found = NULL;
-		uint32_t lo = 0, hi = n;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2u;
-			struct vtio_bounce_pool *p = VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[mid]);
-			if (p == NULL)
-				break; /* table changing: the sequence check retries */
-			if (dev < p->dev_lo) {
-				hi = mid;
-			} else if (dev > p->dev_hi) {
-				lo = mid + 1u;
-			} else {
-				found = p;
-				break;
-			}
-		}
-		VTIO_BOUNCE_FENCE_ACQ();
-		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) != s1)
-			continue;
-		if (found == NULL || fast_dev_off(found, dev, off) != 0)
-			return VTIO_ENOENT;
-		*pool = found;
-		return 0;
-	}
+	struct find c = {dev, NULL};
+	seq_read(set, find_body, &c);
+	if (c.found == NULL || fast_dev_off(c.found, dev, off) != 0)
+		return VTIO_ENOENT;
+	*pool = c.found;
+	return 0;
 }
 
 int vtio_bounce_set_find(struct vtio_bounce_set *set, uint64_t dev, struct vtio_bounce_pool **pool,
@@ -216,42 +255,42 @@ static uint32_t candidates(struct vtio_bounce_set *set, const struct vtio_bounce
 	return k;
 }
 
+struct first {
+	const struct vtio_bounce_dev *dev;
+	struct vtio_bounce_pool *best;
+};
+
+VTIO__BOUNCE_HOT void first_body(void *ctx, struct vtio_bounce_set *set, uint32_t n)
+{
+	struct first *c = ctx;
+	const struct vtio_bounce_dev *dev = c->dev;
+	bool any = dev->pool_id == VTIO_BOUNCE_ANY_POOL;
+	struct vtio_bounce_pool *best = NULL;
+	if (!any)
+		for (uint32_t i = 0; i < n && best == NULL; i++) {
+			struct vtio_bounce_pool *p = pool_at(set, i);
+			if (p != NULL && p->id == dev->pool_id && p->dev_hi <= dev->mask)
+				best = p;
+		}
+	if (best == NULL && (any || !(dev->flags & VTIO_BOUNCE_DEV_F_STRICT)))
+		for (uint32_t i = n; i-- > 0 && best == NULL;) {
+			struct vtio_bounce_pool *p = pool_at(set, i);
+			if (p != NULL && p->dev_hi <= dev->mask &&
+			    !(p->flags & VTIO_BOUNCE_POOL_F_RESTRICTED) &&
+			    (any || p->id != dev->pool_id))
+				best = p;
+		}
+	c->best = best;
+}
+
 /* The first pool candidates() would list, read in one pass with no copy:
  * the fast path of every map. NULL when the device may use none. */
-static struct vtio_bounce_pool *first_candidate(struct vtio_bounce_set *set,
-						const struct vtio_bounce_dev *dev)
+VTIO__BOUNCE_HOT struct vtio_bounce_pool *first_candidate(struct vtio_bounce_set *set,
+							  const struct vtio_bounce_dev *dev)
 {
-	bool any = dev->pool_id == VTIO_BOUNCE_ANY_POOL;
-	for (;;) {
-		uint32_t s1 = VTIO_BOUNCE_LOAD_ACQ32(&set->seq);
-		if (VTIO_UNLIKELY(s1 & 1u)) {
-			VTIO_CPU_RELAX();
-			continue;
-		}
-		uint32_t n = __atomic_load_n(&set->npools, __ATOMIC_RELAXED);
-		if (n > VTIO_CONFIG_BOUNCE_MAX_POOLS)
-			n = VTIO_CONFIG_BOUNCE_MAX_POOLS;
-		struct vtio_bounce_pool *best = NULL;
-		if (!any)
-			for (uint32_t i = 0; i < n && best == NULL; i++) {
-				struct vtio_bounce_pool *p =
-				    VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
-				if (p != NULL && p->id == dev->pool_id && p->dev_hi <= dev->mask)
-					best = p;
-			}
-		if (best == NULL && (any || !(dev->flags & VTIO_BOUNCE_DEV_F_STRICT)))
-			for (uint32_t i = n; i-- > 0 && best == NULL;) {
-				struct vtio_bounce_pool *p =
-				    VTIO_BOUNCE_LOAD_ACQPTR(&set->pools[i]);
-				if (p != NULL && p->dev_hi <= dev->mask &&
-				    !(p->flags & VTIO_BOUNCE_POOL_F_RESTRICTED) &&
-				    (any || p->id != dev->pool_id))
-					best = p;
-			}
-		VTIO_BOUNCE_FENCE_ACQ();
-		if (__atomic_load_n(&set->seq, __ATOMIC_RELAXED) == s1)
-			return best;
-	}
+	struct first c = {dev, NULL};
+	seq_read(set, first_body, &c);
+	return c.best;
 }
 
 /* Fold one pool's refusal into the error to report: exhaustion outranks
