@@ -532,6 +532,112 @@ static void test_indirect_needs_feature(void **state)
 	fx_teardown(&f);
 }
 
+/* ---- Event-driven simulation: no lost notification --------------------------------------- */
+
+struct sim {
+	struct fx f;
+	uint64_t rng;
+	bool kick_pending, irq_pending;
+	bool dev_sleeping, drv_sleeping;
+	unsigned inflight, completed;
+	int tok;
+};
+
+static uint32_t sim_rnd(struct sim *s)
+{
+	s->rng = s->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(s->rng >> 33);
+}
+
+static void sim_driver(struct sim *s, unsigned char *buf)
+{
+	if (s->irq_pending || !s->drv_sleeping) {
+		s->irq_pending = false;
+		s->drv_sleeping = false;
+		vtio_vq_disable_cb(s->f.vq);
+		while (vtio_vq_get_used(s->f.vq, NULL) != NULL) {
+			s->inflight--;
+			s->completed++;
+		}
+	}
+	/* new requests arrive whether the driver sleeps or not */
+	unsigned n = sim_rnd(s) % 4;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned nseg = 1 + sim_rnd(s) % 3;
+		struct vtio_sg sg[3];
+		for (unsigned k = 0; k < nseg; k++)
+			sg[k] = vtio_sg_of(buf + 8u * k, 8);
+		if (vtio_vq_add(s->f.vq, sg, 1, nseg - 1, &s->tok) != 0)
+			break;
+		s->inflight++;
+	}
+	if (vtio_vq_kick_prepare(s->f.vq))
+		s->kick_pending = true;
+	if (!s->drv_sleeping) {
+		bool ok = (sim_rnd(s) & 1) ? vtio_vq_enable_cb(s->f.vq)
+					   : vtio_vq_enable_cb_delayed(s->f.vq);
+		s->drv_sleeping = ok;
+	}
+}
+
+static void sim_device(struct sim *s)
+{
+	if (!s->kick_pending && s->dev_sleeping)
+		return;
+	s->kick_pending = false;
+	s->dev_sleeping = false;
+	vtio_devq_disable_notify(s->f.dq);
+	unsigned budget = 1 + sim_rnd(s) % 5;
+	struct vtio_devq_chain c;
+	for (unsigned i = 0; i < budget; i++) {
+		fx_chain_init(&s->f, &c);
+		if (vtio_devq_pop(s->f.dq, &c) != 0)
+			break;
+		assert_int_equal(vtio_devq_push(s->f.dq, &c, (uint32_t)c.wr_len), 0);
+	}
+	if (vtio_devq_notify_prepare(s->f.dq))
+		s->irq_pending = true;
+	if (!vtio_devq_more_avail(s->f.dq) && vtio_devq_enable_notify(s->f.dq))
+		s->dev_sleeping = true;
+}
+
+/* EVT-DRV-8/9, EVT-DEV-7/9, NOTIF-DRV-3, NOTIF-DEV-3: both sides sleep
+ * whenever they may; a random interleaving over many wraps never reaches a
+ * state where one sleeps with work for it and no notification coming. */
+static void test_no_lost_notification(void **state)
+{
+	(void)state;
+	static const uint32_t sizes[] = {1, 3, 7, 16};
+	for (int ev = 0; ev < 2; ev++)
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			struct sim s;
+			memset(&s, 0, sizeof(s));
+			s.rng = 99 + z;
+			uint64_t feat = FX_MODERN | (ev ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0);
+			assert_int_equal(fx_setup(&s.f, VTIO_LAYOUT_PACKED, sizes[z], feat, NULL),
+					 0);
+			unsigned char *buf = fx_alloc(&s.f, 32, 8);
+			for (int step = 0; step < 40000; step++) {
+				if (sim_rnd(&s) & 1)
+					sim_driver(&s, buf);
+				else
+					sim_device(&s);
+				/* lost kick: the device sleeps, work is there, no kick */
+				if (s.dev_sleeping && !s.kick_pending)
+					assert_false(vtio_devq_more_avail(s.f.dq));
+				/* lost interrupt: all done on the device side, the
+				 * driver sleeps with used buffers and no interrupt */
+				if (s.dev_sleeping && !s.kick_pending && s.drv_sleeping &&
+				    !s.irq_pending)
+					assert_false(vtio_vq_more_used(s.f.vq));
+			}
+			assert_true(s.completed > 1000);
+			assert_false(vtio_vq_is_broken(s.f.vq));
+			assert_false(vtio_devq_is_broken(s.f.dq));
+			fx_teardown(&s.f);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +653,7 @@ int main(void)
 	    cmocka_unit_test(test_used_len_write_flag),
 	    cmocka_unit_test(test_push_batch_out_of_order),
 	    cmocka_unit_test(test_indirect_needs_feature),
+	    cmocka_unit_test(test_no_lost_notification),
 	};
 #if VTIO_CONFIG_PACKED
 	return cmocka_run_group_tests(tests, NULL, NULL);
