@@ -116,7 +116,12 @@ struct vtio_devq;
 
 /**
  * Initialise a device-side queue in @p state. The ring areas are
- * validated (alignment, reachable through the view) but not written.
+ * validated (alignment, reachable through the view) but not written. Where
+ * the view has regions or a translate op the whole area is checked; where
+ * it has only accessor read/write ops, the first and the last byte of each
+ * area are read through the ops (a refused read gives VTIO_EFAULT; for the
+ * device area, which the device only writes, VTIO_EACCES is accepted) and
+ * every later access is checked again.
  *
  * @param out receives the queue handle (points into @p state).
  * @param state caller buffer of vtio_devq_state_size() bytes, 16-byte aligned.
@@ -137,7 +142,11 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  * Each descriptor is copied to private memory before it is checked. Pieces
  * are translated through the view: a buffer crossing view regions becomes
  * several iovs; memory the view reaches only through accessor ops gives an
- * iov with ptr NULL (use vtio_devq_read()/vtio_devq_write()). Zero-length
+ * iov with ptr NULL (use vtio_devq_read()/vtio_devq_write()): such pieces
+ * are not checked at pop (the ops have no range check) but at each access,
+ * where vtio_devq_read()/vtio_devq_write() return VTIO_EFAULT / VTIO_EACCES
+ * and the queue is not broken (the caller decides; the buffer can still be
+ * pushed back). Zero-length
  * descriptors are accepted and produce no iov. Chain limits: at most the
  * queue size of descriptors in the ring's table, plus at most
  * vtio_devq_config::max_indirect entries in one indirect table; direct
@@ -153,7 +162,11 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  *         queue not broken, c->rd_num / c->wr_num hold the numbers of pieces
  *         needed (the chain was fully validated first, so a malformed chain
  *         reports its own error, never VTIO_ENOBUFS);
- *         VTIO_EIO when the queue is already broken.
+ *         VTIO_EIO when the queue is already broken; except that when the
+ *         queue broke inside a call that cannot return an error
+ *         (vtio_devq_enable_notify(), vtio_devq_more_avail(),
+ *         vtio_devq_notify_prepare(), vtio_devq_disable_notify()), the next
+ *         pop or push returns that specific error once, then VTIO_EIO.
  *         On a driver protocol violation the queue is broken (reason in
  *         vtio_devq_broken_reason()) and the specific error is returned:
  *         - VTIO_EPROTO: avail idx moved by more than the queue size
@@ -187,8 +200,10 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
  * @param c    the chain as popped.
  * @param len  bytes written into its writable part.
  * @param q the queue.
- * @return 0, VTIO_EIO (broken), VTIO_EINVAL (len larger than the chain's
- *         writable length).
+ * @return 0, VTIO_EIO (broken; or once the error that broke it, see
+ *         vtio_devq_pop()), VTIO_EINVAL (len larger than the chain's
+ *         writable length), VTIO_EFAULT (used ring not writable: the queue
+ *         is broken).
  * Context: device side, serialised.
  */
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len);
@@ -256,15 +271,18 @@ int vtio_devq_kick(struct vtio_devq *q);
  * the avail index.
  * @param q the queue.
  * @return true when the ring is empty (safe to wait), false when a chain
- *         arrived meanwhile (pop again).
+ *         arrived meanwhile (pop again) or the queue broke (a protocol
+ *         violation or a view error found here: the next vtio_devq_pop()
+ *         returns its specific error).
  * Context: device side, serialised with the other device calls.
  */
 bool vtio_devq_enable_notify(struct vtio_devq *q);
 
 /**
- * Ask the driver not to notify (a hint: sets VTIO_USED_F_NO_NOTIFY; with
- * EVENT_IDX nothing is written and avail_event stays where the last
- * vtio_devq_enable_notify() put it).
+ * Ask the driver not to notify (a hint). Split: sets VTIO_USED_F_NO_NOTIFY;
+ * with EVENT_IDX nothing is written and avail_event stays where the last
+ * vtio_devq_enable_notify() put it. Packed: writes the device event
+ * suppression flags = DISABLE, with or without EVENT_IDX.
  * @param q the queue.
  * Context: device side, serialised.
  */
@@ -273,7 +291,9 @@ void vtio_devq_disable_notify(struct vtio_devq *q);
 /**
  * True when a chain is waiting to be popped (cheap poll).
  * @param q the queue.
- * @return true when vtio_devq_pop() would return something other than VTIO_EAGAIN.
+ * @return true when vtio_devq_pop() would return something other than
+ *         VTIO_EAGAIN; false also when the queue broke here (the next pop
+ *         returns the specific error).
  * Context: device side, serialised with the other device calls.
  */
 bool vtio_devq_more_avail(struct vtio_devq *q);

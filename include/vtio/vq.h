@@ -101,7 +101,11 @@ struct vtio_dma_dev;
 #define VTIO_VQ_F_DMA_BARRIERS 0x1u
 /** Map every buffer through the DMA device even without VIRTIO_F_ACCESS_PLATFORM. */
 #define VTIO_VQ_F_MAP 0x2u
-/** The caller maps buffers itself: vtio_sg::addr is a bus address; nothing is mapped. */
+/** The caller maps buffers itself: vtio_sg::addr is a bus address and buffers
+ * are not mapped. Indirect tables live in the library's state buffer, which
+ * the caller cannot map: when the queue would otherwise map (DMA device set,
+ * not the identity, ACCESS_PLATFORM or VTIO_VQ_F_MAP) they are still mapped
+ * TO_DEVICE through the DMA device, as Linux does. */
 #define VTIO_VQ_F_PREMAPPED 0x4u
 /** @} */
 
@@ -126,8 +130,13 @@ struct vtio_vq_config {
 	/**
 	 * Optional view through which the driver accesses its ring areas, by
 	 * their device addresses (areas.*_addr), instead of the CPU pointers:
-	 * for rings in memory with no CPU mapping, and for the counting view of
-	 * the read-free tests. NULL for direct access (the fast path).
+	 * for rings in memory with no CPU mapping (areas.desc / driver / device
+	 * may then be NULL: they are never used), and for the counting view of
+	 * the read-free tests. NULL for direct access (the fast path). 16-bit
+	 * fields go through a 2-byte-aligned translated pointer as one atomic
+	 * access, else through the view's ops (2-byte accesses untorn, mem.h).
+	 * A read or write the view refuses breaks the queue ("ring memory not
+	 * readable" / "ring memory not writable"): no value is invented.
 	 */
 	const struct vtio_mem *ring_mem;
 	/** Indirect tables the queue may use: @ref indirect_tables tables of
@@ -201,7 +210,8 @@ int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *
  * @param num queue size.
  * @param indirect_tables number of indirect tables to hold (0 = none).
  * @param indirect_max descriptors per indirect table.
- * @return the size, or 0 when the parameters are invalid.
+ * @return the size, or 0 when the parameters are invalid or the size does
+ *         not fit in size_t (e.g. 2^32 bytes of tables on a 32-bit host).
  * Context: any; pure.
  */
 size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indirect_tables,
@@ -218,8 +228,12 @@ struct vtio_vq;
  *                    aligned; owned by the queue until the caller stops using it.
  * @param state_size  size of @p state.
  * @param cfg         configuration; copied, need not outlive the call.
- * @return 0; VTIO_EINVAL (bad size, misaligned area, missing notify, state
- *         too small); VTIO_ENOTSUP (layout or feature not compiled in).
+ * @return 0; VTIO_EINVAL (bad size, misaligned area, NULL area pointer
+ *         without ring_mem, missing notify, state too small or the
+ *         parameters' state size not representable in size_t);
+ *         VTIO_ENOTSUP (layout or feature not compiled in, or mapping asked
+ *         for without DMA support); VTIO_EFAULT (ring_mem refused the
+ *         zeroing of an area).
  *
  * Context: driver side, setup.
  */
@@ -246,13 +260,18 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * With VIRTIO_F_IN_ORDER descriptors are allocated sequentially.
  *
  * Mapping is on when vtio_vq_config::dma is set, VIRTIO_F_ACCESS_PLATFORM is
- * negotiated or VTIO_VQ_F_MAP is given, VTIO_VQ_F_PREMAPPED is not, and the
- * DMA device is not the identity: out segments are mapped TO_DEVICE, in
- * segments FROM_DEVICE, an indirect table TO_DEVICE; all are unmapped when
- * the buffer comes back from vtio_vq_get_used() or vtio_vq_detach_unused().
- * Otherwise addresses pass straight through with no call. If mapping the
- * k-th fails, the k-1 done are unmapped, nothing is consumed and the
- * mapping error is returned.
+ * negotiated or VTIO_VQ_F_MAP is given, and the DMA device is not the
+ * identity: out segments are mapped TO_DEVICE, in segments FROM_DEVICE
+ * (unless VTIO_VQ_F_PREMAPPED), an indirect table TO_DEVICE (even with
+ * VTIO_VQ_F_PREMAPPED); all are unmapped when the buffer comes back from
+ * vtio_vq_get_used() or vtio_vq_detach_unused(), from records the queue
+ * keeps privately (never from the table the device can see). A linear
+ * stack (vtio_dma_dev::linear: bus = cpu + offset, unmap a no-op) costs
+ * one addition per segment and no call. Otherwise addresses pass straight
+ * through with no call. If mapping the k-th fails, the k-1 done are
+ * unmapped, nothing is consumed and the mapping error is returned. The
+ * writable length the used length is clamped to is summed in 64 bits and
+ * kept saturated at UINT32_MAX (a chain of exactly 4 GiB).
  *
  * @param token  non-NULL value handed back by vtio_vq_get_used().
  * @param vq the queue.
@@ -262,7 +281,9 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
  * @return 0; VTIO_ENOSPC (not enough free descriptors); VTIO_EINVAL (no
  *         segments, zero length, NULL token); VTIO_E2BIG (more segments than
  *         the queue can ever hold, or more than 4 GiB in total, SPLIT-DRV-7);
- *         VTIO_EIO (queue broken); a DMA error.
+ *         VTIO_EIO (queue broken); VTIO_EFAULT (ring_mem refused a ring
+ *         write: the buffer is not added, its mappings are undone and the
+ *         queue is broken); a DMA error.
  *
  * Context: driver side, serialised with other driver-side calls.
  */
@@ -277,7 +298,9 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
  * the previous call).
  * @param vq the queue.
  * @return true when vtio_vq_notify() should be called; false when nothing
- *         was added since the previous call or the queue is broken.
+ *         was added since the previous call or the queue is broken (also
+ *         when ring_mem refuses the idx store or the suppression read:
+ *         the queue is then broken).
  * Context: driver side, serialised.
  */
 bool vtio_vq_kick_prepare(struct vtio_vq *vq);
@@ -320,7 +343,8 @@ int vtio_vq_kick(struct vtio_vq *vq);
  * @param vq the queue.
  * @return the buffer's token, or NULL when nothing is used yet or the queue
  *         is broken (check vtio_vq_is_broken()). A used entry naming an id
- *         that is out of range or not in flight breaks the queue; a wrong
+ *         that is out of range or not in flight breaks the queue, and so
+ *         does a ring_mem read error ("ring memory not readable"); a wrong
  *         token is never returned.
  *
  * Context: driver side, serialised.
@@ -331,7 +355,8 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len);
  * True when a used buffer is waiting (cheap poll).
  * @param vq the queue.
  * Context: driver side.
- * @return true when vtio_vq_get_used() would return a buffer (or find a protocol error).
+ * @return true when vtio_vq_get_used() would return a buffer (or find a
+ *         protocol error, or a ring_mem read error it then reports).
  */
 bool vtio_vq_more_used(const struct vtio_vq *vq);
 
@@ -353,8 +378,10 @@ bool vtio_vq_enable_cb(struct vtio_vq *vq);
 
 /**
  * Like vtio_vq_enable_cb() but asks for the notification only after about
- * 3/4 of the in-flight buffers are used (EVENT_IDX; otherwise the same as
- * vtio_vq_enable_cb()).
+ * 3/4 of the in-flight work is used (EVENT_IDX; otherwise the same as
+ * vtio_vq_enable_cb()). Split counts buffers (avail idx - last used);
+ * packed counts ring descriptors (slots), so a queue of multi-descriptor
+ * buffers is notified after 3/4 of its descriptors.
  * @param vq the queue.
  * @return as vtio_vq_enable_cb().
  * Context: driver side, serialised with the other driver calls.

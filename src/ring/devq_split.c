@@ -192,9 +192,9 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 		return pop_general(q, c);
 	if (s->last_avail == s->avail_idx) {
 		/* SPLIT-DEV-8: idx (acquire), validated, before ring entries. */
-		uint16_t idx = vtio__w16(q->legacy,
-					 vtio__load16_acquire_ptr(q->area_ptr[VTIO__AREA_DRIVER] + 2,
-								  q->dma_barriers));
+		uint16_t idx = vtio__w16(
+		    q->legacy,
+		    vtio__load16_acquire_ptr(q->area_ptr[VTIO__AREA_DRIVER] + 2, q->dma_barriers));
 		if (idx == s->last_avail)
 			return VTIO_EAGAIN;
 		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_avail) > q->num))

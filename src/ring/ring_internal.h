@@ -97,10 +97,10 @@ struct vtio_vq {
 	bool indirect; /* INDIRECT_DESC negotiated and tables given */
 	bool in_order;
 	bool notif_data;
-	bool do_map;	   /* buffers go through vtio_dma_map (out of line, unmapped on used) */
-	bool map_tables;   /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
-	bool unmap_tables; /* ... and must be unmapped on used (map_tables, stack not linear) */
-	bool fast;	   /* no ring_mem, nothing to unmap: the straight-line paths apply */
+	bool do_map;	     /* buffers go through vtio_dma_map (out of line, unmapped on used) */
+	bool map_tables;     /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
+	bool unmap_tables;   /* ... and must be unmapped on used (map_tables, stack not linear) */
+	bool fast;	     /* no ring_mem, nothing to unmap: the straight-line paths apply */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;

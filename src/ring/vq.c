@@ -228,8 +228,9 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 		return VTIO_EINVAL; /* SPLIT-DRV-1 / PACKED-DRV-1 */
 	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
 		return VTIO_ENOTSUP;
-	bool want_map = cfg->dma != NULL && ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
-					     (cfg->flags & VTIO_VQ_F_MAP));
+	bool want_map =
+	    cfg->dma != NULL && ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
+				 (cfg->flags & VTIO_VQ_F_MAP));
 	/* Without DMA support nothing can be mapped: neither buffers nor (even
 	 * premapped) the indirect tables. */
 	if (!VTIO_CONFIG_DMA && want_map &&

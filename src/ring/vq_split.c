@@ -90,7 +90,8 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
 	uint16_t h = vtio__w16(vq->legacy, r->head);
 	if (VTIO_LIKELY(vq->ring_mem == NULL))
-		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h, 2);
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
+			    2);
 	else if (VTIO_UNLIKELY(vtio__vq_ring_write(vq, VTIO__AREA_DRIVER,
 						   vtio_split_avail_ring_off(slot), &h, 2) != 0))
 		return VTIO_EFAULT;
@@ -245,8 +246,7 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 		r.head = vq->in_order ? s->next_desc : s->free_head;
 		struct vtio_split_desc *d = &s->shadow[r.head];
 		bool w = in_num != 0;
-		uint16_t next =
-		    vq->in_order ? (uint16_t)((r.head + 1u) & (vq->num - 1u)) : d->next;
+		uint16_t next = vq->in_order ? (uint16_t)((r.head + 1u) & (vq->num - 1u)) : d->next;
 		uint64_t bus = sg[0].addr + vq->bus_offset;
 		d->addr = bus;
 		d->len = sg[0].len;
@@ -352,8 +352,8 @@ static bool read_used_elem(struct vtio_vq *vq, uint32_t *id, uint32_t *ulen)
 	/* SPLIT-DRV-15: idx (acquire) before the element. */
 	if (VTIO_UNLIKELY(vtio__vq_ring_read(
 			      vq, VTIO__AREA_DEVICE,
-			      vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))), &e,
-			      sizeof(e)) != 0)) {
+			      vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))),
+			      &e, sizeof(e)) != 0)) {
 		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
 		return false;
 	}
@@ -474,9 +474,9 @@ void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 	if (VTIO_UNLIKELY(!vq->fast || vq->in_order))
 		return get_used_general(vq, len);
 	if (s->last_used == s->used_idx) {
-		uint16_t idx = vtio__w16(vq->legacy,
-					 vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
-								  vq->dma_barriers));
+		uint16_t idx = vtio__w16(
+		    vq->legacy, vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
+							 vq->dma_barriers));
 		if (idx == s->last_used)
 			return NULL;
 		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight))
