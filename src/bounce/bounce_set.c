@@ -311,7 +311,7 @@ __attribute__((noinline))
 #endif
 static int
 map_slow(struct vtio_bounce_set *set, const struct vtio_bounce_dev *dev, void *cpu, size_t len,
-	 enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus, struct vtio_bounce_pool *first,
+	 enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus, const struct vtio_bounce_pool *first,
 	 int err)
 {
 	struct vtio_bounce_pool *c[VTIO_CONFIG_BOUNCE_MAX_POOLS];

@@ -70,7 +70,9 @@ VTIO__BOUNCE_HOT uint32_t next_one(const uint64_t *bits, uint32_t i, uint32_t en
 VTIO__BOUNCE_HOT void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 {
 	uint32_t b = i % 64u;
-	if (VTIO_LIKELY(b + n <= 64u)) { /* one word (n >= 1) */
+	if (VTIO_UNLIKELY(n == 0))
+		return;
+	if (VTIO_LIKELY(b + n <= 64u)) { /* one word */
 		uint64_t m = (~0ull >> (64u - n)) << b;
 		if (on)
 			bits[i / 64u] |= m;
@@ -82,7 +84,7 @@ VTIO__BOUNCE_HOT void set_bits(uint64_t *bits, uint32_t i, uint32_t n, bool on)
 		uint32_t w = i / 64u;
 		b = i % 64u;
 		uint32_t k = 64u - b < n ? 64u - b : n;
-		uint64_t m = (~0ull >> (64u - k)) << b;
+		uint64_t m = (k >= 64u ? ~0ull : ((1ull << k) - 1u)) << b;
 		if (on)
 			bits[w] |= m;
 		else
