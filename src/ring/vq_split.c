@@ -84,12 +84,12 @@ struct add_rec {
  * kick_prepare), then record the buffer as in flight. On a ring write error
  * nothing is recorded: the caller undoes its maps and breaks the queue.
  */
-static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *token)
+static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *token, bool direct)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
 	uint16_t h = vtio__w16(vq->legacy, r->head);
-	if (VTIO_LIKELY(vq->ring_mem == NULL))
+	if (direct || VTIO_LIKELY(vq->ring_mem == NULL))
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
 			    2);
 	else if (VTIO_UNLIKELY(vtio__vq_ring_write(vq, VTIO__AREA_DRIVER,
@@ -196,7 +196,7 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 		r.ndesc = (uint16_t)n;
 		r.last = last;
 	}
-	if (VTIO_UNLIKELY(werr != 0 || commit_buf(vq, &r, token) != 0))
+	if (VTIO_UNLIKELY(werr != 0 || commit_buf(vq, &r, token, false) != 0))
 		return add_failed(vq, &r);
 	return 0;
 }
@@ -228,7 +228,8 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 		r.indir_addr = 0;
 		r.wr_len = w ? sg[0].len : 0;
 		r.nseg = 1;
-		if (VTIO_UNLIKELY(put_desc(vq, r.head) != 0 || commit_buf(vq, &r, token) != 0))
+		if (VTIO_UNLIKELY(put_desc(vq, r.head) != 0 ||
+				  commit_buf(vq, &r, token, false) != 0))
 			return add_failed(vq, &r);
 		return 0;
 	}
@@ -264,7 +265,7 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 		r.indir_addr = 0;
 		r.wr_len = w ? sg[0].len : 0;
 		r.nseg = 1;
-		return commit_buf(vq, &r, token); /* no ring_mem: cannot fail */
+		return commit_buf(vq, &r, token, true); /* no ring_mem: cannot fail */
 	}
 	return add_general(vq, sg, out_num, in_num, token);
 }
