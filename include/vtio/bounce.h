@@ -24,14 +24,20 @@
  * original buffer into the slots, whatever the direction and even with
  * VTIO_DMA_ATTR_SKIP_CPU_SYNC, so a device never sees the stale contents of
  * an earlier mapping (the fix for CVE-2022-0854) and a partial device write
- * leaves the rest of the buffer intact; sync_for_device copies CPU -> slots
+ * leaves the rest of the buffer intact; the rest of the mapping's slots (the
+ * kept min_align offset before the data, the tail of the last slot) is
+ * zeroed, so nothing a device can read in the run comes from an earlier
+ * mapping; sync_for_device copies CPU -> slots
  * for TO_DEVICE and BIDIRECTIONAL; sync_for_cpu copies slots -> CPU for
  * FROM_DEVICE and BIDIRECTIONAL; unmap copies back for FROM_DEVICE and
  * BIDIRECTIONAL (unless VTIO_DMA_ATTR_SKIP_CPU_SYNC) and frees the slots.
  *
  * Concurrency: map, unmap, sync, alloc and free may run on any number of
  * threads at once. Each area has its own lock (VTIO_LOCK_T from port.h);
- * the set is read without a lock (a sequence counter guards
+ * unmap and free check the mapping and release it under that lock (the
+ * copy back and scrubbing run unlocked while the slots stay taken), so a
+ * double unmap racing other calls is refused and never frees slots mapped
+ * in between. The set is read without a lock (a sequence counter guards
  * registration), so there is no global lock on the fast path. Give each
  * thread (or each device/queue) its own area hint so threads rarely meet.
  */
@@ -368,9 +374,12 @@ int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *d
  * @param dir    the direction mapped.
  * @param attrs  VTIO_DMA_ATTR_SKIP_CPU_SYNC: free without copying back.
  * @return 0; VTIO_ENOENT (no pool owns @p bus, or it is not the start of a
- *         mapping); VTIO_EALREADY (slots already free: double unmap);
- *         VTIO_EINVAL (@p len or @p dir differ from the mapping, or the
- *         address is a pool allocation).
+ *         mapping); VTIO_EALREADY (slots already free, or being unmapped
+ *         by another call: double unmap); VTIO_EINVAL (@p len or @p dir
+ *         differ from the mapping, or the address is a pool allocation).
+ *         A double unmap is detected unless the slots were mapped again in
+ *         between with the same length, direction and offset: the address
+ *         alone cannot tell that new mapping from the old one.
  * Context: any thread; the caller owns the mapping.
  */
 int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio_dma_dir dir,
