@@ -60,9 +60,9 @@ int vtio__vq_packed_init(struct vtio_vq *vq, void *extra)
 
 /* ---- Ring accessors ----------------------------------------------------------------- */
 
-/* Write addr/len/id of slot @slot (not its flags). */
-static inline void put_desc(struct vtio_vq *vq, uint16_t slot, uint64_t addr, uint32_t len,
-			    uint16_t id)
+/* Write addr/len/id of slot @slot (not its flags). @return 0 or the view's error. */
+static inline int put_desc(struct vtio_vq *vq, uint16_t slot, uint64_t addr, uint32_t len,
+			   uint16_t id)
 {
 	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
 		struct vtio_packed_desc *d =
@@ -70,7 +70,7 @@ static inline void put_desc(struct vtio_vq *vq, uint16_t slot, uint64_t addr, ui
 		d->addr = vtio__w64(vq->legacy, addr);
 		d->len = vtio__w32(vq->legacy, len);
 		d->id = vtio__w16(vq->legacy, id);
-		return;
+		return 0;
 	}
 	unsigned char w[14];
 	uint64_t a = vtio__w64(vq->legacy, addr);
@@ -79,18 +79,12 @@ static inline void put_desc(struct vtio_vq *vq, uint16_t slot, uint64_t addr, ui
 	VTIO_MEMCPY(w, &a, 8);
 	VTIO_MEMCPY(w + 8, &l, 4);
 	VTIO_MEMCPY(w + 12, &i, 2);
-	vtio__vq_ring_write(vq, VTIO__AREA_DESC, (size_t)slot * 16u, w, sizeof(w));
+	return vtio__vq_ring_write(vq, VTIO__AREA_DESC, (size_t)slot * 16u, w, sizeof(w));
 }
 
 static inline size_t flags_off(uint16_t slot)
 {
 	return (size_t)slot * 16u + 14u;
-}
-
-/* Flags of slot @slot, acquire: id/len read afterwards are the device's. */
-static inline uint16_t get_flags(const struct vtio_vq *vq, uint16_t slot)
-{
-	return vtio__w16(vq->legacy, vtio__vq_load16_acquire(vq, VTIO__AREA_DESC, flags_off(slot)));
 }
 
 static inline bool is_used(uint16_t flags, bool wrap)
@@ -114,6 +108,24 @@ static void unmap_chain(struct vtio_vq *vq, uint16_t id, unsigned n)
 	}
 }
 
+/*
+ * A ring write failed during an add (ring_mem view): undo the maps, keep
+ * nothing in flight, break the queue. The head's flags were not published,
+ * so the device never starts on this buffer.
+ */
+static VTIO__NOINLINE int add_failed(struct vtio_vq *vq, uint16_t id, unsigned n, uint32_t indir,
+				     uint64_t indir_addr)
+{
+	if (indir != 0) {
+		vtio__vq_unmap_indirect(vq, indir - 1u, n, indir_addr);
+		vtio__vq_indir_put(vq, indir);
+	} else if (vq->do_map) {
+		unmap_chain(vq, id, n);
+	}
+	vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+	return VTIO_EFAULT;
+}
+
 int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
 			unsigned in_num, void *token)
 {
@@ -123,71 +135,87 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 	unsigned n = out_num + in_num;
 	bool fits = n <= vq->num_free;
 	uint16_t head = p->next_avail;
-	uint16_t head_flags;
 	uint16_t id = vq->in_order ? head : p->free_head;
-	struct vtio__vq_buf *b = &vq->bufs[id];
-	uint32_t wr_len = 0;
+	/* Summed in 64 bits: two writable segments of 2 GiB are exactly 4 GiB
+	 * (vq.c's limit), stored saturated (PACKED-DRV-15 clamps to it). */
+	uint64_t wr_len = 0;
 	for (unsigned k = out_num; k < n; k++)
 		wr_len += sg[k].len;
+	uint16_t slot = head;
+	uint16_t au = p->avail_used;
+	bool wrap = p->avail_wrap;
+	uint16_t head_flags;
+	uint16_t ndesc;
+	uint16_t last;
+	uint32_t indir = 0;
+	uint64_t indir_addr = 0;
+	int werr = 0;
 
 	if (vtio__vq_want_indirect(vq, n, fits) && vq->num_free >= 1) {
 		/* INDIR-DRV-8/9: one ring descriptor pointing at the table. */
 		uint32_t t = vtio__vq_indir_get(vq);
-		uint64_t taddr;
-		int err = vtio__vq_fill_indirect(vq, t - 1u, sg, out_num, in_num, &taddr);
+		int err = vtio__vq_fill_indirect(vq, t - 1u, sg, out_num, in_num, &indir_addr);
 		if (VTIO_UNLIKELY(err != 0)) {
 			vtio__vq_indir_put(vq, t);
 			return err;
 		}
-		put_desc(vq, head, taddr, (uint32_t)(n * 16u), id);
-		head_flags = (uint16_t)(VTIO_DESC_F_INDIRECT | p->avail_used);
-		b->indir = t;
-		b->indir_addr = taddr;
-		b->ndesc = 1;
-		b->last = id;
+		indir = t;
+		werr = put_desc(vq, head, indir_addr, (uint32_t)(n * 16u), id);
+		head_flags = (uint16_t)(VTIO_DESC_F_INDIRECT | au);
+		ndesc = 1;
+		last = id;
 		if (vq->in_order)
 			ext[id].next = (uint16_t)(id + 1u < num ? id + 1u : 0u);
-		if (++p->next_avail >= num) {
-			p->next_avail = 0;
-			p->avail_wrap = !p->avail_wrap;
-			p->avail_used ^= PK_AU;
+		if (++slot >= num) {
+			slot = 0;
+			wrap = !wrap;
+			au ^= PK_AU;
 		}
-		vq->stats.indirect++;
 	} else {
 		if (VTIO_UNLIKELY(!fits))
 			return VTIO_ENOSPC; /* PACKED-DRV-9: room for the whole list first */
-		uint16_t slot = head;
-		uint16_t au = p->avail_used;
-		bool wrap = p->avail_wrap;
-		uint16_t e = id;
-		uint16_t last = id;
-		head_flags = 0;
-		for (unsigned k = 0; k < n; k++) {
-			bool w = k >= out_num;
-			uint64_t bus = sg[k].addr;
-			if (vq->do_map) {
+		/* Pass 1: map every segment before the ring is touched. A map may
+		 * fail partway (ENOMEM from an exhausted bounce pool is an ordinary
+		 * event); the ring then holds nothing of this buffer, so no slot
+		 * can read as available for the current lap (CHECKLIST 3.15). */
+		if (vq->do_map) {
+			uint16_t e = id;
+			for (unsigned k = 0; k < n; k++) {
+				bool w = k >= out_num;
+				uint64_t bus;
 				int err = vtio__vq_map(vq, sg[k].addr, sg[k].len, w, &bus);
 				if (VTIO_UNLIKELY(err != 0)) {
-					/* Nothing is visible: the head's flags were not written. */
 					unmap_chain(vq, id, k);
 					return err;
 				}
 				ext[e].addr = bus;
 				ext[e].len = sg[k].len;
 				ext[e].flags = w ? VTIO_DESC_F_WRITE : 0;
+				if (vq->in_order)
+					ext[e].next = (uint16_t)(e + 1u < num ? e + 1u : 0u);
+				e = ext[e].next;
 			}
+		}
+		/* Pass 2: descriptors, and the flags of all but the head. */
+		uint16_t e = id;
+		last = id;
+		head_flags = 0;
+		for (unsigned k = 0; k < n; k++) {
+			bool w = k >= out_num;
+			/* Mapped above, or identity / premapped / linear stack. */
+			uint64_t bus = vq->do_map ? ext[e].addr : sg[k].addr + vq->bus_offset;
 			if (vq->in_order)
 				ext[e].next = (uint16_t)(e + 1u < num ? e + 1u : 0u);
 			/* PACKED-DRV-12: the buffer id in every descriptor (required in
 			 * the last), AVAIL/USED/WRITE set in each one. */
-			put_desc(vq, slot, bus, sg[k].len, id);
+			werr |= put_desc(vq, slot, bus, sg[k].len, id);
 			uint16_t f = (uint16_t)(au | (w ? VTIO_DESC_F_WRITE : 0u) |
 						(k + 1u < n ? VTIO_DESC_F_NEXT : 0u));
 			if (k == 0)
 				head_flags = f;
 			else
-				vtio__vq_write16(vq, VTIO__AREA_DESC, flags_off(slot),
-						 vtio__w16(vq->legacy, f));
+				werr |= vtio__vq_write16(vq, VTIO__AREA_DESC, flags_off(slot),
+							 vtio__w16(vq->legacy, f));
 			last = e;
 			e = ext[e].next;
 			/* PACKED-DRV-4: flip after slot num-1, even inside a chain. */
@@ -197,27 +225,35 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 				au ^= PK_AU;
 			}
 		}
-		p->next_avail = slot;
-		p->avail_wrap = wrap;
-		p->avail_used = au;
-		b->indir = 0;
-		b->indir_addr = 0;
-		b->ndesc = (uint16_t)n;
-		b->last = last;
+		ndesc = (uint16_t)n;
 	}
-	if (!vq->in_order)
-		p->free_head = ext[b->last].next;
-	b->token = token;
-	b->wr_len = wr_len;
-	b->nseg = n;
-	vq->num_free -= b->ndesc;
-	vq->inflight++;
-	p->added += b->ndesc;
-	vq->stats.added++;
 	/* PACKED-DRV-7/8: everything above, then a write barrier (release),
 	 * then the head's flags: the whole list becomes visible at once. */
-	vtio__vq_store16_release(vq, VTIO__AREA_DESC, flags_off(head),
-				 vtio__w16(vq->legacy, head_flags));
+	if (VTIO_UNLIKELY(werr != 0 ||
+			  vtio__vq_store16_release(vq, VTIO__AREA_DESC, flags_off(head),
+						   vtio__w16(vq->legacy, head_flags)) != 0))
+		return add_failed(vq, id, n, indir, indir_addr);
+	/* Private bookkeeping only from here (the caller serialises driver
+	 * operations on a queue, so nothing reaps before add returns). */
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	p->next_avail = slot;
+	p->avail_wrap = wrap;
+	p->avail_used = au;
+	b->indir = indir;
+	b->indir_addr = indir_addr;
+	b->ndesc = ndesc;
+	b->last = last;
+	if (!vq->in_order)
+		p->free_head = ext[last].next;
+	b->token = token;
+	b->wr_len = vtio__vq_sat32(wr_len);
+	b->nseg = n;
+	vq->num_free -= ndesc;
+	vq->inflight++;
+	p->added += ndesc;
+	vq->stats.added++;
+	if (indir != 0)
+		vq->stats.indirect++;
 	return 0;
 }
 
@@ -233,8 +269,13 @@ bool vtio__vq_packed_kick_prepare(struct vtio_vq *vq)
 	/* NOTIF-DRV-3: descriptors exposed, full barrier, then the device's
 	 * event suppression area. */
 	vtio__mb(vq->dma_barriers);
-	uint16_t flags = vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE, 2)) &
-			 VTIO_RING_EVENT_FLAGS_MASK;
+	uint16_t raw;
+	if (VTIO_UNLIKELY(vtio__vq_get16(vq, VTIO__AREA_DEVICE, 2, &raw) != 0)) {
+		/* Guessing either way is wrong (a lost kick hangs): the queue is dead. */
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
+	}
+	uint16_t flags = vtio__w16(vq->legacy, raw) & VTIO_RING_EVENT_FLAGS_MASK;
 	if (flags == VTIO_RING_EVENT_FLAGS_DISABLE)
 		return false;
 	/* ENABLE, DESC without EVENT_IDX, or the reserved value 3: notify
@@ -242,7 +283,11 @@ bool vtio__vq_packed_kick_prepare(struct vtio_vq *vq)
 	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !vq->event_idx || added >= vq->num)
 		return true;
 	vtio__rmb(vq->dma_barriers);
-	uint16_t ow = vtio__w16(vq->legacy, vtio__vq_read16(vq, VTIO__AREA_DEVICE, 0));
+	if (VTIO_UNLIKELY(vtio__vq_get16(vq, VTIO__AREA_DEVICE, 0, &raw) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return false;
+	}
+	uint16_t ow = vtio__w16(vq->legacy, raw);
 	/* EVT-DRV-8 / CHECKLIST 3.4: offset in the previous lap counts as off - num. */
 	uint16_t event = (uint16_t)(ow & 0x7fffu);
 	if (((ow >> VTIO_RING_EVENT_WRAP_SHIFT) != 0) != p->avail_wrap)
@@ -295,6 +340,15 @@ static inline void advance_used(struct vtio_vq *vq, uint16_t ndesc)
 	p->last_used = (uint16_t)u;
 }
 
+/* A used descriptor could not be read through the ring view: no guess at
+ * its flags, id or len (a flags read taken as 0 is "used" on a lap whose
+ * wrap counter is 0, and would hand back a buffer the device still owns). */
+static VTIO__NOINLINE void *used_unreadable(struct vtio_vq *vq)
+{
+	vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+	return NULL;
+}
+
 void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
@@ -315,10 +369,13 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 		if (vq->inflight == 0)
 			return NULL;
 		uint16_t slot = p->last_used;
-		uint16_t flags = get_flags(vq, slot);
-		if (!is_used(flags, p->used_wrap))
-			return NULL;
+		uint16_t raw;
 		/* PACKED-DRV-14: flags (acquire) before id and len. */
+		if (VTIO_UNLIKELY(
+			vtio__vq_get16_acquire(vq, VTIO__AREA_DESC, flags_off(slot), &raw) != 0))
+			return used_unreadable(vq);
+		if (!is_used(vtio__w16(vq->legacy, raw), p->used_wrap))
+			return NULL;
 		uint16_t uid;
 		uint32_t l;
 		if (VTIO_LIKELY(vq->ring_mem == NULL)) {
@@ -331,7 +388,9 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			l = vtio__w32(vq->legacy, d->len);
 		} else {
 			unsigned char r[6];
-			vtio__vq_ring_read(vq, VTIO__AREA_DESC, (size_t)slot * 16u + 8u, r, 6);
+			if (VTIO_UNLIKELY(vtio__vq_ring_read(vq, VTIO__AREA_DESC,
+							     (size_t)slot * 16u + 8u, r, 6) != 0))
+				return used_unreadable(vq);
 			VTIO_MEMCPY(&l, r, 4);
 			VTIO_MEMCPY(&uid, r + 4, 2);
 			uid = vtio__w16(vq->legacy, uid);
@@ -370,19 +429,13 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			ulen = vq->bufs[id].wr_len;
 		}
 	}
-	struct vtio__vq_buf *b = &vq->bufs[id];
+	const struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
-	if (VTIO_UNLIKELY(ulen > b->wr_len)) {
-		/* Never expose bytes past the buffer (PACKED-DRV-16): clamp, count. */
-		ulen = b->wr_len;
-		vq->stats.len_clamped++;
-	}
+	uint32_t wr_len = b->wr_len;
 	advance_used(vq, b->ndesc);
 	detach(vq, id);
-	vq->stats.used++;
-	if (len != NULL)
-		*len = ulen;
-	return token;
+	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
+	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
 }
 
 bool vtio__vq_packed_more_used(const struct vtio_vq *vq)
@@ -392,45 +445,81 @@ bool vtio__vq_packed_more_used(const struct vtio_vq *vq)
 		return true;
 	if (vq->inflight == 0)
 		return false;
-	return is_used(get_flags(vq, p->last_used), p->used_wrap);
+	uint16_t raw;
+	if (VTIO_UNLIKELY(
+		vtio__vq_get16_acquire(vq, VTIO__AREA_DESC, flags_off(p->last_used), &raw) != 0))
+		return true; /* the next get_used re-reads, breaks and returns NULL */
+	return is_used(vtio__w16(vq->legacy, raw), p->used_wrap);
 }
 
 /* ---- Driver event suppression (used-buffer notifications) ------------------------------ */
 
-static void set_event_flags(struct vtio_vq *vq, uint16_t flags)
+/* @return false when the ring view refused the write (the queue is then broken). */
+static bool set_event_flags(struct vtio_vq *vq, uint16_t flags)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
-	if (p->event_flags != flags) {
-		p->event_flags = flags;
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 2, vtio__w16(vq->legacy, flags));
+	if (p->event_flags == flags)
+		return true;
+	p->event_flags = flags;
+	if (VTIO_UNLIKELY(
+		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 2, vtio__w16(vq->legacy, flags)) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+		return false;
 	}
+	return true;
 }
 
 void vtio__vq_packed_disable_cb(struct vtio_vq *vq)
 {
-	set_event_flags(vq, VTIO_RING_EVENT_FLAGS_DISABLE);
+	(void)set_event_flags(vq, VTIO_RING_EVENT_FLAGS_DISABLE);
 }
 
 /* EVT-DRV-7: off_wrap, barrier, flags (DESC only with EVENT_IDX); then
- * EVT-DRV-9: full barrier before re-checking for used descriptors. */
-static void enable_at(struct vtio_vq *vq, uint16_t off, bool wrap)
+ * EVT-DRV-9: full barrier before re-checking for used descriptors.
+ * @return false when the queue broke on a ring write. */
+static bool enable_at(struct vtio_vq *vq, uint16_t off, bool wrap)
 {
 	if (vq->event_idx) {
 		uint16_t ow = (uint16_t)(off | ((unsigned)wrap << VTIO_RING_EVENT_WRAP_SHIFT));
-		vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0, vtio__w16(vq->legacy, ow));
+		if (VTIO_UNLIKELY(vtio__vq_write16(vq, VTIO__AREA_DRIVER, 0,
+						   vtio__w16(vq->legacy, ow)) != 0)) {
+			vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+			return false;
+		}
 		vtio__wmb(vq->dma_barriers);
-		set_event_flags(vq, VTIO_RING_EVENT_FLAGS_DESC);
-	} else {
-		set_event_flags(vq, VTIO_RING_EVENT_FLAGS_ENABLE);
+		if (!set_event_flags(vq, VTIO_RING_EVENT_FLAGS_DESC))
+			return false;
+	} else if (!set_event_flags(vq, VTIO_RING_EVENT_FLAGS_ENABLE)) {
+		return false;
 	}
 	vtio__mb(vq->dma_barriers);
+	return true;
+}
+
+/* After enable_at: no used descriptor pending? A ring read error breaks the
+ * queue here (more_used cannot), which vtio_vq_enable_cb() reports as true. */
+static bool none_used(struct vtio_vq *vq)
+{
+	const struct vtio__vq_packed *p = &vq->u.packed;
+	if (p->batch_pending)
+		return false;
+	if (vq->inflight == 0)
+		return true;
+	uint16_t raw;
+	if (VTIO_UNLIKELY(
+		vtio__vq_get16_acquire(vq, VTIO__AREA_DESC, flags_off(p->last_used), &raw) != 0)) {
+		vtio__vq_break(vq, VTIO__VQ_ENOREAD);
+		return true;
+	}
+	return !is_used(vtio__w16(vq->legacy, raw), p->used_wrap);
 }
 
 bool vtio__vq_packed_enable_cb(struct vtio_vq *vq)
 {
 	const struct vtio__vq_packed *p = &vq->u.packed;
-	enable_at(vq, p->last_used, p->used_wrap);
-	return !vtio__vq_packed_more_used(vq);
+	if (!enable_at(vq, p->last_used, p->used_wrap))
+		return true; /* broken: as vtio_vq_enable_cb() on a broken queue */
+	return none_used(vq);
 }
 
 bool vtio__vq_packed_enable_cb_delayed(struct vtio_vq *vq)
@@ -444,8 +533,9 @@ bool vtio__vq_packed_enable_cb_delayed(struct vtio_vq *vq)
 		off -= vq->num;
 		wrap = !wrap;
 	}
-	enable_at(vq, (uint16_t)off, wrap);
-	return !vtio__vq_packed_more_used(vq);
+	if (!enable_at(vq, (uint16_t)off, wrap))
+		return true;
+	return none_used(vq);
 }
 
 /* ---- Detach / reset ---------------------------------------------------------------------- */

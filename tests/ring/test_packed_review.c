@@ -1,0 +1,520 @@
+/* Review findings on the packed driver (vq_packed.c), each test failing on
+ * the code before its fix:
+ *  1. a DMA map failure partway through a chain must leave nothing the
+ *     device could read as available (CHECKLIST 3.15, PACKED-DRV-7/9/12):
+ *     before, the flags of the non-head descriptors already written kept
+ *     "available" bits for the lap, so a later shorter buffer made the
+ *     device walk into them (VTIO_EPROTO, or stale addresses of unmapped
+ *     buffers when the chain straddled the wrap);
+ *  2. the writable length of a buffer is summed in 64 bits and saturated:
+ *     two writable 2 GiB segments are 4 GiB, not 0 (PACKED-DRV-15/16);
+ *  3. ring accesses through a ring_mem view that fail break the queue
+ *     instead of reading 0 (a flags read of 0 is "used" on a lap whose
+ *     used wrap counter is 0: the token of a buffer the device still owns)
+ *     or losing a write (kick decisions, event suppression, descriptors);
+ *  4. a linear DMA stack (direct layer with an offset, mapped inline by the
+ *     ring core) puts bus addresses, not CPU addresses, in the ring. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ring_fixture.h"
+#include "vtio/dma.h"
+#include "vtio/dma_layers.h"
+
+#define BUS_OFF 0x100000000000ull
+#define MAXREC	64
+
+static const uint64_t FEAT_AP = FX_MODERN | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
+
+/* ---- A recording DMA layer whose k-th map fails with VTIO_ENOMEM ---------------- */
+
+struct rec {
+	uint64_t bus;
+	size_t len;
+	bool live;
+};
+
+static struct rec recs[MAXREC];
+static unsigned nrec, maps, fail_at;
+
+static int rec_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
+		   uint32_t attrs, uint64_t *bus)
+{
+	(void)l;
+	(void)dir;
+	(void)attrs;
+	maps++;
+	if (fail_at != 0 && maps == fail_at)
+		return VTIO_ENOMEM; /* an exhausted bounce pool, say */
+	assert_true(nrec < MAXREC);
+	*bus = (uint64_t)(uintptr_t)cpu + BUS_OFF;
+	recs[nrec].bus = *bus;
+	recs[nrec].len = len;
+	recs[nrec].live = true;
+	nrec++;
+	return 0;
+}
+
+static int rec_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		     uint32_t attrs)
+{
+	(void)l;
+	(void)dir;
+	(void)attrs;
+	for (unsigned i = 0; i < nrec; i++) {
+		if (recs[i].live && recs[i].bus == bus && recs[i].len == len) {
+			recs[i].live = false;
+			return 0;
+		}
+	}
+	fail_msg("unmap of something not mapped: %llx", (unsigned long long)bus);
+	return VTIO_EINVAL;
+}
+
+static const struct vtio_dma_ops rec_ops = {
+    .name = "recorder", .klass = VTIO_DMA_CLASS_BOTTOM, .map = rec_map, .unmap = rec_unmap};
+
+static struct vtio_dma_layer rlayer;
+static struct vtio_dma_dev rdev;
+
+static struct vtio_dma_dev *make_rec_dev(void)
+{
+	memset(&rlayer, 0, sizeof(rlayer));
+	rlayer.ops = &rec_ops;
+	vtio_dma_dev_init(&rdev);
+	assert_int_equal(vtio_dma_dev_push(&rdev, &rlayer), 0);
+	assert_int_equal(vtio_dma_dev_build(&rdev), 0);
+	assert_false(rdev.identity);
+	memset(recs, 0, sizeof(recs));
+	nrec = maps = fail_at = 0;
+	return &rdev;
+}
+
+static unsigned live(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < nrec; i++)
+		n += recs[i].live;
+	return n;
+}
+
+/* ---- A ring_mem view that refuses chosen ranges (offsets in the arena) ---------- */
+
+struct fault_ctx {
+	const struct vtio_mem *inner;
+	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail with VTIO_EFAULT */
+	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
+};
+
+static bool overlaps(uint64_t a, size_t len, uint64_t lo, uint64_t hi)
+{
+	return a < hi && lo < a + len;
+}
+
+static int fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
+{
+	struct fault_ctx *c = ctx;
+	if (overlaps(addr, len, c->rd_lo, c->rd_hi))
+		return VTIO_EFAULT;
+	return vtio_mem_read(c->inner, addr, dst, len);
+}
+
+static int fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
+{
+	struct fault_ctx *c = ctx;
+	if (overlaps(addr, len, c->wr_lo, c->wr_hi))
+		return VTIO_EFAULT;
+	return vtio_mem_write(c->inner, addr, src, len);
+}
+
+static const struct vtio_mem_ops fault_ops = {fault_read, fault_write, NULL};
+
+static struct fault_ctx fctx;
+static struct vtio_mem fview;
+
+/* Accessor-only view over f->mem (fx_setup initialises f->mem before the queues). */
+static const struct vtio_mem *fault_view(struct fx *f)
+{
+	memset(&fctx, 0, sizeof(fctx));
+	fctx.inner = &f->mem;
+	vtio_mem_init(&fview, NULL, 0);
+	vtio_mem_set_ops(&fview, &fault_ops, &fctx);
+	return &fview;
+}
+
+static void fail_reads(uint64_t lo, uint64_t hi)
+{
+	fctx.rd_lo = lo;
+	fctx.rd_hi = hi;
+}
+
+static void fail_writes(uint64_t lo, uint64_t hi)
+{
+	fctx.wr_lo = lo;
+	fctx.wr_hi = hi;
+}
+
+/* ---- Helpers ------------------------------------------------------------------------ */
+
+static void round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
+		       void *token, uint32_t len)
+{
+	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, token), 0);
+	assert_int_equal(vtio_vq_kick(f->vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(f, &c);
+	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
+	assert_int_equal(c.rd_num, out);
+	assert_int_equal(c.wr_num, in);
+	assert_int_equal(vtio_devq_push(f->dq, &c, len), 0);
+	uint32_t got = 0;
+	assert_ptr_equal(vtio_vq_get_used(f->vq, &got), token);
+	assert_int_equal(got, len);
+}
+
+/* Flags of descriptor slot @slot as the device reads them (CPU order). */
+static uint16_t slot_flags(const struct fx *f, uint32_t slot)
+{
+	uint16_t v;
+	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 14u, 2);
+	return vtio_le16(v);
+}
+
+/* ---- Finding 1: map failure partway through a chain --------------------------------- */
+
+/*
+ * CHECKLIST 3.15, PACKED-DRV-7/9/12. A 3-segment add whose 2nd or 3rd map
+ * fails returns the error, unmaps what it mapped and leaves the descriptor
+ * ring byte for byte as it was. Then a SHORTER buffer at the same head is
+ * popped by the device, and the device's next pop finds nothing (before:
+ * slot head+1 still read as available + NEXT: VTIO_EPROTO, or, when the
+ * failed chain straddled the wrap, a chain of stale unmapped addresses).
+ * Runs with and without IN_ORDER, with the head at slot 0 and at num-1.
+ */
+static void test_map_failure_partway_leaves_ring_untouched(void **state)
+{
+	(void)state;
+	const uint32_t num = 8;
+	for (int in_order = 0; in_order < 2; in_order++)
+		for (unsigned prefix = 0; prefix < num; prefix += num - 1u)
+			for (unsigned bad = 2; bad <= 3; bad++) {
+				struct fx f;
+				struct fx_opts o = {.dma = make_rec_dev(), .bus_offset = BUS_OFF};
+				uint64_t feat =
+				    FEAT_AP | (in_order ? VTIO_FEATURE(VTIO_F_IN_ORDER) : 0u);
+				assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, num, feat, &o),
+						 0);
+				unsigned char *buf = fx_alloc(&f, 256, 16);
+				struct vtio_sg sg[3] = {vtio_sg_of(buf, 16),
+							vtio_sg_of(buf + 64, 32),
+							vtio_sg_of(buf + 128, 48)};
+				/* Move the head to slot @prefix. */
+				for (unsigned k = 0; k < prefix; k++)
+					round_trip(&f, sg, 1, 0, (void *)0x50, 0);
+				unsigned char before[16 * 8];
+				memcpy(before, f.areas.desc, sizeof(before));
+
+				fail_at = maps + bad;
+				assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)0x60),
+						 VTIO_ENOMEM);
+				fail_at = 0;
+				assert_int_equal(live(), 0); /* the maps done were undone */
+				assert_int_equal(vtio_vq_num_free(f.vq), num);
+				assert_false(vtio_vq_is_broken(f.vq));
+				/* Nothing of the failed buffer reached the ring. */
+				assert_memory_equal(f.areas.desc, before, sizeof(before));
+				for (uint32_t s = 0; s < num; s++)
+					assert_int_equal(slot_flags(&f, s) & VTIO_DESC_F_NEXT, 0);
+
+				/* A shorter buffer at the same head, then nothing more. */
+				round_trip(&f, sg, 1, 0, (void *)0x70, 0);
+				struct vtio_devq_chain c;
+				fx_chain_init(&f, &c);
+				assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_EAGAIN);
+				assert_false(vtio_devq_is_broken(f.dq));
+
+				/* The queue still carries the full chain afterwards. */
+				round_trip(&f, sg, 1, 2, (void *)0x80, 80);
+				assert_int_equal(live(), 0);
+				assert_false(vtio_vq_is_broken(f.vq));
+				assert_false(vtio_devq_is_broken(f.dq));
+				fx_teardown(&f);
+			}
+}
+
+/* ---- Finding 2: 4 GiB of writable bytes --------------------------------------------- */
+
+/*
+ * PACKED-DRV-15/16: two writable segments of 2 GiB (vtio_vq_add accepts a
+ * buffer of exactly 4 GiB) never touched by anyone: the device's answer is
+ * written by hand with len UINT32_MAX, which is within the buffer and must
+ * come back unclamped (the uint32 sum wrapped to 0, clamping every len to 0).
+ */
+static void test_writable_len_of_4gib(void **state)
+{
+	(void)state;
+	for (int in_order = 0; in_order < 2; in_order++) {
+		struct fx f;
+		uint64_t feat = FX_MODERN | (in_order ? VTIO_FEATURE(VTIO_F_IN_ORDER) : 0u);
+		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, NULL), 0);
+		unsigned char *buf = fx_alloc(&f, 64, 16);
+		struct vtio_sg sg[2];
+		sg[0].addr = fx_addr(buf);
+		sg[0].len = 0x80000000u;
+		sg[1].addr = fx_addr(buf) + 0x80000000u;
+		sg[1].len = 0x80000000u;
+		assert_int_equal(vtio_vq_add(f.vq, sg, 0, 2, (void *)0x70), 0);
+		assert_int_equal(vtio_vq_kick(f.vq), 0);
+		/* Used descriptor over slot 0: id 0, len UINT32_MAX, AVAIL|USED|WRITE (wrap 1). */
+		unsigned char *d = f.areas.desc;
+		uint32_t len = vtio_le32(UINT32_MAX);
+		uint16_t id = vtio_le16(0);
+		uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
+		memcpy(d + 8, &len, 4);
+		memcpy(d + 12, &id, 2);
+		memcpy(d + 14, &fl, 2);
+		uint32_t got = 0;
+		assert_ptr_equal(vtio_vq_get_used(f.vq, &got), (void *)0x70);
+		assert_true(got == UINT32_MAX);
+		struct vtio_vq_stats st;
+		vtio_vq_get_stats(f.vq, &st);
+		assert_int_equal(st.len_clamped, 0);
+		assert_false(vtio_vq_is_broken(f.vq));
+		assert_int_equal(vtio_vq_num_free(f.vq), 8);
+		fx_teardown(&f);
+	}
+}
+
+/* ---- Finding 3: ring_mem errors ----------------------------------------------------- */
+
+/* Two buffers round trip on a 2-slot ring: the driver's used wrap counter is 0 after. */
+static void second_lap(struct fx *f, unsigned char *buf)
+{
+	struct vtio_sg sg = vtio_sg_of(buf, 16);
+	round_trip(f, &sg, 0, 1, (void *)0x10, 4);
+	round_trip(f, &sg, 0, 1, (void *)0x20, 4);
+}
+
+/*
+ * PACKED-DRV-14 with a ring view that refuses the flags of the slot the
+ * driver reaps next, on a lap whose used wrap counter is 0: the buffer was
+ * made available and never used. A flags read taken as 0 means AVAIL ==
+ * USED == 0 == wrap: "used", and the driver handed back its token while the
+ * device still owned it. Now: no token, the queue breaks with the read error.
+ */
+static void test_used_flags_unreadable_breaks(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	second_lap(&f, buf);
+	struct vtio_sg sg = vtio_sg_of(buf, 16);
+	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
+	assert_int_equal(vtio_vq_kick(f.vq), 0);
+	assert_null(vtio_vq_get_used(f.vq, NULL)); /* readable: not used yet */
+	fail_reads(f.areas.desc_addr + 14u, f.areas.desc_addr + 16u);
+	assert_true(vtio_vq_more_used(f.vq)); /* a read error: get_used will tell */
+	assert_null(vtio_vq_get_used(f.vq, NULL));
+	assert_true(vtio_vq_is_broken(f.vq));
+	assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not readable");
+	assert_false(vtio_vq_more_used(f.vq));
+	/* The token comes back once, through detach. */
+	assert_ptr_equal(vtio_vq_detach_unused(f.vq), (void *)0x30);
+	assert_null(vtio_vq_detach_unused(f.vq));
+	fx_teardown(&f);
+}
+
+/* PACKED-DRV-14: the used descriptor's id/len unreadable (flags readable). */
+static void test_used_id_len_unreadable_breaks(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	second_lap(&f, buf);
+	struct vtio_sg sg = vtio_sg_of(buf, 16);
+	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
+	assert_int_equal(vtio_vq_kick(f.vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 4), 0);
+	fail_reads(f.areas.desc_addr + 8u, f.areas.desc_addr + 14u);
+	assert_null(vtio_vq_get_used(f.vq, NULL));
+	assert_true(vtio_vq_is_broken(f.vq));
+	assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not readable");
+	assert_ptr_equal(vtio_vq_detach_unused(f.vq), (void *)0x30);
+	fx_teardown(&f);
+}
+
+/*
+ * NOTIF-DRV-3: the device event area unreadable at kick time. Reading it as
+ * 0 (ENABLE) happened to notify; with EVENT_IDX and DESC, off_wrap read as 0
+ * could suppress a needed kick. Either way the queue is dead: kick reports
+ * VTIO_EIO and notifies nobody.
+ */
+static void test_kick_event_area_unreadable_breaks(void **state)
+{
+	(void)state;
+	for (int evidx = 0; evidx < 2; evidx++) {
+		struct fx f;
+		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		uint64_t feat = FX_MODERN | (evidx ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
+		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
+		unsigned char *buf = fx_alloc(&f, 64, 16);
+		struct vtio_sg sg = vtio_sg_of(buf, 16);
+		if (evidx) {
+			/* The device asks for a kick at a given slot: flags DESC. */
+			assert_true(vtio_devq_enable_notify(f.dq));
+			fail_reads(f.areas.device_addr, f.areas.device_addr + 2u); /* off_wrap */
+		} else {
+			fail_reads(f.areas.device_addr + 2u, f.areas.device_addr + 4u); /* flags */
+		}
+		assert_int_equal(vtio_vq_add(f.vq, &sg, 1, 0, (void *)0x10), 0);
+		assert_int_equal(vtio_vq_kick(f.vq), VTIO_EIO);
+		assert_int_equal(f.kicks, 0);
+		assert_true(vtio_vq_is_broken(f.vq));
+		assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not readable");
+		fx_teardown(&f);
+	}
+}
+
+/*
+ * EVT-DRV-7/9: a lost write of the driver event area (flags or off_wrap)
+ * would leave interrupts off (or on) behind the caller's back: the queue
+ * breaks and vtio_vq_enable_cb() returns true like any broken queue.
+ */
+static void test_event_suppression_unwritable_breaks(void **state)
+{
+	(void)state;
+	for (int which = 0; which < 3; which++) {
+		struct fx f;
+		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		uint64_t feat = FX_MODERN | (which == 2 ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
+		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
+		if (which == 0) {
+			fail_writes(f.areas.driver_addr + 2u, f.areas.driver_addr + 4u);
+			vtio_vq_disable_cb(f.vq);
+		} else if (which == 1) {
+			vtio_vq_disable_cb(f.vq);
+			assert_false(vtio_vq_is_broken(f.vq));
+			fail_writes(f.areas.driver_addr + 2u, f.areas.driver_addr + 4u);
+			assert_true(vtio_vq_enable_cb(f.vq));
+		} else {
+			fail_writes(f.areas.driver_addr, f.areas.driver_addr + 2u); /* off_wrap */
+			assert_true(vtio_vq_enable_cb(f.vq));
+		}
+		assert_true(vtio_vq_is_broken(f.vq));
+		assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not writable");
+		fx_teardown(&f);
+	}
+}
+
+/*
+ * PACKED-DRV-7/8: descriptor writes that fail (a descriptor, a non-head
+ * flags field, the head's flags; direct and indirect): the add fails with
+ * VTIO_EFAULT, the queue breaks, nothing stays in flight (no token for
+ * detach: the caller still owns the buffer) and every mapping is undone.
+ */
+static void test_add_unwritable_breaks(void **state)
+{
+	(void)state;
+	for (int which = 0; which < 4; which++) {
+		struct fx f;
+		struct fx_opts o = {.ring_mem = fault_view(&f),
+				    .dma = make_rec_dev(),
+				    .bus_offset = BUS_OFF,
+				    .indirect_tables = 2,
+				    .indirect_max = 4,
+				    .indirect_threshold = 3};
+		uint64_t feat = FEAT_AP | VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
+		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
+		unsigned char *buf = fx_alloc(&f, 64, 16);
+		struct vtio_sg sg[3] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16),
+					vtio_sg_of(buf + 32, 16)};
+		uint64_t d = f.areas.desc_addr;
+		unsigned n = 2;
+		if (which == 0) {
+			fail_writes(d + 16u, d + 30u); /* slot 1's addr/len/id */
+		} else if (which == 1) {
+			fail_writes(d + 30u, d + 32u); /* slot 1's flags */
+		} else if (which == 2) {
+			fail_writes(d + 14u, d + 16u); /* the head's flags */
+		} else {
+			fail_writes(d, d + 16u); /* the indirect descriptor */
+			n = 3;
+		}
+		assert_int_equal(vtio_vq_add(f.vq, sg, 1, n - 1u, (void *)0x10), VTIO_EFAULT);
+		assert_true(vtio_vq_is_broken(f.vq));
+		assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not writable");
+		assert_null(vtio_vq_detach_unused(f.vq));
+		assert_int_equal(live(), 0);
+		assert_int_equal(vtio_vq_num_free(f.vq), 8);
+		fx_teardown(&f);
+	}
+}
+
+/* ---- Finding 4: linear DMA stack -------------------------------------------------- */
+
+/*
+ * A direct DMA layer with an offset is a linear stack: the ring core adds
+ * the offset inline (no map call). The packed ring carried the CPU address
+ * (the fixture's device view aliases both, which hid it): check the bytes.
+ */
+static void test_linear_stack_bus_addresses_in_ring(void **state)
+{
+	(void)state;
+	static struct vtio_dma_direct dd;
+	static struct vtio_dma_dev ldev;
+	struct vtio_dma_direct_config dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.mode = VTIO_DMA_DIRECT_OFFSET;
+	dc.offset = BUS_OFF;
+	assert_int_equal(vtio_dma_direct_init(&dd, &dc), 0);
+	vtio_dma_dev_init(&ldev);
+	assert_int_equal(vtio_dma_dev_push(&ldev, &dd.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&ldev), 0);
+	assert_true(ldev.linear);
+	struct fx f;
+	struct fx_opts o = {.dma = &ldev, .bus_offset = BUS_OFF};
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FEAT_AP, &o), 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
+	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)0x10), 0);
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t a;
+		memcpy(&a, (unsigned char *)f.areas.desc + 16u * k, 8);
+		assert_int_equal(vtio_le64(a), fx_addr(buf + 16u * k) + BUS_OFF);
+	}
+	assert_int_equal(vtio_vq_kick(f.vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(c.rd[0].addr, fx_addr(buf) + BUS_OFF);
+	assert_int_equal(c.wr[0].addr, fx_addr(buf + 16) + BUS_OFF);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 16), 0);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)0x10);
+	fx_teardown(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_map_failure_partway_leaves_ring_untouched),
+	    cmocka_unit_test(test_writable_len_of_4gib),
+	    cmocka_unit_test(test_used_flags_unreadable_breaks),
+	    cmocka_unit_test(test_used_id_len_unreadable_breaks),
+	    cmocka_unit_test(test_kick_event_area_unreadable_breaks),
+	    cmocka_unit_test(test_event_suppression_unwritable_breaks),
+	    cmocka_unit_test(test_add_unwritable_breaks),
+	    cmocka_unit_test(test_linear_stack_bus_addresses_in_ring),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
