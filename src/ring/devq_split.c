@@ -228,7 +228,8 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 			if (addr >= r->addr && off < r->len && r->len - off >= len &&
 			    (r->perm & perm) == perm) {
 				struct vtio_iov *v = wr ? c->wr : c->rd;
-				v->ptr = (unsigned char *)r->host + (size_t)off;
+				v->ptr = (void *)((uintptr_t)r->host +
+						  (uintptr_t)off); /* host may be NULL (identity) */
 				v->addr = addr;
 				v->len = len;
 				c->rd_num = wr ? 0u : 1u;

@@ -653,7 +653,8 @@ static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w
 		if (VTIO_LIKELY(addr >= r->addr && off < r->len && r->len - off >= len &&
 				(r->perm & perm) == perm)) {
 			struct vtio_iov *v = (write ? c->wr : c->rd) + *num;
-			v->ptr = (unsigned char *)r->host + (size_t)off;
+			v->ptr = (void *)((uintptr_t)r->host +
+					  (uintptr_t)off); /* host may be NULL (identity) */
 			v->addr = addr;
 			v->len = len;
 			(*num)++;
