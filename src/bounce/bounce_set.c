@@ -183,6 +183,12 @@ VTIO__BOUNCE_HOT void find_body(void *ctx, struct vtio_bounce_set *set, uint32_t
 	struct find *c = ctx;
 	uint32_t lo = 0, hi = n;
 	c->found = NULL;
+	if (VTIO_LIKELY(n == 1)) { /* the common single pool */
+		struct vtio_bounce_pool *p = pool_at(set, 0);
+		if (p != NULL && c->dev >= p->dev_lo && c->dev <= p->dev_hi)
+			c->found = p;
+		return;
+	}
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2u;
 		struct vtio_bounce_pool *p = pool_at(set, mid);

@@ -236,9 +236,9 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 		h->off = tmpl->off;
 		h->dir = tmpl->dir;
 		h->state = tmpl->state;
-		for (uint32_t i = 1; i < n; i++) {
-			h[i].head = s;
-			h[i].state = tmpl->state;
+		for (struct vtio__bounce_slot *t = h + 1, *e = h + n; t < e; t++) {
+			t->head = s;
+			t->state = tmpl->state;
 		}
 		a->in_use += n;
 		if (a->in_use > a->high_water)
@@ -261,9 +261,10 @@ VTIO__BOUNCE_HOT int take_run(struct vtio_bounce_pool *p, uint32_t area_hint,
 VTIO__BOUNCE_HOT void free_run_locked(struct vtio_bounce_pool *p, struct vtio__bounce_area *a,
 				      uint32_t s, uint32_t n)
 {
-	struct vtio__bounce_slot *h = &p->slots[s];
-	for (uint32_t i = 0; i < n; i++)
-		h[i].state = VTIO__SLOT_FREE;
+	struct vtio__bounce_slot *h = &p->slots[s], *e = h + n;
+	do
+		h->state = VTIO__SLOT_FREE;
+	while (++h < e);
 	set_bits(a->bits, s - a->start, n, false);
 	if (s < a->hint)
 		a->hint = s;
