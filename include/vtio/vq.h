@@ -401,7 +401,9 @@ void *vtio_vq_detach_unused(struct vtio_vq *vq);
  * Return the queue to its initial state (shadow state reset, ring areas
  * zeroed, broken flag cleared), for a device reset or RING_RESET re-enable.
  * @param vq the queue.
- * @return 0, or VTIO_EBUSY while buffers are still in flight (detach them first).
+ * @return 0, VTIO_EBUSY while buffers are still in flight (detach them
+ *         first), or VTIO_EFAULT when ring_mem refuses the zeroing (the
+ *         queue is then broken).
  * Context: driver side, device not using the queue.
  */
 int vtio_vq_reset(struct vtio_vq *vq);
