@@ -13,13 +13,18 @@
  *              kick_prepare / more_used / device event area := x
  *   others     ignored
  *  cfg: num = 1 + cfg % 64. cfg2 bit 0: IN_ORDER; bit 1: INDIRECT_DESC (2
- *  tables of 4); bit 2: EVENT_IDX; bit 3: NOTIFICATION_DATA.
+ *  tables of 4); bit 2: EVENT_IDX; bit 3: NOTIFICATION_DATA; bit 4: buffers
+ *  mapped through a flaky DMA layer (ACCESS_PLATFORM) whose every k-th map
+ *  fails with VTIO_ENOMEM, k = 2 + (cfg2 >> 5) (an exhausted bounce pool).
  *
  * Checks: a token comes back only while in flight and at most once; len <=
  * the buffer's writable size; after the run every token not reaped comes
  * back exactly once through vtio_vq_detach_unused(), num_free returns to
  * num and vtio_vq_reset() succeeds. The driver never reads or writes
- * outside its ring areas (ASan: each area is its own heap block).
+ * outside its ring areas (ASan: each area is its own heap block). With the
+ * flaky DMA layer: an add that fails leaves the descriptor ring byte for
+ * byte as it was (CHECKLIST 3.15: nothing the device could read as
+ * available), every unmap matches a live mapping, and none is left at the end.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +32,7 @@
 #include <string.h>
 
 #include "vtio/vq.h"
+#include "vtio/dma.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -44,6 +50,55 @@ struct tokst {
 
 static struct tokst toks[MAXT];
 static unsigned char bufmem[4][64];
+
+/* ---- Flaky DMA layer: bus = cpu + offset, every k-th map fails ---- */
+
+#define MAXMAP 1024u
+struct maprec {
+	uint64_t bus;
+	size_t len;
+	enum vtio_dma_dir dir;
+};
+static struct maprec maprecs[MAXMAP];
+static unsigned nmap, mapcalls, fail_every;
+
+#if VTIO_CONFIG_DMA
+static int flaky_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
+		     uint32_t attrs, uint64_t *bus)
+{
+	(void)l;
+	(void)attrs;
+	if (fail_every != 0 && ++mapcalls % fail_every == 0)
+		return VTIO_ENOMEM;
+	CHECK(nmap < MAXMAP);
+	*bus = (uint64_t)(uintptr_t)cpu + 0x100000000000ull;
+	maprecs[nmap].bus = *bus;
+	maprecs[nmap].len = len;
+	maprecs[nmap].dir = dir;
+	nmap++;
+	return 0;
+}
+
+static int flaky_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
+		       uint32_t attrs)
+{
+	(void)l;
+	(void)attrs;
+	for (unsigned i = 0; i < nmap; i++) {
+		if (maprecs[i].bus == bus && maprecs[i].len == len && maprecs[i].dir == dir) {
+			maprecs[i] = maprecs[--nmap];
+			return 0;
+		}
+	}
+	CHECK(0); /* unmap of something not mapped (or unmapped twice) */
+	return VTIO_EINVAL;
+}
+
+static const struct vtio_dma_ops flaky_ops = {
+    .name = "flaky", .klass = VTIO_DMA_CLASS_BOTTOM, .map = flaky_map, .unmap = flaky_unmap};
+static struct vtio_dma_layer flaky_layer;
+static struct vtio_dma_dev flaky_dev;
+#endif
 
 static int notify_cb(void *ctx, uint32_t data)
 {
@@ -114,6 +169,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.areas.driver_addr = (uintptr_t)drv;
 	cfg.areas.device_addr = (uintptr_t)dev;
 	cfg.notify = notify_cb;
+	nmap = mapcalls = fail_every = 0;
+#if VTIO_CONFIG_DMA
+	if (c2 & 16) {
+		memset(&flaky_layer, 0, sizeof(flaky_layer));
+		flaky_layer.ops = &flaky_ops;
+		vtio_dma_dev_init(&flaky_dev);
+		CHECK(vtio_dma_dev_push(&flaky_dev, &flaky_layer) == 0);
+		CHECK(vtio_dma_dev_build(&flaky_dev) == 0);
+		cfg.features |= VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
+		cfg.dma = &flaky_dev;
+		fail_every = 2u + (c2 >> 5);
+	}
+#endif
 	size_t ssz =
 	    vtio_vq_state_size(VTIO_LAYOUT_PACKED, num, cfg.indirect_tables, cfg.indirect_max);
 	CHECK(ssz > 0);
@@ -162,7 +230,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					}
 				}
 			} else {
-				CHECK(err == VTIO_ENOSPC || err == VTIO_EIO || err == VTIO_E2BIG);
+				CHECK(err == VTIO_ENOSPC || err == VTIO_EIO || err == VTIO_E2BIG ||
+				      (fail_every != 0 && err == VTIO_ENOMEM));
+				/* A failed add leaves nothing in the ring (CHECKLIST 3.15). */
+				CHECK(memcmp(before, desc, 16u * num) == 0);
 			}
 		} else if (op == 1 && p + 6 <= size) {
 			const uint8_t *r = data + p;
@@ -236,6 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < ntok; i++)
 		CHECK(toks[i].state == 2);
 	CHECK(vtio_vq_num_free(vq) == num);
+	CHECK(nmap == 0); /* every mapping undone */
 	CHECK(vtio_vq_reset(vq) == 0);
 	CHECK(!vtio_vq_is_broken(vq));
 	free(state);

@@ -122,6 +122,18 @@ VQ = {
     "in_order_mid_chain": vq_prog(8, 1, add(1), used(0, 1, 0, 3), REAP),
     "reserved_flags": vq_prog(4, 0, add(0), used(0, 0, 9, 3 | 8 | 16), REAP),
     "notif_data": vq_prog(3, 8, add(1), add(0), add(0), used(0, 0, 0, HON), REAP, add(1), REAP),
+    # cfg2 bit 4: flaky DMA layer, every (2 + (cfg2 >> 5))-th map fails (CHECKLIST 3.15):
+    # a 3-segment add fails on its 2nd map, a shorter one follows at the same head.
+    "dma_map_fails_partway": vq_prog(8, 0x10, add(0x06), add(0x00), used(0, 0, 0, HON), REAP,
+                                     add(0x06), add(0x06), used(0, 0, 4, HON | (2 << 5)), REAP),
+    # IN_ORDER, num 4: the head at slot 3, a 4-segment add fails on its 2nd map (slot 0 of
+    # the next lap), then a 1-segment add at slot 3 and its used descriptor.
+    "dma_fail_straddles_wrap": vq_prog(4, 0x11 | (3 << 5), add(0), used(0, 0, 0, HON), REAP,
+                                       add(0), used(1, 0, 0, HON), REAP, add(0), used(2, 0, 0, HON),
+                                       REAP, add(0x07), add(0), used(3, 0, 0, HON), REAP, add(0x07),
+                                       REAP),
+    "dma_indirect_fails": vq_prog(8, 0x12 | (2 << 5), add(0x0b), add(0x0b), add(0x03),
+                                  used(0, 0, 8, HON | 4), REAP, add(0x0b), REAP),
 }
 
 
