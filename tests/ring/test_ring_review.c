@@ -193,6 +193,26 @@ static void test_drv_init_zeroing_fails(void **state)
 	fx_teardown(&f);
 }
 
+/* Finding 1: vtio_vq_reset reports a refused zeroing and leaves the queue broken. */
+static void test_drv_reset_zeroing_fails(void **state)
+{
+	(void)state;
+	FOR_EACH_LAYOUT(L)
+	{
+		struct fx f;
+		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
+		fctx.wr_lo = f.areas.device_addr;
+		fctx.wr_hi = f.areas.device_addr + 1u;
+		assert_int_equal(vtio_vq_reset(f.vq), VTIO_EFAULT);
+		assert_true(vtio_vq_is_broken(f.vq));
+		fctx.wr_hi = 0;
+		assert_int_equal(vtio_vq_reset(f.vq), 0);
+		assert_false(vtio_vq_is_broken(f.vq));
+		fx_teardown(&f);
+	}
+}
+
 /* Finding 7: with ring_mem the CPU pointers are not used and may be NULL. */
 static void test_ring_mem_without_cpu_pointers(void **state)
 {
@@ -615,6 +635,7 @@ int main(void)
 	    cmocka_unit_test(test_drv_avail_idx_unwritable_breaks),
 	    cmocka_unit_test(test_drv_add_unwritable_breaks),
 	    cmocka_unit_test(test_drv_init_zeroing_fails),
+	    cmocka_unit_test(test_drv_reset_zeroing_fails),
 	    cmocka_unit_test(test_ring_mem_without_cpu_pointers),
 	    cmocka_unit_test(test_premapped_queue_maps_indirect_tables),
 	    cmocka_unit_test(test_indirect_unmap_uses_private_records),
