@@ -386,26 +386,6 @@ static inline int vtio__vq_write16(struct vtio_vq *vq, int a, size_t off, uint16
 	}
 	return vtio__mem_store16(vq->ring_mem, vq->area_addr[a] + off, wire, false);
 }
-/*
- * Old value-returning forms, kept until the packed layout switches to
- * vtio__vq_get16_acquire() / vtio__vq_get16(): a read error gives 0 here,
- * which the caller cannot tell from a value.
- */
-static inline uint16_t vtio__vq_load16_acquire(const struct vtio_vq *vq, int a, size_t off)
-{
-	uint16_t v;
-	if (vtio__vq_get16_acquire(vq, a, off, &v) != 0)
-		v = 0;
-	return v;
-}
-static inline uint16_t vtio__vq_read16(const struct vtio_vq *vq, int a, size_t off)
-{
-	uint16_t v;
-	if (vtio__vq_get16(vq, a, off, &v) != 0)
-		v = 0;
-	return v;
-}
-
 /** Reason a driver queue breaks with when its ring view refuses a read. */
 #define VTIO__VQ_ENOREAD "ring memory not readable"
 /** Reason a driver queue breaks with when its ring view refuses a write. */
