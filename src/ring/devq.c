@@ -165,23 +165,26 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 }
 
 /*
- * Error of a call on a broken queue: the specific error that broke it, once
- * (when it broke inside a call that could not return it: enable_notify,
- * more_avail, notify_prepare, disable_notify), then VTIO_EIO.
+ * Error of a call on a broken queue: the specific error that broke it, once,
+ * when it broke inside a call that could not return it (enable_notify,
+ * more_avail, notify_prepare, disable_notify); else VTIO_EIO.
  */
 static VTIO__NOINLINE int broken_error(struct vtio_devq *q)
 {
-	int err = q->broken_err;
-	q->broken_err = 0;
-	return err != 0 ? err : VTIO_EIO;
+	if (q->broken_err_pending) {
+		q->broken_err_pending = false;
+		return q->broken_err;
+	}
+	return VTIO_EIO;
 }
 
-/* The call returned @p err itself: it need not be reported again. */
-static inline int reported(struct vtio_devq *q, int err)
+/* After a call that cannot return an error: if it broke the queue, keep the
+ * error for the next pop/push. (Pop and push return theirs themselves and
+ * stay tail calls.) */
+static inline void keep_breaking_error(struct vtio_devq *q)
 {
-	if (VTIO_UNLIKELY(err < 0 && q->broken))
-		q->broken_err = 0;
-	return err;
+	if (VTIO_UNLIKELY(q->broken))
+		q->broken_err_pending = true;
 }
 
 int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
@@ -190,7 +193,7 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
-	return reported(q, VTIO__DDISPATCH(q, pop, q, c));
+	return VTIO__DDISPATCH(q, pop, q, c);
 }
 
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
@@ -204,7 +207,7 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 	u.id = c->id;
 	u.ndesc = c->ndesc;
 	u.len = len;
-	return reported(q, VTIO__DDISPATCH(q, push_batch, q, &u, 1));
+	return VTIO__DDISPATCH(q, push_batch, q, &u, 1);
 }
 
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
@@ -219,7 +222,7 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, un
 	for (unsigned i = 0; i < n; i++)
 		if (VTIO_UNLIKELY(u[i].id >= q->num))
 			return VTIO_EINVAL;
-	return reported(q, VTIO__DDISPATCH(q, push_batch, q, u, n));
+	return VTIO__DDISPATCH(q, push_batch, q, u, n);
 }
 
 bool vtio_devq_notify_prepare(struct vtio_devq *q)
@@ -227,7 +230,9 @@ bool vtio_devq_notify_prepare(struct vtio_devq *q)
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(q->broken))
 		return false;
-	return VTIO__DDISPATCH(q, notify_prepare, q);
+	bool r = VTIO__DDISPATCH(q, notify_prepare, q);
+	keep_breaking_error(q);
+	return r;
 }
 
 int vtio_devq_notify(struct vtio_devq *q)
@@ -250,14 +255,18 @@ bool vtio_devq_enable_notify(struct vtio_devq *q)
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(q->broken))
 		return false;
-	return VTIO__DDISPATCH(q, enable_notify, q);
+	bool r = VTIO__DDISPATCH(q, enable_notify, q);
+	keep_breaking_error(q);
+	return r;
 }
 
 void vtio_devq_disable_notify(struct vtio_devq *q)
 {
 	VTIO_ASSERT(q != NULL);
-	if (!q->broken)
+	if (!q->broken) {
 		VTIO__DDISPATCH(q, disable_notify, q);
+		keep_breaking_error(q);
+	}
 }
 
 bool vtio_devq_more_avail(struct vtio_devq *q)
@@ -265,7 +274,9 @@ bool vtio_devq_more_avail(struct vtio_devq *q)
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(q->broken))
 		return false;
-	return VTIO__DDISPATCH(q, more_avail, q);
+	bool r = VTIO__DDISPATCH(q, more_avail, q);
+	keep_breaking_error(q);
+	return r;
 }
 
 /* Copy between a local buffer and the chain's pieces, from byte @off. */
@@ -324,6 +335,7 @@ void vtio_devq_reset(struct vtio_devq *q)
 	q->broken = false;
 	q->broken_reason = NULL;
 	q->broken_err = 0;
+	q->broken_err_pending = false;
 	VTIO__DDISPATCH(q, reset, q);
 }
 

@@ -155,7 +155,8 @@ struct vtio_devq {
 	bool fast; /* all three areas translated to local pointers at init */
 	bool broken;
 	const char *broken_reason;
-	int broken_err; /* the breaking error not yet returned by a pop/push (0: none) */
+	int broken_err;		 /* the error that broke the queue */
+	bool broken_err_pending; /* it broke in a bool/void call: the next pop/push returns it */
 
 	const struct vtio_mem *mem;
 	unsigned char *area_ptr[3]; /* local pointers when the whole area translates, else NULL */
@@ -566,7 +567,7 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 	if (!q->broken) {
 		q->broken_reason = reason;
 		q->broken = true;
-		q->broken_err = err; /* returned once by the next pop/push (devq.c) */
+		q->broken_err = err; /* see broken_err_pending (devq.c) */
 	}
 	return err;
 }
