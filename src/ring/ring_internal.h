@@ -77,12 +77,12 @@ struct vtio__seg_rec {
 /** Per-buffer bookkeeping: split indexes it by head descriptor, packed by buffer id. */
 struct vtio__vq_buf {
 	void *token;	     /* NULL when the slot holds no buffer in flight */
-	uint64_t indir_addr; /* device address of its indirect table (0 when direct) */
+	uint64_t indir_addr; /* device address of its indirect table (set only when indir != 0) */
 	uint32_t wr_len;     /* writable bytes (used len is clamped to this) */
 	uint32_t indir;	     /* indirect table number + 1, 0 when direct */
 	uint16_t ndesc;	     /* ring descriptors the buffer holds */
 	uint16_t last;	     /* split: last descriptor of the chain; packed: free for its use */
-	uint32_t nseg;	     /* segments (table entries when indirect) */
+	uint32_t nseg;	     /* table entries (split: set only when indir != 0) */
 };
 
 struct vtio_vq {

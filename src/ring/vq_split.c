@@ -99,10 +99,12 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	b->token = token;
 	b->wr_len = vtio__vq_sat32(r->wr_len);
 	b->indir = r->indir;
-	b->indir_addr = r->indir_addr;
+	if (r->indir != 0) { /* only read for indirect buffers */
+		b->indir_addr = r->indir_addr;
+		b->nseg = r->nseg;
+	}
 	b->ndesc = r->ndesc;
 	b->last = r->last;
-	b->nseg = r->nseg;
 	if (vq->in_order)
 		s->next_desc = (uint16_t)((r->head + r->ndesc) & (vq->num - 1u));
 	else
@@ -242,30 +244,48 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	struct vtio__vq_split *s = &vq->u.split;
 	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
 		/* One segment, direct ring, nothing to map out of line: no calls,
-		 * so no spills. A linear DMA stack adds its offset here. */
-		struct add_rec r;
-		r.head = vq->in_order ? s->next_desc : s->free_head;
-		struct vtio_split_desc *d = &s->shadow[r.head];
+		 * so no spills. A linear DMA stack adds its offset here. With
+		 * vq->fast nothing reads a shadow descriptor's addr/len/flags
+		 * back (they serve unmap_chain, which needs do_map), so only the
+		 * free-list link is read and no shadow field is written (the
+		 * next link of a free descriptor stays as it is; IN_ORDER does
+		 * not use it). */
+		const uint16_t mask = (uint16_t)(vq->num - 1u);
+		uint16_t head, next;
+		if (vq->in_order) {
+			head = s->next_desc;
+			next = (uint16_t)((head + 1u) & mask);
+			s->next_desc = next;
+		} else {
+			head = s->free_head;
+			next = s->shadow[head].next;
+			s->free_head = next;
+		}
 		bool w = in_num != 0;
-		uint16_t next = vq->in_order ? (uint16_t)((r.head + 1u) & (vq->num - 1u)) : d->next;
-		uint64_t bus = sg[0].addr + vq->bus_offset;
-		d->addr = bus;
-		d->len = sg[0].len;
-		d->flags = w ? VTIO_DESC_F_WRITE : 0;
-		d->next = next;
+		uint32_t len = sg[0].len;
 		struct vtio_split_desc wire;
-		wire.addr = vtio__w64(vq->legacy, bus);
-		wire.len = vtio__w32(vq->legacy, sg[0].len);
-		wire.flags = vtio__w16(vq->legacy, d->flags);
+		wire.addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
+		wire.len = vtio__w32(vq->legacy, len);
+		wire.flags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
 		wire.next = vtio__w16(vq->legacy, next);
-		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)r.head * 16u, &wire, 16);
-		r.last = r.head;
-		r.ndesc = 1;
-		r.indir = 0;
-		r.indir_addr = 0;
-		r.wr_len = w ? sg[0].len : 0;
-		r.nseg = 1;
-		return commit_buf(vq, &r, token, true); /* no ring_mem: cannot fail */
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
+		/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
+		uint16_t h = vtio__w16(vq->legacy, head);
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
+				vtio_split_avail_ring_off((uint16_t)(s->avail_idx & mask)),
+			    &h, 2);
+		/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
+		struct vtio__vq_buf *b = &vq->bufs[head];
+		b->token = token;
+		b->wr_len = w ? len : 0u;
+		b->indir = 0;
+		b->ndesc = 1;
+		b->last = head;
+		vq->num_free--;
+		vq->inflight++;
+		s->avail_idx++;
+		vq->stats.added++;
+		return 0;
 	}
 	return add_general(vq, sg, out_num, in_num, token);
 }
