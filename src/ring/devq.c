@@ -149,6 +149,13 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		q->area_size[a] = size[a];
 	}
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
+	if (cfg->mem->nregions != 0) {
+		const struct vtio_mem_region *r0 = &cfg->mem->regions[0];
+		q->r0_addr = r0->addr;
+		q->r0_host = (uintptr_t)r0->host;
+		q->r0_len[0] = (r0->perm & VTIO_MEM_READ) ? r0->len : 0u;
+		q->r0_len[1] = (r0->perm & VTIO_MEM_WRITE) ? r0->len : 0u;
+	}
 	if (cfg->max_indirect != 0)
 		q->max_indirect = cfg->max_indirect;
 	else

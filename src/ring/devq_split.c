@@ -217,30 +217,26 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 		uint16_t flags = vtio__w16(q->legacy, w.flags);
 		uint64_t addr = vtio__w64(q->legacy, w.addr);
 		uint32_t len = vtio__w32(q->legacy, w.len);
-		const struct vtio_mem *m = q->mem;
 		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
 		unsigned max = wr ? c->wr_max : c->rd_max;
+		/* The whole buffer in the view's first region (cached at init),
+		 * with the permission the direction needs. */
+		uint64_t rlen = q->r0_len[wr];
+		uint64_t off = addr - q->r0_addr;
 		if (!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) && len != 0 && max != 0 &&
-		    m->nregions != 0) {
-			const struct vtio_mem_region *r = &m->regions[0];
-			uint64_t off = addr - r->addr;
-			uint32_t perm = wr ? VTIO_MEM_WRITE : VTIO_MEM_READ;
-			if (addr >= r->addr && off < r->len && r->len - off >= len &&
-			    (r->perm & perm) == perm) {
-				struct vtio_iov *v = wr ? c->wr : c->rd;
-				v->ptr = (void *)((uintptr_t)r->host +
-						  (uintptr_t)off); /* host may be NULL (identity) */
-				v->addr = addr;
-				v->len = len;
-				c->rd_num = wr ? 0u : 1u;
-				c->wr_num = wr ? 1u : 0u;
-				c->rd_len = wr ? 0u : len;
-				c->wr_len = wr ? len : 0u;
-				c->id = head;
-				c->ndesc = 1;
-				s->last_avail++;
-				return 0;
-			}
+		    addr >= q->r0_addr && off < rlen && rlen - off >= len) {
+			struct vtio_iov *v = wr ? c->wr : c->rd;
+			v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+			v->addr = addr;
+			v->len = len;
+			c->rd_num = wr ? 0u : 1u;
+			c->wr_num = wr ? 1u : 0u;
+			c->rd_len = wr ? 0u : len;
+			c->wr_len = wr ? len : 0u;
+			c->id = head;
+			c->ndesc = 1;
+			s->last_avail++;
+			return 0;
 		}
 	}
 	return pop_general(q, c);

@@ -163,6 +163,14 @@ struct vtio_devq {
 	uint64_t area_addr[3];
 	size_t area_size[3];
 	uint32_t max_indirect; /* most entries in one indirect table */
+	/* The view's first region, cached at init (a view is immutable after
+	 * init, mem.h): the one-descriptor pop checks a buffer against it
+	 * without loading the view. r0_len[w] is the region's length when its
+	 * permission allows reading (w = 0) / writing (w = 1), else 0 (no
+	 * address passes; the general path reports the error). */
+	uint64_t r0_addr;
+	uintptr_t r0_host;
+	uint64_t r0_len[2];
 	vtio_notify_fn notify;
 	void *notify_ctx;
 
