@@ -275,6 +275,7 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	(void)want_map;
 #endif
 	vq->fast = cfg->ring_mem == NULL && !vq->do_map && !vq->unmap_tables;
+	vq->fast_get = vq->fast && !vq->in_order;
 	vq->areas = cfg->areas;
 	vq->area_ptr[VTIO__AREA_DESC] = cfg->areas.desc;
 	vq->area_ptr[VTIO__AREA_DRIVER] = cfg->areas.driver;

@@ -492,7 +492,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	if (VTIO_UNLIKELY(!vq->fast || vq->in_order))
+	if (VTIO_UNLIKELY(!vq->fast_get)) /* ring_mem, unmapping, or IN_ORDER */
 		return get_used_general(vq, len);
 	if (s->last_used == s->used_idx) {
 		uint16_t idx = vtio__w16(
