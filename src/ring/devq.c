@@ -149,6 +149,7 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		q->area_size[a] = size[a];
 	}
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
+	q->hot = VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT && q->fast;
 	if (cfg->mem->nregions != 0) {
 		const struct vtio_mem_region *r0 = &cfg->mem->regions[0];
 		q->r0_addr = r0->addr;
@@ -198,6 +199,10 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
 	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
+#if VTIO_CONFIG_SPLIT
+	if (VTIO_LIKELY(q->hot))
+		return vtio__devq_split_pop_hot(q, c);
+#endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
 	return VTIO__DDISPATCH(q, pop, q, c);
@@ -343,6 +348,7 @@ void vtio_devq_reset(struct vtio_devq *q)
 	q->broken_reason = NULL;
 	q->broken_err = 0;
 	q->broken_err_pending = false;
+	q->hot = VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT && q->fast;
 	VTIO__DDISPATCH(q, reset, q);
 }
 

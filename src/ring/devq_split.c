@@ -187,9 +187,14 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 
 int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
-	struct vtio__devq_split *s = &q->u.split;
 	if (VTIO_UNLIKELY(!q->fast))
 		return pop_general(q, c);
+	return vtio__devq_split_pop_hot(q, c);
+}
+
+int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_split *s = &q->u.split;
 	if (s->last_avail == s->avail_idx) {
 		/* SPLIT-DEV-8: idx (acquire), validated, before ring entries. */
 		uint16_t idx = vtio__w16(

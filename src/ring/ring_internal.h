@@ -101,7 +101,11 @@ struct vtio_vq {
 	bool map_tables;     /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
 	bool unmap_tables;   /* ... and must be unmapped on used (map_tables, stack not linear) */
 	bool fast;	     /* no ring_mem, nothing to unmap: the straight-line paths apply */
-	bool fast_get;	     /* fast && !in_order: split get_used's straight-line path (one test) */
+	/* Decided at init and reset, cleared when the queue breaks: the public
+	 * calls go straight to the split straight-line paths on one test
+	 * (no broken / layout / fast tests on the way). */
+	bool hot_add; /* split && fast && !broken */
+	bool hot_get; /* split && fast && !in_order && !broken */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -156,6 +160,7 @@ struct vtio_devq {
 	bool indirect;
 	bool in_order;
 	bool fast; /* all three areas translated to local pointers at init */
+	bool hot;  /* split && fast && !broken (see vtio_vq::hot_add); cleared on break */
 	bool broken;
 	const char *broken_reason;
 	int broken_err;		 /* the error that broke the queue */
@@ -229,6 +234,16 @@ struct vtio_devq {
 #if VTIO_CONFIG_SPLIT
 VTIO__DECLARE_VQ_LAYOUT(split)
 VTIO__DECLARE_DEVQ_LAYOUT(split)
+/*
+ * Split straight-line entries, called by the public functions when the
+ * queue is hot (vtio_vq::hot_add / hot_get, vtio_devq::hot): the caller has
+ * checked its arguments and the hot flag, nothing else.
+ * vtio__vq_split_add1: one segment (@p write: device-writable, len != 0),
+ * vq->num_free != 0. The others fall back to the general path themselves.
+ */
+int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
+int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
@@ -409,6 +424,8 @@ static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
 	if (!vq->broken) {
 		vq->broken_reason = reason;
 		vq->broken = true;
+		vq->hot_add = false;
+		vq->hot_get = false;
 	}
 }
 
@@ -578,6 +595,7 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 	if (!q->broken) {
 		q->broken_reason = reason;
 		q->broken = true;
+		q->hot = false;
 		q->broken_err = err; /* see broken_err_pending (devq.c) */
 	}
 	return err;

@@ -14,6 +14,14 @@
 #define VTIO__DISPATCH(vq, fn, ...) ((void)(vq), vtio__vq_packed_##fn(__VA_ARGS__))
 #endif
 
+/* The hot flags of a queue that is not broken (see vtio_vq::hot_add). */
+static void set_hot(struct vtio_vq *vq)
+{
+	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
+	vq->hot_add = split_fast;
+	vq->hot_get = split_fast && !vq->in_order;
+}
+
 static bool layout_ok(enum vtio_layout layout)
 {
 #if VTIO_CONFIG_SPLIT
@@ -180,6 +188,7 @@ static int reset_common(struct vtio_vq *vq)
 		vq->indir_free[t] = vq->indir_tables - 1u - t;
 	vq->broken = false;
 	vq->broken_reason = NULL;
+	set_hot(vq);
 	if (err != 0) {
 		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
 		return VTIO_EFAULT;
@@ -275,7 +284,6 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	(void)want_map;
 #endif
 	vq->fast = cfg->ring_mem == NULL && !vq->do_map && !vq->unmap_tables;
-	vq->fast_get = vq->fast && !vq->in_order;
 	vq->areas = cfg->areas;
 	vq->area_ptr[VTIO__AREA_DESC] = cfg->areas.desc;
 	vq->area_ptr[VTIO__AREA_DRIVER] = cfg->areas.driver;
@@ -298,6 +306,7 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 			    : NULL;
 	if (reset_common(vq) != 0)
 		return VTIO_EFAULT; /* the ring view refused the zeroing */
+	set_hot(vq);
 	int err = VTIO__DISPATCH(vq, init, vq, base + l.extra);
 	if (err != 0)
 		return err;
@@ -309,9 +318,15 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 		void *token)
 {
 	VTIO_ASSERT(vq != NULL);
+	unsigned n = out_num + in_num;
+#if VTIO_CONFIG_SPLIT
+	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
+	if (VTIO_LIKELY(vq->hot_add && n == 1 && sg != NULL && token != NULL && sg[0].len != 0 &&
+			vq->num_free != 0))
+		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
+#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return VTIO_EIO;
-	unsigned n = out_num + in_num;
 	if (VTIO_UNLIKELY(sg == NULL || token == NULL))
 		return VTIO_EINVAL;
 	if (VTIO_LIKELY(n == 1)) {
@@ -364,6 +379,10 @@ int vtio_vq_kick(struct vtio_vq *vq)
 void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	VTIO_ASSERT(vq != NULL);
+#if VTIO_CONFIG_SPLIT
+	if (VTIO_LIKELY(vq->hot_get))
+		return vtio__vq_split_get_used_hot(vq, len);
+#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
 	return VTIO__DISPATCH(vq, get_used, vq, len);

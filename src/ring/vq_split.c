@@ -238,55 +238,64 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	return add_chain(vq, sg, out_num, in_num, token);
 }
 
+/* One segment on a fast queue with a free descriptor (checked by the caller). */
+static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, void *token)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	/* One segment, direct ring, nothing to map out of line: no calls,
+	 * so no spills. A linear DMA stack adds its offset here. With
+	 * vq->fast nothing reads a shadow descriptor's addr/len/flags
+	 * back (they serve unmap_chain, which needs do_map), so only the
+	 * free-list link is read and no shadow field is written (the
+	 * next link of a free descriptor stays as it is; IN_ORDER does
+	 * not use it). */
+	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	uint16_t head, next;
+	if (vq->in_order) {
+		head = s->next_desc;
+		next = (uint16_t)((head + 1u) & mask);
+		s->next_desc = next;
+	} else {
+		head = s->free_head;
+		next = s->shadow[head].next;
+		s->free_head = next;
+	}
+	uint32_t len = sg[0].len;
+	struct vtio_split_desc wire;
+	wire.addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
+	wire.len = vtio__w32(vq->legacy, len);
+	wire.flags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
+	wire.next = vtio__w16(vq->legacy, next);
+	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
+	/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
+	uint16_t h = vtio__w16(vq->legacy, head);
+	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
+			vtio_split_avail_ring_off((uint16_t)(s->avail_idx & mask)),
+		    &h, 2);
+	/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
+	struct vtio__vq_buf *b = &vq->bufs[head];
+	b->token = token;
+	b->wr_len = w ? len : 0u;
+	b->indir = 0;
+	b->ndesc = 1;
+	b->last = head;
+	vq->num_free--;
+	vq->inflight++;
+	s->avail_idx++;
+	vq->stats.added++;
+	return 0;
+}
+
+int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token)
+{
+	return add_one(vq, sg, write, token);
+}
+
 int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
 		       unsigned in_num, void *token)
 {
-	struct vtio__vq_split *s = &vq->u.split;
-	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
-		/* One segment, direct ring, nothing to map out of line: no calls,
-		 * so no spills. A linear DMA stack adds its offset here. With
-		 * vq->fast nothing reads a shadow descriptor's addr/len/flags
-		 * back (they serve unmap_chain, which needs do_map), so only the
-		 * free-list link is read and no shadow field is written (the
-		 * next link of a free descriptor stays as it is; IN_ORDER does
-		 * not use it). */
-		const uint16_t mask = (uint16_t)(vq->num - 1u);
-		uint16_t head, next;
-		if (vq->in_order) {
-			head = s->next_desc;
-			next = (uint16_t)((head + 1u) & mask);
-			s->next_desc = next;
-		} else {
-			head = s->free_head;
-			next = s->shadow[head].next;
-			s->free_head = next;
-		}
-		bool w = in_num != 0;
-		uint32_t len = sg[0].len;
-		struct vtio_split_desc wire;
-		wire.addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
-		wire.len = vtio__w32(vq->legacy, len);
-		wire.flags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
-		wire.next = vtio__w16(vq->legacy, next);
-		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
-		/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
-		uint16_t h = vtio__w16(vq->legacy, head);
-		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
-				vtio_split_avail_ring_off((uint16_t)(s->avail_idx & mask)),
-			    &h, 2);
-		/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
-		struct vtio__vq_buf *b = &vq->bufs[head];
-		b->token = token;
-		b->wr_len = w ? len : 0u;
-		b->indir = 0;
-		b->ndesc = 1;
-		b->last = head;
-		vq->num_free--;
-		vq->inflight++;
-		s->avail_idx++;
-		vq->stats.added++;
-		return 0;
-	}
+	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
+		return add_one(vq, sg, in_num != 0, token);
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
@@ -491,9 +500,14 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
-	struct vtio__vq_split *s = &vq->u.split;
-	if (VTIO_UNLIKELY(!vq->fast_get)) /* ring_mem, unmapping, or IN_ORDER */
+	if (VTIO_UNLIKELY(!vq->hot_get)) /* ring_mem, unmapping, or IN_ORDER */
 		return get_used_general(vq, len);
+	return vtio__vq_split_get_used_hot(vq, len);
+}
+
+void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len)
+{
+	struct vtio__vq_split *s = &vq->u.split;
 	if (s->last_used == s->used_idx) {
 		uint16_t idx = vtio__w16(
 		    vq->legacy, vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
