@@ -185,6 +185,31 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	return 0;
 }
 
+/*
+ * One descriptor of direction @p wr (a constant at each call): when the
+ * whole buffer lies in the view's first region (cached at init) with the
+ * permission the direction needs and the caller's array has room, fill the
+ * chain's pieces and return true; else false (the general walk decides).
+ */
+static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
+			   uint32_t len, bool wr)
+{
+	uint64_t rlen = q->r0_len[wr ? 1 : 0];
+	uint64_t off = addr - q->r0_addr;
+	unsigned max = wr ? c->wr_max : c->rd_max;
+	if (len == 0 || max == 0 || addr < q->r0_addr || off >= rlen || rlen - off < len)
+		return false;
+	struct vtio_iov *v = wr ? c->wr : c->rd;
+	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+	v->addr = addr;
+	v->len = len;
+	c->rd_num = wr ? 0u : 1u;
+	c->wr_num = wr ? 1u : 0u;
+	c->rd_len = wr ? 0u : len;
+	c->wr_len = wr ? len : 0u;
+	return true;
+}
+
 int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	if (VTIO_UNLIKELY(!q->fast))
@@ -222,22 +247,16 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 		uint16_t flags = vtio__w16(q->legacy, w.flags);
 		uint64_t addr = vtio__w64(q->legacy, w.addr);
 		uint32_t len = vtio__w32(q->legacy, w.len);
-		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
-		unsigned max = wr ? c->wr_max : c->rd_max;
-		/* The whole buffer in the view's first region (cached at init),
-		 * with the permission the direction needs. */
-		uint64_t rlen = q->r0_len[wr];
-		uint64_t off = addr - q->r0_addr;
-		if (!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) && len != 0 && max != 0 &&
-		    addr >= q->r0_addr && off < rlen && rlen - off >= len) {
-			struct vtio_iov *v = wr ? c->wr : c->rd;
-			v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-			v->addr = addr;
-			v->len = len;
-			c->rd_num = wr ? 0u : 1u;
-			c->wr_num = wr ? 1u : 0u;
-			c->rd_len = wr ? 0u : len;
-			c->wr_len = wr ? len : 0u;
+		/* No NEXT, no INDIRECT: one path per direction, each with
+		 * constants (other flag bits are ignored, as in the walk). */
+		uint16_t kind =
+		    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
+		bool done = false;
+		if (kind == VTIO_DESC_F_WRITE)
+			done = pop_one(q, c, addr, len, true);
+		else if (kind == 0)
+			done = pop_one(q, c, addr, len, false);
+		if (VTIO_LIKELY(done)) {
 			c->id = head;
 			c->ndesc = 1;
 			s->last_avail++;
