@@ -231,6 +231,7 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, un
 		return 0;
 	if (u == NULL || n > q->num)
 		return VTIO_EINVAL;
+	/* Every id in range, checked before anything is written. */
 	for (unsigned i = 0; i < n; i++)
 		if (VTIO_UNLIKELY(u[i].id >= q->num))
 			return VTIO_EINVAL;

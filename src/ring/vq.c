@@ -314,17 +314,11 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	return 0;
 }
 
-int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, unsigned in_num,
-		void *token)
+/* vtio_vq_add() off the hot path: every argument check, then the layout. */
+static VTIO__NOINLINE int add_checked(struct vtio_vq *vq, const struct vtio_sg *sg,
+				      unsigned out_num, unsigned in_num, void *token)
 {
-	VTIO_ASSERT(vq != NULL);
 	unsigned n = out_num + in_num;
-#if VTIO_CONFIG_SPLIT
-	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
-	if (VTIO_LIKELY(vq->hot_add && n == 1 && sg != NULL && token != NULL && sg[0].len != 0 &&
-			vq->num_free != 0))
-		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
-#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return VTIO_EIO;
 	if (VTIO_UNLIKELY(sg == NULL || token == NULL))
@@ -347,6 +341,19 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 			return VTIO_E2BIG;
 	}
 	return VTIO__DISPATCH(vq, add, vq, sg, out_num, in_num, token);
+}
+
+int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, unsigned in_num,
+		void *token)
+{
+	VTIO_ASSERT(vq != NULL);
+#if VTIO_CONFIG_SPLIT
+	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
+	if (VTIO_LIKELY(vq->hot_add && out_num + in_num == 1 && sg != NULL && token != NULL &&
+			sg[0].len != 0 && vq->num_free != 0))
+		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
+#endif
+	return add_checked(vq, sg, out_num, in_num, token);
 }
 
 bool vtio_vq_kick_prepare(struct vtio_vq *vq)
