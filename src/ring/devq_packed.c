@@ -163,7 +163,8 @@ static const char *walk_reason(int err)
 				       : "buffer outside the view";
 }
 
-int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+/* Any chain: lists, indirect tables, accessor views; every check with its error. */
+static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t num = q->num;
@@ -244,6 +245,59 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	p->avail_wrap = wrap;
 	p->outstanding += count;
 	return 0;
+}
+
+int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	if (VTIO_LIKELY(q->fast)) {
+		/* One descriptor in the view's first region, ring through a local
+		 * pointer: straight line. Anything else (or anything wrong) takes
+		 * the general walk, which reports it. */
+		uint32_t slot = p->last_avail;
+		const volatile struct vtio_packed_desc *d =
+		    (const volatile struct vtio_packed_desc *)(const void *)
+			q->area_ptr[VTIO__AREA_DESC] +
+		    slot;
+		/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
+		uint16_t flags =
+		    vtio__w16(q->legacy,
+			      vtio__load16_acquire_ptr(
+				  (const unsigned char *)(const void *)&d->flags, q->dma_barriers));
+		if (!is_avail(flags, p->avail_wrap))
+			return VTIO_EAGAIN;
+		/* One volatile load per field: each read once, then only the copy. */
+		uint64_t addr = vtio__w64(q->legacy, d->addr);
+		uint32_t len = vtio__w32(q->legacy, d->len);
+		uint16_t id = vtio__w16(q->legacy, d->id);
+		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
+		unsigned max = wr ? c->wr_max : c->rd_max;
+		uint64_t rlen = q->r0_len[wr];
+		uint64_t off = addr - q->r0_addr;
+		if (VTIO_LIKELY(!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) &&
+				p->outstanding < q->num && id < q->num && len != 0 && max != 0 &&
+				addr >= q->r0_addr && off < rlen && rlen - off >= len)) {
+			struct vtio_iov *v = wr ? c->wr : c->rd;
+			v->ptr =
+			    (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+			v->addr = addr;
+			v->len = len;
+			c->rd_num = wr ? 0u : 1u;
+			c->wr_num = wr ? 1u : 0u;
+			c->rd_len = wr ? 0u : len;
+			c->wr_len = wr ? len : 0u;
+			c->id = id;
+			c->ndesc = 1;
+			if (++slot >= q->num) {
+				slot = 0;
+				p->avail_wrap = !p->avail_wrap;
+			}
+			p->last_avail = (uint16_t)slot;
+			p->outstanding++;
+			return 0;
+		}
+	}
+	return pop_general(q, c);
 }
 
 /* ---- Push ------------------------------------------------------------------------------- */

@@ -126,8 +126,9 @@ static VTIO__NOINLINE int add_failed(struct vtio_vq *vq, uint16_t id, unsigned n
 	return VTIO_EFAULT;
 }
 
-int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
-			unsigned in_num, void *token)
+/* Any buffer: indirect or a direct list, DMA mapping, ring_mem views. */
+static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *sg,
+				      unsigned out_num, unsigned in_num, void *token)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	struct vtio__pk_ext *ext = p->ext;
@@ -255,6 +256,60 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 	if (indir != 0)
 		vq->stats.indirect++;
 	return 0;
+}
+
+int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
+			unsigned in_num, void *token)
+{
+	struct vtio__vq_packed *p = &vq->u.packed;
+	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0)) {
+		/* One segment, ring through its CPU pointer, nothing mapped out of
+		 * line (identity, premapped, or a linear stack's offset): straight
+		 * line, no calls, nothing that can fail after the ring is touched. */
+		struct vtio__pk_ext *ext = p->ext;
+		const uint32_t num = vq->num;
+		uint16_t head = p->next_avail;
+		uint16_t id = vq->in_order ? head : p->free_head;
+		bool w = in_num != 0;
+		uint32_t len = sg[0].len;
+		struct vtio_packed_desc *d =
+		    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + head;
+		d->addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
+		d->len = vtio__w32(vq->legacy, len);
+		d->id = vtio__w16(vq->legacy, id); /* PACKED-DRV-12 */
+		uint16_t f = (uint16_t)(p->avail_used | (w ? VTIO_DESC_F_WRITE : 0u));
+		/* PACKED-DRV-7/8: addr/len/id, write barrier (release), flags. */
+		if (vq->dma_barriers)
+			VTIO_DMA_WMB();
+		VTIO_STORE_RELEASE16(&d->flags, vtio__w16(vq->legacy, f));
+		struct vtio__vq_buf *b = &vq->bufs[id];
+		b->token = token;
+		b->wr_len = w ? len : 0u;
+		b->indir = 0;
+		b->indir_addr = 0;
+		b->ndesc = 1;
+		b->last = id;
+		b->nseg = 1;
+		uint16_t nx = (uint16_t)(id + 1u < num ? id + 1u : 0u);
+		if (vq->in_order)
+			ext[id].next = nx;
+		else
+			p->free_head = ext[id].next;
+		/* PACKED-DRV-4: flip after slot num-1. */
+		if (VTIO_UNLIKELY(head + 1u >= num)) {
+			p->next_avail = 0;
+			p->avail_wrap = !p->avail_wrap;
+			p->avail_used ^= PK_AU;
+		} else {
+			p->next_avail = (uint16_t)(head + 1u);
+		}
+		vq->num_free--;
+		vq->inflight++;
+		p->added++;
+		vq->stats.added++;
+		return 0;
+	}
+	return add_general(vq, sg, out_num, in_num, token);
 }
 
 /* ---- Notifications ------------------------------------------------------------------- */

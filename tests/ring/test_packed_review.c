@@ -501,6 +501,16 @@ static void test_linear_stack_bus_addresses_in_ring(void **state)
 	assert_int_equal(c.wr[0].addr, fx_addr(buf + 16) + BUS_OFF);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 16), 0);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)0x10);
+	/* One segment (the straight-line add) at slot 2. */
+	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)0x20), 0);
+	uint64_t a;
+	memcpy(&a, (unsigned char *)f.areas.desc + 32u, 8);
+	assert_int_equal(vtio_le64(a), fx_addr(buf) + BUS_OFF);
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(c.rd[0].addr, fx_addr(buf) + BUS_OFF);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)0x20);
 	fx_teardown(&f);
 }
 
