@@ -150,7 +150,11 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 	}
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
 	q->hot = VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT && q->fast;
-	if (cfg->mem->nregions != 0) {
+	/* Cached only when the region does not wrap past 2^64 (vtio_mem_init
+	 * refuses those; a hand-built view might not): then off < len also
+	 * proves addr >= r0_addr. */
+	if (cfg->mem->nregions != 0 && cfg->mem->regions[0].len != 0 &&
+	    cfg->mem->regions[0].len - 1u <= UINT64_MAX - cfg->mem->regions[0].addr) {
 		const struct vtio_mem_region *r0 = &cfg->mem->regions[0];
 		q->r0_addr = r0->addr;
 		q->r0_host = (uintptr_t)r0->host;

@@ -197,7 +197,9 @@ static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c,
 	uint64_t rlen = q->r0_len[wr ? 1 : 0];
 	uint64_t off = addr - q->r0_addr;
 	unsigned max = wr ? c->wr_max : c->rd_max;
-	if (len == 0 || max == 0 || addr < q->r0_addr || off >= rlen || rlen - off < len)
+	/* off < rlen also means addr >= r0_addr: the cached region does not
+	 * wrap (devq.c), so addr below it gives off >= 2^64 - r0_addr >= rlen. */
+	if (len == 0 || max == 0 || off >= rlen || rlen - off < len)
 		return false;
 	struct vtio_iov *v = wr ? c->wr : c->rd;
 	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
