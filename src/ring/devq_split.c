@@ -268,27 +268,13 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 	return pop_general(q, c);
 }
 
-int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+/* push_batch through the view (used ring not mapped to a local pointer). */
+static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio_devq_used *u,
+					  unsigned first, unsigned n)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	const uint16_t mask = (uint16_t)(q->num - 1u);
-	unsigned first = 0;
-	if (q->in_order && n > 1)
-		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
 	uint16_t slot = s->used_idx;
-	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE];
-	if (VTIO_LIKELY(used != NULL)) {
-		/* Local used ring (fast path): element stores without a call. */
-		used += vtio_split_used_ring_off(0);
-		for (unsigned k = first; k < n; k++) {
-			struct vtio_split_used_elem e;
-			e.id = vtio__w32(q->legacy, u[k].id);
-			e.len = vtio__w32(q->legacy, u[k].len);
-			VTIO_MEMCPY(used + (size_t)(uint16_t)(slot & mask) * 8u, &e, sizeof(e));
-			slot++;
-		}
-		goto publish;
-	}
 	for (unsigned k = first; k < n; k++) {
 		struct vtio_split_used_elem e;
 		e.id = vtio__w32(q->legacy, u[k].id);
@@ -300,13 +286,40 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used
 			return vtio__devq_fail(q, VTIO_EFAULT, "used ring not writable");
 		slot++;
 	}
-publish:
 	/* SPLIT-DEV-5/7: elements, write barrier (release), then idx once. */
 	s->used_idx = (uint16_t)(s->used_idx + n);
 	int err =
 	    vtio__devq_store16_release(q, VTIO__AREA_DEVICE, 2, vtio__w16(q->legacy, s->used_idx));
 	if (VTIO_UNLIKELY(err != 0))
 		return vtio__devq_fail(q, VTIO_EFAULT, "used ring not writable");
+	return 0;
+}
+
+int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+{
+	struct vtio__devq_split *s = &q->u.split;
+	unsigned first = 0;
+	if (q->in_order && n > 1)
+		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
+	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE];
+	if (VTIO_UNLIKELY(used == NULL))
+		return push_batch_view(q, u, first, n);
+	/* Local used ring (fast path): element stores without a call. The
+	 * mask is below 2^16, so the free-running slot needs no truncation. */
+	const unsigned mask = q->num - 1u;
+	unsigned slot = s->used_idx;
+	for (unsigned k = first; k < n; k++) {
+		struct vtio_split_used_elem e;
+		e.id = vtio__w32(q->legacy, u[k].id);
+		e.len = vtio__w32(q->legacy, u[k].len);
+		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot & mask), &e, sizeof(e));
+		slot++;
+	}
+	/* SPLIT-DEV-5/7: elements, write barrier (release), then idx once. */
+	s->used_idx = (uint16_t)(s->used_idx + n);
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16((uint16_t *)(void *)(used + 2), vtio__w16(q->legacy, s->used_idx));
 	return 0;
 }
 
