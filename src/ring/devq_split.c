@@ -251,8 +251,8 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 		uint32_t len = vtio__w32(q->legacy, w.len);
 		/* No NEXT, no INDIRECT: one path per direction, each with
 		 * constants (other flag bits are ignored, as in the walk). */
-		uint16_t kind =
-		    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
+		uint16_t kind = (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT |
+						    VTIO_DESC_F_WRITE));
 		bool done = false;
 		if (kind == VTIO_DESC_F_WRITE)
 			done = pop_one(q, c, addr, len, true);

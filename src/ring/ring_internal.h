@@ -97,15 +97,15 @@ struct vtio_vq {
 	bool indirect; /* INDIRECT_DESC negotiated and tables given */
 	bool in_order;
 	bool notif_data;
-	bool do_map;	     /* buffers go through vtio_dma_map (out of line, unmapped on used) */
-	bool map_tables;     /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
-	bool unmap_tables;   /* ... and must be unmapped on used (map_tables, stack not linear) */
-	bool fast;	     /* no ring_mem, nothing to unmap: the straight-line paths apply */
+	bool do_map;	   /* buffers go through vtio_dma_map (out of line, unmapped on used) */
+	bool map_tables;   /* indirect tables go through vtio_dma_map (even when PREMAPPED) */
+	bool unmap_tables; /* ... and must be unmapped on used (map_tables, stack not linear) */
+	bool fast;	   /* no ring_mem, nothing to unmap: the straight-line paths apply */
 	/* Decided at init and reset, cleared when the queue breaks: the public
 	 * calls go straight to the split straight-line paths on one test
 	 * (no broken / layout / fast tests on the way). */
-	bool hot_add; /* split && fast && !broken */
-	bool hot_get; /* split && fast && !in_order && !broken */
+	bool hot_add;	     /* split && fast && !broken */
+	bool hot_get;	     /* split && fast && !in_order && !broken */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;

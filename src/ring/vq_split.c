@@ -299,13 +299,10 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
-bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
+/* kick_prepare through vq->ring_mem (after the early return). */
+static VTIO__NOINLINE bool kick_prepare_view(struct vtio_vq *vq, uint16_t old, uint16_t new_idx)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	uint16_t old = s->avail_published;
-	uint16_t new_idx = s->avail_idx;
-	if (old == new_idx)
-		return false;
 	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store). */
 	if (VTIO_UNLIKELY(vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2,
 						   vtio__w16(vq->legacy, new_idx)) != 0)) {
@@ -326,6 +323,35 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	if (vq->event_idx)
 		return vtio_need_event(vtio__w16(vq->legacy, raw), new_idx, old) != 0;
 	return (vtio__w16(vq->legacy, raw) & VTIO_USED_F_NO_NOTIFY) == 0;
+}
+
+bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t old = s->avail_published;
+	uint16_t new_idx = s->avail_idx;
+	if (old == new_idx)
+		return false;
+	if (VTIO_UNLIKELY(vq->ring_mem != NULL))
+		return kick_prepare_view(vq, old, new_idx);
+	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store,
+	 * with the DMA write barrier first on DMA-grade queues). */
+	if (vq->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DRIVER] + 2),
+			     vtio__w16(vq->legacy, new_idx));
+	s->avail_published = new_idx;
+	/* Full barrier between publishing idx and reading the device's
+	 * suppression field (CHECKLIST 3.6). */
+	vtio__mb(vq->dma_barriers);
+	unsigned char *used = vq->area_ptr[VTIO__AREA_DEVICE];
+	if (vq->event_idx) {
+		uint16_t ev = VTIO_READ_ONCE16(
+		    (uint16_t *)(void *)(used + vtio_split_avail_event_off(vq->num)));
+		return vtio_need_event(vtio__w16(vq->legacy, ev), new_idx, old) != 0;
+	}
+	uint16_t flags = VTIO_READ_ONCE16((uint16_t *)(void *)used);
+	return (vtio__w16(vq->legacy, flags) & VTIO_USED_F_NO_NOTIFY) == 0;
 }
 
 uint32_t vtio__vq_split_notify_data(const struct vtio_vq *vq)
