@@ -242,6 +242,14 @@ VTIO__DECLARE_DEVQ_LAYOUT(split)
  * vq->num_free != 0. The others fall back to the general path themselves.
  */
 int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+/*
+ * Split counts stats.added per kick_prepare (the buffers it publishes), not
+ * per add: vtio_vq_get_stats() adds the ones not published yet.
+ */
+static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
+{
+	return (uint16_t)(vq->u.split.avail_idx - vq->u.split.avail_published);
+}
 void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 #endif

@@ -487,6 +487,10 @@ const struct vtio_vq_areas *vtio_vq_get_areas(const struct vtio_vq *vq)
 void vtio_vq_get_stats(const struct vtio_vq *vq, struct vtio_vq_stats *out)
 {
 	*out = vq->stats;
+#if VTIO_CONFIG_SPLIT
+	if (vq->layout == VTIO_LAYOUT_SPLIT)
+		out->added += vtio__vq_split_pending_added(vq);
+#endif
 }
 
 #endif /* VTIO_CONFIG_DRIVER */

@@ -29,6 +29,9 @@ void vtio__vq_split_reset(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio_split_desc *shadow = s->shadow;
+	/* Buffers added since the last kick_prepare are counted there (see
+	 * vtio__vq_split_pending_added): fold them in before the indexes go. */
+	vq->stats.added += vtio__vq_split_pending_added(vq);
 	VTIO_MEMSET(s, 0, sizeof(*s));
 	s->shadow = shadow;
 	for (uint32_t i = 0; i < vq->num; i++) {
@@ -41,6 +44,7 @@ void vtio__vq_split_reset(struct vtio_vq *vq)
 
 int vtio__vq_split_init(struct vtio_vq *vq, void *extra)
 {
+	VTIO_MEMSET(&vq->u.split, 0, sizeof(vq->u.split));
 	vq->u.split.shadow = extra;
 	vtio__vq_split_reset(vq);
 	return 0;
@@ -112,7 +116,6 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	vq->num_free -= r->ndesc;
 	vq->inflight++;
 	s->avail_idx++;
-	vq->stats.added++;
 	return 0;
 }
 
@@ -282,7 +285,6 @@ static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, 
 	vq->num_free--;
 	vq->inflight++;
 	s->avail_idx++;
-	vq->stats.added++;
 	return 0;
 }
 
@@ -311,6 +313,7 @@ static VTIO__NOINLINE bool kick_prepare_view(struct vtio_vq *vq, uint16_t old, u
 		return false;
 	}
 	s->avail_published = new_idx;
+	vq->stats.added += (uint16_t)(new_idx - old); /* counted per kick, not per add */
 	/* Full barrier between publishing idx and reading the device's
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(vq->dma_barriers);
@@ -341,6 +344,7 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DRIVER] + 2),
 			     vtio__w16(vq->legacy, new_idx));
 	s->avail_published = new_idx;
+	vq->stats.added += (uint16_t)(new_idx - old); /* counted per kick, not per add */
 	/* Full barrier between publishing idx and reading the device's
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(vq->dma_barriers);
