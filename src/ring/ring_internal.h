@@ -104,8 +104,7 @@ struct vtio_vq {
 	/* Decided at init and reset, cleared when the queue breaks: the public
 	 * calls go straight to the split straight-line paths on one test
 	 * (no broken / layout / fast tests on the way). */
-	bool hot_add;	     /* split && fast && !broken */
-	bool hot_get;	     /* split && fast && !in_order && !broken */
+	bool hot;	     /* split && fast && !in_order && !broken */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -160,7 +159,7 @@ struct vtio_devq {
 	bool indirect;
 	bool in_order;
 	bool fast; /* all three areas translated to local pointers at init */
-	bool hot;  /* split && fast && !broken (see vtio_vq::hot_add); cleared on break */
+	bool hot;  /* split && fast && !broken (see vtio_vq::hot); cleared on break */
 	bool broken;
 	const char *broken_reason;
 	int broken_err;		 /* the error that broke the queue */
@@ -236,7 +235,7 @@ VTIO__DECLARE_VQ_LAYOUT(split)
 VTIO__DECLARE_DEVQ_LAYOUT(split)
 /*
  * Split straight-line entries, called by the public functions when the
- * queue is hot (vtio_vq::hot_add / hot_get, vtio_devq::hot): the caller has
+ * queue is hot (vtio_vq::hot, vtio_devq::hot): the caller has
  * checked its arguments and the hot flag, nothing else.
  * vtio__vq_split_add1: one segment (@p write: device-writable, len != 0),
  * vq->num_free != 0. The others fall back to the general path themselves.
@@ -432,8 +431,7 @@ static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
 	if (!vq->broken) {
 		vq->broken_reason = reason;
 		vq->broken = true;
-		vq->hot_add = false;
-		vq->hot_get = false;
+		vq->hot = false;
 	}
 }
 

@@ -14,12 +14,11 @@
 #define VTIO__DISPATCH(vq, fn, ...) ((void)(vq), vtio__vq_packed_##fn(__VA_ARGS__))
 #endif
 
-/* The hot flags of a queue that is not broken (see vtio_vq::hot_add). */
+/* The hot flag of a queue that is not broken (see vtio_vq::hot). */
 static void set_hot(struct vtio_vq *vq)
 {
 	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
-	vq->hot_add = split_fast;
-	vq->hot_get = split_fast && !vq->in_order;
+	vq->hot = split_fast && !vq->in_order;
 }
 
 static bool layout_ok(enum vtio_layout layout)
@@ -349,7 +348,7 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT
 	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
-	if (VTIO_LIKELY(vq->hot_add && out_num + in_num == 1 && sg != NULL && token != NULL &&
+	if (VTIO_LIKELY(vq->hot && out_num + in_num == 1 && sg != NULL && token != NULL &&
 			sg[0].len != 0 && vq->num_free != 0))
 		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
 #endif
@@ -387,7 +386,7 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT
-	if (VTIO_LIKELY(vq->hot_get))
+	if (VTIO_LIKELY(vq->hot))
 		return vtio__vq_split_get_used_hot(vq, len);
 #endif
 	if (VTIO_UNLIKELY(vq->broken))

@@ -242,7 +242,8 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 }
 
 /* One segment on a fast queue with a free descriptor (checked by the caller). */
-static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, void *token)
+static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, void *token,
+			  bool in_order)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	/* One segment, direct ring, nothing to map out of line: no calls,
@@ -254,7 +255,7 @@ static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, 
 	 * not use it). */
 	const uint16_t mask = (uint16_t)(vq->num - 1u);
 	uint16_t head, next;
-	if (vq->in_order) {
+	if (in_order) {
 		head = s->next_desc;
 		next = (uint16_t)((head + 1u) & mask);
 		s->next_desc = next;
@@ -290,14 +291,14 @@ static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, 
 
 int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token)
 {
-	return add_one(vq, sg, write, token);
+	return add_one(vq, sg, write, token, false); /* hot: not IN_ORDER */
 }
 
 int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
 		       unsigned in_num, void *token)
 {
 	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
-		return add_one(vq, sg, in_num != 0, token);
+		return add_one(vq, sg, in_num != 0, token, vq->in_order);
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
@@ -530,7 +531,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
-	if (VTIO_UNLIKELY(!vq->hot_get)) /* ring_mem, unmapping, or IN_ORDER */
+	if (VTIO_UNLIKELY(!vq->hot)) /* ring_mem, unmapping, or IN_ORDER */
 		return get_used_general(vq, len);
 	return vtio__vq_split_get_used_hot(vq, len);
 }
