@@ -215,10 +215,14 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
+	if (VTIO_UNLIKELY(len > c->wr_len))
+		return q->broken ? broken_error(q) : VTIO_EINVAL;
+#if VTIO_CONFIG_SPLIT
+	if (VTIO_LIKELY(q->hot))
+		return vtio__devq_split_push1(q, c->id, len);
+#endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
-	if (VTIO_UNLIKELY(len > c->wr_len))
-		return VTIO_EINVAL;
 	struct vtio_devq_used u;
 	u.id = c->id;
 	u.ndesc = c->ndesc;

@@ -323,6 +323,22 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used
 	return 0;
 }
 
+int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
+{
+	struct vtio__devq_split *s = &q->u.split;
+	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE]; /* hot: local ring */
+	struct vtio_split_used_elem e;
+	e.id = vtio__w32(q->legacy, id);
+	e.len = vtio__w32(q->legacy, len);
+	VTIO_MEMCPY(used + vtio_split_used_ring_off(s->used_idx & (q->num - 1u)), &e, sizeof(e));
+	/* SPLIT-DEV-5/7: element, write barrier (release), then idx. */
+	s->used_idx++;
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16((uint16_t *)(void *)(used + 2), vtio__w16(q->legacy, s->used_idx));
+	return 0;
+}
+
 bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;

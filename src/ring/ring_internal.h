@@ -251,6 +251,8 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 }
 void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
+/* One used entry (vtio_devq_push on a hot queue; id from a popped chain). */
+int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len);
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
