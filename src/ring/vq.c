@@ -173,8 +173,10 @@ static int zero_area(struct vtio_vq *vq, int a, size_t len)
 static int reset_common(struct vtio_vq *vq)
 {
 	struct vtio_vq_area_sizes s;
-	(void)vtio_vq_area_sizes(vq->layout, vq->num, &s);
-	int err = zero_area(vq, VTIO__AREA_DESC, s.desc);
+	/* layout and num were validated by vtio_vq_init(): this cannot fail. */
+	int err = vtio_vq_area_sizes(vq->layout, vq->num, &s);
+	VTIO_ASSERT(err == 0);
+	err = zero_area(vq, VTIO__AREA_DESC, s.desc);
 	if (err == 0)
 		err = zero_area(vq, VTIO__AREA_DRIVER, s.driver);
 	if (err == 0)
