@@ -17,7 +17,9 @@ done
 if [ "$(id -u)" -eq 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # A mirror out of sync for one index (seen for foreign architectures) must
+  # not stop the install: warn, then let apt-get install say what is missing.
+  apt-get update -qq || echo "deps: warning: apt-get update reported errors; trying the install anyway" >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "deps: missing Debian packages. Run as root:" >&2
