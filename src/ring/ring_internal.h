@@ -351,6 +351,14 @@ int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool 
  */
 int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool release);
 
+/* Queue flags folded with the compile-time options: constant false when
+ * the option is compiled out, the flag itself otherwise. */
+#define VTIO__VQ_RING_MEM(vq) (VTIO_CONFIG_RING_MEM && (vq)->ring_mem != NULL)
+#define VTIO__VQ_IN_ORDER(vq) (VTIO_CONFIG_IN_ORDER && (vq)->in_order)
+#define VTIO__VQ_HOT(vq)      (VTIO_CONFIG_FAST_PATHS && (vq)->hot)
+/* An indirect buffer (vtio__vq_buf::indir / add_rec::indir != 0). */
+#define VTIO__VQ_INDIR(x) (VTIO_CONFIG_INDIRECT && (x) != 0)
+
 /* Driver-side ring accessors: through the CPU pointer (fast path), or
  * through vq->ring_mem at the area's device address when one is set. Every
  * accessor reports the view's error; the caller breaks the queue. */
@@ -359,7 +367,7 @@ int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool 
 static inline int vtio__vq_ring_write(struct vtio_vq *vq, int a, size_t off, const void *src,
 				      size_t len)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		VTIO_MEMCPY(vq->area_ptr[a] + off, src, len);
 		return 0;
 	}
@@ -369,7 +377,7 @@ static inline int vtio__vq_ring_write(struct vtio_vq *vq, int a, size_t off, con
 static inline int vtio__vq_ring_read(const struct vtio_vq *vq, int a, size_t off, void *dst,
 				     size_t len)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		VTIO_MEMCPY(dst, vq->area_ptr[a] + off, len);
 		return 0;
 	}
@@ -383,7 +391,7 @@ static inline int vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off
 {
 	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
 		return 0;
 	}
@@ -395,7 +403,7 @@ static inline int vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off
  */
 static inline int vtio__vq_get16_acquire(const struct vtio_vq *vq, int a, size_t off, uint16_t *v)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		*v = vtio__load16_acquire_ptr(vq->area_ptr[a] + off, vq->dma_barriers);
 		return 0;
 	}
@@ -407,7 +415,7 @@ static inline int vtio__vq_get16_acquire(const struct vtio_vq *vq, int a, size_t
 /** Untorn relaxed load of a raw 16-bit value. @return 0 with *v set, or the view's error. */
 static inline int vtio__vq_get16(const struct vtio_vq *vq, int a, size_t off, uint16_t *v)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off));
 		return 0;
 	}
@@ -416,7 +424,7 @@ static inline int vtio__vq_get16(const struct vtio_vq *vq, int a, size_t off, ui
 /** Untorn relaxed store of a raw 16-bit value (event fields, flags). @return 0 or the error. */
 static inline int vtio__vq_write16(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		VTIO_WRITE_ONCE16((uint16_t *)(void *)(vq->area_ptr[a] + off), wire);
 		return 0;
 	}
@@ -455,7 +463,7 @@ static inline uint32_t vtio__vq_indir_get(struct vtio_vq *vq)
 /** Give back table number + 1 @p t (0 is ignored). */
 static inline void vtio__vq_indir_put(struct vtio_vq *vq, uint32_t t)
 {
-	if (t != 0)
+	if (VTIO__VQ_INDIR(t))
 		vq->indir_free[vq->indir_nfree++] = t - 1u;
 }
 
@@ -489,7 +497,8 @@ static inline uint32_t vtio__vq_sat32(uint64_t x)
  */
 static inline bool vtio__vq_want_indirect(const struct vtio_vq *vq, unsigned n, bool fits)
 {
-	if (!vq->indirect || n > vq->indir_max || vq->indir_nfree == 0 || n < 2)
+	if (!VTIO_CONFIG_INDIRECT || !vq->indirect || n > vq->indir_max || vq->indir_nfree == 0 ||
+	    n < 2)
 		return false;
 	return n >= vq->indir_threshold || !fits;
 }

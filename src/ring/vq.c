@@ -18,7 +18,7 @@
 static void set_hot(struct vtio_vq *vq)
 {
 	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
-	vq->hot = split_fast && !vq->in_order;
+	vq->hot = VTIO_CONFIG_FAST_PATHS && split_fast && !vq->in_order;
 }
 
 static bool layout_ok(enum vtio_layout layout)
@@ -153,7 +153,7 @@ size_t vtio_vq_state_size(enum vtio_layout layout, uint32_t num, uint32_t indire
 /* Zero one ring area (through the view when one is set). @return 0 or the view's error. */
 static int zero_area(struct vtio_vq *vq, int a, size_t len)
 {
-	if (vq->ring_mem == NULL) {
+	if (!VTIO__VQ_RING_MEM(vq)) {
 		VTIO_MEMSET(vq->area_ptr[a], 0, len);
 		return 0;
 	}
@@ -237,6 +237,10 @@ int vtio_vq_init(struct vtio_vq **out, void *state, size_t state_size,
 	    (cfg->areas.device_addr & (s.device_align - 1u)) != 0)
 		return VTIO_EINVAL; /* SPLIT-DRV-1 / PACKED-DRV-1 */
 	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
+		return VTIO_ENOTSUP;
+	if ((cfg->features & VTIO_FEATURE(VTIO_F_IN_ORDER)) && !VTIO_CONFIG_IN_ORDER)
+		return VTIO_ENOTSUP;
+	if (cfg->ring_mem != NULL && !VTIO_CONFIG_RING_MEM)
 		return VTIO_ENOTSUP;
 	bool want_map =
 	    cfg->dma != NULL && ((cfg->features & VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)) ||
@@ -338,7 +342,8 @@ static VTIO__NOINLINE int add_checked(struct vtio_vq *vq, const struct vtio_sg *
 		}
 		if (VTIO_UNLIKELY(total > ((uint64_t)1 << 32)))
 			return VTIO_E2BIG; /* SPLIT-DRV-7: a chain carries at most 4 GiB */
-		if (VTIO_UNLIKELY(n > vq->num && (!vq->indirect || n > vq->indir_max)))
+		if (VTIO_UNLIKELY(n > vq->num &&
+				  (!VTIO_CONFIG_INDIRECT || !vq->indirect || n > vq->indir_max)))
 			return VTIO_E2BIG;
 	}
 	return VTIO__DISPATCH(vq, add, vq, sg, out_num, in_num, token);
@@ -348,7 +353,7 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 		void *token)
 {
 	VTIO_ASSERT(vq != NULL);
-#if VTIO_CONFIG_SPLIT
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
 	if (VTIO_LIKELY(vq->hot && out_num + in_num == 1 && sg != NULL && token != NULL &&
 			sg[0].len != 0 && vq->num_free != 0))
@@ -387,7 +392,7 @@ int vtio_vq_kick(struct vtio_vq *vq)
 void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 	VTIO_ASSERT(vq != NULL);
-#if VTIO_CONFIG_SPLIT
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot))
 		return vtio__vq_split_get_used_hot(vq, len);
 #endif

@@ -64,7 +64,7 @@ int vtio__vq_packed_init(struct vtio_vq *vq, void *extra)
 static inline int put_desc(struct vtio_vq *vq, uint16_t slot, uint64_t addr, uint32_t len,
 			   uint16_t id)
 {
-	if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+	if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 		struct vtio_packed_desc *d =
 		    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + slot;
 		d->addr = vtio__w64(vq->legacy, addr);
@@ -116,7 +116,7 @@ static void unmap_chain(struct vtio_vq *vq, uint16_t id, unsigned n)
 static VTIO__NOINLINE int add_failed(struct vtio_vq *vq, uint16_t id, unsigned n, uint32_t indir,
 				     uint64_t indir_addr)
 {
-	if (indir != 0) {
+	if (VTIO__VQ_INDIR(indir)) {
 		vtio__vq_unmap_indirect(vq, indir - 1u, n, indir_addr);
 		vtio__vq_indir_put(vq, indir);
 	} else if (vq->do_map) {
@@ -136,7 +136,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	unsigned n = out_num + in_num;
 	bool fits = n <= vq->num_free;
 	uint16_t head = p->next_avail;
-	uint16_t id = vq->in_order ? head : p->free_head;
+	uint16_t id = VTIO__VQ_IN_ORDER(vq) ? head : p->free_head;
 	/* Summed in 64 bits: two writable segments of 2 GiB are exactly 4 GiB
 	 * (vq.c's limit), stored saturated (PACKED-DRV-15 clamps to it). */
 	uint64_t wr_len = 0;
@@ -165,7 +165,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 		head_flags = (uint16_t)(VTIO_DESC_F_INDIRECT | au);
 		ndesc = 1;
 		last = id;
-		if (vq->in_order)
+		if (VTIO__VQ_IN_ORDER(vq))
 			ext[id].next = (uint16_t)(id + 1u < num ? id + 1u : 0u);
 		if (++slot >= num) {
 			slot = 0;
@@ -192,7 +192,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 				ext[e].addr = bus;
 				ext[e].len = sg[k].len;
 				ext[e].flags = w ? VTIO_DESC_F_WRITE : 0;
-				if (vq->in_order)
+				if (VTIO__VQ_IN_ORDER(vq))
 					ext[e].next = (uint16_t)(e + 1u < num ? e + 1u : 0u);
 				e = ext[e].next;
 			}
@@ -205,7 +205,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 			bool w = k >= out_num;
 			/* Mapped above, or identity / premapped / linear stack. */
 			uint64_t bus = vq->do_map ? ext[e].addr : sg[k].addr + vq->bus_offset;
-			if (vq->in_order)
+			if (VTIO__VQ_IN_ORDER(vq))
 				ext[e].next = (uint16_t)(e + 1u < num ? e + 1u : 0u);
 			/* PACKED-DRV-12: the buffer id in every descriptor (required in
 			 * the last), AVAIL/USED/WRITE set in each one. */
@@ -244,7 +244,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	b->indir_addr = indir_addr;
 	b->ndesc = ndesc;
 	b->last = last;
-	if (!vq->in_order)
+	if (!VTIO__VQ_IN_ORDER(vq))
 		p->free_head = ext[last].next;
 	b->token = token;
 	b->wr_len = vtio__vq_sat32(wr_len);
@@ -253,7 +253,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	vq->inflight++;
 	p->added += ndesc;
 	vq->stats.added++;
-	if (indir != 0)
+	if (VTIO__VQ_INDIR(indir))
 		vq->stats.indirect++;
 	return 0;
 }
@@ -269,7 +269,7 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 		struct vtio__pk_ext *ext = p->ext;
 		const uint32_t num = vq->num;
 		uint16_t head = p->next_avail;
-		uint16_t id = vq->in_order ? head : p->free_head;
+		uint16_t id = VTIO__VQ_IN_ORDER(vq) ? head : p->free_head;
 		bool w = in_num != 0;
 		uint32_t len = sg[0].len;
 		struct vtio_packed_desc *d =
@@ -291,7 +291,7 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 		b->last = id;
 		b->nseg = 1;
 		uint16_t nx = (uint16_t)(id + 1u < num ? id + 1u : 0u);
-		if (vq->in_order)
+		if (VTIO__VQ_IN_ORDER(vq))
 			ext[id].next = nx;
 		else
 			p->free_head = ext[id].next;
@@ -368,13 +368,13 @@ static void detach(struct vtio_vq *vq, uint16_t id)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	struct vtio__vq_buf *b = &vq->bufs[id];
-	if (b->indir != 0) {
+	if (VTIO__VQ_INDIR(b->indir)) {
 		vtio__vq_unmap_indirect(vq, b->indir - 1u, b->nseg, b->indir_addr);
 		vtio__vq_indir_put(vq, b->indir);
 	} else if (vq->do_map) {
 		unmap_chain(vq, id, b->ndesc);
 	}
-	if (!vq->in_order) {
+	if (!VTIO__VQ_IN_ORDER(vq)) {
 		p->ext[b->last].next = p->free_head;
 		p->free_head = id;
 	}
@@ -433,7 +433,7 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			return NULL;
 		uint16_t uid;
 		uint32_t l;
-		if (VTIO_LIKELY(vq->ring_mem == NULL)) {
+		if (VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq))) {
 			/* volatile: each field read exactly once (the device is not trusted) */
 			const volatile struct vtio_packed_desc *d =
 			    (const volatile struct vtio_packed_desc *)(const void *)
@@ -463,7 +463,7 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			return NULL;
 		}
 		id = uid;
-		if (vq->in_order && id != slot) {
+		if (VTIO__VQ_IN_ORDER(vq) && id != slot) {
 			/* INORD-DRV-3: one used descriptor for a batch ending at @id.
 			 * It must name a buffer on the in-flight sequence. */
 			uint16_t h = slot;

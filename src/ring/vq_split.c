@@ -93,7 +93,7 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
 	uint16_t h = vtio__w16(vq->legacy, r->head);
-	if (direct || VTIO_LIKELY(vq->ring_mem == NULL))
+	if (direct || VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq)))
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
 			    2);
 	else if (VTIO_UNLIKELY(vtio__vq_ring_write(vq, VTIO__AREA_DRIVER,
@@ -103,13 +103,13 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	b->token = token;
 	b->wr_len = vtio__vq_sat32(r->wr_len);
 	b->indir = r->indir;
-	if (r->indir != 0) { /* only read for indirect buffers */
+	if (VTIO__VQ_INDIR(r->indir)) { /* only read for indirect buffers */
 		b->indir_addr = r->indir_addr;
 		b->nseg = r->nseg;
 	}
 	b->ndesc = r->ndesc;
 	b->last = r->last;
-	if (vq->in_order)
+	if (VTIO__VQ_IN_ORDER(vq))
 		s->next_desc = (uint16_t)((r->head + r->ndesc) & (vq->num - 1u));
 	else
 		s->free_head = s->shadow[r->last].next;
@@ -122,7 +122,7 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 /* A ring write failed during an add: undo the maps, break the queue. */
 static VTIO__NOINLINE int add_failed(struct vtio_vq *vq, const struct add_rec *r)
 {
-	if (r->indir != 0) {
+	if (VTIO__VQ_INDIR(r->indir)) {
 		vtio__vq_unmap_indirect(vq, r->indir - 1u, r->nseg, r->indir_addr);
 		vtio__vq_indir_put(vq, r->indir);
 	} else if (vq->do_map) {
@@ -142,7 +142,7 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 	bool fits = n <= vq->num_free;
 	struct add_rec r;
 	int werr = 0;
-	r.head = vq->in_order ? s->next_desc : s->free_head;
+	r.head = VTIO__VQ_IN_ORDER(vq) ? s->next_desc : s->free_head;
 	r.wr_len = 0;
 	r.nseg = n;
 
@@ -159,7 +159,7 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 		sh[r.head].addr = taddr;
 		sh[r.head].len = (uint32_t)(n * 16u);
 		sh[r.head].flags = VTIO_DESC_F_INDIRECT;
-		if (vq->in_order)
+		if (VTIO__VQ_IN_ORDER(vq))
 			sh[r.head].next = (uint16_t)((r.head + 1u) & mask);
 		werr = put_desc(vq, r.head);
 		r.indir = t;
@@ -184,7 +184,7 @@ static VTIO__NOINLINE int add_chain(struct vtio_vq *vq, const struct vtio_sg *sg
 				unmap_chain(vq, r.head, k);
 				return err;
 			}
-			if (vq->in_order)
+			if (VTIO__VQ_IN_ORDER(vq))
 				sh[i].next = (uint16_t)((i + 1u) & mask);
 			sh[i].addr = bus;
 			sh[i].len = sg[k].len;
@@ -217,12 +217,12 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 		bool w = in_num != 0;
 		if (VTIO_UNLIKELY(vq->num_free == 0))
 			return VTIO_ENOSPC;
-		r.head = vq->in_order ? s->next_desc : s->free_head;
+		r.head = VTIO__VQ_IN_ORDER(vq) ? s->next_desc : s->free_head;
 		int err = vtio__vq_map_fast(vq, sg[0].addr, sg[0].len, w, &bus);
 		if (VTIO_UNLIKELY(err != 0))
 			return err;
 		struct vtio_split_desc *d = &s->shadow[r.head];
-		if (vq->in_order)
+		if (VTIO__VQ_IN_ORDER(vq))
 			d->next = (uint16_t)((r.head + 1u) & (vq->num - 1u));
 		d->addr = bus;
 		d->len = sg[0].len;
@@ -297,8 +297,9 @@ int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write
 int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
 		       unsigned in_num, void *token)
 {
-	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
-		return add_one(vq, sg, in_num != 0, token, vq->in_order);
+	if (VTIO_CONFIG_FAST_PATHS &&
+	    VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
+		return add_one(vq, sg, in_num != 0, token, VTIO__VQ_IN_ORDER(vq));
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
@@ -336,7 +337,7 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	uint16_t new_idx = s->avail_idx;
 	if (old == new_idx)
 		return false;
-	if (VTIO_UNLIKELY(vq->ring_mem != NULL))
+	if (VTIO_UNLIKELY(VTIO__VQ_RING_MEM(vq)))
 		return kick_prepare_view(vq, old, new_idx);
 	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store,
 	 * with the DMA write barrier first on DMA-grade queues). */
@@ -370,13 +371,13 @@ static inline void detach(struct vtio_vq *vq, uint16_t head)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio__vq_buf *b = &vq->bufs[head];
-	if (b->indir != 0) {
+	if (VTIO__VQ_INDIR(b->indir)) {
 		vtio__vq_unmap_indirect(vq, b->indir - 1u, b->nseg, b->indir_addr);
 		vtio__vq_indir_put(vq, b->indir);
 	} else if (vq->do_map) {
 		unmap_chain(vq, head, b->ndesc);
 	}
-	if (!vq->in_order) {
+	if (!VTIO__VQ_IN_ORDER(vq)) {
 		s->shadow[b->last].next = s->free_head;
 		s->free_head = head;
 	}
@@ -432,7 +433,7 @@ static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 	uint16_t id;
 	uint32_t ulen;
 
-	if (vq->in_order && s->batch_pending) {
+	if (VTIO__VQ_IN_ORDER(vq) && s->batch_pending) {
 		/* IN_ORDER batch: buffers before the named one are fully used. */
 		id = s->oldest;
 		if (id == s->batch_last) {
@@ -461,7 +462,7 @@ static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 		}
 		id = (uint16_t)uid;
 	}
-	if (vq->in_order && id != s->oldest) {
+	if (VTIO__VQ_IN_ORDER(vq) && id != s->oldest) {
 		/* One entry for a batch: count the buffers up to it, oldest first. */
 		uint16_t h = s->oldest;
 		uint32_t k = 1;
@@ -483,7 +484,7 @@ take : {
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
 	uint32_t wr_len = b->wr_len;
-	if (vq->in_order)
+	if (VTIO__VQ_IN_ORDER(vq))
 		s->oldest = (uint16_t)((id + b->ndesc) & mask);
 	detach(vq, id);
 	s->last_used++;
@@ -494,7 +495,7 @@ take : {
 static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	if (VTIO_UNLIKELY(vq->in_order))
+	if (VTIO_UNLIKELY(VTIO__VQ_IN_ORDER(vq)))
 		return get_used_in_order(vq, len);
 	if (s->last_used == s->used_idx) {
 		if (!refresh_used_idx(vq) || s->last_used == s->used_idx)
@@ -515,7 +516,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 		return NULL;
 	}
 	uint32_t wr_len = b->wr_len;
-	if (VTIO_LIKELY(b->indir == 0 && !vq->do_map)) {
+	if (VTIO_LIKELY(!VTIO__VQ_INDIR(b->indir) && !vq->do_map)) {
 		/* Direct, unmapped: give the chain back to the free list. */
 		s->shadow[b->last].next = s->free_head;
 		s->free_head = (uint16_t)id;
@@ -531,7 +532,7 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
-	if (VTIO_UNLIKELY(!vq->hot)) /* ring_mem, unmapping, or IN_ORDER */
+	if (VTIO_UNLIKELY(!VTIO__VQ_HOT(vq))) /* ring_mem, unmapping, or IN_ORDER */
 		return get_used_general(vq, len);
 	return vtio__vq_split_get_used_hot(vq, len);
 }
