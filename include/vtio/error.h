@@ -30,7 +30,7 @@ enum vtio_error {
 	VTIO_EINVAL = -22,     /**< Invalid argument (a caller bug or bad configuration). */
 	VTIO_ENOSPC = -28,     /**< Ring full: no free descriptors. */
 	VTIO_ERANGE = -34,     /**< Value out of range (index, id, size). */
-	VTIO_ENOSYS = -38,     /**< Operation not implemented by any layer. */
+	VTIO_ENOSYS = -38,     /**< No layer of the stack provides the operation. */
 	VTIO_ELOOP = -40,      /**< Descriptor chain loops or exceeds its bound. */
 	VTIO_EPROTO = -71,     /**< The peer broke the virtio protocol. */
 	VTIO_EBADMSG = -74,    /**< Malformed descriptor or message from the peer. */

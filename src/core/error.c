@@ -34,7 +34,7 @@ const char *vtio_strerror(int err)
 	case VTIO_ERANGE:
 		return "ERANGE: value out of range";
 	case VTIO_ENOSYS:
-		return "ENOSYS: operation not implemented";
+		return "ENOSYS: no layer provides this operation";
 	case VTIO_ELOOP:
 		return "ELOOP: descriptor chain loops or is too long";
 	case VTIO_EPROTO:
