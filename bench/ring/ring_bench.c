@@ -348,11 +348,13 @@ static void *guest_thread(void *arg)
 	unsigned tokick = th->batch, unpublished = 0;
 	/* Poll mode is ringtest's: its driver publishes at add and never runs
 	 * the notification check (kick_available() is only called with
-	 * --sleep). A split add publishes at kick_prepare, so the split driver
-	 * calls it every batch adds; a packed add makes its descriptor
-	 * available itself (the flags store), so there kick_prepare would only
-	 * add the notification check (a full barrier and a read of the
-	 * device's event area per buffer) that ringtest does not do. */
+	 * --sleep). Our split driver publishes with vtio_vq_publish() every
+	 * batch adds (a release store of avail idx, no notification check),
+	 * which is what ringtest's add does; a packed add makes its descriptor
+	 * available itself (the flags store), so vtio_vq_publish() is a no-op
+	 * there. kick_prepare would add the notification check (a full
+	 * barrier and a read of the device's event area) that ringtest's poll
+	 * mode does not do. */
 	const bool publish = th->sleep || vtio_vq_layout(vq) == VTIO_LAYOUT_SPLIT;
 	for (;;) {
 		int r;
@@ -369,7 +371,7 @@ static void *guest_thread(void *arg)
 						if (th->sleep)
 							vtio_vq_kick(vq);
 						else
-							(void)vtio_vq_kick_prepare(vq);
+							(void)vtio_vq_publish(vq);
 					}
 				}
 			}
@@ -389,7 +391,7 @@ static void *guest_thread(void *arg)
 			if (th->sleep)
 				vtio_vq_kick(vq);
 			else
-				(void)vtio_vq_kick_prepare(vq);
+				(void)vtio_vq_publish(vq);
 		}
 		if (vtio_vq_is_broken(vq))
 			die("driver queue broken", VTIO_EIO);

@@ -306,6 +306,21 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 bool vtio_vq_kick_prepare(struct vtio_vq *vq);
 
 /**
+ * Make the buffers added so far visible to the device without deciding
+ * whether to notify it: no barrier beyond the release store of the index and
+ * nothing read back, for a device that polls (Linux publishes in
+ * virtqueue_add() the same way). vtio_vq_kick_prepare() still decides about
+ * notification for everything added since the previous kick_prepare,
+ * published or not. Packed queues publish in vtio_vq_add(): a no-op there.
+ *
+ * @param vq  the queue.
+ * @return 0, or VTIO_EIO when the queue is broken (a refused ring write
+ *         through vtio_vq_config::ring_mem breaks it).
+ * Context: driver side, serialised with other driver-side calls.
+ */
+int vtio_vq_publish(struct vtio_vq *vq);
+
+/**
  * Call the notify callback (with notification data when negotiated: split
  * `index | avail_idx << 16`, the idx as published by the last
  * vtio_vq_kick_prepare(); packed `index | next_off << 16 | wrap << 31`,

@@ -34,7 +34,8 @@ struct vtio__vq_split {
 	 * through shadow[i].next. */
 	struct vtio_split_desc *shadow;
 	uint16_t avail_idx;	  /* next avail idx (includes unpublished heads) */
-	uint16_t avail_published; /* avail idx at the last kick_prepare */
+	uint16_t avail_published; /* avail idx as last written to the ring */
+	uint16_t kick_old;	  /* avail idx at the last kick_prepare decision */
 	uint16_t last_used;	  /* next used slot to reap (free-running) */
 	uint16_t used_idx;	  /* last used->idx read from the ring */
 	uint16_t free_head;	  /* head of the free descriptor list */
@@ -241,8 +242,10 @@ VTIO__DECLARE_DEVQ_LAYOUT(split)
  * vq->num_free != 0. The others fall back to the general path themselves.
  */
 int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+/* Publish avail idx without a notification decision (vtio_vq_publish). */
+bool vtio__vq_split_publish(struct vtio_vq *vq);
 /*
- * Split counts stats.added per kick_prepare (the buffers it publishes), not
+ * Split counts stats.added when it publishes (kick_prepare or publish), not
  * per add: vtio_vq_get_stats() adds the ones not published yet.
  */
 static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)

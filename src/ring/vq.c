@@ -370,6 +370,19 @@ bool vtio_vq_kick_prepare(struct vtio_vq *vq)
 	return VTIO__DISPATCH(vq, kick_prepare, vq);
 }
 
+int vtio_vq_publish(struct vtio_vq *vq)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(vq->broken))
+		return VTIO_EIO;
+#if VTIO_CONFIG_SPLIT
+	/* Packed buffers are visible when vtio_vq_add() returns. */
+	if (vq->layout == VTIO_LAYOUT_SPLIT && VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
+		return VTIO_EIO;
+#endif
+	return 0;
+}
+
 int vtio_vq_notify(struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);

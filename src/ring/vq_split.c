@@ -303,22 +303,39 @@ int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned ou
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
-/* kick_prepare through vq->ring_mem (after the early return). */
-static VTIO__NOINLINE bool kick_prepare_view(struct vtio_vq *vq, uint16_t old, uint16_t new_idx)
+/*
+ * Publish avail idx (SPLIT-DRV-12: descriptors and ring entries before idx,
+ * a release store, with the DMA write barrier first on DMA-grade queues).
+ * Reads nothing back. False when the ring refused the write (queue broken).
+ */
+bool vtio__vq_split_publish(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store). */
-	if (VTIO_UNLIKELY(vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2,
-						   vtio__w16(vq->legacy, new_idx)) != 0)) {
-		/* The device would never see these buffers: the queue is dead. */
-		vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
-		return false;
+	uint16_t new_idx = s->avail_idx;
+	if (s->avail_published == new_idx)
+		return true;
+	if (VTIO_UNLIKELY(VTIO__VQ_RING_MEM(vq))) {
+		if (VTIO_UNLIKELY(vtio__vq_store16_release(vq, VTIO__AREA_DRIVER, 2,
+							   vtio__w16(vq->legacy, new_idx)) != 0)) {
+			/* The device would never see these buffers: the queue is dead. */
+			vtio__vq_break(vq, VTIO__VQ_ENOWRITE);
+			return false;
+		}
+	} else {
+		if (vq->dma_barriers)
+			VTIO_DMA_WMB();
+		VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DRIVER] + 2),
+				     vtio__w16(vq->legacy, new_idx));
 	}
+	/* Counted when published, not per add (see vtio__vq_split_pending_added). */
+	vq->stats.added += (uint16_t)(new_idx - s->avail_published);
 	s->avail_published = new_idx;
-	vq->stats.added += (uint16_t)(new_idx - old); /* counted per kick, not per add */
-	/* Full barrier between publishing idx and reading the device's
-	 * suppression field (CHECKLIST 3.6). */
-	vtio__mb(vq->dma_barriers);
+	return true;
+}
+
+/* The suppression field read through vq->ring_mem. */
+static VTIO__NOINLINE bool kick_decide_view(struct vtio_vq *vq, uint16_t old, uint16_t new_idx)
+{
 	uint16_t raw;
 	size_t off = vq->event_idx ? vtio_split_avail_event_off(vq->num) : 0u;
 	if (VTIO_UNLIKELY(vtio__vq_get16(vq, VTIO__AREA_DEVICE, off, &raw) != 0)) {
@@ -333,23 +350,20 @@ static VTIO__NOINLINE bool kick_prepare_view(struct vtio_vq *vq, uint16_t old, u
 bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	uint16_t old = s->avail_published;
+	/* The decision covers everything added since the last kick_prepare,
+	 * whether or not vtio_vq_publish() already made it visible. */
+	uint16_t old = s->kick_old;
 	uint16_t new_idx = s->avail_idx;
 	if (old == new_idx)
 		return false;
-	if (VTIO_UNLIKELY(VTIO__VQ_RING_MEM(vq)))
-		return kick_prepare_view(vq, old, new_idx);
-	/* SPLIT-DRV-12: descriptors and ring entries before idx (release store,
-	 * with the DMA write barrier first on DMA-grade queues). */
-	if (vq->dma_barriers)
-		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DRIVER] + 2),
-			     vtio__w16(vq->legacy, new_idx));
-	s->avail_published = new_idx;
-	vq->stats.added += (uint16_t)(new_idx - old); /* counted per kick, not per add */
+	if (VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
+		return false;
+	s->kick_old = new_idx;
 	/* Full barrier between publishing idx and reading the device's
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(vq->dma_barriers);
+	if (VTIO_UNLIKELY(VTIO__VQ_RING_MEM(vq)))
+		return kick_decide_view(vq, old, new_idx);
 	unsigned char *used = vq->area_ptr[VTIO__AREA_DEVICE];
 	if (vq->event_idx) {
 		uint16_t ev = VTIO_READ_ONCE16(
