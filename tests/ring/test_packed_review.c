@@ -24,83 +24,9 @@
 #include "ring_fixture.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
-
-#define BUS_OFF 0x100000000000ull
-#define MAXREC	64
+#include "ring_dma_recorder.h"
 
 static const uint64_t FEAT_AP = FX_MODERN | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
-
-/* ---- A recording DMA layer whose k-th map fails with VTIO_ENOMEM ---------------- */
-
-struct rec {
-	uint64_t bus;
-	size_t len;
-	bool live;
-};
-
-static struct rec recs[MAXREC];
-static unsigned nrec, maps, fail_at;
-
-static int rec_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
-		   uint32_t attrs, uint64_t *bus)
-{
-	(void)l;
-	(void)dir;
-	(void)attrs;
-	maps++;
-	if (fail_at != 0 && maps == fail_at)
-		return VTIO_ENOMEM; /* an exhausted bounce pool, say */
-	assert_true(nrec < MAXREC);
-	*bus = (uint64_t)(uintptr_t)cpu + BUS_OFF;
-	recs[nrec].bus = *bus;
-	recs[nrec].len = len;
-	recs[nrec].live = true;
-	nrec++;
-	return 0;
-}
-
-static int rec_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
-		     uint32_t attrs)
-{
-	(void)l;
-	(void)dir;
-	(void)attrs;
-	for (unsigned i = 0; i < nrec; i++) {
-		if (recs[i].live && recs[i].bus == bus && recs[i].len == len) {
-			recs[i].live = false;
-			return 0;
-		}
-	}
-	fail_msg("unmap of something not mapped: %llx", (unsigned long long)bus);
-	return VTIO_EINVAL;
-}
-
-static const struct vtio_dma_ops rec_ops = {
-    .name = "recorder", .klass = VTIO_DMA_CLASS_BOTTOM, .map = rec_map, .unmap = rec_unmap};
-
-static struct vtio_dma_layer rlayer;
-static struct vtio_dma_dev rdev;
-
-static struct vtio_dma_dev *make_rec_dev(void)
-{
-	memset(&rlayer, 0, sizeof(rlayer));
-	rlayer.ops = &rec_ops;
-	vtio_dma_dev_init(&rdev);
-	assert_int_equal(vtio_dma_dev_push(&rdev, &rlayer), 0);
-	assert_int_equal(vtio_dma_dev_build(&rdev), 0);
-	assert_false(rdev.identity);
-	memset(recs, 0, sizeof(recs));
-	nrec = maps = fail_at = 0;
-	return &rdev;
-}
-
-static unsigned live(void)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < nrec; i++)
-		n += recs[i].live;
-	return n;
-}
 
 /* ---- A ring_mem view that refuses chosen ranges (offsets in the arena) ---------- */
 
@@ -203,7 +129,8 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 		for (unsigned prefix = 0; prefix < num; prefix += num - 1u)
 			for (unsigned bad = 2; bad <= 3; bad++) {
 				struct fx f;
-				struct fx_opts o = {.dma = make_rec_dev(), .bus_offset = BUS_OFF};
+				struct fx_opts o = {.dma = rec_make_dev(),
+						    .bus_offset = REC_BUS_OFF};
 				uint64_t feat =
 				    FEAT_AP | (in_order ? VTIO_FEATURE(VTIO_F_IN_ORDER) : 0u);
 				assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, num, feat, &o),
@@ -222,7 +149,7 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 				assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)0x60),
 						 VTIO_ENOMEM);
 				fail_at = 0;
-				assert_int_equal(live(), 0); /* the maps done were undone */
+				assert_int_equal(rec_live(), 0); /* the maps done were undone */
 				assert_int_equal(vtio_vq_num_free(f.vq), num);
 				assert_false(vtio_vq_is_broken(f.vq));
 				/* Nothing of the failed buffer reached the ring. */
@@ -239,7 +166,7 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 
 				/* The queue still carries the full chain afterwards. */
 				round_trip(&f, sg, 1, 2, (void *)0x80, 80);
-				assert_int_equal(live(), 0);
+				assert_int_equal(rec_live(), 0);
 				assert_false(vtio_vq_is_broken(f.vq));
 				assert_false(vtio_devq_is_broken(f.dq));
 				fx_teardown(&f);
@@ -429,8 +356,8 @@ static void test_add_unwritable_breaks(void **state)
 	for (int which = 0; which < 4; which++) {
 		struct fx f;
 		struct fx_opts o = {.ring_mem = fault_view(&f),
-				    .dma = make_rec_dev(),
-				    .bus_offset = BUS_OFF,
+				    .dma = rec_make_dev(),
+				    .bus_offset = REC_BUS_OFF,
 				    .indirect_tables = 2,
 				    .indirect_max = 4,
 				    .indirect_threshold = 3};
@@ -455,7 +382,7 @@ static void test_add_unwritable_breaks(void **state)
 		assert_true(vtio_vq_is_broken(f.vq));
 		assert_string_equal(vtio_vq_broken_reason(f.vq), "ring memory not writable");
 		assert_null(vtio_vq_detach_unused(f.vq));
-		assert_int_equal(live(), 0);
+		assert_int_equal(rec_live(), 0);
 		assert_int_equal(vtio_vq_num_free(f.vq), 8);
 		fx_teardown(&f);
 	}
@@ -476,14 +403,14 @@ static void test_linear_stack_bus_addresses_in_ring(void **state)
 	struct vtio_dma_direct_config dc;
 	memset(&dc, 0, sizeof(dc));
 	dc.mode = VTIO_DMA_DIRECT_OFFSET;
-	dc.offset = BUS_OFF;
+	dc.offset = REC_BUS_OFF;
 	assert_int_equal(vtio_dma_direct_init(&dd, &dc), 0);
 	vtio_dma_dev_init(&ldev);
 	assert_int_equal(vtio_dma_dev_push(&ldev, &dd.layer), 0);
 	assert_int_equal(vtio_dma_dev_build(&ldev), 0);
 	assert_true(ldev.linear);
 	struct fx f;
-	struct fx_opts o = {.dma = &ldev, .bus_offset = BUS_OFF};
+	struct fx_opts o = {.dma = &ldev, .bus_offset = REC_BUS_OFF};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FEAT_AP, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
@@ -491,24 +418,24 @@ static void test_linear_stack_bus_addresses_in_ring(void **state)
 	for (unsigned k = 0; k < 2; k++) {
 		uint64_t a;
 		memcpy(&a, (unsigned char *)f.areas.desc + 16u * k, 8);
-		assert_int_equal(vtio_le64(a), fx_addr(buf + 16u * k) + BUS_OFF);
+		assert_int_equal(vtio_le64(a), fx_addr(buf + 16u * k) + REC_BUS_OFF);
 	}
 	assert_int_equal(vtio_vq_kick(f.vq), 0);
 	struct vtio_devq_chain c;
 	fx_chain_init(&f, &c);
 	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
-	assert_int_equal(c.rd[0].addr, fx_addr(buf) + BUS_OFF);
-	assert_int_equal(c.wr[0].addr, fx_addr(buf + 16) + BUS_OFF);
+	assert_int_equal(c.rd[0].addr, fx_addr(buf) + REC_BUS_OFF);
+	assert_int_equal(c.wr[0].addr, fx_addr(buf + 16) + REC_BUS_OFF);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 16), 0);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)0x10);
 	/* One segment (the straight-line add) at slot 2. */
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)0x20), 0);
 	uint64_t a;
 	memcpy(&a, (unsigned char *)f.areas.desc + 32u, 8);
-	assert_int_equal(vtio_le64(a), fx_addr(buf) + BUS_OFF);
+	assert_int_equal(vtio_le64(a), fx_addr(buf) + REC_BUS_OFF);
 	fx_chain_init(&f, &c);
 	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
-	assert_int_equal(c.rd[0].addr, fx_addr(buf) + BUS_OFF);
+	assert_int_equal(c.rd[0].addr, fx_addr(buf) + REC_BUS_OFF);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)0x20);
 	fx_teardown(&f);

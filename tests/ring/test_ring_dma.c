@@ -14,87 +14,7 @@
 
 #include "ring_fixture.h"
 #include "vtio/dma.h"
-
-#define BUS_OFF 0x100000000000ull
-#define MAXREC	256
-
-struct rec {
-	uint64_t bus;
-	size_t len;
-	enum vtio_dma_dir dir;
-	bool live;
-};
-
-static struct rec recs[MAXREC];
-static unsigned nrec, maps, unmaps, fail_at;
-
-static int rec_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
-		   uint32_t attrs, uint64_t *bus)
-{
-	(void)l;
-	(void)attrs;
-	maps++;
-	if (fail_at != 0 && maps == fail_at)
-		return VTIO_ENOMEM;
-	assert_true(nrec < MAXREC);
-	*bus = (uint64_t)(uintptr_t)cpu + BUS_OFF;
-	recs[nrec].bus = *bus;
-	recs[nrec].len = len;
-	recs[nrec].dir = dir;
-	recs[nrec].live = true;
-	nrec++;
-	return 0;
-}
-
-static int rec_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
-		     uint32_t attrs)
-{
-	(void)l;
-	(void)attrs;
-	unmaps++;
-	for (unsigned i = 0; i < nrec; i++) {
-		if (recs[i].live && recs[i].bus == bus) {
-			assert_int_equal(recs[i].len, len);
-			assert_int_equal(recs[i].dir, dir);
-			recs[i].live = false;
-			return 0;
-		}
-	}
-	fail_msg("unmap of something not mapped: %llx", (unsigned long long)bus);
-	return VTIO_EINVAL;
-}
-
-static const struct vtio_dma_ops rec_ops = {
-    .name = "recorder", .klass = VTIO_DMA_CLASS_BOTTOM, .map = rec_map, .unmap = rec_unmap};
-
-static struct vtio_dma_layer layer;
-static struct vtio_dma_dev dev;
-
-static void reset_rec(void)
-{
-	memset(recs, 0, sizeof(recs));
-	nrec = maps = unmaps = fail_at = 0;
-}
-
-static struct vtio_dma_dev *make_dev(void)
-{
-	memset(&layer, 0, sizeof(layer));
-	layer.ops = &rec_ops;
-	vtio_dma_dev_init(&dev);
-	assert_int_equal(vtio_dma_dev_push(&dev, &layer), 0);
-	assert_int_equal(vtio_dma_dev_build(&dev), 0);
-	assert_false(dev.identity);
-	reset_rec();
-	return &dev;
-}
-
-static unsigned live(void)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < nrec; i++)
-		n += recs[i].live;
-	return n;
-}
+#include "ring_dma_recorder.h"
 
 static const uint64_t FEAT = FX_MODERN | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
 
@@ -103,7 +23,7 @@ static void test_map_directions_and_unmap_on_used(void **state)
 	(void)state;
 	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		struct fx f;
-		struct fx_opts o = {.dma = make_dev(), .bus_offset = BUS_OFF};
+		struct fx_opts o = {.dma = rec_make_dev(), .bus_offset = REC_BUS_OFF};
 		assert_int_equal(fx_setup(&f, fx_layouts[li].layout, 8, FEAT, &o), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		memset(buf, 0x11, 64);
@@ -120,19 +40,19 @@ static void test_map_directions_and_unmap_on_used(void **state)
 		fx_chain_init(&f, &c);
 		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
 		/* The device sees bus addresses. */
-		assert_int_equal(c.rd[0].addr, fx_addr(buf) + BUS_OFF);
-		assert_int_equal(c.wr[0].addr, fx_addr(buf + 32) + BUS_OFF);
+		assert_int_equal(c.rd[0].addr, fx_addr(buf) + REC_BUS_OFF);
+		assert_int_equal(c.wr[0].addr, fx_addr(buf + 32) + REC_BUS_OFF);
 		assert_int_equal(vtio_devq_push(f.dq, &c, 4), 0);
 		assert_int_equal(unmaps, 0);
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)1);
 		assert_int_equal(unmaps, 3);
-		assert_int_equal(live(), 0);
+		assert_int_equal(rec_live(), 0);
 
 		/* Detach unmaps too. */
 		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)2), 0);
-		assert_int_equal(live(), 2);
+		assert_int_equal(rec_live(), 2);
 		assert_ptr_equal(vtio_vq_detach_unused(f.vq), (void *)2);
-		assert_int_equal(live(), 0);
+		assert_int_equal(rec_live(), 0);
 		fx_teardown(&f);
 	}
 }
@@ -142,8 +62,8 @@ static void test_indirect_table_mapped(void **state)
 	(void)state;
 	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		struct fx f;
-		struct fx_opts o = {.dma = make_dev(),
-				    .bus_offset = BUS_OFF,
+		struct fx_opts o = {.dma = rec_make_dev(),
+				    .bus_offset = REC_BUS_OFF,
 				    .indirect_tables = 2,
 				    .indirect_max = 8};
 		assert_int_equal(fx_setup(&f, fx_layouts[li].layout, 8,
@@ -164,7 +84,7 @@ static void test_indirect_table_mapped(void **state)
 		assert_int_equal(c.wr_num, 2);
 		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)1);
-		assert_int_equal(live(), 0);
+		assert_int_equal(rec_live(), 0);
 		assert_int_equal(unmaps, 4);
 		fx_teardown(&f);
 	}
@@ -178,8 +98,8 @@ static void test_rollback_on_kth_failure(void **state)
 			/* A direct chain makes 3 maps; an indirect one 4 (the table last). */
 			for (unsigned k = 1; k <= (indirect ? 4u : 3u); k++) {
 				struct fx f;
-				struct fx_opts o = {.dma = make_dev(),
-						    .bus_offset = BUS_OFF,
+				struct fx_opts o = {.dma = rec_make_dev(),
+						    .bus_offset = REC_BUS_OFF,
 						    .indirect_tables = indirect ? 2 : 0,
 						    .indirect_max = 8};
 				uint64_t feat =
@@ -194,7 +114,7 @@ static void test_rollback_on_kth_failure(void **state)
 				assert_int_equal(vtio_vq_add(f.vq, sg, 1, 2, (void *)1),
 						 VTIO_ENOMEM);
 				assert_int_equal(nrec, k - 1);
-				assert_int_equal(live(), 0); /* the k-1 done were unmapped */
+				assert_int_equal(rec_live(), 0); /* the k-1 done were unmapped */
 				assert_int_equal(vtio_vq_num_free(f.vq), 8); /* nothing consumed */
 				assert_false(vtio_vq_kick_prepare(f.vq));
 				assert_int_equal(vtio_devq_pop(f.dq, &(struct vtio_devq_chain){0}),
@@ -209,7 +129,7 @@ static void test_rollback_on_kth_failure(void **state)
 				assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
 				assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 				assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)2);
-				assert_int_equal(live(), 0);
+				assert_int_equal(rec_live(), 0);
 				fx_teardown(&f);
 			}
 		}
@@ -234,9 +154,9 @@ static void test_no_mapping_when_not_needed(void **state)
 		};
 		for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
 			struct fx f;
-			struct fx_opts o = {.dma = cases[ci].dma ? make_dev() : NULL,
+			struct fx_opts o = {.dma = cases[ci].dma ? rec_make_dev() : NULL,
 					    .vq_flags = cases[ci].flags};
-			reset_rec();
+			rec_reset();
 			assert_int_equal(fx_setup(&f, fx_layouts[li].layout, 8, cases[ci].feat, &o),
 					 0);
 			unsigned char *buf = fx_alloc(&f, 64, 16);
@@ -255,7 +175,7 @@ static void test_no_mapping_when_not_needed(void **state)
 		/* VTIO_VQ_F_MAP maps even without ACCESS_PLATFORM. */
 		struct fx f;
 		struct fx_opts o = {
-		    .dma = make_dev(), .bus_offset = BUS_OFF, .vq_flags = VTIO_VQ_F_MAP};
+		    .dma = rec_make_dev(), .bus_offset = REC_BUS_OFF, .vq_flags = VTIO_VQ_F_MAP};
 		assert_int_equal(fx_setup(&f, fx_layouts[li].layout, 8, FX_MODERN, &o), 0);
 		unsigned char *buf = fx_alloc(&f, 16, 16);
 		struct vtio_sg sg = vtio_sg_of(buf, 16);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
+#include "ring_dma_recorder.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
 
@@ -252,72 +253,6 @@ static void test_ring_mem_without_cpu_pointers(void **state)
 	}
 }
 
-/* ---- DMA recorder (non-linear layer: every map and unmap is a call) ---------- */
-
-#define BUS_OFF 0x100000000000ull
-#define MAXREC	64
-
-struct rec {
-	uint64_t bus;
-	size_t len;
-	enum vtio_dma_dir dir;
-	bool live;
-};
-static struct rec recs[MAXREC];
-static unsigned nrec, maps, unmaps, bad_unmaps;
-
-static int rec_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
-		   uint32_t attrs, uint64_t *bus)
-{
-	(void)l;
-	(void)attrs;
-	assert_true(nrec < MAXREC);
-	maps++;
-	*bus = (uint64_t)(uintptr_t)cpu + BUS_OFF;
-	recs[nrec].bus = *bus;
-	recs[nrec].len = len;
-	recs[nrec].dir = dir;
-	recs[nrec].live = true;
-	nrec++;
-	return 0;
-}
-
-static int rec_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
-		     uint32_t attrs)
-{
-	(void)l;
-	(void)attrs;
-	unmaps++;
-	for (unsigned i = 0; i < nrec; i++) {
-		if (recs[i].live && recs[i].bus == bus && recs[i].len == len &&
-		    recs[i].dir == dir) {
-			recs[i].live = false;
-			return 0;
-		}
-	}
-	bad_unmaps++; /* not something that was mapped */
-	return VTIO_ENOENT;
-}
-
-static const struct vtio_dma_ops rec_ops = {
-    .name = "review-recorder", .klass = VTIO_DMA_CLASS_BOTTOM, .map = rec_map, .unmap = rec_unmap};
-static struct vtio_dma_layer rec_layer;
-static struct vtio_dma_dev rec_dev;
-
-static struct vtio_dma_dev *make_rec_dev(void)
-{
-	memset(&rec_layer, 0, sizeof(rec_layer));
-	rec_layer.ops = &rec_ops;
-	vtio_dma_dev_init(&rec_dev);
-	assert_int_equal(vtio_dma_dev_push(&rec_dev, &rec_layer), 0);
-	assert_int_equal(vtio_dma_dev_build(&rec_dev), 0);
-	assert_false(rec_dev.identity);
-	assert_false(rec_dev.linear);
-	memset(recs, 0, sizeof(recs));
-	nrec = maps = unmaps = bad_unmaps = 0;
-	return &rec_dev;
-}
-
 static unsigned live_maps(void)
 {
 	unsigned n = 0;
@@ -338,8 +273,8 @@ static void test_premapped_queue_maps_indirect_tables(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.dma = make_rec_dev(),
-				    .bus_offset = BUS_OFF,
+		struct fx_opts o = {.dma = rec_make_dev(),
+				    .bus_offset = REC_BUS_OFF,
 				    .vq_flags = VTIO_VQ_F_PREMAPPED,
 				    .indirect_tables = 4,
 				    .indirect_max = 8};
@@ -349,7 +284,7 @@ static void test_premapped_queue_maps_indirect_tables(void **state)
 		/* Premapped by the caller: bus addresses already. */
 		struct vtio_sg sg[3];
 		for (int k = 0; k < 3; k++) {
-			sg[k].addr = fx_addr(buf + 16 * k) + BUS_OFF;
+			sg[k].addr = fx_addr(buf + 16 * k) + REC_BUS_OFF;
 			sg[k].len = 16;
 		}
 		assert_int_equal(vtio_vq_add(f.vq, sg, 2, 1, (void *)0x40), 0);
@@ -383,8 +318,8 @@ static void test_indirect_unmap_uses_private_records(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.dma = make_rec_dev(),
-				    .bus_offset = BUS_OFF,
+		struct fx_opts o = {.dma = rec_make_dev(),
+				    .bus_offset = REC_BUS_OFF,
 				    .indirect_tables = 4,
 				    .indirect_max = 8};
 		assert_int_equal(fx_setup(&f, L, 8, FEAT_AP_IND, &o), 0);
@@ -401,10 +336,10 @@ static void test_indirect_unmap_uses_private_records(void **state)
 		/* The device scribbles over the table it was given. */
 		uint64_t a;
 		memcpy(&a, f.areas.desc, 8);
-		unsigned char *table = (unsigned char *)(uintptr_t)(vtio_le64(a) - BUS_OFF);
+		unsigned char *table = (unsigned char *)(uintptr_t)(vtio_le64(a) - REC_BUS_OFF);
 		for (int k = 0; k < 3; k++) {
 			uint64_t bogus =
-			    vtio_le64(fx_addr(buf) + BUS_OFF + 4096u * (unsigned)(k + 1));
+			    vtio_le64(fx_addr(buf) + REC_BUS_OFF + 4096u * (unsigned)(k + 1));
 			uint32_t blen = vtio_le32(999);
 			memcpy(table + 16 * k, &bogus, 8);
 			memcpy(table + 16 * k + 8, &blen, 4);
@@ -431,7 +366,7 @@ static void test_linear_stack_inline_offset(void **state)
 		struct vtio_dma_direct_config dc;
 		memset(&dc, 0, sizeof(dc));
 		dc.mode = VTIO_DMA_DIRECT_OFFSET;
-		dc.offset = BUS_OFF;
+		dc.offset = REC_BUS_OFF;
 		assert_int_equal(vtio_dma_direct_init(&d, &dc), 0);
 		vtio_dma_dev_init(&ldev);
 		assert_int_equal(vtio_dma_dev_push(&ldev, &d.layer), 0);
@@ -440,14 +375,14 @@ static void test_linear_stack_inline_offset(void **state)
 		for (int premapped = 0; premapped < 2; premapped++) {
 			struct fx f;
 			struct fx_opts o = {.dma = &ldev,
-					    .bus_offset = BUS_OFF,
+					    .bus_offset = REC_BUS_OFF,
 					    .vq_flags = premapped ? VTIO_VQ_F_PREMAPPED : 0u,
 					    .indirect_tables = 2,
 					    .indirect_max = 4,
 					    .indirect_threshold = 3};
 			assert_int_equal(fx_setup(&f, L, 8, FEAT_AP_IND, &o), 0);
 			unsigned char *buf = fx_alloc(&f, 64, 16);
-			uint64_t off = premapped ? BUS_OFF : 0u; /* what the caller adds */
+			uint64_t off = premapped ? REC_BUS_OFF : 0u; /* what the caller adds */
 			struct vtio_sg sg[3];
 			for (int k = 0; k < 3; k++) {
 				sg[k].addr = fx_addr(buf + 16 * k) + off;
