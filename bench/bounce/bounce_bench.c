@@ -49,6 +49,10 @@ static double median(double *v, int n)
 
 static struct vtio_bounce_set *set;
 static struct vtio_bounce_pool *pool;
+/* The same pool with VTIO_BOUNCE_POOL_F_TRUSTED_DMA (zeroes only what earlier
+ * mappings left), in a set of its own, measured next to the default one. */
+static struct vtio_bounce_set *tset;
+static struct vtio_bounce_pool *tpool;
 
 static void *xalloc(size_t align, size_t size)
 {
@@ -60,7 +64,7 @@ static void *xalloc(size_t align, size_t size)
 	return p;
 }
 
-static void setup(void)
+static void setup_one(struct vtio_bounce_set **sp, struct vtio_bounce_pool **pp, uint32_t flags)
 {
 	struct vtio_bounce_pool_config c;
 	memset(&c, 0, sizeof(c));
@@ -68,17 +72,24 @@ static void setup(void)
 	memset(c.base, 0, POOL_SIZE);
 	c.size = POOL_SIZE;
 	c.nareas = 2;
+	c.flags = flags;
 	c.mapping = VTIO_BOUNCE_MAP_LINEAR;
 	c.dev_base = 0x100000000ull;
 	size_t need = vtio_bounce_pool_size(&c);
 	void *st = xalloc(64, need);
 	void *ss = xalloc(64, vtio_bounce_set_size());
-	if (vtio_bounce_pool_init(&pool, st, need, &c) != 0 ||
-	    vtio_bounce_set_init(&set, ss, vtio_bounce_set_size()) != 0 ||
-	    vtio_bounce_set_register(set, pool) != 0) {
+	if (vtio_bounce_pool_init(pp, st, need, &c) != 0 ||
+	    vtio_bounce_set_init(sp, ss, vtio_bounce_set_size()) != 0 ||
+	    vtio_bounce_set_register(*sp, *pp) != 0) {
 		fprintf(stderr, "setup failed\n");
 		exit(1);
 	}
+}
+
+static void setup(void)
+{
+	setup_one(&set, &pool, 0);
+	setup_one(&tset, &tpool, VTIO_BOUNCE_POOL_F_TRUSTED_DMA);
 }
 
 static void *(*volatile copy_fn)(void *, const void *, size_t) = memcpy;
@@ -91,8 +102,8 @@ struct srcs {
 	long nbuf;
 };
 
-static double run_map_unmap_ws(struct vtio_bounce_dev *d, const struct srcs *sr, size_t len,
-			       enum vtio_dma_dir dir, long iters)
+static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_dev *d,
+			       const struct srcs *sr, size_t len, enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
 	long k = 0;
@@ -100,8 +111,8 @@ static double run_map_unmap_ws(struct vtio_bounce_dev *d, const struct srcs *sr,
 		uint64_t bus;
 		unsigned char *buf = sr->base + (size_t)k * sr->stride;
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
-		if (vtio_bounce_map(set, d, buf, len, dir, 0, &bus) != 0 ||
-		    vtio_bounce_unmap(set, bus, len, dir, 0) != 0) {
+		if (vtio_bounce_map(st, d, buf, len, dir, 0, &bus) != 0 ||
+		    vtio_bounce_unmap(st, bus, len, dir, 0) != 0) {
 			fprintf(stderr, "map/unmap failed\n");
 			exit(1);
 		}
@@ -113,7 +124,7 @@ static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_
 			    enum vtio_dma_dir dir, long iters)
 {
 	struct srcs one = {buf, 0, 1};
-	return run_map_unmap_ws(d, &one, len, dir, iters);
+	return run_map_unmap_ws(set, d, &one, len, dir, iters);
 }
 
 static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
@@ -165,18 +176,22 @@ static void bench_map_unmap(void)
 			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
-				double b[320], m[320], ratio[320];
+				double b[320], m[320], ratio[320], t[320], tratio[320];
 				int nc = 0;
-				(void)run_map_unmap_ws(&d, &sr, len, dirs[di],
+				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di],
 						       it / 10 + 1); /* warm up */
+				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
 				for (int r = 0; r < runs; r++) {
 					/* Ten interleaved chunks per run; each chunk pair is a
 					 * sample, so a preemption spoils one sample, not a run. */
 					for (int k = 0; k < 10; k++, nc++) {
 						m[nc] = run_memcpy(dst, &sr, len, it / 10);
-						b[nc] = run_map_unmap_ws(&d, &sr, len, dirs[di],
-									 it / 10);
+						b[nc] = run_map_unmap_ws(set, &d, &sr, len,
+									 dirs[di], it / 10);
+						t[nc] = run_map_unmap_ws(tset, &d, &sr, len,
+									 dirs[di], it / 10);
 						ratio[nc] = m[nc] / b[nc];
+						tratio[nc] = m[nc] / t[nc];
 					}
 				}
 				/* Minima too: on a loaded machine they are the best
@@ -188,6 +203,7 @@ static void bench_map_unmap(void)
 				}
 				double bn = median(b, nc), mn = median(m, nc);
 				double rt = median(ratio, nc);
+				double tn = median(t, nc), trt = median(tratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
 				const char *sn = ws ? "ws4m" : "hot";
 				if (json)
@@ -197,16 +213,17 @@ static void bench_map_unmap(void)
 					    "\"gbps\":%.2f,\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
 					    "\"ratio_vs_memcpy\":%.3f,\"min_ns\":%.1f,"
 					    "\"memcpy_min_ns\":%.1f,\"ratio_of_min\":%.3f,"
+					    "\"trusted_ns\":%.1f,\"trusted_ratio_vs_memcpy\":%.3f,"
 					    "\"runs\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					    bmin, mmin, mmin / bmin, runs);
+					    bmin, mmin, mmin / bmin, tn, trt, runs);
 				else
 					printf("map_unmap %6zu B %-13s %-4s %8.1f ns %7.2f Gb/s | "
 					       "memcpy %8.1f ns %7.2f Gb/s | ratio %.3f (min %.1f "
 					       "/ %.1f "
-					       "ns: %.3f)\n",
+					       "ns: %.3f) | trusted_dma %8.1f ns ratio %.3f\n",
 					       len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					       bmin, mmin, mmin / bmin);
+					       bmin, mmin, mmin / bmin, tn, trt);
 			}
 		}
 	}
@@ -371,6 +388,9 @@ int main(int argc, char **argv)
 		bench_threads();
 	struct vtio_bounce_stats st;
 	vtio_bounce_set_get_stats(set, &st);
+	struct vtio_bounce_stats tst;
+	vtio_bounce_set_get_stats(tset, &tst);
+	st.in_use += tst.in_use;
 	if (st.in_use != 0) {
 		fprintf(stderr, "leak: %llu slots in use\n", (unsigned long long)st.in_use);
 		return 1;

@@ -10,7 +10,8 @@
  *   - the device sees zeros in the rest of a new mapping's or allocation's
  *     slot run (the kept min_align offset, the tail of the last slot), never
  *     what earlier mappings or device writes left there (the harness's
- *     device also writes into that slack);
+ *     device also writes into that slack, except in pool 0, whose
+ *     VTIO_BOUNCE_POOL_F_TRUSTED_DMA promises it never does);
  *   - bus addresses respect the device mask, pool affinity and min_align_mask;
  *   - errors are the documented ones (double unmap, size/dir mismatch,
  *     unknown address, too big, busy pool) and change nothing;
@@ -102,6 +103,8 @@ static const struct vtio_bounce_xlate_ops cb_ops = {cb_to_dev, cb_to_off};
 struct mpool {
 	struct vtio_bounce_pool *p;
 	bool registered;
+	bool trusted; /* VTIO_BOUNCE_POOL_F_TRUSTED_DMA: the device writes inside its mappings only
+		       */
 	uint32_t slot, seg, nareas;
 };
 
@@ -536,7 +539,10 @@ static void op_write(struct model *m, struct rd *r, bool device)
 	if (l == NULL || l->is_alloc)
 		return;
 	if (device && (v & 3) == 0) {
-		/* The device scribbles on the slack of the run (outside the data). */
+		/* The device scribbles on the slack of the run (outside the data);
+		 * a trusted pool's device never does. */
+		if (m->pools[l->pool].trusted)
+			return;
 		size_t runlen = (size_t)l->nslots * m->pools[l->pool].slot;
 		size_t pre = (size_t)(l->tlb - l->run), post = runlen - pre - l->len;
 		if (pre != 0)
@@ -605,6 +611,7 @@ static void setup(struct model *m)
 	c[0].id = 0;
 	c[0].mapping = VTIO_BOUNCE_MAP_LINEAR;
 	c[0].dev_base = 0x40000000u;
+	c[0].flags = VTIO_BOUNCE_POOL_F_TRUSTED_DMA; /* zeroes only the dirty extents */
 
 	c[1].base = pool_mem[1];
 	c[1].size = 8192;
@@ -634,6 +641,7 @@ static void setup(struct model *m)
 		CHECK(vtio_bounce_pool_init(&m->pools[i].p, pool_store[i], need, &c[i]) == 0);
 		CHECK(vtio_bounce_set_register(m->set, m->pools[i].p) == 0);
 		m->pools[i].registered = true;
+		m->pools[i].trusted = (c[i].flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA) != 0;
 		m->pools[i].slot = c[i].slot_size;
 		m->pools[i].seg = c[i].max_segment;
 		m->pools[i].nareas = c[i].nareas;

@@ -89,6 +89,18 @@ extern "C" {
 /** Zero the slots of every mapping and allocation when they are freed, so
  * the shared pool never holds the data of a finished mapping. */
 #define VTIO_BOUNCE_POOL_F_SCRUB 0x2u
+/**
+ * The devices of this pool write only inside the bytes of the mappings
+ * they are given (an IOMMU confines them, or they are trusted to follow
+ * the DMA API). A mapping then zeroes only the bytes of its slots that an
+ * earlier mapping or allocation may have left there (each slot remembers
+ * the extent that can be non-zero) instead of all of the slack around the
+ * data: a 64-byte map into a 2 KiB slot that was last used for 64 bytes
+ * zeroes nothing. Without the flag (the default) every map zeroes all of
+ * its slack, because a device may have written anywhere in a run it was
+ * given, and the next device must not read that.
+ */
+#define VTIO_BOUNCE_POOL_F_TRUSTED_DMA 0x4u
 /** @} */
 
 /** @name Device flags (vtio_bounce_dev::flags)

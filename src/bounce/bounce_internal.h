@@ -57,6 +57,11 @@ struct vtio__bounce_slot {
 			  * (so it may be read without the lock) */
 	uint8_t dir;	 /* head: enum vtio_dma_dir */
 	uint8_t state;	 /* VTIO__SLOT_* (every slot) */
+	/* VTIO_BOUNCE_POOL_F_TRUSTED_DMA pools only: bytes of this slot
+	 * outside [dlo, dhi) << dirty_shift are zero (written by the run's
+	 * owner, between a take and the release: the area lock orders it
+	 * with the next owner). Fits the padding of the record on LP64. */
+	uint16_t dlo, dhi;
 };
 
 /* One area: a contiguous range of slots with its own lock, bitmap and
@@ -75,7 +80,8 @@ struct vtio_bounce_pool {
 	unsigned char *base;
 	size_t size;
 	uint32_t slot_shift, slot_size, nslots, max_segment, nareas, id, flags;
-	uint32_t seg_mask; /* max_segment - 1 when it is a power of two, else 0 */
+	uint32_t seg_mask;    /* max_segment - 1 when it is a power of two, else 0 */
+	uint32_t dirty_shift; /* unit of vtio__bounce_slot::dlo/dhi: 1 << dirty_shift bytes */
 	enum vtio_bounce_mapping mapping;
 	uint64_t dev_base; /* linear */
 	uint64_t dev_lo, dev_hi;

@@ -168,6 +168,7 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 	p->size = cfg->size;
 	p->slot_size = slot;
 	p->slot_shift = log2_u32(slot);
+	p->dirty_shift = p->slot_shift > 15u ? p->slot_shift - 15u : 0u;
 	p->nslots = nslots;
 	p->max_segment = maxseg;
 	p->seg_mask = is_pow2(maxseg) ? maxseg - 1u : 0u;
@@ -217,8 +218,12 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 		a->hint = a->start;
 		a->bits = (uint64_t *)(void *)bits;
 		uint32_t n = a->end - a->start;
-		for (uint32_t k = a->start; k < a->end; k++)
+		for (uint32_t k = a->start; k < a->end; k++) {
 			p->slots[k].area = (uint16_t)i;
+			/* Contents unknown: the whole slot may be non-zero. */
+			p->slots[k].dlo = 0;
+			p->slots[k].dhi = (uint16_t)(p->slot_size >> p->dirty_shift);
+		}
 		/* Bits past the area's end read as in use. */
 		if (n % 64u)
 			a->bits[n / 64u] = ~0ull << (n % 64u);

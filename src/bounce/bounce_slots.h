@@ -317,6 +317,51 @@ VTIO__BOUNCE_HOT int check_head_locked(struct vtio_bounce_pool *p, uint32_t s, s
 
 /* ---- Map / sync / unmap -------------------------------------------------------------- */
 
+/* Zero [lo, hi) of the slot at @p base minus the data range [dlo, dhi). */
+VTIO__BOUNCE_HOT void zero_outside(unsigned char *base, size_t lo, size_t hi, size_t dlo,
+				   size_t dhi)
+{
+	if (hi <= lo)
+		return; /* clean slot */
+	if (lo < dlo)
+		VTIO_MEMSET(base + lo, 0, (hi < dlo ? hi : dlo) - lo);
+	if (hi > dhi) {
+		size_t from = lo > dhi ? lo : dhi;
+		VTIO_MEMSET(base + from, 0, hi - from);
+	}
+}
+
+/*
+ * VTIO_BOUNCE_POOL_F_TRUSTED_DMA: before a mapping of the run of @p n slots
+ * headed by @p s whose data is [off, need) in run coordinates, zero what
+ * earlier users may have left outside the data (each slot's dirty extent),
+ * and record the data as the new extents. Only the first and the last
+ * slot have slack; the middle ones are covered by the data.
+ */
+VTIO__BOUNCE_HOT void zero_dirty_slack(struct vtio_bounce_pool *p, uint32_t s, uint32_t n,
+				       uint32_t off, size_t need)
+{
+	const uint32_t sh = p->dirty_shift, unit = (1u << sh) - 1u;
+	const size_t S = p->slot_size;
+	struct vtio__bounce_slot *f = &p->slots[s];
+	unsigned char *base = p->base + ((size_t)s << p->slot_shift);
+	size_t end0 = n == 1u ? need : S; /* data end in the first slot */
+	zero_outside(base, (size_t)f->dlo << sh, (size_t)f->dhi << sh, off, end0);
+	f->dlo = (uint16_t)(off >> sh);
+	f->dhi = (uint16_t)((end0 + unit) >> sh);
+	if (n == 1u)
+		return;
+	for (uint32_t k = 1; k + 1u < n; k++) {
+		p->slots[s + k].dlo = 0;
+		p->slots[s + k].dhi = (uint16_t)(S >> sh);
+	}
+	struct vtio__bounce_slot *l = &p->slots[s + n - 1u];
+	size_t e = need - (size_t)(n - 1u) * S; /* data end in the last slot, in (0, S] */
+	zero_outside(base + (size_t)(n - 1u) * S, (size_t)l->dlo << sh, (size_t)l->dhi << sh, 0, e);
+	l->dlo = 0;
+	l->dhi = (uint16_t)((e + unit) >> sh);
+}
+
 VTIO__BOUNCE_HOT int slots_map(struct vtio_bounce_pool *p, const struct vtio_bounce_dev *dev,
 			       void *cpu, size_t len, enum vtio_dma_dir dir, uint32_t attrs,
 			       uint64_t *bus)
@@ -362,12 +407,16 @@ VTIO__BOUNCE_HOT int slots_map(struct vtio_bounce_pool *p, const struct vtio_bou
 	 * around it (the kept min_align offset before it, the rest of the
 	 * last slot after it). */
 	unsigned char *slots = p->base + run;
-	size_t tail = ((size_t)nslots << p->slot_shift) - (size_t)need;
-	if (off != 0)
-		VTIO_MEMSET(slots, 0, off);
+	if (VTIO_UNLIKELY(p->flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA)) {
+		zero_dirty_slack(p, s, (uint32_t)nslots, off, (size_t)need);
+	} else {
+		size_t tail = ((size_t)nslots << p->slot_shift) - (size_t)need;
+		if (off != 0)
+			VTIO_MEMSET(slots, 0, off);
+		if (tail != 0)
+			VTIO_MEMSET(slots + (size_t)need, 0, tail);
+	}
 	VTIO_MEMCPY(slots + off, cpu, len);
-	if (tail != 0)
-		VTIO_MEMSET(slots + (size_t)need, 0, tail);
 	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
 		VTIO_CACHE_FLUSH(slots, (size_t)nslots << p->slot_shift);
 	*bus = d;
@@ -534,6 +583,13 @@ VTIO__BOUNCE_HOT int slots_alloc(struct vtio_bounce_pool *p, uint32_t area_hint,
 	}
 	/* The whole run, not only size bytes: the device sees all of it. */
 	VTIO_MEMSET(p->base + poff, 0, (size_t)nslots << p->slot_shift);
+	if (p->flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA) {
+		/* The owner may write any byte of the run. */
+		for (uint32_t k = 0; k < (uint32_t)nslots; k++) {
+			p->slots[s + k].dlo = 0;
+			p->slots[s + k].dhi = (uint16_t)(p->slot_size >> p->dirty_shift);
+		}
+	}
 	*cpu = p->base + poff;
 	*bus = d;
 	return 0;

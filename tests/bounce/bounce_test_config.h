@@ -9,11 +9,15 @@
 #include <stddef.h>
 
 extern unsigned bt_flushes, bt_invalidates;
+/* Bytes the bounce code zeroed through VTIO_MEMSET (all of its memsets zero). */
+extern size_t bt_zeroed;
+void *bt_memset(void *d, int c, size_t n);
 extern _Thread_local unsigned bt_cpu;
 void bt_invalidate(void *p, size_t n);
 
 #define VTIO_CACHE_FLUSH(p, n)	    ((void)(p), (void)(n), (void)bt_flushes++)
 #define VTIO_CACHE_INVALIDATE(p, n) bt_invalidate((void *)(p), (size_t)(n))
 #define VTIO_BOUNCE_CPU_ID()	    (bt_cpu)
+#define VTIO_MEMSET(d, c, n)	    bt_memset((d), (c), (n))
 
 #endif

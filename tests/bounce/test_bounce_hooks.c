@@ -19,6 +19,13 @@
 
 unsigned bt_flushes, bt_invalidates;
 _Thread_local unsigned bt_cpu;
+size_t bt_zeroed;
+
+void *bt_memset(void *d, int c, size_t n)
+{
+	bt_zeroed += n;
+	return memset(d, c, n);
+}
 
 /* Called once from inside the next invalidate (then cleared). */
 static void (*bt_window)(void);
@@ -213,12 +220,107 @@ static void test_double_unmap_window(void **state)
 	bt_flushes = bt_invalidates = 0;
 }
 
+/*
+ * VTIO_BOUNCE_POOL_F_TRUSTED_DMA: a map zeroes only what earlier users of
+ * its slots may have left (each slot's dirty extent), never more, and the
+ * device still reads zeros outside the data; without the flag every map
+ * zeroes all of its slack. Counted through the VTIO_MEMSET hook.
+ */
+static void test_trusted_dma_zeroes_only_dirty(void **state)
+{
+	(void)state;
+	for (int trusted = 0; trusted < 2; trusted++) {
+		struct tpool tq;
+		struct vtio_bounce_pool_config c = tcfg_linear(8 * 2048, DEV + 0x100000u);
+		c.flags = trusted ? VTIO_BOUNCE_POOL_F_TRUSTED_DMA : 0u;
+		assert_int_equal(tpool_init(&tq, &c), 0);
+		memset(tq.mem, 0xEE, tq.size); /* stale bytes everywhere */
+		struct vtio_bounce_set *s2 = tset_new();
+		assert_int_equal(vtio_bounce_set_register(s2, tq.pool), 0);
+		struct vtio_bounce_dev d;
+		vtio_bounce_dev_init(&d, UINT64_MAX);
+		unsigned char big[3 * 2048], small[64];
+		memset(big, 0x5A, sizeof(big));
+		memset(small, 0x11, sizeof(small));
+		uint64_t bus;
+
+		/* First use of slot 0: its contents are unknown, all slack is zeroed. */
+		bt_zeroed = 0;
+		assert_int_equal(vtio_bounce_map(s2, &d, small, 64, VTIO_DMA_TO_DEVICE, 0, &bus),
+				 0);
+		assert_int_equal(bt_zeroed, 2048 - 64);
+		unsigned char *run = tset_cpu(s2, bus);
+		for (size_t i = 64; i < 2048; i++)
+			assert_int_equal(run[i], 0);
+		assert_int_equal(vtio_bounce_unmap(s2, bus, 64, VTIO_DMA_TO_DEVICE, 0), 0);
+
+		/* Same slot, same size again: nothing left to zero when trusted. */
+		bt_zeroed = 0;
+		assert_int_equal(vtio_bounce_map(s2, &d, small, 64, VTIO_DMA_FROM_DEVICE, 0, &bus),
+				 0);
+		assert_int_equal(bt_zeroed, trusted ? 0u : 2048u - 64u);
+		assert_int_equal(vtio_bounce_unmap(s2, bus, 64, VTIO_DMA_FROM_DEVICE, 0), 0);
+
+		/* A secret over three whole slots, then 100 bytes at offset 0x345
+		 * (min_align kept): every secret byte outside the data is zeroed. */
+		assert_int_equal(
+		    vtio_bounce_map(s2, &d, big, sizeof(big), VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+		assert_ptr_equal(tset_cpu(s2, bus), run);
+		assert_int_equal(vtio_bounce_unmap(s2, bus, sizeof(big), VTIO_DMA_TO_DEVICE, 0), 0);
+		static _Alignas(2048) unsigned char raw[2 * 2048];
+		unsigned char *p = raw + 0x345;
+		memset(p, 0x33, 100);
+		d.min_align_mask = 0x7ff;
+		bt_zeroed = 0;
+		assert_int_equal(vtio_bounce_map(s2, &d, p, 100, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+		assert_int_equal(bt_zeroed, 2048u - 100u);
+		assert_ptr_equal(tset_cpu(s2, bus) - 0x345, run);
+		for (size_t i = 0; i < 3 * 2048; i++)
+			assert_int_equal(
+			    run[i], i >= 0x345 && i < 0x345 + 100 ? 0x33 : (i < 2048 ? 0 : 0x5A));
+		assert_int_equal(vtio_bounce_unmap(s2, bus, 100, VTIO_DMA_TO_DEVICE, 0), 0);
+		d.min_align_mask = 0;
+
+		/* 2049 bytes from offset 0 over slots 0..1: slot 0 had [0x345, +100)
+		 * dirty (covered by data now), slot 1 the secret (all but 1 byte
+		 * zeroed when trusted). */
+		unsigned char mid[2049];
+		memset(mid, 0x44, sizeof(mid));
+		bt_zeroed = 0;
+		assert_int_equal(
+		    vtio_bounce_map(s2, &d, mid, sizeof(mid), VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+		assert_int_equal(bt_zeroed, 2047u);
+		for (size_t i = 0; i < 2 * 2048; i++)
+			assert_int_equal(run[i], i < sizeof(mid) ? 0x44 : 0);
+		assert_int_equal(vtio_bounce_unmap(s2, bus, sizeof(mid), VTIO_DMA_TO_DEVICE, 0), 0);
+
+		/* An allocation hands its owner the whole run: the next map zeroes it all. */
+		void *cpu;
+		uint64_t abus;
+		assert_int_equal(vtio_bounce_alloc(s2, &d, 100, 0, &cpu, &abus), 0);
+		memset(cpu, 0x77, 2048);
+		assert_int_equal(vtio_bounce_free(s2, 100, cpu, abus), 0);
+		bt_zeroed = 0;
+		assert_int_equal(vtio_bounce_map(s2, &d, small, 64, VTIO_DMA_TO_DEVICE, 0, &bus),
+				 0);
+		assert_int_equal(bt_zeroed, 2048u - 64u);
+		for (size_t i = 64; i < 2048; i++)
+			assert_int_equal(run[i], 0);
+		assert_int_equal(vtio_bounce_unmap(s2, bus, 64, VTIO_DMA_TO_DEVICE, 0), 0);
+
+		assert_int_equal(vtio_bounce_set_unregister(s2, tq.pool), 0);
+		free(s2);
+		tpool_fini(&tq);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cache_hooks),
 	    cmocka_unit_test(test_area_follows_cpu),
 	    cmocka_unit_test(test_double_unmap_window),
+	    cmocka_unit_test(test_trusted_dma_zeroes_only_dirty),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
