@@ -721,23 +721,6 @@ void vtio_dev_get_stats(const struct vtio_dev *dev, struct vtio_dev_stats *out);
 
 /* ---- Feature mediation (seed 001) -------------------------------------------------------- */
 
-/**
- * @name Feature classes for vtio_dev_mediate_features()
- * @{ */
-/** Ring capabilities: both ends of a ring must implement them. */
-#define VTIO_DEV_RING_CAPS                                                                         \
-	(VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |                     \
-	 VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_IN_ORDER) |                        \
-	 VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) | VTIO_FEATURE(VTIO_F_RING_RESET))
-/** Platform properties of the device's memory access: a device offers them
- *  because it needs them (translated access, hardware ordering). */
-#define VTIO_DEV_PLATFORM_BITS                                                                     \
-	(VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM) | VTIO_FEATURE(VTIO_F_ORDER_PLATFORM))
-/** Bits 24..49: the transport/ring range and reserved bits. Everything
- *  outside it (0..23, 50..63) is device-type specific. */
-#define VTIO_DEV_TRANSPORT_RANGE ((((uint64_t)1 << 50) - 1) & ~(((uint64_t)1 << 24) - 1))
-/** @} */
-
 /** vtio_dev_mediation::flags: the mediator hands the ring itself through
  *  (the far party reads or writes the same ring memory, vDPA / EPF style)
  *  instead of terminating it and copying into a second ring. */
@@ -790,14 +773,14 @@ struct vtio_dev_mediation {
  * - VERSION_1: required on both links (`far` and `peer` must have it and
  *   the result always has it): this library has no legacy rings, and a
  *   mediator cannot translate legacy framing.
- * - Ring capabilities (VTIO_DEV_RING_CAPS: INDIRECT_DESC, EVENT_IDX,
+ * - Ring capabilities (VTIO_FEATURES_RING_CAPS: INDIRECT_DESC, EVENT_IDX,
  *   RING_PACKED, IN_ORDER, NOTIFICATION_DATA, RING_RESET): a property of
  *   one ring. Terminated rings (default): decided by the mediator,
  *   `link & peer`, whatever the far side does (each link has its own
  *   ring). With VTIO_DEV_MEDIATE_RING_THROUGH the same ring is seen by
  *   both parties, so `far & peer & link`: never RING_PACKED (or
  *   EVENT_IDX, IN_ORDER, ...) unless both ends do it.
- * - Platform bits (VTIO_DEV_PLATFORM_BITS: ACCESS_PLATFORM,
+ * - Platform bits (VTIO_FEATURES_PLATFORM: ACCESS_PLATFORM,
  *   ORDER_PLATFORM): a device requirement. Terminated: `link & peer` (the
  *   mediator's own memory access on link L). Ring through: `(far | link) &
  *   peer`: when the far device needs translated addresses or hardware
