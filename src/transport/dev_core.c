@@ -371,13 +371,13 @@ uint32_t vtio_dev_queue_max(const struct vtio_dev *dev, uint16_t index)
 static int queue_writable(struct vtio_dev *dev, const struct vtio_dev_queue *q)
 {
 	uint8_t s = dev->status;
+	if (q->enabled)
+		return VTIO_EBUSY; /* read-only until a reset, whatever the phase */
 	if (!(s & VTIO_STATUS_FEATURES_OK) || (s & VTIO_STATUS_FAILED) ||
 	    ((s & VTIO_STATUS_DRIVER_OK) && !q->reset_done)) {
 		dev->stats.protocol_errors++;
 		return VTIO_EPERM;
 	}
-	if (q->enabled)
-		return VTIO_EBUSY;
 	return 0;
 }
 
