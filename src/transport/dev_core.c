@@ -610,9 +610,7 @@ int vtio_dev_queue_set_mem(struct vtio_dev *dev, uint16_t index, const struct vt
 	return 0;
 }
 
-#endif /* VTIO_CONFIG_DEVICE */
-
-/* ---- Feature mediation (pure; also without the device role) --------------------------------- */
+/* ---- Feature mediation (pure) ------------------------------------------------------------------ */
 
 int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out)
 {
@@ -641,3 +639,5 @@ int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out)
 	*out = r | v1;
 	return 0;
 }
+
+#endif /* VTIO_CONFIG_DEVICE */
