@@ -239,8 +239,9 @@ static bool features_acceptable(struct vtio_dev *dev, uint8_t status)
 	return dev->ops.features_ok(dev->ctx, f) == 0;
 }
 
-void vtio_dev_set_status(struct vtio_dev *dev, uint8_t v)
+void vtio_dev_set_status(struct vtio_dev *dev, uint8_t status)
 {
+	uint8_t v = status;
 	if (v == 0) {
 		device_reset(dev);
 		return;
@@ -381,19 +382,19 @@ static int queue_writable(struct vtio_dev *dev, const struct vtio_dev_queue *q)
 	return 0;
 }
 
-int vtio_dev_queue_set(struct vtio_dev *dev, uint16_t index, const struct vtio_transport_queue *r)
+int vtio_dev_queue_set(struct vtio_dev *dev, uint16_t index, const struct vtio_transport_queue *q)
 {
 	if (index >= dev->num_queues)
 		return VTIO_ENODEV;
-	struct vtio_dev_queue *q = &dev->queues[index];
-	int err = queue_writable(dev, q);
+	struct vtio_dev_queue *dq = &dev->queues[index];
+	int err = queue_writable(dev, dq);
 	if (err)
 		return err;
-	if (r->num == 0 || r->num > q->max)
+	if (q->num == 0 || q->num > dq->max)
 		return VTIO_ERANGE;
-	if (!(dev->features & VTIO_FEATURE(VTIO_F_RING_PACKED)) && (r->num & (r->num - 1)) != 0)
+	if (!(dev->features & VTIO_FEATURE(VTIO_F_RING_PACKED)) && (q->num & (q->num - 1)) != 0)
 		return VTIO_EINVAL;
-	q->reg = *r;
+	dq->reg = *q;
 	return 0;
 }
 
@@ -610,7 +611,7 @@ int vtio_dev_queue_set_mem(struct vtio_dev *dev, uint16_t index, const struct vt
 	return 0;
 }
 
-/* ---- Feature mediation (pure) ------------------------------------------------------------------ */
+/* ---- Feature mediation (pure) ---------------------------------------------------------- */
 
 int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out)
 {
