@@ -17,5 +17,6 @@
 #include "vtio/bounce.h"
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
+#include "vtio/transport/mmio.h"
 
 #endif /* VTIO_H */

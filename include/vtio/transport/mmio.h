@@ -35,11 +35,12 @@
  * QueueReady and QueueReset, VTIO_TRANSPORT_CONFIG_RETRIES for the
  * configuration generation). A protocol violation found by the transport
  * (device features that change between reads, VERSION_1 not offered,
- * QueueReady set on a queue the driver did not enable, an absurd shared
- * memory region) and the first error a hook reports are latched in the
- * transport: every later op that can return an error returns it (see
- * vtio_mmio_error()), the FEATURES_OK step is refused so the negotiation
- * fails, and the next device reset (status 0) clears it. A device that sets
+ * QueueReady set on a queue the driver did not enable) and the first error a
+ * hook reports during the serialised calls are latched in the transport:
+ * every later op that can return an error returns it (see vtio_mmio_error()),
+ * the FEATURES_OK step is refused so the negotiation fails, and the next
+ * device reset (status 0) clears it. vtio_transport_notify() and
+ * vtio_mmio_irq() return a hook's error without latching it. A device that sets
  * DEVICE_NEEDS_RESET makes queue setup, enable and reset return VTIO_EIO.
  * Register offsets never leave the register table or the configured window.
  *
@@ -209,8 +210,7 @@ VTIO_INLINE uint32_t vtio_mmio_vendor_id(const struct vtio_mmio *m)
  * violation since the last reset.
  * @param m  transport object.
  * @return 0; VTIO_EPROTO (the device features changed between two reads,
- *         QueueReady read 1 on a queue the driver had not enabled, or a shared
- *         memory region wraps the address space); VTIO_ENOTSUP (the device
+ *         or QueueReady read 1 on a queue the driver had not enabled); VTIO_ENOTSUP (the device
  *         does not offer VERSION_1: this transport drives modern devices only);
  *         a hook's error.
  * Context: driver side.
@@ -251,7 +251,7 @@ int vtio_mmio_irq(struct vtio_mmio *m);
  * @param base  receives the region's guest-physical base address.
  * @param len   receives its length in bytes.
  * @return 0; VTIO_ENOENT when the device has no such region (length reads
- *         all ones, MMIO-DEV-10); VTIO_EPROTO when base + len wraps (latched);
+ *         all ones, MMIO-DEV-10); VTIO_EPROTO when base + len wraps;
  *         a latched or hook error. @p base and @p len are written only on
  *         success.
  * Context: driver side, serialised (uses the SHMSel register).
