@@ -16,6 +16,7 @@
 #include "vtio/dma_layers.h"
 #include "vtio/bounce.h"
 #include "vtio/transport.h"
+#include "vtio/dev.h"
 #include "vtio/transport/loopback.h"
 #include "vtio/transport/mmio.h"
 

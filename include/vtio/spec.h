@@ -208,6 +208,25 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 /** Feature mask of bit @p b. */
 #define VTIO_FEATURE(b) ((uint64_t)1 << (b))
 
+/** Ring capabilities: both ends of one ring must implement them. */
+#define VTIO_FEATURES_RING_CAPS                                                                    \
+	(VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |                     \
+	 VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_IN_ORDER) |                        \
+	 VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) | VTIO_FEATURE(VTIO_F_RING_RESET))
+
+/** Platform properties of the device's memory access (a device offers them
+ *  because it needs them: translated addresses, hardware-grade ordering). */
+#define VTIO_FEATURES_PLATFORM                                                                     \
+	(VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM) | VTIO_FEATURE(VTIO_F_ORDER_PLATFORM))
+
+/** Ring/transport bits this library honours on every transport. */
+#define VTIO_FEATURES_RING                                                                         \
+	(VTIO_FEATURES_RING_CAPS | VTIO_FEATURES_PLATFORM | VTIO_FEATURE(VTIO_F_VERSION_1))
+
+/** Bits 24..49: reserved for the transport/ring and future extensions;
+ *  everything outside (0..23, 50..63) belongs to the device type. */
+#define VTIO_FEATURES_TRANSPORT_RANGE ((((uint64_t)1 << 50) - 1) & ~(((uint64_t)1 << 24) - 1))
+
 /* ---- Device status bits ---------------------------------------------------------- */
 
 #define VTIO_STATUS_ACKNOWLEDGE	       1u   /**< Driver found the device. */

@@ -95,17 +95,6 @@ void vtio_transport_fail(struct vtio_transport *t)
 
 /* ---- Feature negotiation ------------------------------------------------------- */
 
-/* Ring/transport bits (24..49) this library knows how to honour on any transport. */
-#define VTIO__KNOWN_RING_FEATURES                                                                  \
-	(VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |                     \
-	 VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM) |                   \
-	 VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_IN_ORDER) |                        \
-	 VTIO_FEATURE(VTIO_F_ORDER_PLATFORM) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) |            \
-	 VTIO_FEATURE(VTIO_F_RING_RESET))
-
-/* Bits 24..49: reserved for the transport/ring and future extensions. */
-#define VTIO__RESERVED_RANGE ((((uint64_t)1 << 50) - 1) & ~(((uint64_t)1 << 24) - 1))
-
 int vtio_transport_negotiate(struct vtio_transport *t, const struct vtio_transport_negotiation *n)
 {
 	int err = vtio_transport_reset(t);
@@ -119,10 +108,11 @@ int vtio_transport_negotiate(struct vtio_transport *t, const struct vtio_transpo
 		offered |= (uint64_t)t->fn.get_features(t, w) << (32 * w);
 	t->offered = offered;
 
-	uint64_t ring_ok = VTIO__KNOWN_RING_FEATURES | t->fn.extra_features;
+	uint64_t ring_ok = VTIO_FEATURES_RING | t->fn.extra_features;
 	/* Never the "bad feature" probe bit (LEG-8), whatever a transport says. */
 	ring_ok &= ~VTIO_FEATURE(VTIO_F_BAD_FEATURE);
-	uint64_t allowed = ~VTIO__RESERVED_RANGE | (ring_ok & VTIO__RESERVED_RANGE);
+	uint64_t allowed =
+	    ~VTIO_FEATURES_TRANSPORT_RANGE | (ring_ok & VTIO_FEATURES_TRANSPORT_RANGE);
 	uint64_t always = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_ORDER_PLATFORM);
 
 	if ((n->required & allowed & offered) != (n->required & allowed) ||

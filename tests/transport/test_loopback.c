@@ -582,18 +582,22 @@ static void test_notif_dev_2_needs_reset(void **state)
 }
 
 /* INIT-DRV-6 seen from the device: a driver write that clears status bits
- * only adds its new ones, so live queues never lose DRIVER_OK short of a
- * reset (found by fuzz_loopback). */
+ * is refused as a whole (no bit of it is taken) and the device asks for a
+ * reset (DEVICE_NEEDS_RESET with a config notification: INIT-DEV-3,
+ * NOTIF-DEV-2); live queues never lose DRIVER_OK short of a reset (found by
+ * fuzz_loopback). */
 static void test_init_drv_6_status_bits_sticky(void **state)
 {
 	(void)state;
 	env_setup(BASE_FEATURES);
 	struct vtio_vq *vq[NQ];
 	bring_up(0, vq, true);
-	E.t->fn.set_status(E.t, VTIO_STATUS_ACKNOWLEDGE);
-	assert_int_equal(vtio_loopback_status(&E.lb), VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_DRIVER |
-							  VTIO_STATUS_FEATURES_OK |
-							  VTIO_STATUS_DRIVER_OK);
+	unsigned irqs = E.config_irqs;
+	E.t->fn.set_status(E.t, VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_FAILED);
+	assert_int_equal(vtio_loopback_status(&E.lb),
+			 VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_DRIVER | VTIO_STATUS_FEATURES_OK |
+			     VTIO_STATUS_DRIVER_OK | VTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_int_equal(E.config_irqs, irqs + 1);
 	assert_non_null(vtio_loopback_devq(&E.lb, 0));
 	/* FAILED stops the queues. */
 	vtio_transport_fail(E.t);

@@ -4,20 +4,21 @@
  *        process, for tests, the demo and the benchmarks.
  *
  * The driver sees an ordinary struct vtio_transport (vtio_loopback_transport())
- * and runs the usual initialisation sequence over it. The device side is the
- * loopback object itself: it offers features and queue size maxima, checks
- * what the driver writes, and when the driver sets DRIVER_OK (or re-enables a
- * queue after a RING_RESET) it creates a struct vtio_devq over its memory view
- * for every enabled queue, in caller-provided storage.
- *
- * Notifications cross over: a driver kick reaches the device's
- * vtio_loopback_device_ops::kick, and a device queue's notification reaches the
- * driver's used-buffer handler (vtio_transport_set_irq()). Both are delivered
- * only while DRIVER_OK is set and the queue is live (NOTIF-DRV-1,
- * NOTIF-DEV-1); others are dropped and counted. A reset (status 0) stops
- * every queue and clears the negotiated state (RESET-DEV-1, RESET-DEV-2).
- * Status bits are sticky: a driver write that would clear a bit (which
- * INIT-DRV-6 forbids) only adds its new bits; FAILED stops every queue.
+ * and runs the usual initialisation sequence over it. The device side is a
+ * device core (struct vtio_dev, include/vtio/dev.h) inside the loopback: the
+ * loopback is only the wire between them. Each driver-side transport op
+ * becomes the matching vtio_dev wire-side call (status, feature words,
+ * config space, queue registers, notifications), and the device core's
+ * notifications towards the driver become vtio_transport_irq_vq() /
+ * vtio_transport_irq_config(). Every status, feature and queue rule is the
+ * device core's (see dev.h): e.g. a reset (status 0) stops every queue and
+ * clears the negotiated state (RESET-DEV-1, RESET-DEV-2), kicks and
+ * used-buffer notifications cross only while DRIVER_OK is set and the queue
+ * is live (NOTIF-DRV-1, NOTIF-DEV-1), a driver write that would clear a
+ * status bit is refused and sets DEVICE_NEEDS_RESET, FAILED stops every
+ * queue. When DRIVER_OK is set (or a queue is re-enabled after a
+ * RING_RESET) the device core creates a struct vtio_devq over the memory
+ * view for every enabled queue, in caller-provided storage.
  *
  * Portable core code: no heap, no libc. Delivery is synchronous: a kick runs
  * the device's kick op in the driver's thread, a device notification runs
@@ -37,6 +38,7 @@
 #include "../transport.h"
 #include "../devq.h"
 #include "../mem.h"
+#include "../dev.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,7 +50,9 @@ extern "C" {
  */
 
 /**
- * The device model's hooks. Every op is optional (defaults: accept, ignore).
+ * The device model's hooks: those of vtio_dev_ops (same meaning, same
+ * defaults), kept under this name for the loopback's users. Every op is
+ * optional (defaults: accept, ignore).
  */
 struct vtio_loopback_device_ops {
 	/**
@@ -109,40 +113,13 @@ struct vtio_loopback_stats {
 	uint64_t queue_resets; /**< Queue resets. */
 };
 
-/** Per-queue device state of a loopback (in the caller's storage). */
-struct vtio_loopback_queue {
-	struct vtio_transport_queue reg; /**< Registers the driver wrote. */
-	struct vtio_loopback *lb;	 /**< Owner. */
-	struct vtio_devq *devq;		 /**< Device queue while live, else NULL. */
-	void *devq_state;		 /**< Storage for the device queue. */
-	uint16_t index;			 /**< Queue index. */
-	bool ready;			 /**< Enabled by the driver. */
-	bool reset_done;		 /**< Reset by RING_RESET, not re-enabled yet. */
-};
-
 /**
  * A loopback transport. Allocate it anywhere; all fields are private
  * (use the functions).
  */
 struct vtio_loopback {
-	struct vtio_transport tr;	     /**< Driver-side transport (first member). */
-	struct vtio_loopback_device_ops dev; /**< Resolved device hooks. */
-	void *dev_ctx;			     /**< Their context. */
-	const struct vtio_mem *mem;	     /**< Device memory view. */
-	unsigned char *config;		     /**< Config space. */
-	uint32_t config_len;		     /**< Its size. */
-	uint32_t generation;		     /**< Config generation. */
-	uint64_t device_features;	     /**< Offered. */
-	uint64_t driver_features;	     /**< Written by the driver. */
-	uint64_t features;		     /**< Accepted at FEATURES_OK. */
-	uint32_t queue_max;		     /**< Maximum queue size. */
-	uint32_t devq_flags;		     /**< Device queue flags. */
-	uint32_t max_indirect;		     /**< Device queue indirect policy. */
-	size_t devq_stride;		     /**< Device queue state bytes per queue. */
-	struct vtio_loopback_queue *queues;  /**< Per-queue state (in storage). */
-	uint16_t num_queues;		     /**< Number of queues. */
-	uint8_t status;			     /**< Device status. */
-	struct vtio_loopback_stats stats;    /**< Counters. */
+	struct vtio_transport tr; /**< Driver-side transport (first member). */
+	struct vtio_dev dev;	  /**< Device side: the device core. */
 };
 
 /**
@@ -161,10 +138,11 @@ size_t vtio_loopback_storage_size(uint16_t num_queues, uint32_t queue_max);
  * @param storage_size  size of @p storage.
  * @param cfg           device configuration (copied, except what it points to).
  * @return 0 or VTIO_EINVAL (bad parameters, storage too small or misaligned,
- *         no memory view, VERSION_1 not offered (FEAT-DEV-5), or a bit
- *         offered that a loopback cannot honour: bit 30, SR_IOV,
- *         NOTIF_CONFIG_DATA, ADMIN_VQ, reserved bits 42..49 (FEAT-DEV-3,
- *         FEAT-DEV-7)).
+ *         no memory view, or an offer the device core refuses:
+ *         VERSION_1 missing (FEAT-DEV-5), bit 30 or bits 42..49
+ *         (FEAT-DEV-3), or a transport-dependent bit of 24..41 beyond the
+ *         ring bits (SR_IOV, NOTIF_CONFIG_DATA, ADMIN_VQ, the legacy
+ *         NOTIFY_ON_EMPTY / ANY_LAYOUT: FEAT-DEV-3, FEAT-DEV-7)).
  * Context: setup.
  */
 int vtio_loopback_init(struct vtio_loopback *lb, void *storage, size_t storage_size,
@@ -197,7 +175,7 @@ struct vtio_devq *vtio_loopback_devq(struct vtio_loopback *lb, uint16_t index);
  */
 VTIO_INLINE uint8_t vtio_loopback_status(const struct vtio_loopback *lb)
 {
-	return lb->status;
+	return vtio_dev_status(&lb->dev);
 }
 
 /**
@@ -207,7 +185,18 @@ VTIO_INLINE uint8_t vtio_loopback_status(const struct vtio_loopback *lb)
  */
 VTIO_INLINE uint64_t vtio_loopback_features(const struct vtio_loopback *lb)
 {
-	return lb->features;
+	return vtio_dev_features(&lb->dev);
+}
+
+/**
+ * The device core of a loopback, for device code written against
+ * include/vtio/dev.h (the same device type then runs over any transport).
+ * @param lb  loopback.
+ * @return its device core.
+ */
+VTIO_INLINE struct vtio_dev *vtio_loopback_dev(struct vtio_loopback *lb)
+{
+	return &lb->dev;
 }
 
 /**
