@@ -19,5 +19,6 @@
 #include "vtio/dev.h"
 #include "vtio/transport/loopback.h"
 #include "vtio/transport/mmio.h"
+#include "vtio/transport/mmio_dev.h"
 
 #endif /* VTIO_H */
