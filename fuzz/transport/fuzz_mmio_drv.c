@@ -341,7 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(err <= 3);
 	}
 	uint64_t v64;
-	unsigned char arr[7];
+	unsigned char arr[8];
 	static const struct {
 		uint32_t off;
 		size_t len;

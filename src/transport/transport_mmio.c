@@ -1,6 +1,8 @@
 /* virtio-mmio (version 2) driver transport over register-access hooks. */
 #include "vtio/transport/mmio.h"
 
+#if VTIO_CONFIG_DRIVER /* the driver role */
+
 /* ---- Default hooks: a mapped register window ----------------------------------------------- */
 
 /* Through uintptr_t: the window is device memory, its alignment is the
@@ -117,7 +119,13 @@ static void live_set(struct vtio_mmio *m, uint16_t index, bool on)
 
 static uint8_t mm_get_status(struct vtio_transport *t)
 {
-	return (uint8_t)rd(mm_of(t), VTIO_MMIO_STATUS);
+	struct vtio_mmio *m = mm_of(t);
+	uint8_t v = (uint8_t)rd(m, VTIO_MMIO_STATUS);
+	/* FEATURES_OK was not written while an error is latched: a device that
+	 * shows it anyway does not make the negotiation succeed. */
+	if (m->err)
+		v = (uint8_t)(v & ~VTIO_STATUS_FEATURES_OK);
+	return v;
 }
 
 static uint32_t mm_get_features(struct vtio_transport *t, uint32_t word)
@@ -477,3 +485,5 @@ int vtio_mmio_shm_region(struct vtio_mmio *m, uint32_t id, uint64_t *base, uint6
 	*len = l;
 	return 0;
 }
+
+#endif /* VTIO_CONFIG_DRIVER */

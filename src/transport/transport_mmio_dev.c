@@ -1,6 +1,8 @@
 /* virtio-mmio (version 2) register model over the device core. */
 #include "vtio/transport/mmio_dev.h"
 
+#if VTIO_CONFIG_DEVICE /* the device role */
+
 struct vtio_mmio_dev_queue {
 	struct vtio_transport_queue reg; /* QueueNum and the area registers as written */
 };
@@ -394,3 +396,5 @@ int vtio_mmio_dev_write(struct vtio_mmio_dev *m, uint32_t off, unsigned width, u
 		return refuse(m, off, true);
 	return reg_write(m, off, val);
 }
+
+#endif /* VTIO_CONFIG_DEVICE */

@@ -38,7 +38,8 @@
  * QueueReady set on a queue the driver did not enable) and the first error a
  * hook reports during the serialised calls are latched in the transport:
  * every later op that can return an error returns it (see vtio_mmio_error()),
- * the FEATURES_OK step is refused so the negotiation fails, and the next
+ * the FEATURES_OK step is refused (not written, and the status never reads
+ * FEATURES_OK while an error is latched) so the negotiation fails, and the next
  * device reset (status 0) clears it. vtio_transport_notify() and
  * vtio_mmio_irq() return a hook's error without latching it. A device that sets
  * DEVICE_NEEDS_RESET makes queue setup, enable and reset return VTIO_EIO.
