@@ -796,7 +796,8 @@ struct vtio_dev_mediation {
  * @return 0; VTIO_ENOTSUP when VERSION_1 is missing from @ref
  *         vtio_dev_mediation::far or @ref vtio_dev_mediation::peer (@p out
  *         is set to 0); VTIO_EINVAL for NULL arguments.
- * Context: any; pure.
+ * Context: any; pure. Built with the device role (VTIO_CONFIG_DEVICE), like
+ * everything in this header.
  */
 int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out);
 

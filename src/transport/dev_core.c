@@ -371,13 +371,13 @@ uint32_t vtio_dev_queue_max(const struct vtio_dev *dev, uint16_t index)
 static int queue_writable(struct vtio_dev *dev, const struct vtio_dev_queue *q)
 {
 	uint8_t s = dev->status;
+	if (q->enabled)
+		return VTIO_EBUSY; /* read-only until a reset, whatever the phase */
 	if (!(s & VTIO_STATUS_FEATURES_OK) || (s & VTIO_STATUS_FAILED) ||
 	    ((s & VTIO_STATUS_DRIVER_OK) && !q->reset_done)) {
 		dev->stats.protocol_errors++;
 		return VTIO_EPERM;
 	}
-	if (q->enabled)
-		return VTIO_EBUSY;
 	return 0;
 }
 
@@ -610,9 +610,7 @@ int vtio_dev_queue_set_mem(struct vtio_dev *dev, uint16_t index, const struct vt
 	return 0;
 }
 
-#endif /* VTIO_CONFIG_DEVICE */
-
-/* ---- Feature mediation (pure; also without the device role) --------------------------------- */
+/* ---- Feature mediation (pure) ------------------------------------------------------------------ */
 
 int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out)
 {
@@ -641,3 +639,5 @@ int vtio_dev_mediate_features(const struct vtio_dev_mediation *m, uint64_t *out)
 	*out = r | v1;
 	return 0;
 }
+
+#endif /* VTIO_CONFIG_DEVICE */
