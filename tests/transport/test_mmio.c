@@ -346,8 +346,8 @@ static void test_mmio_notification_data(void **state)
 	assert_clean();
 }
 
-/* RESET-DRV-3..5, RESET-DEV-3/4, MMIO-DEV-7..9, MMIO-DRV-14: reset one queue while the other
- * runs, take the buffers back, re-enable it and use it again. */
+/* RESET-DRV-3..5, RESET-DEV-3/4, MMIO-DEV-7, MMIO-DEV-8, MMIO-DEV-9, MMIO-DRV-14: reset one queue
+ * while the other runs, take the buffers back, re-enable it and use it again. */
 static void test_mmio_queue_reset(void **state)
 {
 	enum vtio_layout l = L(state);
@@ -539,7 +539,7 @@ static void test_mmio_config(void **state)
 /* ---- Registers
  * ----------------------------------------------------------------------------------- */
 
-/* MMIO-DEV-1 / -2 / -10 and the probe from the driver side. */
+/* MMIO-DEV-1, MMIO-DEV-2, MMIO-DEV-10 and the probe from the driver side. */
 static void test_mmio_dev_registers(void **state)
 {
 	(void)state;

@@ -441,8 +441,8 @@ static void test_mmio_probe_bus_error(void **state)
 
 /* ---- Negotiation ---------------------------------------------------------------------------- */
 
-/* MMIO-DRV-7 / -8 / -17 / -20, INIT-DRV-1: select before every feature access; the generic
- * sequence; ADMIN_VQ and NOTIF_CONFIG_DATA never accepted on MMIO. */
+/* MMIO-DRV-7, MMIO-DRV-8, MMIO-DRV-17, MMIO-DRV-20, INIT-DRV-1: select before every feature access;
+ * the generic sequence; ADMIN_VQ and NOTIF_CONFIG_DATA never accepted on MMIO. */
 static void test_mmio_drv_7_8_20_negotiate(void **state)
 {
 	(void)state;
