@@ -3,6 +3,10 @@
 
 #if VTIO_CONFIG_DRIVER /* the driver role */
 
+VTIO_STATIC_ASSERT(VTIO_MMIO_MAX_QUEUES % 32u == 0 && VTIO_MMIO_MAX_QUEUES > 0 &&
+		       VTIO_MMIO_MAX_QUEUES <= 65536u,
+		   "VTIO_MMIO_MAX_QUEUES: a non-zero multiple of 32, at most 65536");
+
 /* ---- Default hooks: a mapped register window ----------------------------------------------- */
 
 /* Through uintptr_t: the window is device memory, its alignment is the
