@@ -18,5 +18,7 @@
 #include "vtio/transport.h"
 #include "vtio/dev.h"
 #include "vtio/transport/loopback.h"
+#include "vtio/transport/mmio.h"
+#include "vtio/transport/mmio_dev.h"
 
 #endif /* VTIO_H */

@@ -60,9 +60,12 @@ obj_sizes() {
 
 # Linked bytes per module from a GNU ld map: input sections of
 # .../vtio/src/<module>/*.o placed in .text/.data/.bss ("t d b").
-map_sizes() {
-  local map=$1 mod=$2
-  awk -v mod="/vtio/src/$mod/" '
+map_sizes() { map_pattern "$1" "/vtio/src/$2/"; }
+
+# Same for the input sections of files whose path contains $2.
+map_pattern() {
+  local map=$1 pat=$2
+  awk -v mod="$pat" '
     function hex(x,   i, v, c) {
       v = 0; x = tolower(substr(x, 3))
       for (i = 1; i <= length(x); i++) { c = index("0123456789abcdef", substr(x, i, 1)) - 1; v = v * 16 + c }
@@ -105,6 +108,25 @@ done
 
 kib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1024}'; }
 
+# The virtio-mmio driver image (examples/baremetal/mmio_main.c: probe,
+# negotiate, one split queue, kick, irq) in the driver-only configurations.
+mmio_configs=(split-drv-min split-drv)
+t0=${targets[0]}
+for c in "${mmio_configs[@]}"; do
+  o="$out/$t0/$c"
+  make -s -j"$jobs" -C examples/baremetal TARGET="$t0" OUT="$o" VTIO_CFLAGS="${cflags[$c]}" mmio >/dev/null
+  read -r mm _ _ < <(map_pattern "$o/vtio_mmio_fw.map" "/vtio/src/transport/transport_mmio.o")
+  read -r tc _ _ < <(map_pattern "$o/vtio_mmio_fw.map" "/vtio/src/transport/transport_core.o")
+  lt=0; rg=0
+  for m in "${modules[@]}"; do
+    read -r la _ _ < <(map_sizes "$o/vtio_mmio_fw.map" "$m")
+    lt=$((lt + la))
+    [ "$m" = ring ] && rg=$la
+  done
+  read -r et ed eb < <("$(tool_size "$t0")" "$o/vtio_mmio_fw.elf" | awk 'NR==2 {print $1, $2, $3}')
+  res[mmio,$c]="$mm $tc $rg $lt $et/$ed/$eb"
+done
+
 echo "## Per configuration, all targets (.text bytes; -Os, -ffunction-sections)"
 echo
 printf '| configuration |'; for t in "${targets[@]}"; do printf ' %s compiled | %s linked |' "$t" "$t"; done; echo
@@ -141,6 +163,19 @@ done
 echo
 echo "Whole example image on $t0 (core + example + startup + memcpy/memset/memmove + libgcc), text/data/bss:"
 for c in "${configs[@]}"; do echo "- \`$c\`: ${res[$t0,$c,image]// //}"; done
+echo
+
+echo "## virtio-mmio driver transport with the split driver on $t0 (linked .text)"
+echo
+echo "examples/baremetal/mmio_main.c (\`make mmio\`): probe a window, negotiate, one split queue,"
+echo "DRIVER_OK, one request, kick, reap from the interrupt; core bytes from the linker map."
+echo
+echo '| configuration | transport_mmio.c | transport_core.c | ring | core total | image text/data/bss |'
+echo '|---|---:|---:|---:|---:|---:|'
+for c in "${mmio_configs[@]}"; do
+  read -r mm tc rg lt img <<<"${res[mmio,$c]}"
+  printf '| %s | %s | %s | %s | %s (%s KiB) | %s |\n' "$c" "$mm" "$tc" "$rg" "$lt" "$(kib "$lt")" "$img"
+done
 echo
 
 echo "## Per file on $t0, full configuration (compiled .text/.data/.bss)"

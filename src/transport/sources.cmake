@@ -2,4 +2,6 @@
 list(APPEND VTIO_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/transport_core.c
   ${CMAKE_CURRENT_LIST_DIR}/dev_core.c
-  ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c)
+  ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c
+  ${CMAKE_CURRENT_LIST_DIR}/transport_mmio.c
+  ${CMAKE_CURRENT_LIST_DIR}/transport_mmio_dev.c)
