@@ -29,9 +29,6 @@ unsigned fw_board_virtio_slots(void);
 /** Address of virtio-mmio slot @p slot. */
 uintptr_t fw_board_virtio_base(unsigned slot);
 
-/** Address of QEMU's fw_cfg MMIO interface (data at +0, selector at +8). */
-uintptr_t fw_board_fwcfg_base(void);
-
 /** Route the interrupt line of virtio-mmio slot @p slot to this CPU. */
 void fw_board_irq_enable(unsigned slot);
 

@@ -8,7 +8,6 @@
  *              hart 0 in M-mode)
  *   0x10000000 NS16550A UART
  *   0x10001000 virtio-mmio slot 0, one slot per 0x1000, 8 slots
- *   0x10100000 fw_cfg (data +0, selector +8, DMA +16)
  */
 #include <stdint.h>
 
@@ -27,7 +26,6 @@ const char fw_board_name[] = "rv32";
 #define VIRTIO_STEP 0x1000u
 #define VIRTIO_N    8u
 #define VIRTIO_IRQ  1u
-#define FWCFG_BASE  0x10100000u
 
 /* PLIC register layout (riscv-plic-spec): priority per source, enable bits
  * per context, then threshold and claim/complete per context. */
@@ -40,6 +38,11 @@ const char fw_board_name[] = "rv32";
 #define MSTATUS_MIE (1u << 3)
 #define MIE_MEIE    (1u << 11)
 #define MCAUSE_MEI  11u
+
+/* Binutils 2.40 wants Zicsr named for csr instructions, but with it in
+ * -march GCC 12 picks no multilib (an rv64 libgcc for rv32): enable it for
+ * these instructions only. */
+#define CSR(insn) ".option push\n\t.option arch, +zicsr\n\t" insn "\n\t.option pop"
 
 static inline void w8(uintptr_t a, uint8_t v)
 {
@@ -58,16 +61,37 @@ static inline uint32_t r32(uintptr_t a)
 	return *(volatile uint32_t *)a;
 }
 
+static void put_str(const char *s)
+{
+	while (*s)
+		fw_board_putc(*s++);
+}
+
+static void put_hex(uintptr_t v)
+{
+	fw_board_putc('0');
+	fw_board_putc('x');
+	for (int i = (int)sizeof(v) * 8 - 4; i >= 0; i -= 4)
+		fw_board_putc("0123456789abcdef"[(v >> i) & 0xfu]);
+}
+
 /* Machine trap handler: only external interrupts are enabled, so only they
  * arrive (anything else is a firmware bug: report it and fail). */
 __attribute__((interrupt("machine"), aligned(4))) static void fw_trap(void)
 {
 	uintptr_t cause;
-	__asm__ __volatile__("csrr %0, mcause" : "=r"(cause));
+	__asm__ __volatile__(CSR("csrr %0, mcause") : "=r"(cause));
 	if ((intptr_t)cause >= 0 || (cause & 0xffu) != MCAUSE_MEI) {
-		static const char msg[] = "VTIO result FAIL unexpected trap\n";
-		for (const char *p = msg; *p; p++)
-			fw_board_putc(*p);
+		uintptr_t epc, tval;
+		__asm__ __volatile__(CSR("csrr %0, mepc") : "=r"(epc));
+		__asm__ __volatile__(CSR("csrr %0, mtval") : "=r"(tval));
+		put_str("VTIO result FAIL unexpected trap mcause=");
+		put_hex(cause);
+		put_str(" mepc=");
+		put_hex(epc);
+		put_str(" mtval=");
+		put_hex(tval);
+		put_str("\n");
 		fw_board_exit(90);
 	}
 	for (;;) {
@@ -91,9 +115,9 @@ void fw_board_init(void)
 	for (unsigned i = 0; i < VIRTIO_N; i++)
 		w32(PLIC_PRIORITY(VIRTIO_IRQ + i), 1);
 	w32(PLIC_THRESHOLD(PLIC_CTX), 0);
-	__asm__ __volatile__("csrw mtvec, %0" ::"r"((uintptr_t)&fw_trap));
-	__asm__ __volatile__("csrc mstatus, %0" ::"r"((uintptr_t)MSTATUS_MIE));
-	__asm__ __volatile__("csrs mie, %0" ::"r"((uintptr_t)MIE_MEIE));
+	__asm__ __volatile__(CSR("csrw mtvec, %0") ::"r"((uintptr_t)&fw_trap));
+	__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE));
+	__asm__ __volatile__(CSR("csrs mie, %0") ::"r"((uintptr_t)MIE_MEIE));
 }
 
 void fw_board_putc(char c)
@@ -120,11 +144,6 @@ uintptr_t fw_board_virtio_base(unsigned slot)
 	return VIRTIO_BASE + VIRTIO_STEP * slot;
 }
 
-uintptr_t fw_board_fwcfg_base(void)
-{
-	return FWCFG_BASE;
-}
-
 void fw_board_irq_enable(unsigned slot)
 {
 	uintptr_t en = PLIC_ENABLE(PLIC_CTX);
@@ -137,7 +156,7 @@ void fw_board_irq_wait(const volatile uint32_t *counter, uint32_t seen)
 		/* WFI resumes on a pending enabled interrupt even with
 		 * mstatus.MIE clear; the trap is taken once MIE is set. */
 		__asm__ __volatile__("wfi" ::: "memory");
-		__asm__ __volatile__("csrs mstatus, %0" ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
-		__asm__ __volatile__("csrc mstatus, %0" ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+		__asm__ __volatile__(CSR("csrs mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+		__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
 	}
 }
