@@ -67,12 +67,12 @@ ARCHES = {
 DEVICES = {"blk": "virtio-blk-device", "rng": "virtio-rng-device",
            "con": "virtio-serial-device"}
 
-# name -> (device properties, firmware arguments, interrupts?, device offers
-# indirect/event_idx?, driver accepts them?)
+# (name, device properties, firmware arguments ("irq": interrupt mode),
+#  device offers INDIRECT_DESC/EVENT_IDX?, driver accepts them?)
 VARIANTS = [
-    ("all", "", "irq", True, True, True),
-    ("devoff", "indirect_desc=off,event_idx=off", "", False, False, True),
-    ("drvoff", "", "noindirect noeventidx irq", True, True, False),
+    ("all", "", "irq", True, True),
+    ("devoff", "indirect_desc=off,event_idx=off", "", False, True),
+    ("drvoff", "", "noindirect noeventidx irq", True, False),
 ]
 
 QEMU_TIMEOUT = 60  # seconds per boot; a boot takes well under one
