@@ -41,8 +41,13 @@ const char fw_board_name[] = "rv32";
 
 /* Binutils 2.40 wants Zicsr named for csr instructions, but with it in
  * -march GCC 12 picks no multilib (an rv64 libgcc for rv32): enable it for
- * these instructions only. */
+ * these instructions only. Clang's assembler (14) takes them as they are
+ * and knows no `.option arch`. */
+#if defined(__clang__) || defined(__riscv_zicsr)
+#define CSR(insn) insn
+#else
 #define CSR(insn) ".option push\n\t.option arch, +zicsr\n\t" insn "\n\t.option pop"
+#endif
 
 static inline void w8(uintptr_t a, uint8_t v)
 {
