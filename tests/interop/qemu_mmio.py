@@ -5,7 +5,7 @@ virtio-serial-device + virtconsole) on `-M virt`.
 
 One run of this script is one ctest test: one architecture, one device, one
 ring layout. It builds the firmware (tests/interop/fw, plain make from the
-tree's sources.mk), then boots QEMU three times, once per feature variant:
+tree's sources.mk), then boots QEMU four times, once per feature variant:
 
   all      the device offers INDIRECT_DESC and EVENT_IDX, the driver accepts
            them; completions through the interrupt line
@@ -14,6 +14,11 @@ tree's sources.mk), then boots QEMU three times, once per feature variant:
   drvoff   the device offers them, the driver refuses them (firmware
            arguments noindirect noeventidx); completions through the
            interrupt line
+  ringreset  as "all" but polling, and the driver also accepts RING_RESET,
+           resets the data queue after the device checks, re-enables it and
+           uses it again; a device that offers RING_RESET and ignores the
+           QueueReset register (QEMU 7.2's virtio-mmio) is recorded as a
+           quirk, not failed
 
 and checks, per boot: QEMU's exit status (the firmware leaves through
 sifive_test or semihosting), every "VTIO check" line of the UART report,
@@ -42,6 +47,7 @@ F_INDIRECT_DESC = 28
 F_EVENT_IDX = 29
 F_VERSION_1 = 32
 F_RING_PACKED = 34
+F_RING_RESET = 40
 BLK_F_FLUSH = 9
 
 SECTOR = 512
@@ -73,6 +79,7 @@ VARIANTS = [
     ("all", "", "irq", True, True),
     ("devoff", "indirect_desc=off,event_idx=off", "", False, True),
     ("drvoff", "", "noindirect noeventidx irq", True, False),
+    ("ringreset", "", "ringreset", True, True),
 ]
 
 QEMU_TIMEOUT = 60  # seconds per boot; a boot takes well under one
@@ -240,6 +247,18 @@ def main():
             expect(has(neg, b) == (dev_offers and drv_accepts),
                    "%s negotiated: %s" % (n, dev_offers and drv_accepts))
         expect(neg & ~offered == 0, "negotiated a subset of offered")
+        ring_reset_ok = None
+        if "ringreset" in fwargs.split():
+            expect(has(neg, F_RING_RESET), "RING_RESET negotiated (QEMU offers it by default)")
+            if "VTIO quirk ring-reset-ignored" in rep:
+                ring_reset_ok = False
+                log("  quirk recorded: the device offered RING_RESET and ignored QueueReset "
+                    "(QueueReady stayed 1); see docs/qemu-interop.md")
+            else:
+                ring_reset_ok = expect("VTIO check ring-reset ok" in rep and
+                                       "VTIO check ring-reset-reattach ok" in rep,
+                                       "queue reset and re-enable ran and passed")
+                log("  queue reset (RING_RESET) worked and the queue was used again")
 
         stats = {int(q): dict(kv.split("=") for kv in rest.split())
                  for q, rest in re.findall(r"VTIO stats q=(\d+) (.*)", rep)}
@@ -274,6 +293,8 @@ def main():
         else:
             expect("VTIO check con-tx ok" in rep, "check con-tx ran and passed")
             want = "VTIOCON 1 %s %s\nVTIOCON 2 %s abcdefghij0123456789\n" % (a.arch, argtext, a.arch)
+            if ring_reset_ok:
+                want += "VTIOCON 3 %s after ring reset\n" % a.arch
             try:
                 with open(con_out) as f:
                     got = f.read()
