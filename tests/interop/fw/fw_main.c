@@ -771,8 +771,68 @@ static void append(char *d, size_t cap, const char *s)
 	d[n] = 0;
 }
 
+/* Host -> guest: one small device-writable buffer on receiveq, posted
+ * again after every fill, until the host's line is complete; then echo it. */
+static unsigned char rxbuf[16];
+static char rxline[128], rxwant[128], echo[160];
+
+static bool rx_post(void)
+{
+	struct vtio_sg sg[1];
+	sg[0] = vtio_sg_of(rxbuf, sizeof(rxbuf));
+	return submit(0, sg, 0, 1, rxbuf) && kick(0);
+}
+
+static void con_rx(void)
+{
+	append(rxwant, sizeof(rxwant), "VTIOHOST ");
+	append(rxwant, sizeof(rxwant), fw_board_name);
+	append(rxwant, sizeof(rxwant), " ");
+	append(rxwant, sizeof(rxwant), args.text);
+	append(rxwant, sizeof(rxwant), "\n");
+	size_t got = 0;
+	unsigned fills = 0;
+	bool nl = false, lens_ok = true;
+	while (!nl && got + sizeof(rxbuf) < sizeof(rxline)) {
+		void *tok[1] = {rxbuf};
+		uint32_t len[1] = {0};
+		if (!reap(0, tok, len, 1))
+			return;
+		fills++;
+		if (len[0] == 0 || len[0] > sizeof(rxbuf))
+			lens_ok = false;
+		for (uint32_t i = 0; i < len[0] && i < sizeof(rxbuf); i++) {
+			rxline[got++] = (char)rxbuf[i];
+			nl |= rxbuf[i] == '\n';
+		}
+		rxline[got] = 0;
+		if (!nl && !rx_post())
+			return;
+	}
+	out_s("VTIO con rx fills=");
+	out_u(fills);
+	out_s(" bytes=");
+	out_u(got);
+	out_s("\n");
+	check("con-rx-used-len", lens_ok, "a used length outside 1..16", 0);
+	if (!check("con-rx", str_eq(rxline, rxwant), "host line differs, bytes", (int64_t)got))
+		return;
+	append(echo, sizeof(echo), "VTIOCON echo ");
+	append(echo, sizeof(echo), rxline);
+	struct vtio_sg sg[1];
+	sg[0] = vtio_sg_of(echo, (uint32_t)str_len(echo));
+	if (!submit(1, sg, 1, 0, echo) || !kick(1))
+		return;
+	void *tok[1] = {echo};
+	uint32_t len[1] = {1};
+	if (reap(1, tok, len, 1))
+		check("con-echo", len[0] == 0, "len", len[0]);
+}
+
 static void run_con(void)
 {
+	if (!rx_post())
+		return;
 	/* The text names the board and the arguments so the host can tell runs apart. */
 	append(line1, sizeof(line1), "VTIOCON 1 ");
 	append(line1, sizeof(line1), fw_board_name);
@@ -798,6 +858,7 @@ static void run_con(void)
 	check("con-tx-used-len", len[0] == 0 && len[1] == 0, "len", (int64_t)len[0] << 16 | len[1]);
 	check_indirect("con-indirect", ind, 1);
 	check("con-tx", true, "", 0);
+	con_rx();
 }
 
 static char line3[64];
