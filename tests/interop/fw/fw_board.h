@@ -40,6 +40,9 @@ void fw_board_irq_enable(unsigned slot);
  */
 void fw_board_irq_wait(const volatile uint32_t *counter, uint32_t seen);
 
+/** Take the interrupts that are pending now (unmask, then mask again). */
+void fw_board_irq_take(void);
+
 /** Called by the board's interrupt handler for each claimed virtio slot. */
 void fw_irq_slot(unsigned slot);
 

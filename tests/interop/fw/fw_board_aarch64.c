@@ -151,3 +151,8 @@ void fw_board_irq_wait(const volatile uint32_t *counter, uint32_t seen)
 		__asm__ __volatile__("msr daifclr, #2\n\tisb\n\tmsr daifset, #2" ::: "memory");
 	}
 }
+
+void fw_board_irq_take(void)
+{
+	__asm__ __volatile__("msr daifclr, #2\n\tisb\n\tmsr daifset, #2" ::: "memory");
+}

@@ -165,3 +165,9 @@ void fw_board_irq_wait(const volatile uint32_t *counter, uint32_t seen)
 		__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
 	}
 }
+
+void fw_board_irq_take(void)
+{
+	__asm__ __volatile__(CSR("csrs mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+	__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+}

@@ -398,26 +398,28 @@ static bool bring_up(void)
 /*
  * Wait until every one of the @p n tokens is back from queue @p q (any
  * order), recording the used lengths. Polling: spin on the used ring. With
- * "irq": sleep until the interrupt handler ran (interrupts are taken only
- * inside fw_board_irq_wait(), so one raised since the buffers were added is
- * still pending there), drain the used ring, re-enable the callback and
- * sleep again while buffers are missing; only when enable_cb reports that
- * buffers arrived meanwhile (the device may not interrupt for them) is the
- * ring drained without waiting. The callback stays armed between batches
- * (bring_up() arms it, every completed reap re-arms it), so the device
- * interrupts for the next batch even when it uses the buffers during the
- * kick's register write, as QEMU's TCG does.
+ * "irq": interrupts are masked except inside fw_board_irq_take() /
+ * fw_board_irq_wait(). Each pass first takes the interrupts already
+ * pending (so the handler, vtio_mmio_irq(), runs for what the device just
+ * used), drains the used ring, then re-enables the callback and, when
+ * vtio_vq_enable_cb() says nothing arrived meanwhile, sleeps until the
+ * handler ran for this queue (EVT-DRV-9: re-arm, barrier, re-check, sleep).
+ * The callback stays armed between batches (bring_up() arms it, every
+ * completed reap re-arms it), so the device interrupts for the next batch
+ * even when it uses the buffers during the kick's register write, as QEMU's
+ * TCG does. A per-queue interrupt count cannot tell "already handled" from
+ * "not yet raised" (one line serves every queue of the device, and the
+ * handler runs for all of them), so only the ring decides when to sleep.
  */
 static bool reap(unsigned q, void *const *tokens, uint32_t *lens, unsigned n)
 {
 	struct vtio_vq *vq = dev.vq[q];
 	bool got[8] = {false};
 	unsigned left = n;
-	uint32_t spins = 0, seen = dev.vq_irqs[q];
-	bool wait = args.irq;
+	uint32_t spins = 0;
 	while (left) {
-		if (wait)
-			fw_board_irq_wait(&dev.vq_irqs[q], seen);
+		if (args.irq)
+			fw_board_irq_take();
 		uint32_t len = 0;
 		void *t;
 		while (left && (t = vtio_vq_get_used(vq, &len)) != NULL) {
@@ -445,8 +447,9 @@ static bool reap(unsigned q, void *const *tokens, uint32_t *lens, unsigned n)
 			return check("queue-not-broken", false, "queue", q);
 		}
 		if (args.irq) {
-			seen = dev.vq_irqs[q];
-			wait = vtio_vq_enable_cb(vq);
+			uint32_t seen = dev.vq_irqs[q];
+			if (vtio_vq_enable_cb(vq))
+				fw_board_irq_wait(&dev.vq_irqs[q], seen);
 		} else if (++spins > POLL_SPINS) {
 			return check("poll-timeout", false, "buffers missing", left);
 		}
