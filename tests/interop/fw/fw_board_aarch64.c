@@ -14,12 +14,12 @@
 
 const char fw_board_name[] = "aarch64";
 
-#define GICD_BASE   0x08000000u
-#define GICC_BASE   0x08010000u
-#define UART_BASE   0x09000000u
-#define VIRTIO_BASE 0x0a000000u
-#define VIRTIO_STEP 0x200u
-#define VIRTIO_N    32u
+#define GICD_BASE    0x08000000u
+#define GICC_BASE    0x08010000u
+#define UART_BASE    0x09000000u
+#define VIRTIO_BASE  0x0a000000u
+#define VIRTIO_STEP  0x200u
+#define VIRTIO_N     32u
 #define VIRTIO_INTID 48u
 
 #define GICD_CTLR	  (GICD_BASE + 0x000u)

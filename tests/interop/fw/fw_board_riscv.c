@@ -29,11 +29,11 @@ const char fw_board_name[] = "rv32";
 
 /* PLIC register layout (riscv-plic-spec): priority per source, enable bits
  * per context, then threshold and claim/complete per context. */
-#define PLIC_PRIORITY(src)   (PLIC_BASE + 4u * (src))
-#define PLIC_ENABLE(ctx)     (PLIC_BASE + 0x2000u + 0x80u * (ctx))
-#define PLIC_THRESHOLD(ctx)  (PLIC_BASE + 0x200000u + 0x1000u * (ctx))
-#define PLIC_CLAIM(ctx)	     (PLIC_BASE + 0x200004u + 0x1000u * (ctx))
-#define PLIC_CTX	     0u /* hart 0, M-mode */
+#define PLIC_PRIORITY(src)  (PLIC_BASE + 4u * (src))
+#define PLIC_ENABLE(ctx)    (PLIC_BASE + 0x2000u + 0x80u * (ctx))
+#define PLIC_THRESHOLD(ctx) (PLIC_BASE + 0x200000u + 0x1000u * (ctx))
+#define PLIC_CLAIM(ctx)	    (PLIC_BASE + 0x200004u + 0x1000u * (ctx))
+#define PLIC_CTX	    0u /* hart 0, M-mode */
 
 #define MSTATUS_MIE (1u << 3)
 #define MIE_MEIE    (1u << 11)
@@ -120,9 +120,9 @@ void fw_board_init(void)
 	for (unsigned i = 0; i < VIRTIO_N; i++)
 		w32(PLIC_PRIORITY(VIRTIO_IRQ + i), 1);
 	w32(PLIC_THRESHOLD(PLIC_CTX), 0);
-	__asm__ __volatile__(CSR("csrw mtvec, %0") ::"r"((uintptr_t)&fw_trap));
-	__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE));
-	__asm__ __volatile__(CSR("csrs mie, %0") ::"r"((uintptr_t)MIE_MEIE));
+	__asm__ __volatile__(CSR("csrw mtvec, %0")::"r"((uintptr_t)&fw_trap));
+	__asm__ __volatile__(CSR("csrc mstatus, %0")::"r"((uintptr_t)MSTATUS_MIE));
+	__asm__ __volatile__(CSR("csrs mie, %0")::"r"((uintptr_t)MIE_MEIE));
 }
 
 void fw_board_putc(char c)
@@ -161,13 +161,15 @@ void fw_board_irq_wait(const volatile uint32_t *counter, uint32_t seen)
 		/* WFI resumes on a pending enabled interrupt even with
 		 * mstatus.MIE clear; the trap is taken once MIE is set. */
 		__asm__ __volatile__("wfi" ::: "memory");
-		__asm__ __volatile__(CSR("csrs mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
-		__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+		__asm__ __volatile__(CSR("csrs mstatus, %0")::"r"((uintptr_t)MSTATUS_MIE)
+				     : "memory");
+		__asm__ __volatile__(CSR("csrc mstatus, %0")::"r"((uintptr_t)MSTATUS_MIE)
+				     : "memory");
 	}
 }
 
 void fw_board_irq_take(void)
 {
-	__asm__ __volatile__(CSR("csrs mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
-	__asm__ __volatile__(CSR("csrc mstatus, %0") ::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+	__asm__ __volatile__(CSR("csrs mstatus, %0")::"r"((uintptr_t)MSTATUS_MIE) : "memory");
+	__asm__ __volatile__(CSR("csrc mstatus, %0")::"r"((uintptr_t)MSTATUS_MIE) : "memory");
 }

@@ -211,21 +211,21 @@ static bool parse_args(void)
 
 /* ---- The device and its queues --------------------------------------------------- */
 
-#define MAX_QUEUES     2u
-#define QSIZE	       16u
-#define IND_TABLES     4u
-#define IND_MAX	       8u
-#define RING_BYTES     4096u
-#define STATE_BYTES    4096u
-#define POLL_SPINS     200000000u
+#define MAX_QUEUES  2u
+#define QSIZE	    16u
+#define IND_TABLES  4u
+#define IND_MAX	    8u
+#define RING_BYTES  4096u
+#define STATE_BYTES 4096u
+#define POLL_SPINS  200000000u
 
 static struct fwdev {
 	struct vtio_mmio mmio;
 	unsigned slot;
 	struct vtio_vq *vq[MAX_QUEUES];
-	volatile uint32_t irqs;	    /* vtio_mmio_irq() calls that found a used-buffer bit */
+	volatile uint32_t irqs; /* vtio_mmio_irq() calls that found a used-buffer bit */
 	volatile uint32_t vq_irqs[MAX_QUEUES]; /* used-buffer handler calls per queue */
-	volatile uint32_t spurious; /* interrupts with no bit set */
+	volatile uint32_t spurious;	       /* interrupts with no bit set */
 } dev;
 
 static _Alignas(64) unsigned char ring_mem[MAX_QUEUES][RING_BYTES];
@@ -285,8 +285,7 @@ static bool find_device(uint32_t id)
 		out_s("\n");
 		/* The transport points at itself: set it up again in place
 		 * rather than copying the probed one. */
-		if (!found && vtio_mmio_device_id(&m) == id &&
-		    vtio_mmio_init(&dev.mmio, &c) == 0) {
+		if (!found && vtio_mmio_device_id(&m) == id && vtio_mmio_init(&dev.mmio, &c) == 0) {
 			dev.slot = s;
 			found = true;
 		}
@@ -532,12 +531,12 @@ static uint64_t indirect_now(unsigned q)
 
 /* Sectors the host test writes before boot, and the ones this firmware
  * writes; tests/interop/qemu_mmio.py uses the same layout and pattern. */
-#define KNOWN_FIRST   0u
-#define KNOWN_COUNT   8u
-#define WRITE_FIRST   16u
-#define WRITE_COUNT   8u
-#define SEED_HOST     0x11u
-#define SEED_FW	      0x22u
+#define KNOWN_FIRST 0u
+#define KNOWN_COUNT 8u
+#define WRITE_FIRST 16u
+#define WRITE_COUNT 8u
+#define SEED_HOST   0x11u
+#define SEED_FW	    0x22u
 
 struct blk_req {
 	struct {
@@ -595,8 +594,9 @@ static bool blk_pair(uint32_t type, uint32_t first)
 	bool ok = check("blk-status", reqs[0].status == BLK_S_OK && reqs[1].status == BLK_S_OK,
 			"status", reqs[0].status | (reqs[1].status << 8));
 	if (type == BLK_T_IN)
-		ok &= check("blk-read-used-len", len[0] == 4 * SECTOR + 1 && len[1] == 4 * SECTOR + 1,
-			    "len", (int64_t)len[0] << 16 | len[1]);
+		ok &=
+		    check("blk-read-used-len", len[0] == 4 * SECTOR + 1 && len[1] == 4 * SECTOR + 1,
+			  "len", (int64_t)len[0] << 16 | len[1]);
 	else
 		ok &= check("blk-write-used-len", len[0] >= 1 && len[1] >= 1, "len",
 			    (int64_t)len[0] << 16 | len[1]);
@@ -675,7 +675,8 @@ static void run_blk(void)
 	ind = indirect_now(0);
 	for (unsigned h = 0; h < 2; h++)
 		for (unsigned i = 0; i < 4 * SECTOR; i++)
-			blkbuf[h][i] = pattern(SEED_FW, WRITE_FIRST + 4u * h + i / SECTOR, i % SECTOR);
+			blkbuf[h][i] =
+			    pattern(SEED_FW, WRITE_FIRST + 4u * h + i / SECTOR, i % SECTOR);
 	if (blk_pair(BLK_T_OUT, WRITE_FIRST))
 		check("blk-write", true, "", 0);
 	check_indirect("blk-write-indirect", ind, 2);
@@ -755,7 +756,7 @@ static void run_rng(int rounds)
 		check_indirect("rng-indirect", ind, 1);
 		out_s("VTIO rng first=");
 		out_hex((uint64_t)rnd[0][0] << 24 | (uint64_t)rnd[0][1] << 16 |
-				(uint64_t)rnd[0][2] << 8 | rnd[0][3],
+			    (uint64_t)rnd[0][2] << 8 | rnd[0][3],
 			8);
 		out_s("\n");
 	}
