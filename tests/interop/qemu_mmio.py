@@ -141,6 +141,18 @@ def symbol(cross, elf, name):
     raise SystemExit("FAIL: symbol %s not in %s" % (name, elf))
 
 
+_term = {"hold": False, "pending": False}
+
+
+def on_sigterm(*_):
+    """ctest's timeout sends SIGTERM: unwind so run_qemu() kills and reaps
+    QEMU (deferred while a QEMU is being started)."""
+    if _term["hold"]:
+        _term["pending"] = True
+    else:
+        sys.exit(143)
+
+
 def console_peer(p, sock_path, send):
     """The host end of the console: connect to QEMU's socket chardev (QEMU
     waits for it before starting the guest), send one line, then collect
@@ -173,9 +185,16 @@ def run_qemu(cmd, report_path, console=None):
     console: (socket path, bytes to send) for the console peer."""
     out = None
     with open(report_path, "w") as rep:
-        p = subprocess.Popen(["timeout", "-k", "5", str(QEMU_TIMEOUT)] + cmd, stdin=subprocess.DEVNULL,
-                             stdout=rep, stderr=subprocess.STDOUT, start_new_session=True)
+        # A SIGTERM inside Popen() would lose the child: hold it until p exists.
+        _term["hold"] = True
         try:
+            p = subprocess.Popen(["timeout", "-k", "5", str(QEMU_TIMEOUT)] + cmd, stdin=subprocess.DEVNULL,
+                                 stdout=rep, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            _term["hold"] = False
+        try:
+            if _term["pending"]:
+                sys.exit(143)
             if console:
                 out = console_peer(p, *console)
             rc = p.wait(timeout=QEMU_TIMEOUT + 15)
@@ -208,8 +227,7 @@ def main():
     if not os.path.exists(os.path.join(src, "src", "transport", "transport_mmio.c")):
         log("SKIP: %s has no virtio-mmio driver transport (src/transport/transport_mmio.c)" % src)
         return 77
-    # ctest's timeout sends SIGTERM: unwind so run_qemu() kills and reaps QEMU.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     packages, qemu, machine, cross = ARCHES[a.arch]
     deps(src, packages)
