@@ -145,7 +145,7 @@ _term = {"hold": False, "pending": False}
 
 
 def on_sigterm(*_):
-    """ctest's timeout sends SIGTERM: unwind so run_qemu() kills and reaps
+    """ctest's timeout sends SIGTERM (and ^C SIGINT): unwind so run_qemu() kills and reaps
     QEMU (deferred while a QEMU is being started)."""
     if _term["hold"]:
         _term["pending"] = True
@@ -228,6 +228,7 @@ def main():
         log("SKIP: %s has no virtio-mmio driver transport (src/transport/transport_mmio.c)" % src)
         return 77
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigterm)
 
     packages, qemu, machine, cross = ARCHES[a.arch]
     deps(src, packages)
