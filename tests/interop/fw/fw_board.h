@@ -1,7 +1,7 @@
 /*
  * fw_board.h: what the QEMU interop firmware (fw_main.c) needs from a
  * board: a console, an exit to the host with a status, where the
- * virtio-mmio slots and fw_cfg are, and one interrupt line per slot.
+ * virtio-mmio slots are, and one interrupt line per slot.
  * fw_board_riscv.c implements it for `qemu-system-riscv{32,64} -M virt`
  * (NS16550, sifive_test, PLIC), fw_board_aarch64.c for
  * `qemu-system-aarch64 -M virt` (PL011, semihosting, GICv2).

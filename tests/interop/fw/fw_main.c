@@ -416,6 +416,8 @@ static bool reap(unsigned q, void *const *tokens, uint32_t *lens, unsigned n)
 	bool got[8] = {false};
 	unsigned left = n;
 	uint32_t spins = 0;
+	if (n > sizeof(got) / sizeof(got[0]))
+		return check("reap-batch", false, "more tokens than tracked", n);
 	while (left) {
 		if (args.irq)
 			fw_board_irq_take();
@@ -547,7 +549,7 @@ struct blk_req {
 	uint8_t status;
 };
 
-static struct blk_req reqs[4];
+static struct blk_req reqs[3];
 static unsigned char blkbuf[2][4 * SECTOR];
 static char blk_id[21];
 
