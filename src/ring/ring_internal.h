@@ -223,7 +223,7 @@ struct vtio_devq {
 	int vtio__devq_##L##_check_areas(uint32_t num, size_t size[3], size_t align[3]);           \
 	int vtio__devq_##L##_init(struct vtio_devq *q, void *extra);                               \
 	int vtio__devq_##L##_pop(struct vtio_devq *q, struct vtio_devq_chain *c);                  \
-	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u,       \
+	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u,       \
 					unsigned n);                                               \
 	bool vtio__devq_##L##_notify_prepare(struct vtio_devq *q);                                 \
 	bool vtio__devq_##L##_enable_notify(struct vtio_devq *q);                                  \
@@ -270,6 +270,30 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
  * after a check would be a double fetch: TOCTOU on a bounds check).
  */
 #define VTIO__PEER_COPY_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/*
+ * Read-once accounting. Every device-side read of driver memory through a
+ * local pointer (ring fields, descriptors, indirect tables, region copies in
+ * mem_view.c) names the bytes it read with VTIO__PEER_FETCHED(). It compiles
+ * to nothing, except in the read-once test (tests/ring/test_devq_read_once.c),
+ * which builds the ring sources with VTIO__TEST_PEER_FETCH defined and counts
+ * the reads per byte; reads through accessor ops are counted by the ops
+ * themselves. Each descriptor byte must be fetched once per pop.
+ */
+#ifdef VTIO__TEST_PEER_FETCH
+void vtio__test_peer_fetched(const volatile void *p, size_t len);
+#define VTIO__PEER_FETCHED(p, len) vtio__test_peer_fetched((p), (len))
+#else
+#define VTIO__PEER_FETCHED(p, len) ((void)0)
+#endif
+
+/** Copy @p len peer-written bytes at @p src to private memory, read once. */
+static inline void vtio__peer_copy(void *dst, const void *src, size_t len)
+{
+	VTIO_MEMCPY(dst, src, len);
+	VTIO__PEER_FETCHED(src, len);
+	VTIO__PEER_COPY_BARRIER();
+}
 
 /* Keep a rare path out of line so the hot path gets a light prologue. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -338,6 +362,7 @@ static inline void vtio__wmb(bool dma)
 static inline uint16_t vtio__load16_acquire_ptr(const unsigned char *p, bool dma)
 {
 	uint16_t v = VTIO_LOAD_ACQUIRE16((const uint16_t *)(const void *)p);
+	VTIO__PEER_FETCHED(p, 2);
 	if (dma)
 		VTIO_DMA_RMB();
 	return v;
@@ -549,6 +574,7 @@ static inline int vtio__devq_ring_read(const struct vtio_devq *q, int a, size_t 
 {
 	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
 		VTIO_MEMCPY(dst, q->area_ptr[a] + off, len);
+		VTIO__PEER_FETCHED(q->area_ptr[a] + off, len);
 		return 0;
 	}
 	return vtio_mem_read(q->mem, q->area_addr[a] + off, dst, len);
@@ -592,6 +618,7 @@ static inline int vtio__devq_read16(const struct vtio_devq *q, int a, size_t off
 {
 	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
 		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off));
+		VTIO__PEER_FETCHED(q->area_ptr[a] + off, 2);
 		return 0;
 	}
 	return vtio__mem_load16(q->mem, q->area_addr[a] + off, v, false);
@@ -646,6 +673,7 @@ static inline void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain
 	c->wr_num = 0;
 	c->rd_len = 0;
 	c->wr_len = 0;
+	c->flags = 0;
 }
 
 /** Out-of-line part of vtio__walk_add(): ranges that are not one piece of the first region. */
@@ -712,11 +740,46 @@ static inline int vtio__walk_end(const struct vtio__walk *w)
 int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len);
 
 /**
- * Local pointer to a whole indirect table when the view maps it in one
- * piece for reading, else NULL (read entries with vtio_mem_read()).
+ * An indirect table being walked. Checked as a whole when it is mapped
+ * (vtio__devq_map_table()); where the view has only accessor ops that check
+ * reads the table's last entry, and the copy is kept here so the walk uses
+ * it instead of reading the entry a second time (read once: the driver may
+ * rewrite it between the two reads).
+ */
+struct vtio__table {
+	const unsigned char *ptr; /* whole table in one local piece, else NULL */
+	uint64_t addr;		  /* driver address of the table */
+	uint32_t n;		  /* entries */
+	bool have_last;		  /* last[] holds entry n - 1, read by the check */
+	unsigned char last[16];
+};
+
+/**
+ * Check indirect table [addr, addr + 16 * n) for reading and set up @p t
+ * (local pointer when the view maps it in one piece).
  * @return 0, or VTIO_EFAULT / VTIO_EACCES when the table is not readable.
  */
-int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
-			 const unsigned char **ptr);
+int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t n,
+			 struct vtio__table *t);
+
+/**
+ * Copy entry @p i (< t->n) of table @p t to @p dst (16 bytes, wire format),
+ * each byte read once. @return 0 or the view's error.
+ */
+static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct vtio__table *t,
+					 uint32_t i, void *dst)
+{
+	if (VTIO_LIKELY(t->ptr != NULL)) {
+		vtio__peer_copy(dst, t->ptr + (size_t)i * 16u, 16);
+		return 0;
+	}
+	if (t->have_last && i == t->n - 1u) {
+		VTIO_MEMCPY(dst, t->last, 16); /* the private copy the check read */
+		return 0;
+	}
+	int err = vtio_mem_read(q->mem, t->addr + (uint64_t)i * 16u, dst, 16);
+	VTIO__PEER_COPY_BARRIER();
+	return err;
+}
 
 #endif /* VTIO_RING_INTERNAL_H */
