@@ -185,7 +185,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  * checked, and only the private copy is used: a driver rewriting the ring
  * meanwhile cannot make the device use a value it did not check. (A pop
  * that returns VTIO_ENOBUFS consumes nothing: the next pop reads the chain
- * afresh and checks it again.) Pieces
+ * afresh and checks it again; a chain that loops is read until the loop
+ * check refuses it.) Pieces
  * are translated through the view: a buffer crossing view regions becomes
  * several iovs; memory the view reaches only through accessor ops gives an
  * iov with ptr NULL (use vtio_devq_read()/vtio_devq_write()): such pieces

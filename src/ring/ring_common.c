@@ -155,6 +155,7 @@ int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool 
 	if (err == 0 && n == 2 && ((uintptr_t)p & 1u) == 0) {
 		const uint16_t *q = p;
 		*v = acquire ? VTIO_LOAD_ACQUIRE16(q) : VTIO_READ_ONCE16(q);
+		VTIO__PEER_FETCHED(q, 2);
 		return 0;
 	}
 	if (err != 0 && err != VTIO_ENOTSUP)
