@@ -273,8 +273,9 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len);
 
 /**
- * Return @p n used buffers: all entries are checked, then written, then the
- * ring index (or the first packed flags) is published once.
+ * Return @p n used buffers: every entry is checked and written, then the
+ * ring index (or the first packed flags) is published once; an entry that
+ * fails its check stops the batch before anything is published.
  *
  * Split with VIRTIO_F_IN_ORDER: @p d must list buffers in the order they were
  * popped; a batch of n > 1 is written as one used entry naming the last
@@ -292,8 +293,8 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
  * @param q the queue.
  * @param d @p n used buffers (handle and length each).
  * @param n number of entries in @p d.
- * @return 0, VTIO_EIO (broken), VTIO_EINVAL (nothing written: an id >= queue
- *         size, a len larger than its handle's wr_cap, n larger than the
+ * @return 0, VTIO_EIO (broken), VTIO_EINVAL (nothing published, the queue
+ *         not broken: an id >= queue size, a len larger than its handle's wr_cap, n larger than the
  *         queue size, @p d NULL; packed: an ndesc of 0, or more descriptors
  *         returned than popped), VTIO_EFAULT (used ring not writable: the
  *         queue is broken).

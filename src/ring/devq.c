@@ -212,29 +212,23 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	return VTIO__DDISPATCH(q, pop, q, c);
 }
 
-/* One used buffer: len already checked against the chain's writable bytes. */
-static inline int push_one(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
-{
-#if VTIO_CONFIG_SPLIT
-	if (VTIO_LIKELY(q->hot))
-		return vtio__devq_split_push1(q, id, len);
-#endif
-	if (VTIO_UNLIKELY(q->broken))
-		return broken_error(q);
-	struct vtio_devq_done d;
-	d.h.id = id;
-	d.h.ndesc = ndesc;
-	d.h.wr_cap = len;
-	d.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &d, 1);
-}
-
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
 	if (VTIO_UNLIKELY(len > c->wr_len))
 		return q->broken ? broken_error(q) : VTIO_EINVAL;
-	return push_one(q, c->id, c->ndesc, len);
+#if VTIO_CONFIG_SPLIT
+	if (VTIO_LIKELY(q->hot))
+		return vtio__devq_split_push1(q, c->id, len);
+#endif
+	if (VTIO_UNLIKELY(q->broken))
+		return broken_error(q);
+	struct vtio_devq_done d;
+	d.h.id = c->id;
+	d.h.ndesc = c->ndesc;
+	d.h.wr_cap = len; /* checked above against the chain */
+	d.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1);
 }
 
 int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len)
@@ -242,7 +236,16 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(len > h.wr_cap || h.id >= q->num))
 		return q->broken ? broken_error(q) : VTIO_EINVAL;
-	return push_one(q, h.id, h.ndesc, len);
+#if VTIO_CONFIG_SPLIT
+	if (VTIO_LIKELY(q->hot))
+		return vtio__devq_split_push1(q, h.id, len);
+#endif
+	if (VTIO_UNLIKELY(q->broken))
+		return broken_error(q);
+	struct vtio_devq_done d;
+	d.h = h;
+	d.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1);
 }
 
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, unsigned n)
@@ -254,15 +257,8 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, un
 		return 0;
 	if (d == NULL || n > q->num)
 		return VTIO_EINVAL;
-	/* Every id in range and every len within its buffer, checked before
-	 * anything is written (one pass, no early exit: the loop stays a
-	 * straight compare-and-or over the batch). */
-	uint32_t num = q->num;
-	bool bad = false;
-	for (unsigned i = 0; i < n; i++)
-		bad |= (d[i].h.id >= num) | (d[i].len > d[i].h.wr_cap);
-	if (VTIO_UNLIKELY(bad))
-		return VTIO_EINVAL;
+	/* Each entry's id and len are checked by the layout, in the loop that
+	 * handles the entry, before anything is published. */
 	return VTIO__DDISPATCH(q, push_batch, q, d, n);
 }
 

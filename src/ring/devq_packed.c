@@ -270,6 +270,14 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	return 0;
 }
 
+/* pop_general from a head slot the fast pop has already read (passed by
+ * value: it stays in registers), so it is not read twice. */
+static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+				    struct pk_head h)
+{
+	return pop_general(q, c, &h);
+}
+
 int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
@@ -322,12 +330,8 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 			p->outstanding++;
 			return 0;
 		}
-		struct pk_head h;
-		h.addr = addr;
-		h.len = len;
-		h.id = id;
-		h.flags = flags;
-		return pop_general(q, c, &h);
+		struct pk_head h = {addr, len, id, flags};
+		return pop_from_head(q, c, h); /* the copies, not the ring */
 	}
 	return pop_general(q, c, NULL);
 }
@@ -358,7 +362,8 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 	const uint32_t num = q->num;
 	uint32_t total = 0;
 	for (unsigned k = 0; k < n; k++) {
-		if (VTIO_UNLIKELY(u[k].h.ndesc == 0))
+		/* Every entry checked before the first write. */
+		if (VTIO_UNLIKELY(u[k].h.ndesc == 0 || vtio__devq_done_bad(q, &u[k])))
 			return VTIO_EINVAL;
 		total += u[k].h.ndesc;
 	}

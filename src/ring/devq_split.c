@@ -117,7 +117,7 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 
 /*
  * The general chain walk: NEXT chains, indirect tables, every check.
- * @first: the head descriptor (wire format) when the caller has already
+ * @first: the head descriptor (CPU order) when the caller has already
  * copied it from the ring (the hot pop), so it is not read twice; NULL to
  * fetch it here.
  */
@@ -137,7 +137,7 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	for (;;) {
 		struct vtio_split_desc d;
 		if (first != NULL) {
-			desc_from_wire(q, first, &d);
+			d = *first;
 			first = NULL;
 		} else {
 			err = fetch_desc(q, t, i, &d);
@@ -235,6 +235,17 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	return vtio__devq_split_pop_hot(q, c);
 }
 
+/* The general walk from a head descriptor the hot pop has already copied
+ * (wire format, passed by value: it stays in registers), so it is not read
+ * twice. */
+static VTIO__NOINLINE int walk_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+					 uint16_t head, struct vtio_split_desc w)
+{
+	struct vtio_split_desc d;
+	desc_from_wire(q, &w, &d);
+	return walk_chain(q, c, head, &d);
+}
+
 /* The hot pop's refusals, out of line: the queue breaks with the error. */
 static VTIO__NOINLINE int hot_bad_idx(struct vtio_devq *q)
 {
@@ -292,7 +303,7 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 		s->last_avail++;
 		return 0;
 	}
-	return walk_chain(q, c, head, &w);
+	return walk_from_head(q, c, head, w); /* the copy, not the ring */
 }
 
 /* push_batch through the view (used ring not mapped to a local pointer). */
@@ -303,6 +314,8 @@ static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio
 	const uint16_t mask = (uint16_t)(q->num - 1u);
 	uint16_t slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
+		if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+			return VTIO_EINVAL; /* nothing published */
 		struct vtio_split_used_elem e;
 		e.id = vtio__w32(q->legacy, u[k].h.id);
 		e.len = vtio__w32(q->legacy, u[k].len);
@@ -326,8 +339,12 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 {
 	struct vtio__devq_split *s = &q->u.split;
 	unsigned first = 0;
-	if (q->in_order && n > 1)
+	if (q->in_order && n > 1) {
 		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
+		for (unsigned k = 0; k < first; k++)
+			if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+				return VTIO_EINVAL; /* the entries not written are checked too */
+	}
 	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE];
 	if (VTIO_UNLIKELY(used == NULL))
 		return push_batch_view(q, u, first, n);
@@ -336,6 +353,10 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 	const unsigned mask = q->num - 1u;
 	unsigned slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
+		/* Checked as it is written: an element past used->idx is not seen
+		 * by the driver, so a refused batch publishes nothing. */
+		if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+			return VTIO_EINVAL;
 		struct vtio_split_used_elem e;
 		e.id = vtio__w32(q->legacy, u[k].h.id);
 		e.len = vtio__w32(q->legacy, u[k].len);

@@ -301,6 +301,13 @@ static inline void vtio__peer_copy(void *dst, const void *src, size_t len)
 #else
 #define VTIO__NOINLINE
 #endif
+/* A rarely taken path: out of line, and the caller's registers are kept for
+ * its hot path (the compiler lays the call out as unlikely). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VTIO__COLD __attribute__((noinline, cold))
+#else
+#define VTIO__COLD
+#endif
 
 /** Round @p x up to a multiple of 16. */
 static inline size_t vtio__align16(size_t x)
@@ -646,6 +653,18 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 		q->broken_err = err; /* see broken_err_pending (devq.c) */
 	}
 	return err;
+}
+
+/**
+ * A used buffer of vtio_devq_push_batch() the caller got wrong: an id out
+ * of range, or a len over its handle's writable capacity. The layouts
+ * check each entry in the loop that writes it (split: nothing is published
+ * until all pass; packed: in the loop that counts descriptors, before any
+ * write), so the check costs no pass of its own.
+ */
+static inline bool vtio__devq_done_bad(const struct vtio_devq *q, const struct vtio_devq_done *d)
+{
+	return d->h.id >= q->num || d->len > d->h.wr_cap;
 }
 
 /**
