@@ -359,10 +359,11 @@ static int run(enum vtio_layout layout, unsigned requests, unsigned goal)
 
 	uint64_t features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_EVENT_IDX);
 	size_t ring_bytes = vtio_vq_ring_size(layout, QSIZE, 4096);
+	size_t buf_off = (ring_bytes + 63u) & ~(size_t)63u; /* buffers 64-byte aligned */
 	size_t vq_bytes = vtio_vq_state_size(layout, QSIZE, 0, 0);
 	size_t dq_bytes = vtio_devq_state_size(layout, QSIZE);
 	size_t buf_bytes = MAX_JOBS * (sizeof(struct request) + sizeof(struct reply));
-	a.mem = aligned_alloc(4096, (ring_bytes + buf_bytes + 4095) & ~(size_t)4095);
+	a.mem = aligned_alloc(4096, (buf_off + buf_bytes + 4095) & ~(size_t)4095);
 	void *vq_state = aligned_alloc(16, (vq_bytes + 15) & ~(size_t)15);
 	void *dq_state = aligned_alloc(16, (dq_bytes + 15) & ~(size_t)15);
 	int rc = 1;
@@ -370,7 +371,7 @@ static int run(enum vtio_layout layout, unsigned requests, unsigned goal)
 		fprintf(stderr, "inflight_backend: cannot size or allocate the queues\n");
 		goto out;
 	}
-	a.req = (struct request *)(void *)(a.mem + ring_bytes);
+	a.req = (struct request *)(void *)(a.mem + buf_off);
 	a.rep = (struct reply *)(void *)(a.req + MAX_JOBS);
 
 	struct vtio_vq_config vc = {.layout = layout,

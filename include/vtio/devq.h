@@ -171,7 +171,9 @@ struct vtio_devq;
  * @return 0; VTIO_EINVAL (bad size, misaligned area, missing view or
  *         notify); VTIO_EFAULT (a ring area not in the view; packed:
  *         also a descriptor ring the view does not let the device write,
- *         since used descriptors are written in place); VTIO_ENOTSUP.
+ *         since used descriptors are written in place); VTIO_ENOTSUP (the
+ *         layout, or EVENT_IDX / IN_ORDER in the features, compiled out:
+ *         VTIO_CONFIG_*).
  * Context: device side, setup (after DRIVER_OK).
  */
 int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,

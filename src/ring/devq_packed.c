@@ -125,8 +125,14 @@ static inline int fetch_desc(const struct vtio_devq *q, uint32_t slot, uint64_t 
 /* Walk packed indirect table [taddr, taddr+tlen): INDIR-DEV-3/4. */
 static int walk_table(struct vtio_devq *q, struct vtio__walk *w, uint64_t taddr, uint32_t tlen)
 {
-	if (VTIO_UNLIKELY(!q->indirect))
+	if (VTIO_UNLIKELY(!VTIO__DEVQ_INDIRECT(q)))
 		return vtio__devq_fail(q, VTIO_EPROTO, "indirect descriptor without INDIRECT_DESC");
+#if !VTIO_CONFIG_INDIRECT
+	(void)w;
+	(void)taddr;
+	(void)tlen;
+	return 0; /* not reached: the test above is constant true */
+#else
 	int32_t n = vtio__devq_indirect_entries(q, tlen);
 	if (VTIO_UNLIKELY(n < 0))
 		return vtio__devq_fail(q, n,
@@ -154,6 +160,7 @@ static int walk_table(struct vtio_devq *q, struct vtio__walk *w, uint64_t taddr,
 			return err;
 	}
 	return 0;
+#endif
 }
 
 static const char *walk_reason(int err)
@@ -281,7 +288,7 @@ static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain 
 int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_LIKELY(q->fast)) {
+	if (VTIO_CONFIG_FAST_PATHS && VTIO_LIKELY(q->fast)) {
 		/* One descriptor in the view's first region, ring through a local
 		 * pointer: straight line. Anything else (or anything wrong) takes
 		 * the general walk, which reports it. */
@@ -372,7 +379,7 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 
 	/* IN_ORDER (INORD-DEV-2): one used descriptor with the last buffer's id,
 	 * written over the batch's first descriptor; the rest are skipped. */
-	unsigned first = q->in_order && n > 1 ? n - 1u : 0u;
+	unsigned first = VTIO__DEVQ_IN_ORDER(q) && n > 1 ? n - 1u : 0u;
 	uint32_t slot = p->next_used;
 	bool wrap = p->used_wrap;
 	uint32_t head_slot = slot;
@@ -432,7 +439,7 @@ bool vtio__devq_packed_notify_prepare(struct vtio_devq *q)
 		return false;
 	/* ENABLE, DESC without EVENT_IDX (EVT-DEV-1), reserved 3, or a
 	 * stretch so long the offsets are ambiguous (EVT-DEV-9): notify. */
-	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !q->event_idx || pushed >= q->num)
+	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !VTIO__DEVQ_EVENT_IDX(q) || pushed >= q->num)
 		return true;
 	vtio__rmb(q->dma_barriers);
 	if (VTIO_UNLIKELY(vtio__devq_read16(q, VTIO__AREA_DRIVER, 0, &raw) != 0)) {
@@ -465,7 +472,7 @@ bool vtio__devq_packed_enable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	/* EVT-DEV-8: off_wrap before flags; DESC only with EVENT_IDX. */
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		uint16_t ow = (uint16_t)(p->last_avail |
 					 ((unsigned)p->avail_wrap << VTIO_RING_EVENT_WRAP_SHIFT));
 		if (VTIO_UNLIKELY(vtio__devq_write16(q, VTIO__AREA_DEVICE, 0,

@@ -128,7 +128,9 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	int err;
 	struct vtio__walk w;
 	vtio__walk_begin(&w, c);
-	struct vtio__table table;	    /* the indirect table, once entered */
+#if VTIO_CONFIG_INDIRECT
+	struct vtio__table table; /* the indirect table, once entered */
+#endif
 	const struct vtio__table *t = NULL; /* NULL: walking the ring's table */
 	uint32_t bound = q->num;	    /* entries of the table being walked */
 	uint32_t count = 0;		    /* descriptors walked in that table */
@@ -152,9 +154,10 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 				return vtio__devq_fail(
 				    q, VTIO_EBADMSG,
 				    "indirect descriptor inside an indirect table");
-			if (VTIO_UNLIKELY(!q->indirect))
+			if (VTIO_UNLIKELY(!VTIO__DEVQ_INDIRECT(q)))
 				return vtio__devq_fail(q, VTIO_EPROTO,
 						       "indirect descriptor without INDIRECT_DESC");
+#if VTIO_CONFIG_INDIRECT
 			if (VTIO_UNLIKELY(d.flags & VTIO_DESC_F_NEXT))
 				return vtio__devq_fail(q, VTIO_EBADMSG,
 						       "descriptor has both INDIRECT and NEXT");
@@ -173,6 +176,7 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 			count = 0;
 			i = 0;
 			continue;
+#endif
 		}
 		err = vtio__walk_add(q, &w, d.addr, d.len, (d.flags & VTIO_DESC_F_WRITE) != 0);
 		if (VTIO_UNLIKELY(err != 0)) {
@@ -201,6 +205,16 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	return 0;
 }
 
+int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->fast))
+		return vtio__devq_split_pop_hot(q, c);
+#endif
+	return pop_general(q, c);
+}
+
+#if VTIO_CONFIG_FAST_PATHS
 /*
  * One descriptor of direction @p wr (a constant at each call): when the
  * whole buffer lies in the view's first region (cached at init) with the
@@ -228,12 +242,6 @@ static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c,
 	return true;
 }
 
-int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
-{
-	if (VTIO_UNLIKELY(!q->fast))
-		return pop_general(q, c);
-	return vtio__devq_split_pop_hot(q, c);
-}
 
 /* The general walk from a head descriptor the hot pop has already copied
  * (wire format, passed by value: it stays in registers), so it is not read
@@ -305,6 +313,7 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 	}
 	return walk_from_head(q, c, head, w); /* the copy, not the ring */
 }
+#endif /* VTIO_CONFIG_FAST_PATHS */
 
 /* push_batch through the view (used ring not mapped to a local pointer). */
 static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio_devq_done *u,
@@ -339,7 +348,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 {
 	struct vtio__devq_split *s = &q->u.split;
 	unsigned first = 0;
-	if (q->in_order && n > 1) {
+	if (VTIO__DEVQ_IN_ORDER(q) && n > 1) {
 		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
 		for (unsigned k = 0; k < first; k++)
 			if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
@@ -371,6 +380,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 	return 0;
 }
 
+#if VTIO_CONFIG_FAST_PATHS
 int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -387,6 +397,8 @@ int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
 	return 0;
 }
 
+#endif
+
 bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -401,7 +413,7 @@ bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(q->dma_barriers);
 	uint16_t raw;
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		if (vtio__devq_read16(q, VTIO__AREA_DRIVER, vtio_split_used_event_off(q->num),
 				      &raw) != 0) {
 			(void)vtio__devq_fail(q, VTIO_EFAULT, "avail ring not readable");
@@ -422,7 +434,7 @@ bool vtio__devq_split_enable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	int err;
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		err = vtio__devq_write16(q, VTIO__AREA_DEVICE, vtio_split_avail_event_off(q->num),
 					 vtio__w16(q->legacy, s->last_avail));
 	} else {
@@ -445,7 +457,7 @@ bool vtio__devq_split_enable_notify(struct vtio_devq *q)
 void vtio__devq_split_disable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
-	if (q->event_idx)
+	if (VTIO__DEVQ_EVENT_IDX(q))
 		return; /* avail_event is only moved by enable_notify */
 	if (!(s->used_flags & VTIO_USED_F_NO_NOTIFY)) {
 		s->used_flags |= VTIO_USED_F_NO_NOTIFY;

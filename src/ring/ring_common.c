@@ -2,6 +2,7 @@
  * tables (driver side), the layout-independent descriptor checks (device side). */
 #include "ring_internal.h"
 
+#if VTIO_CONFIG_DRIVER
 /* ---- Driver side: DMA ------------------------------------------------------------ */
 
 int vtio__vq_map(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes, uint64_t *bus)
@@ -145,6 +146,8 @@ void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_
 	unmap_table(vq, table_addr, (uint32_t)(n * 16u));
 }
 
+#endif /* VTIO_CONFIG_DRIVER */
+
 /* ---- 16-bit ring fields through a view ---------------------------------------------- */
 
 int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool acquire)
@@ -187,6 +190,7 @@ int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool 
 	return vtio_mem_write(m, addr, &v, 2);
 }
 
+#if VTIO_CONFIG_DEVICE
 /* ---- Device side: chain walk checks ------------------------------------------------- */
 
 int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr,
@@ -232,6 +236,7 @@ int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_
 	return 0;
 }
 
+#if VTIO_CONFIG_INDIRECT
 int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)
 {
 	if (VTIO_UNLIKELY(len == 0 || (len & 15u) != 0))
@@ -289,3 +294,5 @@ int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t n,
 	}
 	return 0;
 }
+#endif /* VTIO_CONFIG_INDIRECT */
+#endif /* VTIO_CONFIG_DEVICE */

@@ -253,9 +253,11 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 	return (uint16_t)(vq->u.split.avail_idx - vq->u.split.avail_published);
 }
 void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
+#if VTIO_CONFIG_FAST_PATHS
 int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 /* One used entry (vtio_devq_push on a hot queue; id from a popped chain). */
 int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len);
+#endif
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
@@ -391,6 +393,11 @@ int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool 
 #define VTIO__VQ_RING_MEM(vq) (VTIO_CONFIG_RING_MEM && (vq)->ring_mem != NULL)
 #define VTIO__VQ_IN_ORDER(vq) (VTIO_CONFIG_IN_ORDER && (vq)->in_order)
 #define VTIO__VQ_HOT(vq)      (VTIO_CONFIG_FAST_PATHS && (vq)->hot)
+/* Device-queue flags folded with the compile-time options (as above). */
+#define VTIO__DEVQ_HOT(q)	(VTIO_CONFIG_FAST_PATHS && (q)->hot)
+#define VTIO__DEVQ_INDIRECT(q)	(VTIO_CONFIG_INDIRECT && (q)->indirect)
+#define VTIO__DEVQ_EVENT_IDX(q) (VTIO_CONFIG_EVENT_IDX && (q)->event_idx)
+#define VTIO__DEVQ_IN_ORDER(q)	(VTIO_CONFIG_IN_ORDER && (q)->in_order)
 /* An indirect buffer (vtio__vq_buf::indir / add_rec::indir != 0). */
 #define VTIO__VQ_INDIR(x) (VTIO_CONFIG_INDIRECT && (x) != 0)
 

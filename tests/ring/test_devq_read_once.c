@@ -13,6 +13,11 @@
  *    into this program with VTIO__TEST_PEER_FETCH: every device-side read of
  *    peer memory through a pointer names its bytes (ring_internal.h).
  *
+ * The same program is built three times (tests/ring/CMakeLists.txt): with
+ * the default options, with VTIO_CONFIG_FAST_PATHS=0 (the device's general
+ * paths only) and as a minimal device-only core (no driver role, indirect,
+ * event idx or IN_ORDER; the indirect shapes are skipped there).
+ *
  * Every chain shape runs in both layouts over four views: one region (the
  * pointer fast paths), accessor ops only, two regions split inside the
  * indirect table (the table read piece by piece through vtio_mem_read), and
@@ -325,7 +330,8 @@ static void run_one(enum vtio_layout layout, enum view vk, const struct shape *s
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.layout = layout;
 	cfg.num = NUM;
-	cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
+	cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1) |
+		       (VTIO_CONFIG_INDIRECT ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
 	cfg.desc_addr = BASE + DESC_OFF;
 	cfg.driver_addr = BASE + (layout == VTIO_LAYOUT_SPLIT ? AVAIL_OFF : EVT_OFF);
 	cfg.device_addr = BASE + (layout == VTIO_LAYOUT_SPLIT ? USED_OFF : EVT_OFF + 4u);
@@ -394,6 +400,8 @@ static void test_read_once(void **state)
 			for (size_t k = 0; k < NSHAPES; k++) {
 				if (shapes[k].split_only && layouts[l] != VTIO_LAYOUT_SPLIT)
 					continue;
+				if (shapes[k].indirect && !VTIO_CONFIG_INDIRECT)
+					continue; /* a core built without indirect support */
 				run_one(layouts[l], (enum view)vk, &shapes[k]);
 				runs++;
 			}
@@ -438,11 +446,40 @@ static void test_enobufs_retry_reads_again(void **state)
 	assert_int_equal(reads[DESC_OFF], 0);
 }
 
+/* config.h: a device core built without EVENT_IDX or IN_ORDER refuses a
+ * queue that negotiated them (VTIO_ENOTSUP); one built with them accepts it. */
+static void test_compiled_out_features(void **state)
+{
+	(void)state;
+	struct view_state v;
+	make_view(&v, V_REGION);
+	static const uint64_t feat[2] = {VTIO_FEATURE(VTIO_F_EVENT_IDX),
+					 VTIO_FEATURE(VTIO_F_IN_ORDER)};
+	const bool compiled[2] = {VTIO_CONFIG_EVENT_IDX, VTIO_CONFIG_IN_ORDER};
+	for (int k = 0; k < 2; k++) {
+		struct vtio_devq_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.layout = VTIO_CONFIG_SPLIT ? VTIO_LAYOUT_SPLIT : VTIO_LAYOUT_PACKED;
+		cfg.num = NUM;
+		cfg.features = VTIO_FEATURE(VTIO_F_VERSION_1) | feat[k];
+		cfg.desc_addr = BASE + DESC_OFF;
+		cfg.driver_addr = BASE + (VTIO_CONFIG_SPLIT ? AVAIL_OFF : EVT_OFF);
+		cfg.device_addr = BASE + (VTIO_CONFIG_SPLIT ? USED_OFF : EVT_OFF + 4u);
+		cfg.mem = &v.mem;
+		cfg.notify = no_notify;
+		static _Alignas(16) unsigned char st[4096];
+		struct vtio_devq *q;
+		assert_int_equal(vtio_devq_init(&q, st, sizeof(st), &cfg),
+				 compiled[k] ? 0 : VTIO_ENOTSUP);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_once),
 	    cmocka_unit_test(test_enobufs_retry_reads_again),
+	    cmocka_unit_test(test_compiled_out_features),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
