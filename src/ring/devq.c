@@ -231,7 +231,7 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 	d.h.ndesc = c->ndesc;
 	d.h.wr_cap = len; /* checked above against the chain */
 	d.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &d, 1);
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
 }
 
 int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len)
@@ -248,7 +248,7 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
 	struct vtio_devq_done d;
 	d.h = h;
 	d.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &d, 1);
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
 }
 
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, unsigned n)
@@ -262,7 +262,7 @@ int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, un
 		return VTIO_EINVAL;
 	/* Each entry's id and len are checked by the layout, in the loop that
 	 * handles the entry, before anything is published. */
-	return VTIO__DDISPATCH(q, push_batch, q, d, n);
+	return VTIO__DDISPATCH(q, push_batch, q, d, n, false);
 }
 
 bool vtio_devq_notify_prepare(struct vtio_devq *q)

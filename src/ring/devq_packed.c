@@ -363,14 +363,15 @@ static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint
 	return vtio__devq_ring_write(q, VTIO__AREA_DESC, (size_t)slot * 16u + 8u, w, sizeof(w));
 }
 
-int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n)
+int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
+				 bool checked)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t num = q->num;
 	uint32_t total = 0;
 	for (unsigned k = 0; k < n; k++) {
 		/* Every entry checked before the first write. */
-		if (VTIO_UNLIKELY(u[k].h.ndesc == 0 || vtio__devq_done_bad(q, &u[k])))
+		if (VTIO_UNLIKELY(u[k].h.ndesc == 0 || (!checked && vtio__devq_done_bad(q, &u[k]))))
 			return VTIO_EINVAL;
 		total += u[k].h.ndesc;
 	}

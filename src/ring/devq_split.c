@@ -242,7 +242,6 @@ static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c,
 	return true;
 }
 
-
 /* The general walk from a head descriptor the hot pop has already copied
  * (wire format, passed by value: it stays in registers), so it is not read
  * twice. */
@@ -317,13 +316,13 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 
 /* push_batch through the view (used ring not mapped to a local pointer). */
 static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio_devq_done *u,
-					  unsigned first, unsigned n)
+					  unsigned first, unsigned n, bool checked)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	const uint16_t mask = (uint16_t)(q->num - 1u);
 	uint16_t slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
-		if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
 			return VTIO_EINVAL; /* nothing published */
 		struct vtio_split_used_elem e;
 		e.id = vtio__w32(q->legacy, u[k].h.id);
@@ -344,19 +343,20 @@ static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio
 	return 0;
 }
 
-int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n)
+int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
+				bool checked)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	unsigned first = 0;
 	if (VTIO__DEVQ_IN_ORDER(q) && n > 1) {
 		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
 		for (unsigned k = 0; k < first; k++)
-			if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+			if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
 				return VTIO_EINVAL; /* the entries not written are checked too */
 	}
 	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE];
 	if (VTIO_UNLIKELY(used == NULL))
-		return push_batch_view(q, u, first, n);
+		return push_batch_view(q, u, first, n, checked);
 	/* Local used ring (fast path): element stores without a call. The
 	 * mask is below 2^16, so the free-running slot needs no truncation. */
 	const unsigned mask = q->num - 1u;
@@ -364,7 +364,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 	for (unsigned k = first; k < n; k++) {
 		/* Checked as it is written: an element past used->idx is not seen
 		 * by the driver, so a refused batch publishes nothing. */
-		if (VTIO_UNLIKELY(vtio__devq_done_bad(q, &u[k])))
+		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
 			return VTIO_EINVAL;
 		struct vtio_split_used_elem e;
 		e.id = vtio__w32(q->legacy, u[k].h.id);

@@ -224,7 +224,7 @@ struct vtio_devq {
 	int vtio__devq_##L##_init(struct vtio_devq *q, void *extra);                               \
 	int vtio__devq_##L##_pop(struct vtio_devq *q, struct vtio_devq_chain *c);                  \
 	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u,       \
-					unsigned n);                                               \
+					unsigned n, bool checked);                                 \
 	bool vtio__devq_##L##_notify_prepare(struct vtio_devq *q);                                 \
 	bool vtio__devq_##L##_enable_notify(struct vtio_devq *q);                                  \
 	void vtio__devq_##L##_disable_notify(struct vtio_devq *q);                                 \
@@ -667,7 +667,8 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
  * of range, or a len over its handle's writable capacity. The layouts
  * check each entry in the loop that writes it (split: nothing is published
  * until all pass; packed: in the loop that counts descriptors, before any
- * write), so the check costs no pass of its own.
+ * write), so the check costs no pass of its own; a single push, checked by
+ * devq.c already, passes checked = true and skips it.
  */
 static inline bool vtio__devq_done_bad(const struct vtio_devq *q, const struct vtio_devq_done *d)
 {
