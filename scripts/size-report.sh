@@ -30,10 +30,13 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 jobs=${JOBS:-$(nproc)}
 
-configs=(split-drv-min split-drv rings rings+dma full)
+configs=(split-drv-min split-drv split-dev-min split-dev packed-dev rings rings+dma full)
 declare -A cflags=(
   [split-drv-min]="-DVTIO_CONFIG_PACKED=0 -DVTIO_CONFIG_DEVICE=0 -DVTIO_CONFIG_INDIRECT=0 -DVTIO_CONFIG_EVENT_IDX=0 -DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0 -DVTIO_CONFIG_FAST_PATHS=0 -DVTIO_CONFIG_IN_ORDER=0 -DVTIO_CONFIG_RING_MEM=0"
   [split-drv]="-DVTIO_CONFIG_PACKED=0 -DVTIO_CONFIG_DEVICE=0 -DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0"
+  [split-dev-min]="-DVTIO_CONFIG_PACKED=0 -DVTIO_CONFIG_DRIVER=0 -DVTIO_CONFIG_INDIRECT=0 -DVTIO_CONFIG_EVENT_IDX=0 -DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0 -DVTIO_CONFIG_FAST_PATHS=0 -DVTIO_CONFIG_IN_ORDER=0"
+  [split-dev]="-DVTIO_CONFIG_PACKED=0 -DVTIO_CONFIG_DRIVER=0 -DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0"
+  [packed-dev]="-DVTIO_CONFIG_SPLIT=0 -DVTIO_CONFIG_DRIVER=0 -DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0"
   [rings]="-DVTIO_CONFIG_DMA=0 -DVTIO_CONFIG_BOUNCE=0"
   [rings+dma]="-DVTIO_CONFIG_BOUNCE=0"
   [full]=""
@@ -41,6 +44,9 @@ declare -A cflags=(
 declare -A describe=(
   [split-drv-min]="split layout, driver role only, no indirect, no event idx, no DMA stack, no bounce, general paths only (no split fast paths), no IN_ORDER, no ring view"
   [split-drv]="split layout, driver role only, indirect + event idx, no DMA stack, no bounce"
+  [split-dev-min]="split layout, device role only, no indirect, no event idx, no DMA stack, no bounce, general paths only (no device fast paths), no IN_ORDER"
+  [split-dev]="split layout, device role only, indirect + event idx + fast paths, no DMA stack, no bounce"
+  [packed-dev]="packed layout, device role only, indirect + event idx + fast paths, no DMA stack, no bounce"
   [rings]="split + packed, driver + device roles, indirect + event idx, no DMA stack, no bounce"
   [rings+dma]="as rings, with the DMA stack"
   [full]="everything (DMA stack and bounce pools too): the full core"
@@ -192,7 +198,7 @@ echo
 # Options that should remove a module entirely but leave code behind.
 notes=()
 for t in "${targets[@]}"; do
-  for pair in "split-drv-min:dma" "split-drv-min:bounce" "rings:dma" "rings:bounce" "rings+dma:bounce"; do
+  for pair in "split-drv-min:dma" "split-drv-min:bounce" "split-dev-min:dma" "split-dev-min:bounce" "split-dev:dma" "packed-dev:dma" "rings:dma" "rings:bounce" "rings+dma:bounce"; do
     c=${pair%%:*}; m=${pair#*:}
     [ -n "${res[$t,$c,$m]:-}" ] || continue
     read -r a _ _ _ _ _ <<<"${res[$t,$c,$m]}"

@@ -269,7 +269,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 	vtio_devq_disable_notify(p.dq);
 	vtio_vq_disable_cb(p.vq);
 	struct vtio_sg sg = vtio_sg_of(p.buf, 64);
-	struct vtio_devq_used used[256];
+	struct vtio_devq_done used[256];
 	uint64_t rounds = (nbuf + batch - 1) / batch;
 	uint64_t c0 = thread_cpu_ns();
 	uint64_t t0 = vtio_host_now_ns();
@@ -293,8 +293,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 					die("push", VTIO_EIO);
 				continue;
 			}
-			used[i].id = c.id;
-			used[i].ndesc = c.ndesc;
+			used[i].h = vtio_devq_handle_of(&c);
 			used[i].len = 1;
 		}
 		if (batch > 1 && VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))

@@ -38,6 +38,7 @@ static _Alignas(16) unsigned char devq_state[DEVQ_STATE_BYTES];
  * register or raise an interrupt there. */
 static volatile uint32_t kicks, irqs;
 
+#if VTIO_CONFIG_DRIVER
 static int notify_device(void *ctx, uint32_t data)
 {
 	(void)ctx;
@@ -45,6 +46,7 @@ static int notify_device(void *ctx, uint32_t data)
 	kicks++;
 	return 0;
 }
+#endif
 
 #if VTIO_CONFIG_DEVICE
 static int notify_driver(void *ctx, uint32_t data)
@@ -70,6 +72,7 @@ static int run(void)
 	struct vtio_vq_areas areas;
 	int rc;
 
+#if VTIO_CONFIG_DRIVER
 	if (vtio_vq_ring_size(layout, QSIZE, RING_ALIGN) > sizeof(shm.ring))
 		return VTIO_ENOSPC;
 	/* Identity addressing: the device sees driver RAM at its CPU address. */
@@ -77,6 +80,26 @@ static int run(void)
 			      &areas);
 	if (rc != 0)
 		return rc;
+#else
+	/* Device-only firmware: the driver (another core or SoC) laid the
+	 * rings out in shm.ring and tells their addresses; the same layout is
+	 * computed here from the spec's sizes (split: descriptors, avail, used
+	 * at RING_ALIGN; packed: descriptors, then the two event areas). */
+	const uint64_t base = (uint64_t)(uintptr_t)shm.ring;
+	size_t desc = (size_t)16u * QSIZE, drv, dev;
+	if (layout == VTIO_LAYOUT_SPLIT) {
+		drv = desc;
+		dev = (drv + vtio_split_avail_size(QSIZE) + RING_ALIGN - 1u) &
+		      ~(size_t)(RING_ALIGN - 1u);
+	} else {
+		drv = desc;
+		dev = drv + 4u;
+	}
+	areas.desc_addr = base;
+	areas.driver_addr = base + drv;
+	areas.device_addr = base + dev;
+	(void)rc;
+#endif
 
 #if VTIO_CONFIG_DRIVER
 	struct vtio_vq *vq;

@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vtio_devq *q;
 	CHECK(vtio_devq_init(&q, state, ssz, &cfg) == 0);
 
-	struct vtio_devq_used pend[128];
+	struct vtio_devq_done pend[128];
 	unsigned npend = 0;
 	uint32_t outstanding = 0;
 	size_t patch = 0;
@@ -230,15 +230,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				len = (uint32_t)n;
 			}
-			pend[npend].id = c.id;
-			pend[npend].ndesc = c.ndesc;
+			pend[npend].h = vtio_devq_handle_of(&c);
 			pend[npend].len = len;
 			npend++;
 			/* batched: hold up to 4 (in pop order, valid for IN_ORDER too) */
 			if (!(c2 & 0x20) || npend == 4 || (iter & 3u) == 0) {
 				CHECK(vtio_devq_push_batch(q, pend, npend) == 0);
 				for (unsigned i = 0; i < npend; i++)
-					outstanding -= pend[i].ndesc;
+					outstanding -= pend[i].h.ndesc;
 				npend = 0;
 				(void)vtio_devq_kick(q);
 			}
@@ -250,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (npend) {
 				CHECK(vtio_devq_push_batch(q, pend, npend) == 0);
 				for (unsigned i = 0; i < npend; i++)
-					outstanding -= pend[i].ndesc;
+					outstanding -= pend[i].h.ndesc;
 				npend = 0;
 				mirror_allowed(snap, num);
 			}

@@ -230,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				len = (uint32_t)n;
 			}
 			if (iter & 1) {
-				struct vtio_devq_used u = {c.id, c.ndesc, len};
+				struct vtio_devq_done u = {vtio_devq_handle_of(&c), len};
 				CHECK(vtio_devq_push_batch(q, &u, 1) == 0);
 			} else {
 				CHECK(vtio_devq_push(q, &c, len) == 0);

@@ -27,17 +27,22 @@
 #define VTIO_CONFIG_PACKED 1
 #endif
 
-/** Compile the driver role (`vtio_vq_*`). */
+/** Compile the driver role (`vtio_vq_*`). 0 makes a device-only core: the
+ * driver queue and its helpers (DMA mapping of segments, indirect table
+ * fill) are left out; keep VTIO_CONFIG_DMA / VTIO_CONFIG_BOUNCE at 0 too,
+ * only the driver uses them. */
 #ifndef VTIO_CONFIG_DRIVER
 #define VTIO_CONFIG_DRIVER 1
 #endif
 
-/** Compile the device role (`vtio_devq_*`). */
+/** Compile the device role (`vtio_devq_*`). 0 makes a driver-only core. */
 #ifndef VTIO_CONFIG_DEVICE
 #define VTIO_CONFIG_DEVICE 1
 #endif
 
-/** Compile indirect descriptor support. */
+/** Compile indirect descriptor support, on both sides (a device built
+ * without it treats an indirect descriptor as a protocol error: do not offer
+ * VIRTIO_F_INDIRECT_DESC). */
 #ifndef VTIO_CONFIG_INDIRECT
 #define VTIO_CONFIG_INDIRECT 1
 #endif
@@ -59,18 +64,18 @@
 
 /**
  * Compile the fast paths of the split driver ring (the "hot" one-segment
- * add and get_used beside the general paths). 0 keeps the general paths
- * only: same results, less code, a few more instructions per buffer. The
- * device side (vtio_devq) is not affected.
+ * add and get_used beside the general paths) and of the device rings (the
+ * one-descriptor pops and the split single push). 0 keeps the general
+ * paths only: same results, less code, a few more instructions per buffer.
  */
 #ifndef VTIO_CONFIG_FAST_PATHS
 #define VTIO_CONFIG_FAST_PATHS 1
 #endif
 
 /**
- * Compile VIRTIO_F_IN_ORDER support in the driver rings. With 0,
- * vtio_vq_init() refuses a queue whose features include IN_ORDER
- * (VTIO_ENOTSUP): do not negotiate it.
+ * Compile VIRTIO_F_IN_ORDER support in the driver and device rings. With 0,
+ * vtio_vq_init() and vtio_devq_init() refuse a queue whose features include
+ * IN_ORDER (VTIO_ENOTSUP): do not negotiate it.
  */
 #ifndef VTIO_CONFIG_IN_ORDER
 #define VTIO_CONFIG_IN_ORDER 1

@@ -46,9 +46,21 @@ struct vtio_iov {
 	uint32_t len;  /**< Length in bytes. */
 };
 
+/** @name Chain flags (vtio_devq_chain::flags)
+ * @{ */
+/** The chain's pieces came from an indirect table (after any direct
+ * descriptors: split allows direct descriptors then one final indirect one). */
+#define VTIO_DEVQ_CHAIN_F_INDIRECT 0x1u
+/** @} */
+
 /**
  * A chain taken from the available ring. The caller provides the two iov
  * arrays and their capacities; vtio_devq_pop() fills the rest.
+ *
+ * The chain, and the arrays, are needed only while the request's pieces are
+ * read and written. To hold a request in flight keep its completion handle
+ * (vtio_devq_handle_of(), 8 bytes) and reuse the chain and its arrays for
+ * the next pop.
  */
 struct vtio_devq_chain {
 	struct vtio_iov *rd; /**< Caller array for device-readable pieces. */
@@ -61,13 +73,42 @@ struct vtio_devq_chain {
 	uint64_t wr_len;     /**< Total writable bytes. */
 	uint16_t id;	     /**< Split: head descriptor index; packed: buffer id. */
 	uint16_t ndesc;	     /**< Ring slots the chain occupies (packed skip count). */
+	uint16_t flags;	     /**< VTIO_DEVQ_CHAIN_F_* */
 };
 
-/** A used buffer to return (see vtio_devq_push_batch()). */
-struct vtio_devq_used {
-	uint16_t id;	/**< vtio_devq_chain::id of the chain. */
-	uint16_t ndesc; /**< vtio_devq_chain::ndesc of the chain. */
-	uint32_t len;	/**< Bytes written into the writable part. */
+/**
+ * Completion handle of a popped request: all a back end needs to keep to
+ * return it (vtio_devq_push_handle(), vtio_devq_push_batch()), in any order
+ * and from any thread that is serialised with the queue's other device
+ * calls. Take it with vtio_devq_handle_of() right after vtio_devq_pop();
+ * pass it back unchanged.
+ */
+struct vtio_devq_handle {
+	uint16_t id;	 /**< vtio_devq_chain::id. */
+	uint16_t ndesc;	 /**< vtio_devq_chain::ndesc. */
+	uint32_t wr_cap; /**< Writable bytes of the chain (vtio_devq_chain::wr_len,
+			      saturated at UINT32_MAX): the most a push may report used. */
+};
+
+/**
+ * The completion handle of a popped chain.
+ * @param c a chain vtio_devq_pop() returned 0 for.
+ * @return its handle; the chain and its arrays may be reused afterwards.
+ * Context: any; pure.
+ */
+VTIO_INLINE struct vtio_devq_handle vtio_devq_handle_of(const struct vtio_devq_chain *c)
+{
+	struct vtio_devq_handle h;
+	h.id = c->id;
+	h.ndesc = c->ndesc;
+	h.wr_cap = c->wr_len > UINT32_MAX ? UINT32_MAX : (uint32_t)c->wr_len;
+	return h;
+}
+
+/** One used buffer of a batch (see vtio_devq_push_batch()). */
+struct vtio_devq_done {
+	struct vtio_devq_handle h; /**< The request's handle, as taken after pop. */
+	uint32_t len;		   /**< Bytes written into its writable part (<= h.wr_cap). */
 };
 
 /** @name Device queue flags (vtio_devq_config::flags)
@@ -130,7 +171,9 @@ struct vtio_devq;
  * @return 0; VTIO_EINVAL (bad size, misaligned area, missing view or
  *         notify); VTIO_EFAULT (a ring area not in the view; packed:
  *         also a descriptor ring the view does not let the device write,
- *         since used descriptors are written in place); VTIO_ENOTSUP.
+ *         since used descriptors are written in place); VTIO_ENOTSUP (the
+ *         layout, or EVENT_IDX / IN_ORDER in the features, compiled out:
+ *         VTIO_CONFIG_*).
  * Context: device side, setup (after DRIVER_OK).
  */
 int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
@@ -139,7 +182,13 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 /**
  * Take the next available chain.
  *
- * Each descriptor is copied to private memory before it is checked. Pieces
+ * Each descriptor byte (ring slot, indirect table entry, avail ring entry)
+ * is read from driver memory once per call, into private memory, then
+ * checked, and only the private copy is used: a driver rewriting the ring
+ * meanwhile cannot make the device use a value it did not check. (A pop
+ * that returns VTIO_ENOBUFS consumes nothing: the next pop reads the chain
+ * afresh and checks it again; a chain that loops is read until the loop
+ * check refuses it.) Pieces
  * are translated through the view: a buffer crossing view regions becomes
  * several iovs; memory the view reaches only through accessor ops gives an
  * iov with ptr NULL (use vtio_devq_read()/vtio_devq_write()): such pieces
@@ -156,7 +205,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
  * @param c  chain with rd/wr arrays and capacities set by the caller.
  * @param q the queue.
  * @return 0 with @p c filled (split: c->id is the head index, c->ndesc the
- *         descriptors taken from the ring's table);
+ *         descriptors taken from the ring's table; c->flags tells whether
+ *         the pieces came through an indirect table);
  *         VTIO_EAGAIN when nothing is available;
  *         VTIO_ENOBUFS when @p c's arrays are too small: nothing consumed,
  *         queue not broken, c->rd_num / c->wr_num hold the numbers of pieces
@@ -196,23 +246,40 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
 
 /**
- * Return one used buffer.
+ * Return one used buffer, from its chain (a convenience for a back end that
+ * completes a request while it still has the chain): the same as
+ * vtio_devq_push_handle(q, vtio_devq_handle_of(c), len).
  * @param c    the chain as popped.
  * @param len  bytes written into its writable part.
  * @param q the queue.
- * @return 0, VTIO_EIO (broken; or once the error that broke it, see
- *         vtio_devq_pop()), VTIO_EINVAL (len larger than the chain's
- *         writable length), VTIO_EFAULT (used ring not writable: the queue
- *         is broken).
+ * @return as vtio_devq_push_handle().
  * Context: device side, serialised.
  */
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len);
 
 /**
- * Return @p n used buffers: all entries are written, then the ring index
- * (or the first packed flags) is published once.
+ * Return one used buffer by its completion handle: the documented way to
+ * complete a request held in flight (the chain and its iov arrays need not
+ * be kept). Buffers may be returned in any order (except with
+ * VIRTIO_F_IN_ORDER, see vtio_devq_push_batch()).
+ * @param q the queue.
+ * @param h the request's handle (vtio_devq_handle_of() after pop).
+ * @param len  bytes written into its writable part.
+ * @return 0; VTIO_EIO (broken; or once the error that broke it, see
+ *         vtio_devq_pop()); VTIO_EINVAL (@p len larger than h.wr_cap, or
+ *         h.id >= queue size; packed: h.ndesc 0 or more descriptors returned
+ *         than popped); VTIO_EFAULT (used ring not writable: the queue is
+ *         broken).
+ * Context: device side, serialised with the other device calls.
+ */
+int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len);
+
+/**
+ * Return @p n used buffers: every entry is checked and written, then the
+ * ring index (or the first packed flags) is published once; an entry that
+ * fails its check stops the batch before anything is published.
  *
- * Split with VIRTIO_F_IN_ORDER: @p u must list buffers in the order they were
+ * Split with VIRTIO_F_IN_ORDER: @p d must list buffers in the order they were
  * popped; a batch of n > 1 is written as one used entry naming the last
  * buffer (with its len), and used->idx advances by n: the driver counts the
  * earlier buffers as fully used (CHECKLIST 3.11).
@@ -226,14 +293,16 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
  * with WRITE) and Linux/QEMU-style ones read the same len.
  *
  * @param q the queue.
- * @param u @p n used buffers.
- * @param n number of entries in @p u.
- * @return 0, VTIO_EIO (broken), VTIO_EINVAL (an id >= queue size, n larger
- *         than the queue size, @p u NULL; packed: an ndesc of 0, or more
- *         descriptors returned than popped).
+ * @param d @p n used buffers (handle and length each).
+ * @param n number of entries in @p d.
+ * @return 0, VTIO_EIO (broken), VTIO_EINVAL (nothing published, the queue
+ *         not broken: an id >= queue size, a len larger than its handle's wr_cap, n larger than the
+ *         queue size, @p d NULL; packed: an ndesc of 0, or more descriptors
+ *         returned than popped), VTIO_EFAULT (used ring not writable: the
+ *         queue is broken).
  * Context: device side, serialised with the other device calls.
  */
-int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n);
+int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, unsigned n);
 
 /**
  * After pushing: does the driver want a used-buffer notification

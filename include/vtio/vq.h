@@ -357,7 +357,8 @@ int vtio_vq_kick(struct vtio_vq *vq);
  *             above). May be NULL.
  * @param vq the queue.
  * @return the buffer's token, or NULL when nothing is used yet or the queue
- *         is broken (check vtio_vq_is_broken()). A used entry naming an id
+ *         is broken (check vtio_vq_is_broken(), or use vtio_vq_take_used(),
+ *         which tells the two apart). A used entry naming an id
  *         that is out of range or not in flight breaks the queue, and so
  *         does a ring_mem read error ("ring memory not readable"); a wrong
  *         token is never returned.
@@ -365,6 +366,22 @@ int vtio_vq_kick(struct vtio_vq *vq);
  * Context: driver side, serialised.
  */
 void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len);
+
+/**
+ * Take the next used buffer, telling "nothing used yet" from "the queue is
+ * broken" in one call: vtio_vq_get_used() with the reason for a NULL.
+ *
+ * @param vq the queue.
+ * @param token receives the buffer's token, or NULL when none is returned.
+ * @param len receives the used length, clamped as in vtio_vq_get_used()
+ *            (may be NULL; left unchanged when no buffer is returned).
+ * @return 0 with @p token set; VTIO_EAGAIN when nothing is used yet;
+ *         VTIO_EIO when the queue is broken, also when it broke in this
+ *         call (a bad used entry, a ring_mem read error: the reason is in
+ *         vtio_vq_broken_reason()).
+ * Context: driver side, serialised.
+ */
+int vtio_vq_take_used(struct vtio_vq *vq, void **token, uint32_t *len);
 
 /**
  * True when a used buffer is waiting (cheap poll).

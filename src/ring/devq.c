@@ -117,6 +117,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 			return VTIO_EINVAL;
 	if ((cfg->features & VTIO_FEATURE(VTIO_F_EVENT_IDX)) && !VTIO_CONFIG_EVENT_IDX)
 		return VTIO_ENOTSUP;
+	if ((cfg->features & VTIO_FEATURE(VTIO_F_IN_ORDER)) && !VTIO_CONFIG_IN_ORDER)
+		return VTIO_ENOTSUP;
 
 	unsigned char *ptr[3];
 	/* The device reads the descriptor and driver areas, and only writes
@@ -149,7 +151,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		q->area_size[a] = size[a];
 	}
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
-	q->hot = VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT && q->fast;
+	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
+		 q->fast;
 	/* Cached only when the region does not wrap past 2^64 (vtio_mem_init
 	 * refuses those; a hand-built view might not): then off < len also
 	 * proves addr >= r0_addr. */
@@ -203,7 +206,7 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
 	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
-#if VTIO_CONFIG_SPLIT
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
 		return vtio__devq_split_pop_hot(q, c);
 #endif
@@ -217,33 +220,49 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 	VTIO_ASSERT(q != NULL && c != NULL);
 	if (VTIO_UNLIKELY(len > c->wr_len))
 		return q->broken ? broken_error(q) : VTIO_EINVAL;
-#if VTIO_CONFIG_SPLIT
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
 		return vtio__devq_split_push1(q, c->id, len);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
-	struct vtio_devq_used u;
-	u.id = c->id;
-	u.ndesc = c->ndesc;
-	u.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &u, 1);
+	struct vtio_devq_done d;
+	d.h.id = c->id;
+	d.h.ndesc = c->ndesc;
+	d.h.wr_cap = len; /* checked above against the chain */
+	d.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
 }
 
-int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(len > h.wr_cap || h.id >= q->num))
+		return q->broken ? broken_error(q) : VTIO_EINVAL;
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot))
+		return vtio__devq_split_push1(q, h.id, len);
+#endif
+	if (VTIO_UNLIKELY(q->broken))
+		return broken_error(q);
+	struct vtio_devq_done d;
+	d.h = h;
+	d.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
+}
+
+int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, unsigned n)
 {
 	VTIO_ASSERT(q != NULL);
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
 	if (n == 0)
 		return 0;
-	if (u == NULL || n > q->num)
+	if (d == NULL || n > q->num)
 		return VTIO_EINVAL;
-	/* Every id in range, checked before anything is written. */
-	for (unsigned i = 0; i < n; i++)
-		if (VTIO_UNLIKELY(u[i].id >= q->num))
-			return VTIO_EINVAL;
-	return VTIO__DDISPATCH(q, push_batch, q, u, n);
+	/* Each entry's id and len are checked by the layout, in the loop that
+	 * handles the entry, before anything is published. */
+	return VTIO__DDISPATCH(q, push_batch, q, d, n, false);
 }
 
 bool vtio_devq_notify_prepare(struct vtio_devq *q)
@@ -357,7 +376,8 @@ void vtio_devq_reset(struct vtio_devq *q)
 	q->broken_reason = NULL;
 	q->broken_err = 0;
 	q->broken_err_pending = false;
-	q->hot = VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT && q->fast;
+	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
+		 q->fast;
 	VTIO__DDISPATCH(q, reset, q);
 }
 

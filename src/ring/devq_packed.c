@@ -101,6 +101,7 @@ static inline int fetch_desc(const struct vtio_devq *q, uint32_t slot, uint64_t 
 		*addr = vtio__w64(q->legacy, d->addr);
 		*len = vtio__w32(q->legacy, d->len);
 		*id = vtio__w16(q->legacy, d->id);
+		VTIO__PEER_FETCHED(d, 14);
 		return 0;
 	}
 	unsigned char w[14];
@@ -124,26 +125,31 @@ static inline int fetch_desc(const struct vtio_devq *q, uint32_t slot, uint64_t 
 /* Walk packed indirect table [taddr, taddr+tlen): INDIR-DEV-3/4. */
 static int walk_table(struct vtio_devq *q, struct vtio__walk *w, uint64_t taddr, uint32_t tlen)
 {
-	if (VTIO_UNLIKELY(!q->indirect))
+	if (VTIO_UNLIKELY(!VTIO__DEVQ_INDIRECT(q)))
 		return vtio__devq_fail(q, VTIO_EPROTO, "indirect descriptor without INDIRECT_DESC");
+#if !VTIO_CONFIG_INDIRECT
+	(void)w;
+	(void)taddr;
+	(void)tlen;
+	return 0; /* not reached: the test above is constant true */
+#else
 	int32_t n = vtio__devq_indirect_entries(q, tlen);
 	if (VTIO_UNLIKELY(n < 0))
 		return vtio__devq_fail(q, n,
 				       n == VTIO_E2BIG
 					   ? "indirect table larger than the policy"
 					   : "indirect table length not a multiple of 16");
-	const unsigned char *tptr;
-	int err = vtio__devq_map_table(q, taddr, tlen, &tptr);
+	struct vtio__table t;
+	int err = vtio__devq_map_table(q, taddr, (uint32_t)n, &t);
 	if (VTIO_UNLIKELY(err != 0))
 		return vtio__devq_fail(q, err, "indirect table outside the view");
-	/* Entries are consumed by count; NEXT and id inside are ignored. */
+	w->c->flags = VTIO_DEVQ_CHAIN_F_INDIRECT;
+	/* Entries are consumed by count, each read once; NEXT and id inside
+	 * are ignored. */
 	for (uint32_t i = 0; i < (uint32_t)n; i++) {
 		struct vtio_packed_desc e;
-		if (tptr != NULL) {
-			VTIO_MEMCPY(&e, tptr + (size_t)i * 16u, sizeof(e));
-		} else if (vtio_mem_read(q->mem, taddr + (uint64_t)i * 16u, &e, sizeof(e)) != 0) {
+		if (VTIO_UNLIKELY(vtio__devq_table_entry(q, &t, i, &e) != 0))
 			return vtio__devq_fail(q, VTIO_EFAULT, "indirect table outside the view");
-		}
 		uint16_t f = vtio__w16(q->legacy, e.flags);
 		if (VTIO_UNLIKELY(f & VTIO_DESC_F_INDIRECT))
 			return vtio__devq_fail(q, VTIO_EBADMSG,
@@ -154,6 +160,7 @@ static int walk_table(struct vtio_devq *q, struct vtio__walk *w, uint64_t taddr,
 			return err;
 	}
 	return 0;
+#endif
 }
 
 static const char *walk_reason(int err)
@@ -163,8 +170,21 @@ static const char *walk_reason(int err)
 				       : "buffer outside the view";
 }
 
-/* Any chain: lists, indirect tables, accessor views; every check with its error. */
-static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chain *c)
+/* A head descriptor already copied from the ring (CPU order). */
+struct pk_head {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+/*
+ * Any chain: lists, indirect tables, accessor views; every check with its
+ * error. @pre: the head slot's fields when the caller (the fast pop) has
+ * already read them, so they are not read twice; NULL to read them here.
+ */
+static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chain *c,
+				      const struct pk_head *pre)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t num = q->num;
@@ -174,7 +194,9 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	int err;
 
 	/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
-	if (VTIO_UNLIKELY(load_flags(q, slot, &flags) != 0))
+	if (pre != NULL)
+		flags = pre->flags; /* the caller found it available */
+	else if (VTIO_UNLIKELY(load_flags(q, slot, &flags) != 0))
 		return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not readable");
 	if (!is_avail(flags, wrap))
 		return VTIO_EAGAIN;
@@ -189,22 +211,30 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	for (;;) {
 		uint64_t addr;
 		uint32_t len;
-		if (count > 0) {
-			/* Every descriptor of a list carries the bits of its own lap
-			 * (PACKED-DRV-12); the head's release made them visible. */
-			uint16_t raw;
-			if (VTIO_UNLIKELY(
-				vtio__devq_read16(q, VTIO__AREA_DESC, flags_off(slot), &raw)))
+		if (count == 0 && pre != NULL) {
+			addr = pre->addr;
+			len = pre->len;
+			id = pre->id;
+		} else {
+			if (count > 0) {
+				/* Every descriptor of a list carries the bits of its own
+				 * lap (PACKED-DRV-12); the head's release made them
+				 * visible. */
+				uint16_t raw;
+				if (VTIO_UNLIKELY(vtio__devq_read16(q, VTIO__AREA_DESC,
+								    flags_off(slot), &raw)))
+					return vtio__devq_fail(q, VTIO_EFAULT,
+							       "descriptor ring not readable");
+				flags = vtio__w16(q->legacy, raw);
+				if (VTIO_UNLIKELY(!is_avail(flags, wrap)))
+					return vtio__devq_fail(
+					    q, VTIO_EPROTO,
+					    "descriptor of a list not available (wrap bits)");
+			}
+			if (VTIO_UNLIKELY(fetch_desc(q, slot, &addr, &len, &id) != 0))
 				return vtio__devq_fail(q, VTIO_EFAULT,
 						       "descriptor ring not readable");
-			flags = vtio__w16(q->legacy, raw);
-			if (VTIO_UNLIKELY(!is_avail(flags, wrap)))
-				return vtio__devq_fail(
-				    q, VTIO_EPROTO,
-				    "descriptor of a list not available (wrap bits)");
 		}
-		if (VTIO_UNLIKELY(fetch_desc(q, slot, &addr, &len, &id) != 0))
-			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not readable");
 		count++;
 		if (++slot >= num) {
 			slot = 0;
@@ -247,10 +277,18 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	return 0;
 }
 
+/* pop_general from a head slot the fast pop has already read (passed by
+ * value: it stays in registers), so it is not read twice. */
+static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+				    struct pk_head h)
+{
+	return pop_general(q, c, &h);
+}
+
 int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_LIKELY(q->fast)) {
+	if (VTIO_CONFIG_FAST_PATHS && VTIO_LIKELY(q->fast)) {
 		/* One descriptor in the view's first region, ring through a local
 		 * pointer: straight line. Anything else (or anything wrong) takes
 		 * the general walk, which reports it. */
@@ -266,10 +304,12 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 				  (const unsigned char *)(const void *)&d->flags, q->dma_barriers));
 		if (!is_avail(flags, p->avail_wrap))
 			return VTIO_EAGAIN;
-		/* One volatile load per field: each read once, then only the copy. */
+		/* One volatile load per field: each read once, then only the copy
+		 * (the general walk gets the copies too). */
 		uint64_t addr = vtio__w64(q->legacy, d->addr);
 		uint32_t len = vtio__w32(q->legacy, d->len);
 		uint16_t id = vtio__w16(q->legacy, d->id);
+		VTIO__PEER_FETCHED(d, 14);
 		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
 		unsigned max = wr ? c->wr_max : c->rd_max;
 		uint64_t rlen = q->r0_len[wr];
@@ -288,6 +328,7 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 			c->wr_len = wr ? len : 0u;
 			c->id = id;
 			c->ndesc = 1;
+			c->flags = 0;
 			if (++slot >= q->num) {
 				slot = 0;
 				p->avail_wrap = !p->avail_wrap;
@@ -296,8 +337,10 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 			p->outstanding++;
 			return 0;
 		}
+		struct pk_head h = {addr, len, id, flags};
+		return pop_from_head(q, c, h); /* the copies, not the ring */
 	}
-	return pop_general(q, c);
+	return pop_general(q, c, NULL);
 }
 
 /* ---- Push ------------------------------------------------------------------------------- */
@@ -320,22 +363,24 @@ static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint
 	return vtio__devq_ring_write(q, VTIO__AREA_DESC, (size_t)slot * 16u + 8u, w, sizeof(w));
 }
 
-int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
+				 bool checked)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t num = q->num;
 	uint32_t total = 0;
 	for (unsigned k = 0; k < n; k++) {
-		if (VTIO_UNLIKELY(u[k].ndesc == 0))
+		/* Every entry checked before the first write. */
+		if (VTIO_UNLIKELY(u[k].h.ndesc == 0 || (!checked && vtio__devq_done_bad(q, &u[k]))))
 			return VTIO_EINVAL;
-		total += u[k].ndesc;
+		total += u[k].h.ndesc;
 	}
 	if (VTIO_UNLIKELY(total > p->outstanding))
 		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
 
 	/* IN_ORDER (INORD-DEV-2): one used descriptor with the last buffer's id,
 	 * written over the batch's first descriptor; the rest are skipped. */
-	unsigned first = q->in_order && n > 1 ? n - 1u : 0u;
+	unsigned first = VTIO__DEVQ_IN_ORDER(q) && n > 1 ? n - 1u : 0u;
 	uint32_t slot = p->next_used;
 	bool wrap = p->used_wrap;
 	uint32_t head_slot = slot;
@@ -343,7 +388,7 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_use
 	for (unsigned k = first; k < n; k++) {
 		/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
 		uint16_t f = (uint16_t)((wrap ? PK_AU : 0u) | (u[k].len ? VTIO_DESC_F_WRITE : 0u));
-		if (VTIO_UNLIKELY(put_used(q, slot, u[k].id, u[k].len) != 0))
+		if (VTIO_UNLIKELY(put_used(q, slot, u[k].h.id, u[k].len) != 0))
 			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not writable");
 		if (k == first) {
 			head_flags = f;
@@ -352,7 +397,7 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_use
 			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor ring not writable");
 		}
 		/* Skip by the list's descriptor count (the whole batch when in order). */
-		uint32_t adv = u[k].ndesc;
+		uint32_t adv = u[k].h.ndesc;
 		if (k == first && first != 0)
 			adv = total;
 		slot += adv;
@@ -395,7 +440,7 @@ bool vtio__devq_packed_notify_prepare(struct vtio_devq *q)
 		return false;
 	/* ENABLE, DESC without EVENT_IDX (EVT-DEV-1), reserved 3, or a
 	 * stretch so long the offsets are ambiguous (EVT-DEV-9): notify. */
-	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !q->event_idx || pushed >= q->num)
+	if (flags != VTIO_RING_EVENT_FLAGS_DESC || !VTIO__DEVQ_EVENT_IDX(q) || pushed >= q->num)
 		return true;
 	vtio__rmb(q->dma_barriers);
 	if (VTIO_UNLIKELY(vtio__devq_read16(q, VTIO__AREA_DRIVER, 0, &raw) != 0)) {
@@ -428,7 +473,7 @@ bool vtio__devq_packed_enable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	/* EVT-DEV-8: off_wrap before flags; DESC only with EVENT_IDX. */
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		uint16_t ow = (uint16_t)(p->last_avail |
 					 ((unsigned)p->avail_wrap << VTIO_RING_EVENT_WRAP_SHIFT));
 		if (VTIO_UNLIKELY(vtio__devq_write16(q, VTIO__AREA_DEVICE, 0,

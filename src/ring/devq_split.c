@@ -56,31 +56,36 @@ static int read_avail_idx(struct vtio_devq *q, uint16_t *out)
 	return 0;
 }
 
-/* Fetch descriptor @i of a table into private memory, in CPU order. */
-static int fetch_desc(struct vtio_devq *q, bool in_table, const unsigned char *tptr, uint64_t taddr,
-		      uint32_t i, struct vtio_split_desc *d)
+/* Wire descriptor to CPU order. */
+static inline void desc_from_wire(const struct vtio_devq *q, const struct vtio_split_desc *w,
+				  struct vtio_split_desc *d)
+{
+	d->addr = vtio__w64(q->legacy, w->addr);
+	d->len = vtio__w32(q->legacy, w->len);
+	d->flags = vtio__w16(q->legacy, w->flags);
+	d->next = vtio__w16(q->legacy, w->next);
+}
+
+/* Fetch descriptor @i of the ring's table (@t NULL) or of indirect table @t
+ * into private memory, each byte once, in CPU order. */
+static int fetch_desc(struct vtio_devq *q, const struct vtio__table *t, uint32_t i,
+		      struct vtio_split_desc *d)
 {
 	struct vtio_split_desc w;
 	int err;
-	if (!in_table) {
+	if (t == NULL)
 		err = vtio__devq_ring_read(q, VTIO__AREA_DESC, (size_t)i * 16u, &w, sizeof(w));
-	} else if (tptr != NULL) {
-		VTIO_MEMCPY(&w, tptr + (size_t)i * 16u, sizeof(w));
-		err = 0;
-	} else {
-		err = vtio_mem_read(q->mem, taddr + (uint64_t)i * 16u, &w, sizeof(w));
-	}
+	else
+		err = vtio__devq_table_entry(q, t, i, &w);
 	if (VTIO_UNLIKELY(err != 0))
 		return err;
 	VTIO__PEER_COPY_BARRIER();
-	d->addr = vtio__w64(q->legacy, w.addr);
-	d->len = vtio__w32(q->legacy, w.len);
-	d->flags = vtio__w16(q->legacy, w.flags);
-	d->next = vtio__w16(q->legacy, w.next);
+	desc_from_wire(q, &w, d);
 	return 0;
 }
 
-static int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head);
+static int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head,
+		      const struct vtio_split_desc *first);
 
 static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
@@ -107,38 +112,52 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	if (VTIO_UNLIKELY(head >= q->num))
 		return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
 
-	return walk_chain(q, c, head);
+	return walk_chain(q, c, head, NULL);
 }
 
-/* The general chain walk: NEXT chains, indirect tables, every check. */
-static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head)
+/*
+ * The general chain walk: NEXT chains, indirect tables, every check.
+ * @first: the head descriptor (CPU order) when the caller has already
+ * copied it from the ring (the hot pop), so it is not read twice; NULL to
+ * fetch it here.
+ */
+static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain *c, uint16_t head,
+				     const struct vtio_split_desc *first)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	int err;
 	struct vtio__walk w;
 	vtio__walk_begin(&w, c);
-	bool in_table = false;		  /* walking an indirect table */
-	const unsigned char *tptr = NULL; /* its local pointer (NULL: through the view) */
-	uint64_t taddr = 0;		  /* its address */
-	uint32_t bound = q->num;	  /* entries of the table being walked */
-	uint32_t count = 0;		  /* descriptors walked in that table */
+#if VTIO_CONFIG_INDIRECT
+	struct vtio__table table; /* the indirect table, once entered */
+#endif
+	const struct vtio__table *t = NULL; /* NULL: walking the ring's table */
+	uint32_t bound = q->num;	    /* entries of the table being walked */
+	uint32_t count = 0;		    /* descriptors walked in that table */
 	uint32_t i = head;
 	uint16_t ndesc = 0;
 	for (;;) {
 		struct vtio_split_desc d;
-		err = fetch_desc(q, in_table, tptr, taddr, i, &d);
-		if (VTIO_UNLIKELY(err != 0))
-			return vtio__devq_fail(q, VTIO_EFAULT, "descriptor table not readable");
-		if (!in_table)
+		if (first != NULL) {
+			d = *first;
+			first = NULL;
+		} else {
+			err = fetch_desc(q, t, i, &d);
+			if (VTIO_UNLIKELY(err != 0))
+				return vtio__devq_fail(q, VTIO_EFAULT,
+						       "descriptor table not readable");
+		}
+		if (t == NULL)
 			ndesc++;
 		if (d.flags & VTIO_DESC_F_INDIRECT) {
-			if (VTIO_UNLIKELY(in_table))
+			if (VTIO_UNLIKELY(t != NULL))
 				return vtio__devq_fail(
 				    q, VTIO_EBADMSG,
 				    "indirect descriptor inside an indirect table");
-			if (VTIO_UNLIKELY(!q->indirect))
+			if (VTIO_UNLIKELY(!VTIO__DEVQ_INDIRECT(q)))
 				return vtio__devq_fail(q, VTIO_EPROTO,
 						       "indirect descriptor without INDIRECT_DESC");
+#if VTIO_CONFIG_INDIRECT
 			if (VTIO_UNLIKELY(d.flags & VTIO_DESC_F_NEXT))
 				return vtio__devq_fail(q, VTIO_EBADMSG,
 						       "descriptor has both INDIRECT and NEXT");
@@ -148,15 +167,16 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 				    q, n,
 				    n == VTIO_E2BIG ? "indirect table larger than the policy"
 						    : "indirect table length not a multiple of 16");
-			err = vtio__devq_map_table(q, d.addr, d.len, &tptr);
+			err = vtio__devq_map_table(q, d.addr, (uint32_t)n, &table);
 			if (VTIO_UNLIKELY(err != 0))
 				return vtio__devq_fail(q, err, "indirect table outside the view");
-			in_table = true;
-			taddr = d.addr;
+			t = &table;
+			c->flags = VTIO_DEVQ_CHAIN_F_INDIRECT;
 			bound = (uint32_t)n;
 			count = 0;
 			i = 0;
 			continue;
+#endif
 		}
 		err = vtio__walk_add(q, &w, d.addr, d.len, (d.flags & VTIO_DESC_F_WRITE) != 0);
 		if (VTIO_UNLIKELY(err != 0)) {
@@ -185,6 +205,16 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	return 0;
 }
 
+int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->fast))
+		return vtio__devq_split_pop_hot(q, c);
+#endif
+	return pop_general(q, c);
+}
+
+#if VTIO_CONFIG_FAST_PATHS
 /*
  * One descriptor of direction @p wr (a constant at each call): when the
  * whole buffer lies in the view's first region (cached at init) with the
@@ -212,11 +242,25 @@ static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c,
 	return true;
 }
 
-int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+/* The general walk from a head descriptor the hot pop has already copied
+ * (wire format, passed by value: it stays in registers), so it is not read
+ * twice. */
+static VTIO__NOINLINE int walk_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+					 uint16_t head, struct vtio_split_desc w)
 {
-	if (VTIO_UNLIKELY(!q->fast))
-		return pop_general(q, c);
-	return vtio__devq_split_pop_hot(q, c);
+	struct vtio_split_desc d;
+	desc_from_wire(q, &w, &d);
+	return walk_chain(q, c, head, &d);
+}
+
+/* The hot pop's refusals, out of line: the queue breaks with the error. */
+static VTIO__NOINLINE int hot_bad_idx(struct vtio_devq *q)
+{
+	return vtio__devq_fail(q, VTIO_EPROTO, "avail idx moved by more than the queue size");
+}
+static VTIO__NOINLINE int hot_bad_head(struct vtio_devq *q)
+{
+	return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
 }
 
 int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
@@ -230,54 +274,58 @@ int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 		if (idx == s->last_avail)
 			return VTIO_EAGAIN;
 		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_avail) > q->num))
-			return pop_general(q, c); /* breaks the queue */
+			return hot_bad_idx(q);
 		s->avail_idx = idx;
 	}
+	/* Avail entry and head descriptor are each read once, here: the
+	 * general walk gets the copies (read once, TOCTOU). */
 	uint16_t raw;
-	VTIO_MEMCPY(&raw,
-		    q->area_ptr[VTIO__AREA_DRIVER] +
-			vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
-		    2);
-	VTIO__PEER_COPY_BARRIER();
+	vtio__peer_copy(&raw,
+			q->area_ptr[VTIO__AREA_DRIVER] +
+			    vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
+			2);
 	uint16_t head = vtio__w16(q->legacy, raw);
-	if (VTIO_LIKELY(head < q->num)) {
-		/* One-descriptor chain in the view's first region: copied once to
-		 * private memory, checked, used from the copy. */
-		struct vtio_split_desc w;
-		VTIO_MEMCPY(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
-		VTIO__PEER_COPY_BARRIER();
-		uint16_t flags = vtio__w16(q->legacy, w.flags);
-		uint64_t addr = vtio__w64(q->legacy, w.addr);
-		uint32_t len = vtio__w32(q->legacy, w.len);
-		/* No NEXT, no INDIRECT: one path per direction, each with
-		 * constants (other flag bits are ignored, as in the walk). */
-		uint16_t kind = (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT |
-						    VTIO_DESC_F_WRITE));
-		bool done = false;
-		if (kind == VTIO_DESC_F_WRITE)
-			done = pop_one(q, c, addr, len, true);
-		else if (kind == 0)
-			done = pop_one(q, c, addr, len, false);
-		if (VTIO_LIKELY(done)) {
-			c->id = head;
-			c->ndesc = 1;
-			s->last_avail++;
-			return 0;
-		}
+	if (VTIO_UNLIKELY(head >= q->num))
+		return hot_bad_head(q);
+	/* One-descriptor chain in the view's first region: copied once to
+	 * private memory, checked, used from the copy. */
+	struct vtio_split_desc w;
+	vtio__peer_copy(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
+	uint16_t flags = vtio__w16(q->legacy, w.flags);
+	uint64_t addr = vtio__w64(q->legacy, w.addr);
+	uint32_t len = vtio__w32(q->legacy, w.len);
+	/* No NEXT, no INDIRECT: one path per direction, each with
+	 * constants (other flag bits are ignored, as in the walk). */
+	uint16_t kind =
+	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
+	bool done = false;
+	if (kind == VTIO_DESC_F_WRITE)
+		done = pop_one(q, c, addr, len, true);
+	else if (kind == 0)
+		done = pop_one(q, c, addr, len, false);
+	if (VTIO_LIKELY(done)) {
+		c->id = head;
+		c->ndesc = 1;
+		c->flags = 0;
+		s->last_avail++;
+		return 0;
 	}
-	return pop_general(q, c);
+	return walk_from_head(q, c, head, w); /* the copy, not the ring */
 }
+#endif /* VTIO_CONFIG_FAST_PATHS */
 
 /* push_batch through the view (used ring not mapped to a local pointer). */
-static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio_devq_used *u,
-					  unsigned first, unsigned n)
+static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio_devq_done *u,
+					  unsigned first, unsigned n, bool checked)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	const uint16_t mask = (uint16_t)(q->num - 1u);
 	uint16_t slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
+		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
+			return VTIO_EINVAL; /* nothing published */
 		struct vtio_split_used_elem e;
-		e.id = vtio__w32(q->legacy, u[k].id);
+		e.id = vtio__w32(q->legacy, u[k].h.id);
 		e.len = vtio__w32(q->legacy, u[k].len);
 		int err = vtio__devq_ring_write(q, VTIO__AREA_DEVICE,
 						vtio_split_used_ring_off((uint16_t)(slot & mask)),
@@ -295,22 +343,31 @@ static VTIO__NOINLINE int push_batch_view(struct vtio_devq *q, const struct vtio
 	return 0;
 }
 
-int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u, unsigned n)
+int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
+				bool checked)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	unsigned first = 0;
-	if (q->in_order && n > 1)
+	if (VTIO__DEVQ_IN_ORDER(q) && n > 1) {
 		first = n - 1u; /* one entry names the batch's last buffer (CHECKLIST 3.11) */
+		for (unsigned k = 0; k < first; k++)
+			if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
+				return VTIO_EINVAL; /* the entries not written are checked too */
+	}
 	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE];
 	if (VTIO_UNLIKELY(used == NULL))
-		return push_batch_view(q, u, first, n);
+		return push_batch_view(q, u, first, n, checked);
 	/* Local used ring (fast path): element stores without a call. The
 	 * mask is below 2^16, so the free-running slot needs no truncation. */
 	const unsigned mask = q->num - 1u;
 	unsigned slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
+		/* Checked as it is written: an element past used->idx is not seen
+		 * by the driver, so a refused batch publishes nothing. */
+		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
+			return VTIO_EINVAL;
 		struct vtio_split_used_elem e;
-		e.id = vtio__w32(q->legacy, u[k].id);
+		e.id = vtio__w32(q->legacy, u[k].h.id);
 		e.len = vtio__w32(q->legacy, u[k].len);
 		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot & mask), &e, sizeof(e));
 		slot++;
@@ -323,6 +380,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_used
 	return 0;
 }
 
+#if VTIO_CONFIG_FAST_PATHS
 int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -339,6 +397,8 @@ int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
 	return 0;
 }
 
+#endif
+
 bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -353,7 +413,7 @@ bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 	 * suppression field (CHECKLIST 3.6). */
 	vtio__mb(q->dma_barriers);
 	uint16_t raw;
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		if (vtio__devq_read16(q, VTIO__AREA_DRIVER, vtio_split_used_event_off(q->num),
 				      &raw) != 0) {
 			(void)vtio__devq_fail(q, VTIO_EFAULT, "avail ring not readable");
@@ -374,7 +434,7 @@ bool vtio__devq_split_enable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
 	int err;
-	if (q->event_idx) {
+	if (VTIO__DEVQ_EVENT_IDX(q)) {
 		err = vtio__devq_write16(q, VTIO__AREA_DEVICE, vtio_split_avail_event_off(q->num),
 					 vtio__w16(q->legacy, s->last_avail));
 	} else {
@@ -397,7 +457,7 @@ bool vtio__devq_split_enable_notify(struct vtio_devq *q)
 void vtio__devq_split_disable_notify(struct vtio_devq *q)
 {
 	struct vtio__devq_split *s = &q->u.split;
-	if (q->event_idx)
+	if (VTIO__DEVQ_EVENT_IDX(q))
 		return; /* avail_event is only moved by enable_notify */
 	if (!(s->used_flags & VTIO_USED_F_NO_NOTIFY)) {
 		s->used_flags |= VTIO_USED_F_NO_NOTIFY;

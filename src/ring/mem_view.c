@@ -1,5 +1,6 @@
 /* Memory views: region tables with accessor-op fallback, and the counting view. */
 #include "vtio/mem.h"
+#include "ring_internal.h" /* VTIO__PEER_FETCHED */
 
 int vtio_mem_init(struct vtio_mem *m, const struct vtio_mem_region *regions, unsigned n)
 {
@@ -95,10 +96,12 @@ static int mem_copy(const struct vtio_mem *m, uint64_t addr, void *local, size_t
 		}
 		if (err != 0)
 			return err;
-		if (write)
+		if (write) {
 			VTIO_MEMCPY(host, p, (size_t)n);
-		else
+		} else {
 			VTIO_MEMCPY(p, host, (size_t)n);
+			VTIO__PEER_FETCHED(host, (size_t)n);
+		}
 		p += n;
 		addr += n;
 		len -= (size_t)n;

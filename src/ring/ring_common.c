@@ -2,6 +2,7 @@
  * tables (driver side), the layout-independent descriptor checks (device side). */
 #include "ring_internal.h"
 
+#if VTIO_CONFIG_DRIVER
 /* ---- Driver side: DMA ------------------------------------------------------------ */
 
 int vtio__vq_map(struct vtio_vq *vq, uint64_t cpu, uint32_t len, bool dev_writes, uint64_t *bus)
@@ -145,6 +146,8 @@ void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_
 	unmap_table(vq, table_addr, (uint32_t)(n * 16u));
 }
 
+#endif /* VTIO_CONFIG_DRIVER */
+
 /* ---- 16-bit ring fields through a view ---------------------------------------------- */
 
 int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool acquire)
@@ -155,6 +158,7 @@ int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool 
 	if (err == 0 && n == 2 && ((uintptr_t)p & 1u) == 0) {
 		const uint16_t *q = p;
 		*v = acquire ? VTIO_LOAD_ACQUIRE16(q) : VTIO_READ_ONCE16(q);
+		VTIO__PEER_FETCHED(q, 2);
 		return 0;
 	}
 	if (err != 0 && err != VTIO_ENOTSUP)
@@ -186,6 +190,7 @@ int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool 
 	return vtio_mem_write(m, addr, &v, 2);
 }
 
+#if VTIO_CONFIG_DEVICE
 /* ---- Device side: chain walk checks ------------------------------------------------- */
 
 int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_t addr,
@@ -231,6 +236,7 @@ int vtio__walk_add_slow(const struct vtio_devq *q, struct vtio__walk *w, uint64_
 	return 0;
 }
 
+#if VTIO_CONFIG_INDIRECT
 int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)
 {
 	if (VTIO_UNLIKELY(len == 0 || (len & 15u) != 0))
@@ -243,41 +249,50 @@ int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len)
 
 /* Accessor-only memory has no translate to check a range with: read the
  * table's last entry, so a table running off the view fails up front rather
- * than only when the walk reaches that far. */
-static int probe_end(const struct vtio_devq *q, uint64_t addr, uint32_t len)
+ * than only when the walk reaches that far. The copy is kept in @p t: the
+ * walk uses it for that entry (each byte read once). */
+static int probe_end(const struct vtio_devq *q, struct vtio__table *t)
 {
-	unsigned char last[16];
-	return vtio_mem_read(q->mem, addr + len - 16u, last, sizeof(last));
+	int err = vtio_mem_read(q->mem, t->addr + (uint64_t)(t->n - 1u) * 16u, t->last, 16);
+	VTIO__PEER_COPY_BARRIER();
+	t->have_last = err == 0;
+	return err;
 }
 
-int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
-			 const unsigned char **ptr)
+int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t n,
+			 struct vtio__table *t)
 {
 	void *p;
-	uint64_t n;
-	*ptr = NULL;
+	uint64_t got;
+	uint32_t len = n * 16u; /* n <= max_indirect entries of a 32-bit length */
+	t->ptr = NULL;
+	t->addr = addr;
+	t->n = n;
+	t->have_last = false;
 	if (VTIO_UNLIKELY(addr + (len - 1u) < addr))
 		return VTIO_EFAULT;
-	int err = vtio_mem_translate(q->mem, addr, len, VTIO_MEM_READ, &p, &n);
+	int err = vtio_mem_translate(q->mem, addr, len, VTIO_MEM_READ, &p, &got);
 	if (err == VTIO_ENOTSUP)
-		return probe_end(q, addr, len);
+		return probe_end(q, t);
 	if (err != 0)
 		return err;
-	if (n == len && ((uintptr_t)p & 7u) == 0) {
-		*ptr = p;
+	if (got == len && ((uintptr_t)p & 7u) == 0) {
+		t->ptr = p;
 		return 0;
 	}
 	/* Several pieces: the whole table must be readable, even the entries
 	 * the chain never reaches. */
-	uint64_t a = addr + n, left = len - n;
+	uint64_t a = addr + got, left = len - got;
 	while (left > 0) {
-		err = vtio_mem_translate(q->mem, a, left, VTIO_MEM_READ, &p, &n);
+		err = vtio_mem_translate(q->mem, a, left, VTIO_MEM_READ, &p, &got);
 		if (err == VTIO_ENOTSUP)
-			return probe_end(q, addr, len);
+			return probe_end(q, t);
 		if (err != 0)
 			return err;
-		a += n;
-		left -= n;
+		a += got;
+		left -= got;
 	}
 	return 0;
 }
+#endif /* VTIO_CONFIG_INDIRECT */
+#endif /* VTIO_CONFIG_DEVICE */

@@ -223,8 +223,8 @@ struct vtio_devq {
 	int vtio__devq_##L##_check_areas(uint32_t num, size_t size[3], size_t align[3]);           \
 	int vtio__devq_##L##_init(struct vtio_devq *q, void *extra);                               \
 	int vtio__devq_##L##_pop(struct vtio_devq *q, struct vtio_devq_chain *c);                  \
-	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_used *u,       \
-					unsigned n);                                               \
+	int vtio__devq_##L##_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u,       \
+					unsigned n, bool checked);                                 \
 	bool vtio__devq_##L##_notify_prepare(struct vtio_devq *q);                                 \
 	bool vtio__devq_##L##_enable_notify(struct vtio_devq *q);                                  \
 	void vtio__devq_##L##_disable_notify(struct vtio_devq *q);                                 \
@@ -253,9 +253,11 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 	return (uint16_t)(vq->u.split.avail_idx - vq->u.split.avail_published);
 }
 void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
+#if VTIO_CONFIG_FAST_PATHS
 int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 /* One used entry (vtio_devq_push on a hot queue; id from a popped chain). */
 int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len);
+#endif
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
@@ -271,11 +273,42 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
  */
 #define VTIO__PEER_COPY_BARRIER() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
+/*
+ * Read-once accounting. Every device-side read of driver memory through a
+ * local pointer (ring fields, descriptors, indirect tables, region copies in
+ * mem_view.c) names the bytes it read with VTIO__PEER_FETCHED(). It compiles
+ * to nothing, except in the read-once test (tests/ring/test_devq_read_once.c),
+ * which builds the ring sources with VTIO__TEST_PEER_FETCH defined and counts
+ * the reads per byte; reads through accessor ops are counted by the ops
+ * themselves. Each descriptor byte must be fetched once per pop.
+ */
+#ifdef VTIO__TEST_PEER_FETCH
+void vtio__test_peer_fetched(const volatile void *p, size_t len);
+#define VTIO__PEER_FETCHED(p, len) vtio__test_peer_fetched((p), (len))
+#else
+#define VTIO__PEER_FETCHED(p, len) ((void)0)
+#endif
+
+/** Copy @p len peer-written bytes at @p src to private memory, read once. */
+static inline void vtio__peer_copy(void *dst, const void *src, size_t len)
+{
+	VTIO_MEMCPY(dst, src, len);
+	VTIO__PEER_FETCHED(src, len);
+	VTIO__PEER_COPY_BARRIER();
+}
+
 /* Keep a rare path out of line so the hot path gets a light prologue. */
 #if defined(__GNUC__) || defined(__clang__)
 #define VTIO__NOINLINE __attribute__((noinline))
 #else
 #define VTIO__NOINLINE
+#endif
+/* A rarely taken path: out of line, and the caller's registers are kept for
+ * its hot path (the compiler lays the call out as unlikely). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VTIO__COLD __attribute__((noinline, cold))
+#else
+#define VTIO__COLD
 #endif
 
 /** Round @p x up to a multiple of 16. */
@@ -338,6 +371,7 @@ static inline void vtio__wmb(bool dma)
 static inline uint16_t vtio__load16_acquire_ptr(const unsigned char *p, bool dma)
 {
 	uint16_t v = VTIO_LOAD_ACQUIRE16((const uint16_t *)(const void *)p);
+	VTIO__PEER_FETCHED(p, 2);
 	if (dma)
 		VTIO_DMA_RMB();
 	return v;
@@ -359,6 +393,11 @@ int vtio__mem_store16(const struct vtio_mem *m, uint64_t addr, uint16_t v, bool 
 #define VTIO__VQ_RING_MEM(vq) (VTIO_CONFIG_RING_MEM && (vq)->ring_mem != NULL)
 #define VTIO__VQ_IN_ORDER(vq) (VTIO_CONFIG_IN_ORDER && (vq)->in_order)
 #define VTIO__VQ_HOT(vq)      (VTIO_CONFIG_FAST_PATHS && (vq)->hot)
+/* Device-queue flags folded with the compile-time options (as above). */
+#define VTIO__DEVQ_HOT(q)	(VTIO_CONFIG_FAST_PATHS && (q)->hot)
+#define VTIO__DEVQ_INDIRECT(q)	(VTIO_CONFIG_INDIRECT && (q)->indirect)
+#define VTIO__DEVQ_EVENT_IDX(q) (VTIO_CONFIG_EVENT_IDX && (q)->event_idx)
+#define VTIO__DEVQ_IN_ORDER(q)	(VTIO_CONFIG_IN_ORDER && (q)->in_order)
 /* An indirect buffer (vtio__vq_buf::indir / add_rec::indir != 0). */
 #define VTIO__VQ_INDIR(x) (VTIO_CONFIG_INDIRECT && (x) != 0)
 
@@ -549,6 +588,7 @@ static inline int vtio__devq_ring_read(const struct vtio_devq *q, int a, size_t 
 {
 	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
 		VTIO_MEMCPY(dst, q->area_ptr[a] + off, len);
+		VTIO__PEER_FETCHED(q->area_ptr[a] + off, len);
 		return 0;
 	}
 	return vtio_mem_read(q->mem, q->area_addr[a] + off, dst, len);
@@ -592,6 +632,7 @@ static inline int vtio__devq_read16(const struct vtio_devq *q, int a, size_t off
 {
 	if (VTIO_LIKELY(q->area_ptr[a] != NULL)) {
 		*v = VTIO_READ_ONCE16((uint16_t *)(void *)(q->area_ptr[a] + off));
+		VTIO__PEER_FETCHED(q->area_ptr[a] + off, 2);
 		return 0;
 	}
 	return vtio__mem_load16(q->mem, q->area_addr[a] + off, v, false);
@@ -622,6 +663,19 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 }
 
 /**
+ * A used buffer of vtio_devq_push_batch() the caller got wrong: an id out
+ * of range, or a len over its handle's writable capacity. The layouts
+ * check each entry in the loop that writes it (split: nothing is published
+ * until all pass; packed: in the loop that counts descriptors, before any
+ * write), so the check costs no pass of its own; a single push, checked by
+ * devq.c already, passes checked = true and skips it.
+ */
+static inline bool vtio__devq_done_bad(const struct vtio_devq *q, const struct vtio_devq_done *d)
+{
+	return d->h.id >= q->num || d->len > d->h.wr_cap;
+}
+
+/**
  * Layout-independent state of one chain walk on the device side: length
  * accumulation in 64 bits, readable-after-writable, iov capacity. The walk
  * keeps validating after the caller's arrays are full, so a malformed chain
@@ -646,6 +700,7 @@ static inline void vtio__walk_begin(struct vtio__walk *w, struct vtio_devq_chain
 	c->wr_num = 0;
 	c->rd_len = 0;
 	c->wr_len = 0;
+	c->flags = 0;
 }
 
 /** Out-of-line part of vtio__walk_add(): ranges that are not one piece of the first region. */
@@ -712,11 +767,46 @@ static inline int vtio__walk_end(const struct vtio__walk *w)
 int32_t vtio__devq_indirect_entries(const struct vtio_devq *q, uint32_t len);
 
 /**
- * Local pointer to a whole indirect table when the view maps it in one
- * piece for reading, else NULL (read entries with vtio_mem_read()).
+ * An indirect table being walked. Checked as a whole when it is mapped
+ * (vtio__devq_map_table()); where the view has only accessor ops that check
+ * reads the table's last entry, and the copy is kept here so the walk uses
+ * it instead of reading the entry a second time (read once: the driver may
+ * rewrite it between the two reads).
+ */
+struct vtio__table {
+	const unsigned char *ptr; /* whole table in one local piece, else NULL */
+	uint64_t addr;		  /* driver address of the table */
+	uint32_t n;		  /* entries */
+	bool have_last;		  /* last[] holds entry n - 1, read by the check */
+	unsigned char last[16];
+};
+
+/**
+ * Check indirect table [addr, addr + 16 * n) for reading and set up @p t
+ * (local pointer when the view maps it in one piece).
  * @return 0, or VTIO_EFAULT / VTIO_EACCES when the table is not readable.
  */
-int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t len,
-			 const unsigned char **ptr);
+int vtio__devq_map_table(const struct vtio_devq *q, uint64_t addr, uint32_t n,
+			 struct vtio__table *t);
+
+/**
+ * Copy entry @p i (< t->n) of table @p t to @p dst (16 bytes, wire format),
+ * each byte read once. @return 0 or the view's error.
+ */
+static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct vtio__table *t,
+					 uint32_t i, void *dst)
+{
+	if (VTIO_LIKELY(t->ptr != NULL)) {
+		vtio__peer_copy(dst, t->ptr + (size_t)i * 16u, 16);
+		return 0;
+	}
+	if (t->have_last && i == t->n - 1u) {
+		VTIO_MEMCPY(dst, t->last, 16); /* the private copy the check read */
+		return 0;
+	}
+	int err = vtio_mem_read(q->mem, t->addr + (uint64_t)i * 16u, dst, 16);
+	VTIO__PEER_COPY_BARRIER();
+	return err;
+}
 
 #endif /* VTIO_RING_INTERNAL_H */

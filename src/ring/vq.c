@@ -414,6 +414,16 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 	return VTIO__DISPATCH(vq, get_used, vq, len);
 }
 
+int vtio_vq_take_used(struct vtio_vq *vq, void **token, uint32_t *len)
+{
+	VTIO_ASSERT(vq != NULL && token != NULL);
+	void *t = vtio_vq_get_used(vq, len);
+	*token = t;
+	if (VTIO_LIKELY(t != NULL))
+		return 0;
+	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+}
+
 bool vtio_vq_more_used(const struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);

@@ -1033,7 +1033,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 		struct vtio_devq_chain fake;
 		memset(&fake, 0, sizeof(fake));
 		assert_int_equal(vtio_devq_push(q, &fake, 0), VTIO_EIO);
-		struct vtio_devq_used u = {0, 1, 0};
+		struct vtio_devq_done u = {{0, 1, 0}, 0};
 		assert_int_equal(vtio_devq_push_batch(q, &u, 1), VTIO_EIO);
 		assert_int_equal(vtio_devq_notify(q), VTIO_EIO);
 	}
@@ -1224,9 +1224,11 @@ static void test_enobufs_packed(void **state)
 	small_teardown(&e);
 }
 
-/* devq.h: vtio_devq_push() with len larger than the chain's writable length
- * is VTIO_EINVAL (a device-side caller bug), and does not break the queue.
- * (vtio_devq_push_batch() gets no writable length, so it cannot check.) */
+/* devq.h: a push with len larger than the chain's writable length is
+ * VTIO_EINVAL (a device-side caller bug), writes nothing and does not break
+ * the queue: vtio_devq_push() from the chain, vtio_devq_push_handle() and
+ * vtio_devq_push_batch() from the completion handle (a bad entry anywhere
+ * in a batch refuses the whole batch). */
 static void test_push_len_too_big(void **state)
 {
 	(void)state;
@@ -1239,10 +1241,22 @@ static void test_push_len_too_big(void **state)
 	struct vtio_devq_chain c;
 	assert_int_equal(pop_caps(e.q, &c, 4, 4), 0);
 	assert_int_equal(vtio_devq_push(e.q, &c, 33), VTIO_EINVAL);
+	struct vtio_devq_handle h = vtio_devq_handle_of(&c);
+	assert_int_equal(h.wr_cap, 32);
+	assert_int_equal(vtio_devq_push_handle(e.q, h, 33), VTIO_EINVAL);
+	struct vtio_devq_done d[2] = {{h, 0}, {h, 33}};
+	assert_int_equal(vtio_devq_push_batch(e.q, d, 2), VTIO_EINVAL);
+	struct vtio_devq_handle bad = h;
+	bad.id = 8;
+	assert_int_equal(vtio_devq_push_handle(e.q, bad, 0), VTIO_EINVAL);
 	assert_false(vtio_devq_is_broken(e.q));
 	assert_int_equal(used_idx(&e), 0);
-	assert_int_equal(vtio_devq_push(e.q, &c, 32), 0);
+	assert_int_equal(vtio_devq_push_handle(e.q, h, 32), 0);
 	assert_int_equal(used_idx(&e), 1);
+	d[1].len = 32;
+	d[0].len = 32;
+	assert_int_equal(vtio_devq_push_batch(e.q, d, 1), 0);
+	assert_int_equal(used_idx(&e), 2);
 	small_teardown(&e);
 }
 

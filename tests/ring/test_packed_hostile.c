@@ -348,7 +348,7 @@ static void test_hostile_driver_corpus(void **state)
 			/* broken stays broken */
 			assert_int_equal(hd_pop(&h, &c, rd, wr, 8), VTIO_EIO);
 			assert_false(vtio_devq_more_avail(h.q));
-			struct vtio_devq_used u = {0, 1, 0};
+			struct vtio_devq_done u = {{0, 1, 0}, 0};
 			assert_int_equal(vtio_devq_push_batch(h.q, &u, 1), VTIO_EIO);
 		}
 		hd_teardown(&h);
@@ -410,10 +410,10 @@ static void test_hostile_driver_wrap_list(void **state)
 		ring_desc(&h, 0, D(0), 8, 0, AV);
 		ring_desc(&h, 1, D(0), 8, 1, AV);
 		assert_int_equal(hd_pop(&h, &c, rd, wr, 4), 0);
-		struct vtio_devq_used u = {0, 1, 0};
+		struct vtio_devq_done u = {{0, 1, 0}, 0};
 		assert_int_equal(vtio_devq_push_batch(h.q, &u, 1), 0);
 		assert_int_equal(hd_pop(&h, &c, rd, wr, 4), 0);
-		u.id = 1;
+		u.h.id = 1;
 		assert_int_equal(vtio_devq_push_batch(h.q, &u, 1), 0);
 		ring_desc(&h, 2, D(0), 8, 0, AV | NEXT);
 		ring_desc(&h, 0, D(8), 8, 0, bad ? (uint16_t)AV : (uint16_t)US);
@@ -431,7 +431,7 @@ static void test_hostile_driver_push_unpopped(void **state)
 	(void)state;
 	struct hd h;
 	hd_setup(&h, 4, 0, 0, false);
-	struct vtio_devq_used u = {0, 1, 0};
+	struct vtio_devq_done u = {{0, 1, 0}, 0};
 	assert_int_equal(vtio_devq_push_batch(h.q, &u, 1), VTIO_EINVAL);
 	assert_false(vtio_devq_is_broken(h.q));
 	hd_teardown(&h);

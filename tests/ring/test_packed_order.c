@@ -202,15 +202,14 @@ static void test_order_device_batch(void **state)
 
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	int tok[3];
-	struct vtio_devq_used u[3];
+	struct vtio_devq_done u[3];
 	for (int i = 0; i < 3; i++) {
 		struct vtio_sg sg[2] = {vtio_sg_of(buf, 8), vtio_sg_of(buf + 8, 8)};
 		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, &tok[i]), 0);
 		struct vtio_devq_chain c;
 		fx_chain_init(&f, &c);
 		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
-		u[i].id = c.id;
-		u[i].ndesc = c.ndesc;
+		u[i].h = vtio_devq_handle_of(&c);
 		u[i].len = 4;
 	}
 	log.n = 0;

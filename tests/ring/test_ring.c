@@ -776,7 +776,7 @@ static void test_in_order(void **state)
 				assert_int_equal(vtio_vq_add(f.vq, sg, 0, sizes[b], toks[b]), 0);
 			}
 			vtio_vq_kick(f.vq);
-			struct vtio_devq_used u[3];
+			struct vtio_devq_done u[3];
 			for (int b = 0; b < 3; b++) {
 				struct vtio_devq_chain c;
 				fx_chain_init(&f, &c);
@@ -784,8 +784,7 @@ static void test_in_order(void **state)
 				assert_int_equal(c.id, expect_head);
 				ndesc[b] = c.ndesc;
 				expect_head = (uint16_t)((expect_head + c.ndesc) & 7);
-				u[b].id = c.id;
-				u[b].ndesc = c.ndesc;
+				u[b].h = vtio_devq_handle_of(&c);
 				u[b].len = 5;
 			}
 			(void)ndesc;
@@ -981,7 +980,8 @@ static void test_devq_capacity_and_push(void **state)
 		assert_int_equal(vtio_devq_write(f.dq, &c, 20, tmp, 4), 0);
 		/* SPLIT-DEV-6: len beyond the writable part is the caller's bug. */
 		assert_int_equal(vtio_devq_push(f.dq, &c, 17), VTIO_EINVAL);
-		struct vtio_devq_used u = {.id = (uint16_t)f.num, .ndesc = 1, .len = 0};
+		struct vtio_devq_done u = {.h = {.id = (uint16_t)f.num, .ndesc = 1, .wr_cap = 0},
+					   .len = 0};
 		assert_int_equal(vtio_devq_push_batch(f.dq, &u, 1), VTIO_EINVAL);
 		assert_int_equal(vtio_devq_push(f.dq, &c, 16), 0);
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)1);
@@ -1472,7 +1472,8 @@ static void test_inord_drv_1_dev_2(void **state)
 	assert_int_equal(c1.id, 6);
 	assert_int_equal(c2.id, 1);
 	memset((unsigned char *)f.areas.device + vtio_split_used_ring_off(3), 0xee, 8);
-	struct vtio_devq_used u[2] = {{c1.id, c1.ndesc, 16}, {c2.id, c2.ndesc, 3}};
+	struct vtio_devq_done u[2] = {{vtio_devq_handle_of(&c1), 16},
+				      {vtio_devq_handle_of(&c2), 3}};
 	assert_int_equal(vtio_devq_push_batch(f.dq, u, 2), 0);
 	const struct vtio_split_used_elem *e =
 	    (const void *)((const unsigned char *)f.areas.device + vtio_split_used_ring_off(2));

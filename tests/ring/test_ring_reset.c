@@ -229,11 +229,10 @@ static void test_reset_in_order_indirect(void **state)
 		add(&q, 2, 1, &tok[4]); /* indirect */
 		assert_int_equal(vtio_vq_kick(q.vq), 0);
 		struct vtio_devq_chain c[3];
-		struct vtio_devq_used u[3];
+		struct vtio_devq_done u[3];
 		for (int i = 0; i < 3; i++) {
 			pop(&q, &c[i]);
-			u[i].id = c[i].id;
-			u[i].ndesc = c[i].ndesc;
+			u[i].h = vtio_devq_handle_of(&c[i]);
 			u[i].len = 0;
 		}
 		assert_int_equal(vtio_devq_push_batch(q.dq, u, 3), 0);

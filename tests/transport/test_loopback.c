@@ -728,7 +728,7 @@ static void test_loopback_round_trip(void **state)
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	struct vtio_devq *d = vtio_loopback_devq(&E.lb, 0);
 	struct vtio_iov rd[8], wr[8];
-	struct vtio_devq_chain c = {rd, 8, 0, wr, 8, 0, 0, 0, 0, 0};
+	struct vtio_devq_chain c = {.rd = rd, .rd_max = 8, .wr = wr, .wr_max = 8};
 	assert_int_equal(vtio_devq_pop(d, &c), 0);
 	assert_int_equal(c.rd_len, 64);
 	assert_int_equal(c.wr_len, 16);
@@ -827,7 +827,7 @@ static void test_reset_dev_3_queue_reset(void **state)
 	/* The device takes two of queue 0's buffers before the reset. */
 	struct vtio_devq *d0 = vtio_loopback_devq(&E.lb, 0);
 	struct vtio_iov rd[4], wr[4];
-	struct vtio_devq_chain c = {rd, 4, 0, wr, 4, 0, 0, 0, 0, 0};
+	struct vtio_devq_chain c = {.rd = rd, .rd_max = 4, .wr = wr, .wr_max = 4};
 	assert_int_equal(vtio_devq_pop(d0, &c), 0);
 	assert_int_equal(vtio_transport_queue_reset(E.t, 0), 0);
 	assert_null(vtio_loopback_devq(&E.lb, 0));
