@@ -5,7 +5,7 @@
 # vtio_host.
 find_package(Threads REQUIRED)
 set(VTIO_HOST_DIR ${CMAKE_CURRENT_LIST_DIR})
-add_library(vtio_host STATIC ${VTIO_HOST_DIR}/host_event.c)
+add_library(vtio_host STATIC ${VTIO_HOST_DIR}/host_event.c ${VTIO_HOST_DIR}/host_shm.c)
 target_include_directories(vtio_host PUBLIC ${VTIO_HOST_DIR})
 target_link_libraries(vtio_host PUBLIC vtio Threads::Threads)
 set_target_properties(vtio_host PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
