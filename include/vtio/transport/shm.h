@@ -133,7 +133,7 @@ struct vtio_shm_entry {
 	uint32_t config_size; /**< Its bytes. */
 	uint32_t bounce_off;  /**< Bounce-pool area for the driver (0 with size 0: none). */
 	uint32_t bounce_size; /**< Its bytes. */
-	uint32_t reserved[4]; /**< Zero. */
+	uint32_t reserved[5]; /**< Zero. */
 };
 
 /** Command codes (vtio_shm_regs::op). */
