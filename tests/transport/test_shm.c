@@ -54,8 +54,12 @@ static void echo_serve(struct tdev *t)
 	struct vtio_iov rd[8], wr[8];
 	for (;;) {
 		struct vtio_devq_chain c = {.rd = rd, .rd_max = 8, .wr = wr, .wr_max = 8};
-		if (vtio_devq_pop(t->q, &c) != 0)
-			break;
+		if (vtio_devq_pop(t->q, &c) != 0) {
+			/* Ask for the next kick; pop again if a chain slipped in. */
+			if (vtio_devq_enable_notify(t->q))
+				break;
+			continue;
+		}
 		uint32_t n = 0;
 		if (c.rd_num == 1 && c.wr_num == 1 && rd[0].ptr && wr[0].ptr) {
 			n = rd[0].len < wr[0].len ? rd[0].len : wr[0].len;
