@@ -54,9 +54,10 @@ static void echo_serve(struct tdev *t)
 	struct vtio_iov rd[8], wr[8];
 	for (;;) {
 		struct vtio_devq_chain c = {.rd = rd, .rd_max = 8, .wr = wr, .wr_max = 8};
-		if (vtio_devq_pop(t->q, &c) != 0) {
+		int pr = vtio_devq_pop(t->q, &c);
+		if (pr != 0) {
 			/* Ask for the next kick; pop again if a chain slipped in. */
-			if (vtio_devq_enable_notify(t->q))
+			if (pr != VTIO_EAGAIN || vtio_devq_enable_notify(t->q))
 				break;
 			continue;
 		}
