@@ -584,6 +584,17 @@ int vtio_shm_dev_poll(struct vtio_shm_dev *sd)
 	return n;
 }
 
+void vtio_shm_dev_reset(struct vtio_shm_dev *sd)
+{
+	vtio_dev_set_status(sd->dev, 0);
+	/* Whatever the old driver left in the slot is not a command. */
+	sd->last_req = rd32(&sd->regs->req_seq);
+	wr32_rel(&sd->regs->ack_seq, sd->last_req);
+	for (uint16_t i = 0; i < sd->num_queues; i++)
+		sd->kick_seen[i] = rd32(&sd->queues[i].kick);
+	mirror_state(sd);
+}
+
 int vtio_shm_dev_remove(struct vtio_shm_dev *sd)
 {
 	int r = vtio_shm_dir_remove(sd->dir, sd->slot);

@@ -434,6 +434,15 @@ int vtio_shm_dev_init(struct vtio_shm_dev *sd, const struct vtio_shm_dev_config 
 int vtio_shm_dev_poll(struct vtio_shm_dev *sd);
 
 /**
+ * The driver went away (its process died, the link dropped): reset the
+ * device core as a status write of 0 would (every queue stops) and refresh
+ * the mirrors, so the next driver starts from a clean device.
+ * @param sd  device role.
+ * Context: device side, serialised with vtio_shm_dev_poll().
+ */
+void vtio_shm_dev_reset(struct vtio_shm_dev *sd);
+
+/**
  * Remove the device from the directory (vtio_shm_dir_remove()) and ring the
  * driver's configuration doorbell so a bound driver notices at once.
  * @param sd  device role.
