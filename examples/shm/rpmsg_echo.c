@@ -269,12 +269,15 @@ int rpm_drv_poll(struct rpm_drv *d)
 	int got = 0;
 	uint32_t len;
 	void *tok;
-	while ((tok = vtio_vq_get_used(d->tx, &len)) != NULL) {
-		unsigned i = (unsigned)((uintptr_t)tok - 1);
-		if (i < RPM_NTX)
-			d->tx_busy &= ~(1u << i);
-	}
+	do {
+		while ((tok = vtio_vq_get_used(d->tx, &len)) != NULL) {
+			unsigned i = (unsigned)((uintptr_t)tok - 1);
+			if (i < RPM_NTX)
+				d->tx_busy &= ~(1u << i);
+		}
+	} while (!vtio_vq_enable_cb(d->tx));
 	bool reposted = false;
+again:
 	while ((tok = vtio_vq_get_used(d->rx, &len)) != NULL) {
 		unsigned i = (unsigned)((uintptr_t)tok - 1);
 		if (i >= RPM_NRX)
@@ -306,6 +309,9 @@ int rpm_drv_poll(struct rpm_drv *d)
 			return r;
 		reposted = true;
 	}
+	/* Ask for the next interrupt (EVENT_IDX moves used_event). */
+	if (!vtio_vq_enable_cb(d->rx))
+		goto again;
 	if (reposted)
 		vtio_vq_kick(d->rx);
 	return got;
