@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vtio/transport.h"
 
@@ -37,8 +38,12 @@ int rpm_host_dev_serve(struct rpm_host_dev *h, int sfd, const volatile sig_atomi
 		       int idle_ms)
 {
 	int r = vtio_host_link_send(&h->link, sfd, NULL, 0);
-	if (r)
-		return r;
+	if (r) {
+		close(sfd);
+		/* Gone before the hello (e.g. another program probing the
+		 * socket): nothing to serve, wait for the next one. */
+		return r == VTIO_ENOTCONN ? 0 : r;
+	}
 	h->drivers++;
 	int idle = 0;
 	for (;;) {

@@ -86,7 +86,10 @@ void vtio_host_shm_close(struct vtio_host_shm *w);
 /*
  * Listen on the UNIX socket @p path (SOCK_STREAM, close-on-exec). A stale
  * socket file at @p path (nobody listening) is removed first; a live one
- * gives VTIO_EBUSY; a path too long for sun_path gives VTIO_EMSGSIZE.
+ * gives VTIO_EBUSY (found by connecting to it: that probe leaves a closed
+ * connection in the live listener's backlog, so a server treats a peer gone
+ * before its hello as gone, not as an error); a path too long for sun_path
+ * gives VTIO_EMSGSIZE.
  * Returns 0 with *lfd set, or VTIO_EBUSY / VTIO_EMSGSIZE / VTIO_EACCES /
  * VTIO_ENOENT (directory missing) / VTIO_EIO.
  */

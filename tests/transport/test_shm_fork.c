@@ -161,6 +161,10 @@ static void test_link_path_and_bad_hello(void **state)
 	assert_int_equal(vtio_host_listen(path, &lfd), 0);
 	int l2;
 	assert_int_equal(vtio_host_listen(path, &l2), VTIO_EBUSY);
+	/* That probe left a closed connection in the backlog. */
+	assert_int_equal(vtio_host_accept(lfd, 1000, &sfd), 0);
+	assert_true(vtio_host_peer_gone(sfd));
+	close(sfd);
 	assert_int_equal(vtio_host_connect(path, 0, &cfd), 0);
 	assert_int_equal(vtio_host_accept(lfd, 1000, &sfd), 0);
 	/* A hello that is too short, then EOF: VTIO_EBADMSG, no fd leaks. */
