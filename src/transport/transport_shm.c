@@ -13,22 +13,28 @@ VTIO_STATIC_ASSERT(sizeof(struct vtio_shm_queue) == 48, "shm queue entry is 48 b
 
 static uint32_t rd32(const uint32_t *p)
 {
-	return vtio_le32(__atomic_load_n(p, __ATOMIC_RELAXED));
+	return vtio_le32(VTIO_READ_ONCE32(p));
 }
 
+/* Acquire / release through the port's barriers (DMA strength: the peer
+ * may be across NTB or PCIe), not __atomic library calls, so cores without
+ * atomic instructions only override the port hooks. */
 static uint32_t rd32_acq(const uint32_t *p)
 {
-	return vtio_le32(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+	uint32_t v = VTIO_READ_ONCE32(p);
+	VTIO_DMA_RMB();
+	return vtio_le32(v);
 }
 
 static void wr32(uint32_t *p, uint32_t v)
 {
-	__atomic_store_n(p, vtio_le32(v), __ATOMIC_RELAXED);
+	VTIO_WRITE_ONCE32(p, vtio_le32(v));
 }
 
 static void wr32_rel(uint32_t *p, uint32_t v)
 {
-	__atomic_store_n(p, vtio_le32(v), __ATOMIC_RELEASE);
+	VTIO_DMA_WMB();
+	VTIO_WRITE_ONCE32(p, vtio_le32(v));
 }
 
 static uint64_t rd64(const uint64_t *p)
@@ -48,14 +54,16 @@ static void wr64(uint64_t *p, uint64_t v)
  * concurrent peer write is a race on values only, never on the language. */
 static void win_copy_out(unsigned char *dst, const unsigned char *src, size_t n)
 {
+	const volatile unsigned char *s = src;
 	for (size_t i = 0; i < n; i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		dst[i] = s[i];
 }
 
 static void win_copy_in(unsigned char *dst, const unsigned char *src, size_t n)
 {
+	volatile unsigned char *d = dst;
 	for (size_t i = 0; i < n; i++)
-		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+		d[i] = src[i];
 }
 
 static int def_wait(void *ctx)
@@ -553,7 +561,7 @@ static int do_command(struct vtio_shm_dev *sd, uint32_t seq)
 		sd->bad_commands++;
 	sd->commands++;
 	mirror_state(sd);
-	__atomic_store_n(&g->result, (int32_t)vtio_le32((uint32_t)res), __ATOMIC_RELAXED);
+	wr32((uint32_t *)(void *)&g->result, (uint32_t)res);
 	wr32_rel(&g->ack_seq, seq);
 	sd->hooks.ring(sd->hooks.ctx, sd->drv_bell + 1u);
 	return 1;
@@ -657,14 +665,13 @@ static int drv_cmd(struct vtio_shm_drv *d, uint32_t op, uint32_t index, uint32_t
 		return r;
 	for (uint32_t n = 0; n < VTIO_SHM_CMD_WAITS; n++) {
 		if (rd32_acq(&g->ack_seq) == seq)
-			return (int32_t)vtio_le32(
-			    (uint32_t)__atomic_load_n(&g->result, __ATOMIC_RELAXED));
+			return (int32_t)rd32((const uint32_t *)(const void *)&g->result);
 		r = d->hooks.wait(d->hooks.ctx);
 		if (r)
 			return r;
 	}
 	if (rd32_acq(&g->ack_seq) == seq)
-		return (int32_t)vtio_le32((uint32_t)__atomic_load_n(&g->result, __ATOMIC_RELAXED));
+		return (int32_t)rd32((const uint32_t *)(const void *)&g->result);
 	return VTIO_ETIMEDOUT;
 }
 
