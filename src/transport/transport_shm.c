@@ -235,7 +235,7 @@ int vtio_shm_dir_format(struct vtio_shm_dir *dir, void *win, size_t size, uint64
 			unsigned entries)
 {
 	if (dir == NULL || win == NULL || ((uintptr_t)win & 7u) != 0 || entries == 0 ||
-	    entries > VTIO_SHM_MAX_ENTRIES || (uint64_t)size > 0xffffffffu)
+	    entries > VTIO_SHM_MAX_ENTRIES || (uint64_t)size >> 32 != 0)
 		return VTIO_EINVAL;
 	uint64_t dir_off = VTIO_SHM_ALIGN;
 	uint64_t heap =
