@@ -262,7 +262,7 @@ int vtio_host_connect(const char *path, int timeout_ms, int *sfd)
 			return from_errno(e);
 		if (now_ms() >= end)
 			return e == ENOENT ? VTIO_ENOENT : VTIO_ENOTCONN;
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = {0, 10L * 1000 * 1000};
 		if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
 			return VTIO_EAGAIN;
 	}
@@ -511,7 +511,10 @@ int vtio_host_link_recv(struct vtio_host_link *l, int sfd, int timeout_ms, void 
 	if (sfd < 0 || (info_cap && !info))
 		return VTIO_EINVAL;
 	struct link_hello h;
+	memset(&h, 0, sizeof(h));
 	int fds[1 + 2 * VTIO_HOST_LINK_MAX_BELLS];
+	for (unsigned i = 0; i < 1 + 2 * VTIO_HOST_LINK_MAX_BELLS; i++)
+		fds[i] = -1;
 	unsigned n = 0;
 	int r = vtio_host_recv_fds(sfd, &h, sizeof(h), fds, 1 + 2 * VTIO_HOST_LINK_MAX_BELLS, &n,
 				   timeout_ms);
@@ -528,7 +531,8 @@ int vtio_host_link_recv(struct vtio_host_link *l, int sfd, int timeout_ms, void 
 		close_fds(fds, n);
 		return r;
 	}
-	/* Bells must be eventfds: a non-blocking 8-byte counter. */
+	/* Bells are used non-blocking (8-byte reads and writes only), so a peer
+	 * that sends some other kind of fd cannot make us block on it. */
 	for (unsigned i = 1; i < n; i++) {
 		int fl = fcntl(fds[i], F_GETFL);
 		if (fl < 0) {
