@@ -31,10 +31,12 @@ timeout 20 "$DRV" --socket "$SOCK" --timeout 1 2>"$DIR/err"
 timeout 90 "$DEV" --socket "$SOCK" --idle-timeout 60 >"$DIR/dev.out" 2>&1 &
 DEVPID=$!
 timeout 30 "$DRV" --socket "$SOCK" --count 300 >"$DIR/drv1.out" 2>&1 || fail "first driver"
-grep -q "bound 'rpmsg-echo' at 0x400; 300/300 echoes matched" "$DIR/drv1.out" || fail "first driver output"
-# The device reset itself when the first driver left: a second one works.
-timeout 30 "$DRV" --socket "$SOCK" --count 50 --message again >"$DIR/drv2.out" 2>&1 || fail "second driver"
-grep -q "50/50 echoes matched" "$DIR/drv2.out" || fail "second driver output"
+grep -q "bound 'rpmsg-echo' at 0x400 (split ring); 300/300 echoes matched" "$DIR/drv1.out" || fail "first driver output"
+# The device reset itself when the first driver left: a second one works,
+# this time over the packed ring.
+timeout 30 "$DRV" --socket "$SOCK" --count 50 --message again --packed >"$DIR/drv2.out" 2>&1 || fail "second driver"
+grep -q "(packed ring); 50/50 echoes matched" "$DIR/drv2.out" || fail "second driver output"
+
 # A second device on the same socket is refused.
 timeout 10 "$DEV" --socket "$SOCK" 2>"$DIR/err" >/dev/null; [ $? -eq 1 ] && grep -q "another program is listening" "$DIR/err" || fail "second device"
 # SIGINT stops a running driver cleanly (exit 0), the device survives.

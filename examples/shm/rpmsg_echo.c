@@ -214,7 +214,7 @@ static int post_rx(struct rpm_drv *d, unsigned i)
 }
 
 int rpm_drv_start(struct rpm_drv *d, void *win, size_t size, const struct vtio_shm_entry_info *e,
-		  const struct vtio_shm_hooks *hooks)
+		  const struct vtio_shm_hooks *hooks, bool packed)
 {
 	memset(d, 0, sizeof(*d));
 	int r = vtio_shm_drv_init(&d->shm, win, size, e, hooks);
@@ -226,7 +226,7 @@ int rpm_drv_start(struct rpm_drv *d, void *win, size_t size, const struct vtio_s
 	struct vtio_transport *t = vtio_shm_drv_transport(&d->shm);
 	struct vtio_transport_negotiation n = {
 	    .supported = VTIO_FEATURE(VTIO_F_EVENT_IDX),
-	    .required = VTIO_FEATURE(RPM_F_NS),
+	    .required = VTIO_FEATURE(RPM_F_NS) | (packed ? VTIO_FEATURE(VTIO_F_RING_PACKED) : 0),
 	};
 	r = vtio_transport_negotiate(t, &n);
 	if (r)

@@ -78,10 +78,11 @@ struct rpm_drv {
 	uint64_t received, sent;
 };
 
-/* Bind directory entry @e and bring the device up: negotiate, two queues
- * over the bounce area, rx buffers posted, DRIVER_OK. */
+/* Bind directory entry @e and bring the device up: negotiate (the packed
+ * ring with @packed), two queues over the bounce area, rx buffers posted,
+ * DRIVER_OK. */
 int rpm_drv_start(struct rpm_drv *d, void *win, size_t size, const struct vtio_shm_entry_info *e,
-		  const struct vtio_shm_hooks *hooks);
+		  const struct vtio_shm_hooks *hooks, bool packed);
 /* Reap used buffers: name-service announcements bind the endpoint,
  * messages to us are kept in last/last_len. Returns the number of
  * messages received (>= 0) or an error. */

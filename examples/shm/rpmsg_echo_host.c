@@ -94,7 +94,7 @@ static int drv_wait(void *ctx)
 	return 0;
 }
 
-int rpm_host_drv_connect(struct rpm_host_drv *h, int sfd, int timeout_ms)
+int rpm_host_drv_connect(struct rpm_host_drv *h, int sfd, int timeout_ms, bool packed)
 {
 	memset(h, 0, sizeof(*h));
 	int r = vtio_host_link_recv(&h->link, sfd, timeout_ms, NULL, 0, NULL);
@@ -104,7 +104,7 @@ int rpm_host_drv_connect(struct rpm_host_drv *h, int sfd, int timeout_ms)
 	r = vtio_shm_dir_find(h->link.win.base, h->link.win.size, 0, RPM_DEVICE_ID, &e);
 	if (!r) {
 		struct vtio_shm_hooks hooks = {vtio_host_link_ring, drv_wait, &h->link};
-		r = rpm_drv_start(&h->d, h->link.win.base, h->link.win.size, &e, &hooks);
+		r = rpm_drv_start(&h->d, h->link.win.base, h->link.win.size, &e, &hooks, packed);
 	}
 	if (r)
 		vtio_host_link_close(&h->link);

@@ -42,8 +42,9 @@ struct rpm_host_drv {
 	struct rpm_drv d;
 };
 
-/* Receive the window on @sfd, find the echo device, bring it up. */
-int rpm_host_drv_connect(struct rpm_host_drv *h, int sfd, int timeout_ms);
+/* Receive the window on @sfd, find the echo device, bring it up (packed
+ * ring with @packed). */
+int rpm_host_drv_connect(struct rpm_host_drv *h, int sfd, int timeout_ms, bool packed);
 /* Wait for the name-service announcement, then send @count messages
  * ("<text> <n>") one at a time and check each echo. *ok counts the echoes
  * that matched. 0 when all matched; VTIO_EBADMSG on a wrong echo;

@@ -23,7 +23,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vtio-rpmsg-echo-drv --socket PATH [--count N] [--message TEXT]\n"
-		   "                           [--timeout SEC]\n"
+		   "                           [--timeout SEC] [--packed]\n"
 		   "\n"
 		   "Connect to vtio-rpmsg-echo-dev at the UNIX socket PATH, bind its\n"
 		   "'rpmsg-echo' endpoint and send N messages \"TEXT <i>\", checking each echo.\n"
@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		   "  --message TEXT   message text (default \"hello\", at most 400 bytes)\n"
 		   "  --timeout SEC    give up after SEC seconds without progress, also\n"
 		   "                   waiting for the device to appear (default 5)\n"
+		   "  --packed         use the packed ring (default: split)\n"
 		   "  --help           this text\n"
 		   "\n"
 		   "Exit status: 0 all echoes matched, 1 failure, 2 bad arguments.\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
 {
 	const char *path = NULL, *text = "hello";
 	unsigned long count = 10, timeout_s = 5;
+	bool packed = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
 				    argv[i]);
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--packed")) {
+			packed = true;
 		} else if (!strcmp(argv[i], "--message") && i + 1 < argc) {
 			text = argv[++i];
 			if (strlen(text) > 400) {
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct rpm_host_drv h;
-	r = rpm_host_drv_connect(&h, sfd, ms);
+	r = rpm_host_drv_connect(&h, sfd, ms, packed);
 	if (r) {
 		close(sfd);
 		fprintf(stderr, "vtio-rpmsg-echo-drv: cannot bring up the device: %s\n",
@@ -126,8 +130,8 @@ int main(int argc, char **argv)
 	unsigned ok = 0;
 	r = rpm_host_drv_echo(&h, text, (unsigned)count, &stop_flag, ms, &ok);
 	if (h.d.bound)
-		printf("vtio-rpmsg-echo-drv: bound '%s' at 0x%x; %u/%lu echoes matched\n",
-		       h.d.remote_name, h.d.remote, ok, count);
+		printf("vtio-rpmsg-echo-drv: bound '%s' at 0x%x (%s ring); %u/%lu echoes matched\n",
+		       h.d.remote_name, h.d.remote, packed ? "packed" : "split", ok, count);
 	rpm_host_drv_close(&h);
 	if (r == VTIO_ECANCELED) {
 		printf("vtio-rpmsg-echo-drv: stopped by signal\n");

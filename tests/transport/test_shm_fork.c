@@ -36,7 +36,7 @@ static int reap(pid_t pid, int secs)
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = {0, 10L * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGKILL);
@@ -46,9 +46,12 @@ static int reap(pid_t pid, int secs)
 
 /* Child: a driver that echoes @count messages; exits 0 on success. With
  * @crash it leaves without resetting the device (a driver that died). */
-static void child_driver(int sfd, unsigned count, bool crash)
+static void child_driver(int sfd, unsigned count, bool crash, bool packed)
 {
-	int r = rpm_host_drv_connect(&D, sfd, 5000);
+	int r = rpm_host_drv_connect(&D, sfd, 5000, packed);
+	if (r == 0 && vtio_transport_layout(vtio_shm_drv_transport(&D.d.shm)) !=
+			  (packed ? VTIO_LAYOUT_PACKED : VTIO_LAYOUT_SPLIT))
+		_exit(12);
 	if (r)
 		_exit(10);
 	unsigned ok = 0;
@@ -61,16 +64,15 @@ static void child_driver(int sfd, unsigned count, bool crash)
 	_exit(0);
 }
 
-static void test_fork_rpmsg_echo(void **state)
+static void fork_echo(bool packed)
 {
-	(void)state;
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(sv[0]);
-		child_driver(sv[1], 500, false);
+		child_driver(sv[1], 500, false, packed);
 	}
 	close(sv[1]);
 	/* The device is initialised and published before a driver sees it. */
@@ -83,6 +85,18 @@ static void test_fork_rpmsg_echo(void **state)
 	/* The driver reset the device as it left; the device is back at 0. */
 	assert_int_equal(vtio_dev_status(&H.rd.dev), 0);
 	rpm_host_dev_destroy(&H);
+}
+
+static void test_fork_rpmsg_echo_split(void **state)
+{
+	(void)state;
+	fork_echo(false);
+}
+
+static void test_fork_rpmsg_echo_packed(void **state)
+{
+	(void)state;
+	fork_echo(true);
 }
 
 /* A driver that dies mid-run: the device sees the socket close, resets
@@ -98,7 +112,7 @@ static void test_fork_driver_dies_then_reconnect(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			close(sv[0]);
-			child_driver(sv[1], 100, round == 0);
+			child_driver(sv[1], 100, round == 0, round == 1);
 		}
 		close(sv[1]);
 		uint64_t before = H.rd.echoed;
@@ -142,7 +156,7 @@ static void test_fork_device_dies(void **state)
 		_exit(r == VTIO_ECANCELED ? 0 : 11);
 	}
 	close(sv[1]);
-	assert_int_equal(rpm_host_drv_connect(&D, sv[0], 5000), 0);
+	assert_int_equal(rpm_host_drv_connect(&D, sv[0], 5000, false), 0);
 	unsigned ok = 0;
 	int r = rpm_host_drv_echo(&D, "dies", 100000000u, &no_stop, 5000, &ok);
 	assert_int_equal(r, VTIO_ENOTCONN);
@@ -248,7 +262,8 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fork_rpmsg_echo),
+	    cmocka_unit_test(test_fork_rpmsg_echo_split),
+	    cmocka_unit_test(test_fork_rpmsg_echo_packed),
 	    cmocka_unit_test(test_fork_driver_dies_then_reconnect),
 	    cmocka_unit_test(test_fork_device_dies),
 	    cmocka_unit_test(test_link_path_and_bad_hello),
