@@ -3,4 +3,7 @@ list(APPEND VTIO_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/transport_core.c
   ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c)
 # Shared-memory + doorbell transport (directory, register block, both roles).
-list(APPEND VTIO_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/transport_shm.c)
+# Its device role drives the device core (dev_core.c): built when the tree has it.
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/dev_core.c)
+  list(APPEND VTIO_CORE_SOURCES ${CMAKE_CURRENT_LIST_DIR}/transport_shm.c)
+endif()

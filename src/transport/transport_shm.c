@@ -1,5 +1,6 @@
 /* Shared-memory + doorbell transport: directory, register block, both roles. */
 #include "vtio/transport/shm.h"
+#include "vtio/dev.h"
 
 VTIO_STATIC_ASSERT(sizeof(struct vtio_shm_header) == 64, "shm header is 64 bytes");
 VTIO_STATIC_ASSERT(sizeof(struct vtio_shm_entry) == 64, "shm entry is 64 bytes");

@@ -68,7 +68,6 @@
 #include <stdint.h>
 
 #include "../transport.h"
-#include "../dev.h"
 #include "../mem.h"
 
 #ifdef __cplusplus
@@ -79,6 +78,8 @@ extern "C" {
  * @ingroup vtio_transport
  * @{
  */
+
+struct vtio_dev; /* the device core (dev.h), used by the device role */
 
 /* ---- Wire layout ------------------------------------------------------------------------ */
 
