@@ -226,10 +226,18 @@ static struct vtio_shm_header *hdr(struct vtio_shm_dir *dir)
 	return (struct vtio_shm_header *)(void *)dir->win;
 }
 
+/* Everything the device side does uses the directory's own records
+ * (dir->dir_off, dir->slots): the window may have been rewritten by the
+ * driver, so it is written here, never read back. */
 static struct vtio_shm_entry *dir_slot(struct vtio_shm_dir *dir, unsigned slot)
 {
-	return (struct vtio_shm_entry *)(void *)(dir->win + rd32(&hdr(dir)->dir_off) +
+	return (struct vtio_shm_entry *)(void *)(dir->win + dir->dir_off +
 						 (size_t)slot * sizeof(struct vtio_shm_entry));
+}
+
+static void dir_bump(struct vtio_shm_dir *dir)
+{
+	wr32_rel(&hdr(dir)->dir_gen, ++dir->dir_gen);
 }
 
 int vtio_shm_dir_format(struct vtio_shm_dir *dir, void *win, size_t size, uint64_t dev_base,
@@ -246,6 +254,8 @@ int vtio_shm_dir_format(struct vtio_shm_dir *dir, void *win, size_t size, uint64
 	VTIO_MEMSET(dir, 0, sizeof(*dir));
 	dir->win = win;
 	dir->size = size;
+	dir->dev_base = dev_base;
+	dir->dir_off = (uint32_t)dir_off;
 	dir->next_id = 1;
 	dir->heap_off = (uint32_t)heap;
 	dir->heap_next = (uint32_t)heap;
@@ -263,7 +273,7 @@ int vtio_shm_dir_format(struct vtio_shm_dir *dir, void *win, size_t size, uint64
 	wr32(&h->entry_size, sizeof(struct vtio_shm_entry));
 	wr32(&h->heap_off, (uint32_t)heap);
 	wr32(&h->heap_size, (uint32_t)(size - heap));
-	wr32_rel(&h->dir_gen, 1);
+	dir_bump(dir);
 	return 0;
 }
 
@@ -290,8 +300,7 @@ int vtio_shm_dir_add(struct vtio_shm_dir *dir, const struct vtio_shm_dir_request
 		return VTIO_EINVAL;
 	unsigned s;
 	for (s = 0; s < dir->entries; s++)
-		if (rd32(&dir_slot(dir, s)->state) == VTIO_SHM_FREE &&
-		    rd32(&dir_slot(dir, s)->id) == 0)
+		if (dir->slots[s].id == 0)
 			break;
 	if (s == dir->entries)
 		return VTIO_ENOSPC;
@@ -318,21 +327,34 @@ int vtio_shm_dir_add(struct vtio_shm_dir *dir, const struct vtio_shm_dir_request
 	VTIO_MEMSET(dir->win + queues, 0, (size_t)req->num_queues * sizeof(struct vtio_shm_queue));
 	if (req->config_size)
 		VTIO_MEMSET(dir->win + config, 0, req->config_size);
-	struct vtio_shm_entry *e = dir_slot(dir, s);
 	/* Doorbells: one towards the device, two towards the driver, per device. */
-	uint32_t bell = dir->bells;
+	uint32_t bell = dir->bells & 0xfffeu;
 	dir->bells += 2;
-	wr32(&e->id, dir->next_id++);
+	struct vtio_shm_slot *ls = &dir->slots[s];
+	ls->id = dir->next_id++;
+	if (dir->next_id == 0)
+		dir->next_id = 1;
+	ls->state = VTIO_SHM_FREE; /* reserved, not published */
+	ls->regs_off = regs;
+	ls->queues_off = queues;
+	ls->config_off = config;
+	ls->config_size = req->config_size;
+	ls->heap_lo = saved;
+	ls->heap_hi = dir->heap_next;
+	ls->num_queues = req->num_queues;
+	ls->drv_bell = (uint16_t)bell;
+	struct vtio_shm_entry *e = dir_slot(dir, s);
+	wr32(&e->state, VTIO_SHM_FREE);
+	wr32(&e->id, ls->id);
 	wr32(&e->device_type, req->device_type);
-	wr32((uint32_t *)(void *)&e->num_queues, req->num_queues | ((bell & 0xffffu) << 16));
-	wr32((uint32_t *)(void *)&e->drv_bell, bell & 0xffffu);
+	wr32((uint32_t *)(void *)&e->num_queues, req->num_queues | (bell << 16));
+	wr32((uint32_t *)(void *)&e->drv_bell, bell);
 	wr32(&e->regs_off, regs);
 	wr32(&e->queues_off, queues);
 	wr32(&e->config_off, config);
 	wr32(&e->config_size, req->config_size);
 	wr32(&e->bounce_off, req->bounce_size ? bounce : 0);
 	wr32(&e->bounce_size, req->bounce_size);
-	/* state stays FREE with a non-zero id: reserved, not published. */
 	*slot = s;
 	return 0;
 }
@@ -341,24 +363,17 @@ int vtio_shm_dir_remove(struct vtio_shm_dir *dir, unsigned slot)
 {
 	if (dir == NULL || slot >= dir->entries)
 		return VTIO_ERANGE;
-	struct vtio_shm_entry *e = dir_slot(dir, slot);
-	if (rd32(&e->id) == 0)
+	struct vtio_shm_slot *ls = &dir->slots[slot];
+	if (ls->id == 0)
 		return VTIO_ENOENT;
-	wr32_rel(&e->state, VTIO_SHM_GONE);
-	/* Give back the areas if they are the last ones carved. */
-	uint32_t top = rd32(&e->bounce_size) ? rd32(&e->bounce_off) + rd32(&e->bounce_size) : 0;
-	uint32_t c = rd32(&e->config_off) + rd32(&e->config_size);
-	uint32_t q =
-	    rd32(&e->queues_off) + (uint32_t)(rd32((uint32_t *)(void *)&e->num_queues) & 0xffffu) *
-				       (uint32_t)sizeof(struct vtio_shm_queue);
-	if (c > top)
-		top = c;
-	if (q > top)
-		top = q;
-	if (top == dir->heap_next)
-		dir->heap_next = rd32(&e->regs_off);
-	struct vtio_shm_header *h = hdr(dir);
-	wr32_rel(&h->dir_gen, rd32(&h->dir_gen) + 1);
+	ls->state = VTIO_SHM_GONE;
+	wr32_rel(&dir_slot(dir, slot)->state, VTIO_SHM_GONE);
+	/* Give the areas back if they are the last ones carved. */
+	if (ls->heap_hi == dir->heap_next) {
+		dir->heap_next = ls->heap_lo;
+		ls->heap_hi = ls->heap_lo;
+	}
+	dir_bump(dir);
 	return 0;
 }
 
@@ -366,9 +381,12 @@ int vtio_shm_dir_reclaim(struct vtio_shm_dir *dir, unsigned slot)
 {
 	if (dir == NULL || slot >= dir->entries)
 		return VTIO_ERANGE;
-	struct vtio_shm_entry *e = dir_slot(dir, slot);
-	if (rd32(&e->state) == VTIO_SHM_LIVE)
+	struct vtio_shm_slot *ls = &dir->slots[slot];
+	if (ls->state == VTIO_SHM_LIVE)
 		return VTIO_EBUSY;
+	ls->state = VTIO_SHM_FREE;
+	ls->id = 0;
+	struct vtio_shm_entry *e = dir_slot(dir, slot);
 	wr32_rel(&e->state, VTIO_SHM_FREE);
 	wr32(&e->id, 0);
 	return 0;
@@ -381,7 +399,7 @@ int vtio_shm_dir_reclaim(struct vtio_shm_dir *dir, unsigned slot)
 /* Mirror the config space under the sequence lock (odd while writing). */
 static void mirror_config(struct vtio_shm_dev *sd)
 {
-	uint32_t seq = rd32(&sd->regs->config_seq);
+	uint32_t seq = sd->config_seq;
 	wr32(&sd->regs->config_seq, seq + 1);
 	VTIO_SMP_WMB();
 	unsigned char buf[64];
@@ -394,6 +412,7 @@ static void mirror_config(struct vtio_shm_dev *sd)
 	}
 	sd->mirrored_gen = vtio_dev_config_generation(sd->dev);
 	wr32(&sd->regs->config_gen, sd->mirrored_gen);
+	sd->config_seq = seq + 2;
 	wr32_rel(&sd->regs->config_seq, seq + 2);
 }
 
@@ -456,12 +475,11 @@ int vtio_shm_dev_init(struct vtio_shm_dev *sd, const struct vtio_shm_dev_config 
 	    cfg->hooks.ring == NULL || cfg->slot >= cfg->dir->entries)
 		return VTIO_EINVAL;
 	struct vtio_shm_dir *dir = cfg->dir;
-	struct vtio_shm_entry *e = dir_slot(dir, cfg->slot);
-	if (rd32(&e->id) == 0 || rd32(&e->state) != VTIO_SHM_FREE)
+	const struct vtio_shm_slot *ls = &dir->slots[cfg->slot];
+	if (ls->id == 0 || ls->state != VTIO_SHM_FREE)
 		return VTIO_EINVAL;
-	uint16_t nq = (uint16_t)(rd32((uint32_t *)(void *)&e->num_queues) & 0xffffu);
-	if (nq != vtio_dev_num_queues(cfg->dev) ||
-	    rd32(&e->config_size) != vtio_dev_config_len(cfg->dev))
+	if (ls->num_queues != vtio_dev_num_queues(cfg->dev) ||
+	    ls->config_size != vtio_dev_config_len(cfg->dev))
 		return VTIO_EINVAL;
 	VTIO_MEMSET(sd, 0, sizeof(*sd));
 	sd->dir = dir;
@@ -469,17 +487,16 @@ int vtio_shm_dev_init(struct vtio_shm_dev *sd, const struct vtio_shm_dev_config 
 	sd->hooks = cfg->hooks;
 	if (sd->hooks.wait == NULL)
 		sd->hooks.wait = def_wait;
-	sd->regs = (struct vtio_shm_regs *)(void *)(dir->win + rd32(&e->regs_off));
-	sd->queues = (struct vtio_shm_queue *)(void *)(dir->win + rd32(&e->queues_off));
-	sd->config = dir->win + rd32(&e->config_off);
-	sd->config_size = rd32(&e->config_size);
-	sd->num_queues = nq;
-	sd->drv_bell = (uint16_t)(rd32((uint32_t *)(void *)&e->drv_bell) & 0xffffu);
+	sd->regs = (struct vtio_shm_regs *)(void *)(dir->win + ls->regs_off);
+	sd->queues = (struct vtio_shm_queue *)(void *)(dir->win + ls->queues_off);
+	sd->config = dir->win + ls->config_off;
+	sd->config_size = ls->config_size;
+	sd->num_queues = ls->num_queues;
+	sd->drv_bell = ls->drv_bell;
 	sd->slot = cfg->slot;
 	const struct vtio_mem *mem = cfg->mem;
 	if (mem == NULL) {
-		struct vtio_shm_header *h = hdr(dir);
-		sd->region.addr = rd64(&h->dev_base);
+		sd->region.addr = dir->dev_base;
 		sd->region.len = dir->size;
 		sd->region.host = dir->win;
 		sd->region.perm = VTIO_MEM_RW;
@@ -494,14 +511,14 @@ int vtio_shm_dev_init(struct vtio_shm_dev *sd, const struct vtio_shm_dev_config 
 	vtio_dev_set_mem(sd->dev, mem);
 	sd->last_req = rd32(&sd->regs->req_seq);
 	wr32(&sd->regs->ack_seq, sd->last_req);
-	for (uint16_t i = 0; i < nq; i++)
+	for (uint16_t i = 0; i < sd->num_queues; i++)
 		sd->kick_seen[i] = rd32(&sd->queues[i].kick);
 	mirror_state(sd);
 	mirror_config(sd);
 	/* Published last: the driver sees a device that is ready (seed 001). */
-	wr32_rel(&e->state, VTIO_SHM_LIVE);
-	struct vtio_shm_header *h = hdr(dir);
-	wr32_rel(&h->dir_gen, rd32(&h->dir_gen) + 1);
+	dir->slots[cfg->slot].state = VTIO_SHM_LIVE;
+	wr32_rel(&dir_slot(dir, cfg->slot)->state, VTIO_SHM_LIVE);
+	dir_bump(dir);
 	return 0;
 }
 
@@ -570,7 +587,7 @@ static int do_command(struct vtio_shm_dev *sd, uint32_t seq)
 
 int vtio_shm_dev_poll(struct vtio_shm_dev *sd)
 {
-	if (rd32(&dir_slot(sd->dir, sd->slot)->state) != VTIO_SHM_LIVE)
+	if (sd->dir->slots[sd->slot].state != VTIO_SHM_LIVE)
 		return VTIO_ENODEV;
 	int n = 0;
 	uint32_t seq = rd32_acq(&sd->regs->req_seq);

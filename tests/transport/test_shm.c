@@ -499,6 +499,37 @@ static void test_shm_hostile_commands(void **state)
 	assert_true(d->sd.bad_commands >= 5);
 }
 
+/* The driver can write the whole window, directory included: the device
+ * side keeps its own records and never follows what the driver wrote there. */
+static void test_shm_driver_scribbles_directory(void **state)
+{
+	(void)state;
+	add_device(0, 42, true);
+	struct vtio_shm_info in;
+	assert_int_equal(vtio_shm_dir_parse(window, sizeof(window), &in), 0);
+	struct vtio_shm_header *h = (struct vtio_shm_header *)(void *)window;
+	struct vtio_shm_entry *e = (struct vtio_shm_entry *)(void *)(window + in.dir_off);
+	/* Lies everywhere the device once wrote. */
+	h->dir_off = vtio_le32(0xfffff000u);
+	for (unsigned i = 0; i < 8; i++) {
+		e[i].state = vtio_le32(VTIO_SHM_FREE);
+		e[i].id = 0;
+		e[i].regs_off = vtio_le32(0xffffff00u);
+		e[i].bounce_off = vtio_le32(0xffffff00u);
+		e[i].bounce_size = vtio_le32(0xffffffffu);
+	}
+	/* The device still serves its slot, adds and removes devices in the
+	 * window, and the slot it uses is not handed out again. */
+	assert_int_equal(vtio_shm_dev_poll(&E.devs[0].sd), 0);
+	unsigned s;
+	struct vtio_shm_dir_request rq = {.device_type = 5, .num_queues = 2};
+	assert_int_equal(vtio_shm_dir_add(&E.dir, &rq, &s), 0);
+	assert_int_not_equal(s, E.devs[0].slot);
+	assert_int_equal(vtio_shm_dir_remove(&E.dir, s), 0);
+	assert_int_equal(vtio_shm_dir_remove(&E.dir, E.devs[0].slot), 0);
+	assert_int_equal(vtio_shm_dev_poll(&E.devs[0].sd), VTIO_ENODEV);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +541,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_shm_runtime_add_remove, setup),
 	    cmocka_unit_test_setup(test_shm_directory_lies, setup),
 	    cmocka_unit_test_setup(test_shm_hostile_commands, setup),
+	    cmocka_unit_test_setup(test_shm_driver_scribbles_directory, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

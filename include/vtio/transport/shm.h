@@ -232,16 +232,36 @@ struct vtio_copy_engine {
 
 /* ---- Directory (device side: the window's owner) ---------------------------------------- */
 
+/** The device side's own record of one directory slot. The window copy is
+ *  output only: the driver can write the whole window, so the device never
+ *  reads the directory back. */
+struct vtio_shm_slot {
+	uint32_t id;	      /**< Directory id (0: slot never used or reclaimed). */
+	uint32_t state;	      /**< enum vtio_shm_state. */
+	uint32_t regs_off;    /**< Register block. */
+	uint32_t queues_off;  /**< Queue table. */
+	uint32_t config_off;  /**< Config mirror. */
+	uint32_t config_size; /**< Its bytes. */
+	uint32_t heap_lo;     /**< Heap bump pointer before its areas. */
+	uint32_t heap_hi;     /**< Heap bump pointer after them. */
+	uint16_t num_queues;  /**< Queues. */
+	uint16_t drv_bell;    /**< Bell towards the driver. */
+};
+
 /** Device side's handle on a window it formatted. Fields private. */
 struct vtio_shm_dir {
 	unsigned char *win; /**< Window (local pointer). */
 	size_t size;	    /**< Its bytes. */
+	uint64_t dev_base;  /**< Device address of offset 0. */
+	uint32_t dir_off;   /**< Directory offset. */
+	uint32_t dir_gen;   /**< Directory generation. */
 	uint32_t next_id;   /**< Next directory id. */
 	uint32_t heap_off;  /**< Heap start. */
 	uint32_t heap_end;  /**< Heap end. */
 	uint32_t heap_next; /**< Bump pointer. */
 	uint32_t entries;   /**< Directory entries. */
 	uint32_t bells;	    /**< Doorbells handed out per direction so far. */
+	struct vtio_shm_slot slots[VTIO_SHM_MAX_ENTRIES]; /**< Own record of every slot. */
 };
 
 /**
@@ -400,6 +420,7 @@ struct vtio_shm_dev {
 	struct vtio_mem view;			 /**< Default view. */
 	uint32_t last_req;			 /**< Last command seen. */
 	uint32_t mirrored_gen;			 /**< Config generation last mirrored. */
+	uint32_t config_seq;			 /**< Sequence lock value (own copy). */
 	uint32_t config_size;			 /**< Config mirror bytes. */
 	uint32_t kick_seen[VTIO_SHM_MAX_QUEUES]; /**< Last kick counter seen per queue. */
 	uint16_t num_queues;			 /**< Queues. */
