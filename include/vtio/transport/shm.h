@@ -50,9 +50,10 @@
  * **Trust.** Each side validates what the other wrote: the driver parses the
  * directory with vtio_shm_dir_entry(), which checks every offset and size
  * against the window and copies the entry once (the device cannot change
- * the driver's idea of the layout afterwards); the device reads each
- * command once and hands its values to the device core, which checks them
- * against the phase. Bad input gives a VTIO_E* error, never a crash.
+ * the driver's idea of the layout afterwards); the device keeps its own
+ * record of the directory (the driver can write the whole window, so the
+ * window copy is output only), reads each command once and hands its values
+ * to the device core, which checks them against the phase. Bad input gives a VTIO_E* error, never a crash.
  *
  * Portable core code: no heap, no libc beyond memcpy/memset.
  *
