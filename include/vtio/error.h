@@ -38,6 +38,7 @@ enum vtio_error {
 	VTIO_EMSGSIZE = -90,   /**< Mapping or message larger than allowed. */
 	VTIO_ENOTSUP = -95,    /**< Feature not negotiated or not compiled in. */
 	VTIO_ENOBUFS = -105,   /**< Caller's segment array too small. */
+	VTIO_ENOTCONN = -107,  /**< The peer is not there or went away (socket EOF). */
 	VTIO_ETIMEDOUT = -110, /**< Timed out waiting for the peer. */
 	VTIO_EALREADY = -114,  /**< Already done (double unmap, double free). */
 	VTIO_ECANCELED = -125  /**< Operation cancelled (queue reset). */

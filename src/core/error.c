@@ -49,6 +49,8 @@ const char *vtio_strerror(int err)
 		return "ENOTSUP: feature not negotiated or not built";
 	case VTIO_ENOBUFS:
 		return "ENOBUFS: segment array too small";
+	case VTIO_ENOTCONN:
+		return "ENOTCONN: peer not there or gone";
 	case VTIO_ETIMEDOUT:
 		return "ETIMEDOUT: timed out";
 	case VTIO_EALREADY:

@@ -9,5 +9,7 @@ add_library(vtio_host STATIC ${VTIO_HOST_DIR}/host_event.c)
 target_include_directories(vtio_host PUBLIC ${VTIO_HOST_DIR})
 target_link_libraries(vtio_host PUBLIC vtio Threads::Threads)
 set_target_properties(vtio_host PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
+# Shared-memory window, eventfd doorbells, fd passing (host_shm.h).
+target_sources(vtio_host PRIVATE ${VTIO_HOST_DIR}/host_shm.c)
 vtio_target_warnings(vtio_host)
 vtio_target_sanitize(vtio_host)

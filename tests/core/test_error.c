@@ -14,6 +14,7 @@ static const int all_codes[] = {
     VTIO_ENODEV,  VTIO_EINVAL,	VTIO_ENOSPC,	VTIO_ERANGE,	VTIO_ENOSYS,
     VTIO_ELOOP,	  VTIO_EPROTO,	VTIO_EBADMSG,	VTIO_EOVERFLOW, VTIO_EMSGSIZE,
     VTIO_ENOTSUP, VTIO_ENOBUFS, VTIO_ETIMEDOUT, VTIO_EALREADY,	VTIO_ECANCELED,
+    VTIO_ENOTCONN,
 };
 
 static void test_codes_are_negative_and_distinct(void **state)
