@@ -37,5 +37,6 @@ VTIO_SRCS_BOUNCE := \
   $(VTIO_ROOT)/src/bounce/bounce_layer.c
 VTIO_SRCS_TRANSPORT := \
   $(VTIO_ROOT)/src/transport/transport_core.c \
-  $(VTIO_ROOT)/src/transport/transport_loopback.c
+  $(VTIO_ROOT)/src/transport/transport_loopback.c \
+  $(VTIO_ROOT)/src/transport/transport_msgq.c
 VTIO_SRCS := $(VTIO_SRCS_CORE) $(VTIO_SRCS_RING) $(VTIO_SRCS_DMA) $(VTIO_SRCS_BOUNCE) $(VTIO_SRCS_TRANSPORT)

@@ -1,4 +1,5 @@
 # Portable transports (freestanding core): ops table helpers and loopback.
 list(APPEND VTIO_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/transport_core.c
-  ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c)
+  ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c
+  ${CMAKE_CURRENT_LIST_DIR}/transport_msgq.c)
