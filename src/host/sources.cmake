@@ -12,3 +12,10 @@ target_link_libraries(vtio_host PUBLIC vtio Threads::Threads)
 set_target_properties(vtio_host PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
 vtio_target_warnings(vtio_host)
 vtio_target_sanitize(vtio_host)
+# The message-queue transport between two processes (needs the shm link, the
+# device core, the mmio driver and register model).
+if(EXISTS ${VTIO_HOST_DIR}/host_shm.h AND EXISTS ${PROJECT_SOURCE_DIR}/include/vtio/transport/mmio_dev.h
+   AND EXISTS ${PROJECT_SOURCE_DIR}/include/vtio/dev.h)
+  target_sources(vtio_host PRIVATE ${VTIO_HOST_DIR}/host_msgq_link.c)
+  set(VTIO_HOST_MSGQ_LINK ON)
+endif()

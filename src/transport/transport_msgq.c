@@ -565,10 +565,22 @@ int vtio_msgq_drv_reg_read(struct vtio_msgq_drv *d, uint32_t off, unsigned width
 	return rc;
 }
 
+void vtio_msgq_drv_set_doorbell(struct vtio_msgq_drv *d, vtio_msgq_ring_fn ring, void *ctx)
+{
+	d->ring = ring;
+	d->ring_ctx = ctx;
+}
+
 int vtio_msgq_drv_reg_write(struct vtio_msgq_drv *d, uint32_t off, unsigned width, uint32_t val)
 {
 	if (d == NULL || !width_ok(off, width) || !value_fits(val, width))
 		return VTIO_EINVAL;
+	if (off == VTIO_MMIO_QUEUE_NOTIFY && width == 4 && d->ring != NULL) {
+		/* The data path: a doorbell, no round trip on the channel. */
+		if (d->dead != 0)
+			return VTIO_EIO;
+		return d->ring(d->ring_ctx, val & 0xffffu);
+	}
 	struct vtio_msgq_msg req = {.type = VTIO_MSGQ_REG_WRITE,
 				    .off = off,
 				    .width = width,
@@ -909,6 +921,43 @@ const struct vtio_mmio_ops vtio_msgq_mmio_ops = {
     .name = "msgq",
     .read = msgq_mmio_read,
     .write = msgq_mmio_write,
+};
+#endif
+#endif
+
+/* ---- Device side over the virtio-mmio register model ------------------------------------- */
+
+/* Built when the register model is part of the tree. */
+#if defined(__has_include)
+#if __has_include("vtio/transport/mmio_dev.h")
+#include "vtio/transport/mmio_dev.h"
+
+static int msgq_model_read(void *ctx, uint32_t off, unsigned width, uint32_t *val)
+{
+	return vtio_mmio_dev_read(ctx, off, width, val);
+}
+
+static int msgq_model_write(void *ctx, uint32_t off, unsigned width, uint32_t val)
+{
+	return vtio_mmio_dev_write(ctx, off, width, val);
+}
+
+static void msgq_model_hello(void *ctx)
+{
+	/* A new session starts from a reset device (RESET-DEV-1). */
+	(void)vtio_mmio_dev_write(ctx, VTIO_MMIO_STATUS, 4, 0);
+}
+
+static void msgq_model_notify(void *ctx, uint32_t data)
+{
+	(void)vtio_mmio_dev_write(ctx, VTIO_MMIO_QUEUE_NOTIFY, 4, data);
+}
+
+const struct vtio_msgq_regs_ops vtio_msgq_mmio_dev_regs = {
+    .read = msgq_model_read,
+    .write = msgq_model_write,
+    .hello = msgq_model_hello,
+    .notify = msgq_model_notify,
 };
 #endif
 #endif

@@ -188,7 +188,17 @@ struct fix {
 	struct vtio_msgq_drv drv;
 	unsigned events;
 	uint32_t last_isr;
+	unsigned rings;
+	uint32_t last_ring;
 };
+
+static int ring_cb(void *ctx, uint32_t which)
+{
+	struct fix *f = ctx;
+	f->rings++;
+	f->last_ring = which;
+	return 0;
+}
 
 static void on_event(void *ctx, uint32_t isr)
 {
@@ -440,6 +450,17 @@ static void test_register_access(void **state)
 	assert_int_equal(f->m.notifies, 1);
 	assert_int_equal(f->m.last_notify, 0x30001);
 	assert_int_equal(f->d.count, 0);
+	/* With a doorbell, QueueNotify writes ring it: no message at all. */
+	vtio_msgq_drv_set_doorbell(&f->drv, ring_cb, f);
+	sent = f->drv.stats.requests;
+	assert_int_equal(vtio_msgq_drv_reg_write(&f->drv, VTIO_MMIO_QUEUE_NOTIFY, 4, 0x50003), 0);
+	assert_int_equal(f->rings, 1);
+	assert_int_equal(f->last_ring, 3);
+	assert_int_equal(f->drv.stats.requests, sent);
+	assert_int_equal(f->m.notifies, 1);
+	/* Other registers still go by message. */
+	assert_int_equal(vtio_msgq_drv_reg_write(&f->drv, VTIO_MMIO_QUEUE_SEL, 4, 1), 0);
+	assert_int_equal(f->drv.stats.requests, sent + 1);
 }
 
 static void test_config_range(void **state)

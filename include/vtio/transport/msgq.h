@@ -228,9 +228,18 @@ struct vtio_msgq_drv_stats {
  */
 typedef void (*vtio_msgq_event_fn)(void *ctx, uint32_t isr);
 
+/**
+ * Doorbell hook: inject an interrupt into the other side. @p which is the
+ * doorbell number (the queue index for an available-buffer notification).
+ * @return 0 or a negative VTIO_E* code.
+ */
+typedef int (*vtio_msgq_ring_fn)(void *ctx, uint32_t which);
+
 /** Driver side of a message-queue transport. Fields are private. */
 struct vtio_msgq_drv {
 	struct vtio_msgq_chan chan;	  /**< The channel. */
+	vtio_msgq_ring_fn ring;		  /**< Doorbell (NULL: notifications are messages). */
+	void *ring_ctx;			  /**< Its context. */
 	vtio_msgq_event_fn event;	  /**< EVENT handler (may be NULL). */
 	void *event_ctx;		  /**< Its context. */
 	uint32_t seq;			  /**< Sequence of the last request. */
@@ -252,6 +261,19 @@ struct vtio_msgq_drv {
  */
 int vtio_msgq_drv_init(struct vtio_msgq_drv *d, const struct vtio_msgq_chan *chan,
 		       vtio_msgq_event_fn event, void *ctx);
+
+/**
+ * Carry available-buffer notifications by doorbell: a write of QueueNotify
+ * (vtio_msgq_drv_reg_write(), so the mmio driver's notify) then rings
+ * doorbell (value & 0xffff), the queue index, instead of sending a
+ * message. Safe to call concurrently with requests on the channel: it
+ * touches only the doorbell.
+ * @param d     driver side.
+ * @param ring  doorbell hook, or NULL to go back to REG_WRITE messages.
+ * @param ctx   its context.
+ * Context: driver side, setup (before DRIVER_OK).
+ */
+void vtio_msgq_drv_set_doorbell(struct vtio_msgq_drv *d, vtio_msgq_ring_fn ring, void *ctx);
 
 /**
  * Send a request and wait for its response. EVENT messages received
@@ -300,7 +322,8 @@ int vtio_msgq_drv_reconnect(struct vtio_msgq_drv *d, const struct vtio_msgq_chan
 int vtio_msgq_drv_reg_read(struct vtio_msgq_drv *d, uint32_t off, unsigned width, uint32_t *val);
 
 /**
- * Write a register of the device's register model.
+ * Write a register of the device's register model. With a doorbell set
+ * (vtio_msgq_drv_set_doorbell()), a write of QueueNotify rings it instead.
  * @param d      driver side.
  * @param off    register offset.
  * @param width  1, 2 or 4.
@@ -459,6 +482,16 @@ struct vtio_mmio_ops;
  * (include/vtio/transport/mmio.h) is part of the build.
  */
 extern const struct vtio_mmio_ops vtio_msgq_mmio_ops;
+
+/**
+ * Register-model hooks over the virtio-mmio register model (hook context:
+ * the struct vtio_mmio_dev, which drives the device core vtio_dev): every
+ * request, compound ones included, becomes vtio_mmio_dev_read() /
+ * vtio_mmio_dev_write() calls; HELLO writes status 0 (device reset), NOTIFY
+ * writes QueueNotify. Defined when the register model
+ * (include/vtio/transport/mmio_dev.h) is part of the build.
+ */
+extern const struct vtio_msgq_regs_ops vtio_msgq_mmio_dev_regs;
 
 /** @} */
 
