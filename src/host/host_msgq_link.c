@@ -80,7 +80,7 @@ static int drv_session(struct vtio_host_msgq_drv *d, int timeout_ms)
 	for (uint16_t i = 0; i < d->cfg.num_queues; i++) {
 		struct vtio_transport_vq_config qc = {.index = i,
 						      .num = d->cfg.queue_num,
-						      .flags = VTIO_VQ_F_MAP,
+						      .flags = VTIO_VQ_F_MAP | d->cfg.vq_flags,
 						      .dma = &d->dma,
 						      .state = d->vq_state[i],
 						      .state_size = d->vq_state_size};

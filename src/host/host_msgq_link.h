@@ -76,6 +76,10 @@ struct vtio_host_msgq_drv_config {
 	bool packed;		/* Ask for VIRTIO_F_RING_PACKED. */
 	uint64_t supported;	/* Device-type feature bits the driver can use. */
 	uint32_t device_id;	/* Expected device id (0: any). */
+	/* Extra VTIO_VQ_F_* for the queues (VTIO_VQ_F_MAP is always set): e.g.
+	 * VTIO_VQ_F_PREMAPPED when the caller places its buffers in the window
+	 * itself (vtio_dma_alloc() on .dma) and passes their bus addresses. */
+	uint32_t vq_flags;
 };
 
 struct vtio_host_msgq_drv {
