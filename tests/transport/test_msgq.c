@@ -224,7 +224,7 @@ static struct fix *fix_new(void)
 
 static void roundtrip(const struct vtio_msgq_msg *in, size_t expect_len)
 {
-	uint8_t buf[VTIO_MSGQ_MAX_MSG];
+	uint8_t buf[VTIO_MSGQ_MAX_MSG + 1];
 	size_t n = 0;
 	assert_int_equal(vtio_msgq_encode(in, buf, sizeof(buf), &n), 0);
 	assert_int_equal(n, expect_len);
