@@ -41,5 +41,6 @@ VTIO_SRCS_TRANSPORT := \
   $(VTIO_ROOT)/src/transport/transport_loopback.c \
   $(VTIO_ROOT)/src/transport/transport_mmio.c \
   $(VTIO_ROOT)/src/transport/transport_mmio_dev.c \
-  $(VTIO_ROOT)/src/transport/transport_shm.c
+  $(VTIO_ROOT)/src/transport/transport_shm.c \
+  $(VTIO_ROOT)/src/transport/transport_msgq.c
 VTIO_SRCS := $(VTIO_SRCS_CORE) $(VTIO_SRCS_RING) $(VTIO_SRCS_DMA) $(VTIO_SRCS_BOUNCE) $(VTIO_SRCS_TRANSPORT)

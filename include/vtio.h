@@ -20,5 +20,7 @@
 #include "vtio/transport/loopback.h"
 #include "vtio/transport/mmio.h"
 #include "vtio/transport/mmio_dev.h"
+#include "vtio/transport/msgq.h"
+#include "vtio/transport/shm.h"
 
 #endif /* VTIO_H */

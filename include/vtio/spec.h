@@ -277,6 +277,43 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 #define VTIO_MMIO_INT_VRING  0x1u	 /**< InterruptStatus: used buffer notification. */
 #define VTIO_MMIO_INT_CONFIG 0x2u	 /**< InterruptStatus: configuration change. */
 
+/* ---- Block device (virtio spec 5.2) ---------------------------------------------------- */
+
+#define VTIO_ID_BLOCK 2u /**< Device ID of a block device. */
+
+#define VTIO_BLK_F_SIZE_MAX 1 /**< size_max in config is valid. */
+#define VTIO_BLK_F_SEG_MAX  2 /**< seg_max in config is valid. */
+#define VTIO_BLK_F_RO	    5 /**< Device is read-only. */
+#define VTIO_BLK_F_BLK_SIZE 6 /**< blk_size in config is valid. */
+#define VTIO_BLK_F_FLUSH    9 /**< FLUSH requests are supported. */
+
+#define VTIO_BLK_T_IN	  0u /**< Read sectors (device writes the data). */
+#define VTIO_BLK_T_OUT	  1u /**< Write sectors. */
+#define VTIO_BLK_T_FLUSH  4u /**< Flush the write cache. */
+#define VTIO_BLK_T_GET_ID 8u /**< Device id string (VTIO_BLK_ID_BYTES bytes). */
+
+#define VTIO_BLK_S_OK	  0u /**< Status byte: success. */
+#define VTIO_BLK_S_IOERR  1u /**< Status byte: I/O error. */
+#define VTIO_BLK_S_UNSUPP 2u /**< Status byte: request type not supported. */
+
+#define VTIO_BLK_SECTOR_SIZE 512u /**< Sector numbers count 512-byte units. */
+#define VTIO_BLK_ID_BYTES    20u  /**< Length of the GET_ID string. */
+
+/** Request header, the first (device-readable) 16 bytes of every request;
+ *  data follows, then one device-writable status byte. Little-endian. */
+struct vtio_blk_req_hdr {
+	uint32_t type;	   /**< VTIO_BLK_T_*. */
+	uint32_t reserved; /**< Was ioprio. */
+	uint64_t sector;   /**< First sector (512-byte units) for IN / OUT. */
+};
+
+/** Offsets in the block device's config space (little-endian fields). */
+#define VTIO_BLK_CFG_CAPACITY 0u  /**< le64: capacity in 512-byte sectors. */
+#define VTIO_BLK_CFG_SIZE_MAX 8u  /**< le32: largest segment (SIZE_MAX). */
+#define VTIO_BLK_CFG_SEG_MAX  12u /**< le32: most segments per request (SEG_MAX). */
+#define VTIO_BLK_CFG_BLK_SIZE 20u /**< le32: block size (BLK_SIZE). */
+#define VTIO_BLK_CFG_LEN      24u /**< Config bytes up to and including blk_size. */
+
 /* ---- Layout checks ------------------------------------------------------------------ */
 
 /** @cond VTIO_INTERNAL */
@@ -292,6 +329,8 @@ VTIO_STATIC_ASSERT(sizeof(struct vtio_packed_desc) == 16, "packed desc is 16 byt
 VTIO_STATIC_ASSERT(offsetof(struct vtio_packed_desc, id) == 12, "packed desc id at 12");
 VTIO_STATIC_ASSERT(offsetof(struct vtio_packed_desc, flags) == 14, "packed desc flags at 14");
 VTIO_STATIC_ASSERT(sizeof(struct vtio_packed_event) == 4, "packed event is 4 bytes");
+VTIO_STATIC_ASSERT(sizeof(struct vtio_blk_req_hdr) == 16, "blk request header is 16 bytes");
+VTIO_STATIC_ASSERT(offsetof(struct vtio_blk_req_hdr, sector) == 8, "blk sector at 8");
 
 /** @endcond */
 

@@ -6,6 +6,7 @@
 find_package(Threads REQUIRED)
 set(VTIO_HOST_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(vtio_host STATIC ${VTIO_HOST_DIR}/host_event.c)
+target_sources(vtio_host PRIVATE ${VTIO_HOST_DIR}/host_msgq.c)
 target_include_directories(vtio_host PUBLIC ${VTIO_HOST_DIR})
 target_link_libraries(vtio_host PUBLIC vtio Threads::Threads)
 set_target_properties(vtio_host PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
@@ -13,3 +14,5 @@ set_target_properties(vtio_host PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
 target_sources(vtio_host PRIVATE ${VTIO_HOST_DIR}/host_shm.c)
 vtio_target_warnings(vtio_host)
 vtio_target_sanitize(vtio_host)
+# The message-queue transport between two processes over the shm link.
+target_sources(vtio_host PRIVATE ${VTIO_HOST_DIR}/host_msgq_link.c)

@@ -6,4 +6,5 @@ list(APPEND VTIO_CORE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/transport_loopback.c
   ${CMAKE_CURRENT_LIST_DIR}/transport_mmio.c
   ${CMAKE_CURRENT_LIST_DIR}/transport_mmio_dev.c
-  ${CMAKE_CURRENT_LIST_DIR}/transport_shm.c)
+  ${CMAKE_CURRENT_LIST_DIR}/transport_shm.c
+  ${CMAKE_CURRENT_LIST_DIR}/transport_msgq.c)

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
@@ -164,6 +166,29 @@ const struct vtio_test_lx_value vtio_test_lx_values[] = {
     LX(VIRTIO_MMIO_CONFIG),
     LX(VIRTIO_MMIO_INT_VRING),
     LX(VIRTIO_MMIO_INT_CONFIG),
+
+    /* <linux/virtio_blk.h>, <linux/virtio_ids.h>: the block device. */
+    LX(VIRTIO_ID_BLOCK),
+    LX(VIRTIO_BLK_F_SIZE_MAX),
+    LX(VIRTIO_BLK_F_SEG_MAX),
+    LX(VIRTIO_BLK_F_RO),
+    LX(VIRTIO_BLK_F_BLK_SIZE),
+    LX(VIRTIO_BLK_F_FLUSH),
+    LX(VIRTIO_BLK_T_IN),
+    LX(VIRTIO_BLK_T_OUT),
+    LX(VIRTIO_BLK_T_FLUSH),
+    LX(VIRTIO_BLK_T_GET_ID),
+    LX(VIRTIO_BLK_S_OK),
+    LX(VIRTIO_BLK_S_IOERR),
+    LX(VIRTIO_BLK_S_UNSUPP),
+    LX(VIRTIO_BLK_ID_BYTES),
+    LX(sizeof(struct virtio_blk_outhdr)),
+    LX(offsetof(struct virtio_blk_outhdr, type)),
+    LX(offsetof(struct virtio_blk_outhdr, sector)),
+    LX(offsetof(struct virtio_blk_config, capacity)),
+    LX(offsetof(struct virtio_blk_config, size_max)),
+    LX(offsetof(struct virtio_blk_config, seg_max)),
+    LX(offsetof(struct virtio_blk_config, blk_size)),
 };
 
 const size_t vtio_test_lx_nvalues = sizeof(vtio_test_lx_values) / sizeof(vtio_test_lx_values[0]);
