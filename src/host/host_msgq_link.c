@@ -250,14 +250,15 @@ static const struct vtio_mmio_dev_ops dev_bus_ops = {.irq_line = dev_irq_line};
 int vtio_host_msgq_dev_open(struct vtio_host_msgq_dev *s, const char *path,
 			    const struct vtio_dev_config *cfg)
 {
-	if (s == NULL || path == NULL || cfg == NULL || strlen(path) >= sizeof(s->path) ||
+	size_t plen = path != NULL ? strlen(path) : 0;
+	if (s == NULL || path == NULL || cfg == NULL || plen >= sizeof(s->path) ||
 	    cfg->num_queues > VTIO_HOST_MSGQ_MAX_QUEUES)
 		return VTIO_EINVAL;
 	memset(s, 0, sizeof(*s));
 	s->lfd = -1;
 	s->link.sock = -1;
 	s->link.win.fd = -1;
-	strcpy(s->path, path);
+	memcpy(s->path, path, plen + 1); /* length checked above */
 	struct vtio_dev_config dc = *cfg;
 	dc.features |= VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
 	dc.mem = NULL;
