@@ -50,6 +50,7 @@ struct port {
 static struct port ports[2];
 static unsigned nports;
 static const char *mode;
+static bool drop_when_full; /* --drop-when-full: no back-pressure */
 
 static void usage(FILE *f)
 {
@@ -61,6 +62,7 @@ static void usage(FILE *f)
 		   "  --socket PATH     UNIX socket to listen on (twice for bridge)\n"
 		   "  --queue-pairs N   queue pairs offered in echo mode (default 1)\n"
 		   "  --no-packed       do not offer VIRTIO_F_RING_PACKED\n"
+		   "  --drop-when-full  drop a frame when the rx queue has no room (default: wait)\n"
 		   "  --once            exit once the front end(s) connected and went away\n"
 		   "  --help            this text\n"
 		   "Prints one JSON line of counters on SIGUSR1 and at exit (SIGINT/SIGTERM).\n");
@@ -143,7 +145,7 @@ static bool deliver(struct port *src, unsigned k)
 	bool fatal = false;
 	while (h->cap < need && (dst->mrg || h->n == 0)) {
 		if (h->n == HOLD || !hold_pop(h, rxq, &fatal)) {
-			if (!fatal && h->n < HOLD)
+			if (!fatal && h->n < HOLD && !drop_when_full)
 				return false; /* wait for rx buffers */
 			break;
 		}
@@ -328,6 +330,8 @@ int main(int argc, char **argv)
 			packed = false;
 		else if (!strcmp(a, "--once"))
 			once = true;
+		else if (!strcmp(a, "--drop-when-full"))
+			drop_when_full = true;
 		else {
 			fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", a);
 			return 2;
