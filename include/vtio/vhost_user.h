@@ -150,7 +150,10 @@ struct vtio_vhost_be_stats {
 	uint64_t disconnects;	  /**< Connections ended (any reason). */
 	uint64_t protocol_errors; /**< Connections dropped for a malformed message. */
 	uint64_t messages;	  /**< Messages handled. */
-	uint64_t rejected;	  /**< Extra front ends refused while one was served. */
+	/** Adopted fds refused because a front end was being served (a front
+	 * end connecting to the socket meanwhile waits in the listen backlog
+	 * and is served when the current one leaves). */
+	uint64_t rejected;
 };
 
 /**
@@ -287,6 +290,8 @@ struct vtio_vhost_fe_config {
 	unsigned mem_regions;	 /**< memfd regions (1 or 2; 0: 2). */
 	uint32_t indirect_tables; /**< Indirect tables per queue (0: none). */
 	uint32_t indirect_max;	  /**< Descriptors per indirect table. */
+	/** Segments from which a buffer goes indirect (0: the queue's default, 2). */
+	uint32_t indirect_threshold;
 	vtio_vhost_fe_complete_fn complete; /**< Completion callback; required. */
 	void *ctx;			    /**< Its first argument. */
 	char *errbuf;	   /**< Optional: receives a message naming why connect failed. */

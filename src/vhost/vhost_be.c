@@ -271,6 +271,11 @@ static void disconnect(struct vtio_vhost_be *be, bool error)
 	epoll_ctl(be->ep, EPOLL_CTL_DEL, be->conn, NULL);
 	close_fd(&be->conn);
 	be->stats.disconnects++;
+	/* Listen again: a front end waiting in the backlog is accepted next. */
+	if (be->listen_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_LISTEN};
+		epoll_ctl(be->ep, EPOLL_CTL_ADD, be->listen_fd, &ev);
+	}
 	if (be->cfg.ops->connection != NULL)
 		be->cfg.ops->connection(be->cfg.ctx, be, false);
 }
@@ -675,6 +680,9 @@ static int start_conn(struct vtio_vhost_be *be, int fd)
 	}
 	be->conn = fd;
 	be->stats.connections++;
+	/* One front end at a time: the next one waits in the listen backlog. */
+	if (be->listen_fd >= 0)
+		epoll_ctl(be->ep, EPOLL_CTL_DEL, be->listen_fd, NULL);
 	be->has_err = false;
 	if (be->cfg.ops->connection != NULL)
 		be->cfg.ops->connection(be->cfg.ctx, be, true);
@@ -775,9 +783,11 @@ int vtio_vhost_be_run(struct vtio_vhost_be *be, int timeout_ms)
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = ev[i].data.u32;
 		if (tag == TAG_LISTEN) {
+			if (be->conn >= 0)
+				continue; /* served after the current one leaves */
 			int fd = accept4(be->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0 && start_conn(be, fd) == VTIO_EBUSY && be->log_prefix != NULL)
-				fprintf(stderr, "%s: refusing a second front end\n", be->log_prefix);
+			if (fd >= 0)
+				start_conn(be, fd);
 		} else if (tag == TAG_CONN) {
 			if (be->conn >= 0)
 				on_conn(be);

@@ -252,6 +252,7 @@ static int setup_queue(struct vtio_vhost_fe *fe, unsigned qi)
 	c.features = fe->features;
 	c.indirect_tables = itab;
 	c.indirect_max = itab ? fe->cfg.indirect_max : 0;
+	c.indirect_threshold = fe->cfg.indirect_threshold;
 	c.notify = kick_cb;
 	c.notify_ctx = q;
 	c.dma = &fe->dma;
