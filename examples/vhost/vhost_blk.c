@@ -31,21 +31,20 @@ struct blk {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: " PROG " --socket PATH --image FILE [options]\n"
-		"  vhost-user virtio-blk back end serving a raw image.\n"
-		"  --socket PATH     UNIX socket to listen on\n"
-		"  --image FILE      raw image (capacity = size / 512)\n"
-		"  --queues N        request queues (default 1; MQ when > 1)\n"
-		"  --queue-size N    largest queue size accepted (default 1024)\n"
-		"  --blk-size B      blk_size in config, power of 2 >= 512 (default 512)\n"
-		"  --seg-max N       seg_max in config (default 126)\n"
-		"  --read-only       offer VIRTIO_BLK_F_RO, fail writes\n"
-		"  --no-packed       do not offer VIRTIO_F_RING_PACKED\n"
-		"  --once            exit after the first front end disconnects\n"
-		"  --serial STR      GET_ID answer (<= 20 bytes, default " PROG ")\n"
-		"  --help            this text\n"
-		"Prints one JSON line of counters on SIGUSR1 and at exit (SIGINT/SIGTERM).\n");
+	fprintf(f, "usage: " PROG " --socket PATH --image FILE [options]\n"
+		   "  vhost-user virtio-blk back end serving a raw image.\n"
+		   "  --socket PATH     UNIX socket to listen on\n"
+		   "  --image FILE      raw image (capacity = size / 512)\n"
+		   "  --queues N        request queues (default 1; MQ when > 1)\n"
+		   "  --queue-size N    largest queue size accepted (default 1024)\n"
+		   "  --blk-size B      blk_size in config, power of 2 >= 512 (default 512)\n"
+		   "  --seg-max N       seg_max in config (default 126)\n"
+		   "  --read-only       offer VIRTIO_BLK_F_RO, fail writes\n"
+		   "  --no-packed       do not offer VIRTIO_F_RING_PACKED\n"
+		   "  --once            exit after the first front end disconnects\n"
+		   "  --serial STR      GET_ID answer (<= 20 bytes, default " PROG ")\n"
+		   "  --help            this text\n"
+		   "Prints one JSON line of counters on SIGUSR1 and at exit (SIGINT/SIGTERM).\n");
 }
 
 static void print_stats(const struct blk *b, const char *event)
@@ -112,7 +111,8 @@ static uint32_t do_request(struct blk *b, struct vtio_devq *q, const struct vtio
 	switch (h.type) {
 	case VTIO_BLK_T_IN:
 		data = c->wr_len - 1;
-		if (data % 512 != 0 || h.sector > b->capacity || data / 512 > b->capacity - h.sector ||
+		if (data % 512 != 0 || h.sector > b->capacity ||
+		    data / 512 > b->capacity - h.sector ||
 		    file_io(b, c->wr, c->wr_num, 0, data, h.sector * 512, false) != 0) {
 			*status = VTIO_BLK_S_IOERR;
 			return 0;
@@ -165,7 +165,8 @@ static bool blk_work(void *ctx, struct vtio_vhost_be *be, unsigned qi, struct vt
 			return true;
 		if (err != 0) {
 			if (!b->logged_broken[qi])
-				fprintf(stderr, PROG ": queue %u: %s (%s)\n", qi, vtio_strerror(err),
+				fprintf(stderr, PROG ": queue %u: %s (%s)\n", qi,
+					vtio_strerror(err),
 					vtio_devq_broken_reason(q) ? vtio_devq_broken_reason(q)
 								   : "chain not taken");
 			b->logged_broken[qi] = true;
@@ -238,19 +239,18 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--image"))
 			image = vtio_prog_arg(PROG, argc, argv, &i);
 		else if (!strcmp(a, "--queues"))
-			queues = (unsigned)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							 1, VTIO_VHOST_USER_MAX_QUEUES);
+			queues =
+			    (unsigned)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1,
+						    VTIO_VHOST_USER_MAX_QUEUES);
 		else if (!strcmp(a, "--queue-size"))
-			qsize = (uint32_t)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							1, 32768);
+			qsize = (uint32_t)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, 32768);
 		else if (!strcmp(a, "--blk-size"))
-			blk_size = (uint32_t)vtio_prog_num(PROG, a,
-							   vtio_prog_arg(PROG, argc, argv, &i), 512,
-							   1u << 20);
+			blk_size = (uint32_t)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 512, 1u << 20);
 		else if (!strcmp(a, "--seg-max"))
-			seg_max = (uint32_t)vtio_prog_num(PROG, a,
-							  vtio_prog_arg(PROG, argc, argv, &i), 1,
-							  1024);
+			seg_max = (uint32_t)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, 1024);
 		else if (!strcmp(a, "--read-only"))
 			ro = true;
 		else if (!strcmp(a, "--no-packed"))
@@ -308,10 +308,10 @@ int main(int argc, char **argv)
 	}
 
 	static const struct vtio_vhost_be_ops ops = {
-		.queue_work = blk_work,
-		.queue_state = blk_state,
-		.get_config = blk_get_config,
-		.set_config = blk_set_config,
+	    .queue_work = blk_work,
+	    .queue_state = blk_state,
+	    .get_config = blk_get_config,
+	    .set_config = blk_set_config,
 	};
 	struct vtio_vhost_be_config cfg;
 	memset(&cfg, 0, sizeof(cfg));

@@ -145,7 +145,8 @@ static void check_frame(const unsigned char *f, uint32_t len)
 		set_err("received a %u-byte frame", len);
 		return;
 	}
-	uint64_t k = ((uint64_t)f[14] << 24) | ((uint64_t)f[15] << 16) | ((uint64_t)f[16] << 8) | f[17];
+	uint64_t k =
+	    ((uint64_t)f[14] << 24) | ((uint64_t)f[15] << 16) | ((uint64_t)f[16] << 8) | f[17];
 	if (len != o.size || k >= o.count || n.seen[k]) {
 		n.mismatches++;
 		set_err("unexpected frame (length %u, sequence %llu)", len, (unsigned long long)k);
@@ -185,7 +186,8 @@ static void rx_done(struct netbuf *b, uint32_t len)
 		uint16_t nb = hl == 12 ? (uint16_t)(b->p[10] | (b->p[11] << 8)) : 1;
 		if (nb <= 1) {
 			check_frame(b->p + hl, len - hl);
-		} else if ((uint64_t)nb * n.rxcap > VTIO_NET_HDR_LEN + VTIO_NET_MAX_FRAME + n.rxcap) {
+		} else if ((uint64_t)nb * n.rxcap >
+			   VTIO_NET_HDR_LEN + VTIO_NET_MAX_FRAME + n.rxcap) {
 			n.mismatches++;
 			set_err("num_buffers %u is impossible", nb);
 		} else {
@@ -285,7 +287,8 @@ static int run_net(void)
 			unsigned pair = (unsigned)(n.sent % o.queues);
 			struct netbuf *b = NULL;
 			for (unsigned t = 0; t < o.qsize && b == NULL; t++) {
-				struct netbuf *c = &n.tx[pair * o.qsize + (tx_cursor[pair] + t) % o.qsize];
+				struct netbuf *c =
+				    &n.tx[pair * o.qsize + (tx_cursor[pair] + t) % o.qsize];
 				if (!c->busy)
 					b = c;
 			}
@@ -461,7 +464,8 @@ static bool blk_phase(bool write)
 		if (write)
 			for (uint32_t i = 0; i < o.size; i++)
 				r->data[i] = pattern_byte(sector * 512 + i);
-		int err = submit(r, write ? VTIO_BLK_T_OUT : VTIO_BLK_T_IN, sector, (uint32_t)o.size);
+		int err =
+		    submit(r, write ? VTIO_BLK_T_OUT : VTIO_BLK_T_IN, sector, (uint32_t)o.size);
 		if (err != 0) {
 			set_err("add failed: %s", vtio_strerror(err));
 			ok = false;
@@ -538,7 +542,8 @@ static int run_blk(void)
 			}
 			memcpy(b.serial, r->data, VTIO_BLK_ID_BYTES);
 			for (unsigned i = 0; i < VTIO_BLK_ID_BYTES; i++)
-				if ((unsigned char)b.serial[i] < 0x20 || (unsigned char)b.serial[i] > 0x7e)
+				if ((unsigned char)b.serial[i] < 0x20 ||
+				    (unsigned char)b.serial[i] > 0x7e)
 					b.serial[i] = b.serial[i] ? '?' : '\0';
 		}
 	}
@@ -575,17 +580,17 @@ int main(int argc, char **argv)
 					       1u << 20);
 			size_set = true;
 		} else if (!strcmp(a, "--queue-size"))
-			o.qsize = (uint32_t)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							  1, 32768);
+			o.qsize = (uint32_t)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, 32768);
 		else if (!strcmp(a, "--queues"))
-			o.queues = (unsigned)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							   1, 16);
+			o.queues = (unsigned)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, 16);
 		else if (!strcmp(a, "--timeout-ms"))
-			o.timeout_ms = (int)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							  1, 3600000);
+			o.timeout_ms = (int)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, 3600000);
 		else if (!strcmp(a, "--seed"))
-			o.seed = (unsigned)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 0,
-							 255);
+			o.seed = (unsigned)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 0, 255);
 		else if (!strcmp(a, "--net-role"))
 			o.net_role = vtio_prog_arg(PROG, argc, argv, &i);
 		else if (!strcmp(a, "--ready-file"))
@@ -613,11 +618,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": --type must be net or blk\n");
 		return 2;
 	}
-	if (strcmp(o.net_role, "both") && strcmp(o.net_role, "send") && strcmp(o.net_role, "recv")) {
+	if (strcmp(o.net_role, "both") && strcmp(o.net_role, "send") &&
+	    strcmp(o.net_role, "recv")) {
 		fprintf(stderr, PROG ": --net-role must be both, send or recv\n");
 		return 2;
 	}
-	if (strcmp(o.blk_mode, "rw") && strcmp(o.blk_mode, "write") && strcmp(o.blk_mode, "verify")) {
+	if (strcmp(o.blk_mode, "rw") && strcmp(o.blk_mode, "write") &&
+	    strcmp(o.blk_mode, "verify")) {
 		fprintf(stderr, PROG ": --blk-mode must be rw, write or verify\n");
 		return 2;
 	}
@@ -656,8 +663,8 @@ int main(int argc, char **argv)
 			c.features |= VTIO_FEATURE(VTIO_NET_F_MQ);
 		c.num_queues = 2 * o.queues;
 		uint64_t per = (uint64_t)o.qsize * 2 * (o.size + 64 + 2048);
-		c.mem_size = (size_t)(o.queues * per + (uint64_t)o.queues * 2 * (o.qsize * 64 + 65536) +
-				      (1u << 20));
+		c.mem_size = (size_t)(o.queues * per +
+				      (uint64_t)o.queues * 2 * (o.qsize * 64 + 65536) + (1u << 20));
 		c.complete = net_complete;
 	} else {
 		c.features |= VTIO_FEATURE(VTIO_BLK_F_SEG_MAX) | VTIO_FEATURE(VTIO_BLK_F_BLK_SIZE) |
@@ -665,8 +672,8 @@ int main(int argc, char **argv)
 		if (o.queues > 1)
 			c.features |= VTIO_FEATURE(VTIO_BLK_F_MQ);
 		c.num_queues = o.queues;
-		c.mem_size = (size_t)(o.queues * (32 * (o.size + 1024) + o.qsize * 64 + 65536) +
-				      (1u << 20));
+		c.mem_size =
+		    (size_t)(o.queues * (32 * (o.size + 1024) + o.qsize * 64 + 65536) + (1u << 20));
 		c.complete = blk_complete;
 	}
 	c.queue_size = o.qsize;

@@ -54,18 +54,19 @@ static bool drop_when_full; /* --drop-when-full: no back-pressure */
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " --mode echo --socket PATH [--queue-pairs N] [options]\n"
-		   "       " PROG " --mode bridge --socket A --socket B [options]\n"
-		   "  vhost-user virtio-net back end.\n"
-		   "  --mode echo       frames a front end sends come back on its rx queue\n"
-		   "  --mode bridge     frames pass between the front ends of the two sockets\n"
-		   "  --socket PATH     UNIX socket to listen on (twice for bridge)\n"
-		   "  --queue-pairs N   queue pairs offered in echo mode (default 1)\n"
-		   "  --no-packed       do not offer VIRTIO_F_RING_PACKED\n"
-		   "  --drop-when-full  drop a frame when the rx queue has no room (default: wait)\n"
-		   "  --once            exit once the front end(s) connected and went away\n"
-		   "  --help            this text\n"
-		   "Prints one JSON line of counters on SIGUSR1 and at exit (SIGINT/SIGTERM).\n");
+	fprintf(f,
+		"usage: " PROG " --mode echo --socket PATH [--queue-pairs N] [options]\n"
+		"       " PROG " --mode bridge --socket A --socket B [options]\n"
+		"  vhost-user virtio-net back end.\n"
+		"  --mode echo       frames a front end sends come back on its rx queue\n"
+		"  --mode bridge     frames pass between the front ends of the two sockets\n"
+		"  --socket PATH     UNIX socket to listen on (twice for bridge)\n"
+		"  --queue-pairs N   queue pairs offered in echo mode (default 1)\n"
+		"  --no-packed       do not offer VIRTIO_F_RING_PACKED\n"
+		"  --drop-when-full  drop a frame when the rx queue has no room (default: wait)\n"
+		"  --once            exit once the front end(s) connected and went away\n"
+		"  --help            this text\n"
+		"Prints one JSON line of counters on SIGUSR1 and at exit (SIGINT/SIGTERM).\n");
 }
 
 static void print_stats(const char *event)
@@ -207,8 +208,8 @@ static bool process_tx(struct port *p, unsigned k, struct vtio_devq *txq)
 			p->dropped++;
 		} else {
 			pd->len = (uint32_t)(c.rd_len - p->hdr_len);
-			if (vtio_devq_read(txq, &c, p->hdr_len, pd->buf + VTIO_NET_HDR_LEN, pd->len) ==
-			    (int64_t)pd->len) {
+			if (vtio_devq_read(txq, &c, p->hdr_len, pd->buf + VTIO_NET_HDR_LEN,
+					   pd->len) == (int64_t)pd->len) {
 				pd->have = true;
 				p->in_frames++;
 				p->in_bytes += pd->len;
@@ -278,7 +279,7 @@ static void net_state(void *ctx, struct vtio_vhost_be *be, unsigned qi, bool liv
 	uint64_t f = vtio_vhost_be_features(be);
 	p->mrg = (f & VTIO_FEATURE(VTIO_NET_F_MRG_RXBUF)) != 0;
 	p->hdr_len = (f & VTIO_FEATURE(VTIO_F_VERSION_1)) || p->mrg ? VTIO_NET_HDR_LEN
-								     : VTIO_NET_HDR_LEN_LEGACY;
+								    : VTIO_NET_HDR_LEN_LEGACY;
 	if ((qi & 1u) == 0 && qi / 2 < p->pairs && p->hold[qi / 2] != NULL)
 		hold_clear(p->hold[qi / 2]); /* chains of a stopped queue are gone */
 	if (!live && (qi & 1u) && qi / 2 < p->pairs)
@@ -324,8 +325,8 @@ int main(int argc, char **argv)
 			}
 			socks[nsock++] = s;
 		} else if (!strcmp(a, "--queue-pairs"))
-			pairs = (unsigned)vtio_prog_num(PROG, a, vtio_prog_arg(PROG, argc, argv, &i),
-							1, MAX_PAIRS);
+			pairs = (unsigned)vtio_prog_num(
+			    PROG, a, vtio_prog_arg(PROG, argc, argv, &i), 1, MAX_PAIRS);
 		else if (!strcmp(a, "--no-packed"))
 			packed = false;
 		else if (!strcmp(a, "--once"))
@@ -352,9 +353,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static const struct vtio_vhost_be_ops ops = {
-		.queue_work = net_work,
-		.queue_state = net_state,
-		.connection = net_conn,
+	    .queue_work = net_work,
+	    .queue_state = net_state,
+	    .connection = net_conn,
 	};
 	nports = nsock;
 	for (unsigned i = 0; i < nsock; i++) {
@@ -380,7 +381,8 @@ int main(int argc, char **argv)
 		if (packed)
 			cfg.features |= VTIO_FEATURE(VTIO_F_RING_PACKED);
 		if (p->mq)
-			cfg.features |= VTIO_FEATURE(VTIO_NET_F_MQ) | VTIO_FEATURE(VTIO_NET_F_CTRL_VQ);
+			cfg.features |=
+			    VTIO_FEATURE(VTIO_NET_F_MQ) | VTIO_FEATURE(VTIO_NET_F_CTRL_VQ);
 		cfg.protocol_features = (1ull << VTIO_VHOST_USER_PROTOCOL_F_MQ) |
 					(1ull << VTIO_VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 					(1ull << VTIO_VHOST_USER_PROTOCOL_F_STATUS);

@@ -16,29 +16,29 @@
 #include <string.h>
 
 /* virtio-blk (virtio spec 5.2) */
-#define VTIO_BLK_F_SIZE_MAX 1
-#define VTIO_BLK_F_SEG_MAX  2
-#define VTIO_BLK_F_RO	    5
-#define VTIO_BLK_F_BLK_SIZE 6
-#define VTIO_BLK_F_FLUSH    9
-#define VTIO_BLK_F_MQ	    12
-#define VTIO_BLK_T_IN	    0u
-#define VTIO_BLK_T_OUT	    1u
-#define VTIO_BLK_T_FLUSH    4u
-#define VTIO_BLK_T_GET_ID   8u
-#define VTIO_BLK_S_OK	    0u
-#define VTIO_BLK_S_IOERR    1u
-#define VTIO_BLK_S_UNSUPP   2u
-#define VTIO_BLK_ID_BYTES   20u
+#define VTIO_BLK_F_SIZE_MAX  1
+#define VTIO_BLK_F_SEG_MAX   2
+#define VTIO_BLK_F_RO	     5
+#define VTIO_BLK_F_BLK_SIZE  6
+#define VTIO_BLK_F_FLUSH     9
+#define VTIO_BLK_F_MQ	     12
+#define VTIO_BLK_T_IN	     0u
+#define VTIO_BLK_T_OUT	     1u
+#define VTIO_BLK_T_FLUSH     4u
+#define VTIO_BLK_T_GET_ID    8u
+#define VTIO_BLK_S_OK	     0u
+#define VTIO_BLK_S_IOERR     1u
+#define VTIO_BLK_S_UNSUPP    2u
+#define VTIO_BLK_ID_BYTES    20u
 #define VTIO_BLK_CONFIG_SIZE 60u /* through write_zeroes_may_unmap + padding */
 
 /* virtio-net (virtio spec 5.1) */
-#define VTIO_NET_F_MRG_RXBUF 15
-#define VTIO_NET_F_CTRL_VQ   17
-#define VTIO_NET_F_MQ	     22
-#define VTIO_NET_HDR_LEN     12u /* with VERSION_1 or MRG_RXBUF: num_buffers present */
+#define VTIO_NET_F_MRG_RXBUF	15
+#define VTIO_NET_F_CTRL_VQ	17
+#define VTIO_NET_F_MQ		22
+#define VTIO_NET_HDR_LEN	12u /* with VERSION_1 or MRG_RXBUF: num_buffers present */
 #define VTIO_NET_HDR_LEN_LEGACY 10u
-#define VTIO_NET_MAX_FRAME   65535u
+#define VTIO_NET_MAX_FRAME	65535u
 
 static volatile sig_atomic_t vtio_prog_stop;
 static volatile sig_atomic_t vtio_prog_stats;

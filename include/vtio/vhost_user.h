@@ -3,13 +3,13 @@
  * @brief vhost-user over a UNIX socket, both roles (host-only, target
  *        `vtio_vhost`; never part of the freestanding core).
  *
- * - Back end (device role, @ref vtio_vhost_be): listens on a socket, serves
+ * - Back end (device role, `struct vtio_vhost_be`): listens on a socket, serves
  *   one front end at a time and the next one after a disconnect, maps the
  *   front end's memory table into a memory view and runs every live ring
  *   through a @ref vtio_devq (split or packed from the negotiated
  *   VIRTIO_F_RING_PACKED). Every message is validated; a malformed one
  *   drops the connection (counted, reason kept), never the process.
- * - Front end (driver role, @ref vtio_vhost_fe): connects to a back end,
+ * - Front end (driver role, `struct vtio_vhost_fe`): connects to a back end,
  *   shares memfd-backed memory, negotiates, drives the rings through
  *   @ref vtio_vq and fails every in-flight buffer back exactly once when the
  *   back end goes away.
@@ -38,61 +38,62 @@ extern "C" {
 
 /** @name Wire constants
  * @{ */
-#define VTIO_VHOST_USER_VERSION	       0x1u	   /**< Header flags bits 0-1. */
-#define VTIO_VHOST_USER_VERSION_MASK   0x3u	   /**< Version bits of the flags. */
-#define VTIO_VHOST_USER_FLAG_REPLY     (1u << 2) /**< The message is a reply. */
+#define VTIO_VHOST_USER_VERSION		0x1u	  /**< Header flags bits 0-1. */
+#define VTIO_VHOST_USER_VERSION_MASK	0x3u	  /**< Version bits of the flags. */
+#define VTIO_VHOST_USER_FLAG_REPLY	(1u << 2) /**< The message is a reply. */
 #define VTIO_VHOST_USER_FLAG_NEED_REPLY (1u << 3) /**< REPLY_ACK asked for. */
-#define VTIO_VHOST_USER_HDR_SIZE       12u	   /**< request, flags, size. */
-#define VTIO_VHOST_USER_MAX_FDS	       8u	   /**< fds one message may carry. */
-#define VTIO_VHOST_USER_MAX_REGIONS    8u	   /**< Regions of SET_MEM_TABLE. */
-#define VTIO_VHOST_USER_MAX_PAYLOAD    4096u	   /**< Largest payload accepted here. */
-#define VTIO_VHOST_USER_CONFIG_MAX     256u	   /**< Largest GET/SET_CONFIG payload. */
-#define VTIO_VHOST_USER_VRING_IDX_MASK 0xffu	   /**< Queue index of a kick/call u64. */
-#define VTIO_VHOST_USER_VRING_NOFD     (1u << 8) /**< No fd passed with kick/call/err. */
-#define VTIO_VHOST_USER_MAX_QUEUES     64u	   /**< Queues one connection may use here. */
+#define VTIO_VHOST_USER_HDR_SIZE	12u	  /**< request, flags, size. */
+#define VTIO_VHOST_USER_MAX_FDS		8u	  /**< fds one message may carry. */
+#define VTIO_VHOST_USER_MAX_REGIONS	8u	  /**< Regions of SET_MEM_TABLE. */
+#define VTIO_VHOST_USER_MAX_PAYLOAD	4096u	  /**< Largest payload accepted here. */
+#define VTIO_VHOST_USER_CONFIG_MAX	256u	  /**< Largest GET/SET_CONFIG payload. */
+#define VTIO_VHOST_USER_VRING_IDX_MASK	0xffu	  /**< Queue index of a kick/call u64. */
+#define VTIO_VHOST_USER_VRING_NOFD	(1u << 8) /**< No fd passed with kick/call/err. */
+#define VTIO_VHOST_USER_MAX_QUEUES	64u	  /**< Queues one connection may use here. */
 /** Feature bit: the back end speaks protocol features. */
 #define VTIO_VHOST_USER_F_PROTOCOL_FEATURES 30
 /** @} */
 
 /** Front-end request codes (the ones this library knows). */
 enum vtio_vhost_user_req {
-	VTIO_VHOST_USER_GET_FEATURES = 1,	   /**< reply u64 */
-	VTIO_VHOST_USER_SET_FEATURES = 2,	   /**< u64 */
-	VTIO_VHOST_USER_SET_OWNER = 3,		   /**< no payload */
-	VTIO_VHOST_USER_RESET_OWNER = 4,	   /**< no payload */
-	VTIO_VHOST_USER_SET_MEM_TABLE = 5,	   /**< memory table + one fd per region */
-	VTIO_VHOST_USER_SET_LOG_BASE = 6,	   /**< not supported */
-	VTIO_VHOST_USER_SET_LOG_FD = 7,		   /**< not supported */
-	VTIO_VHOST_USER_SET_VRING_NUM = 8,	   /**< vring state */
-	VTIO_VHOST_USER_SET_VRING_ADDR = 9,	   /**< vring address */
-	VTIO_VHOST_USER_SET_VRING_BASE = 10,	   /**< vring state */
-	VTIO_VHOST_USER_GET_VRING_BASE = 11,	   /**< vring state, reply vring state */
-	VTIO_VHOST_USER_SET_VRING_KICK = 12,	   /**< u64 + fd */
-	VTIO_VHOST_USER_SET_VRING_CALL = 13,	   /**< u64 + fd */
-	VTIO_VHOST_USER_SET_VRING_ERR = 14,	   /**< u64 + fd */
+	VTIO_VHOST_USER_GET_FEATURES = 1,	    /**< reply u64 */
+	VTIO_VHOST_USER_SET_FEATURES = 2,	    /**< u64 */
+	VTIO_VHOST_USER_SET_OWNER = 3,		    /**< no payload */
+	VTIO_VHOST_USER_RESET_OWNER = 4,	    /**< no payload */
+	VTIO_VHOST_USER_SET_MEM_TABLE = 5,	    /**< memory table + one fd per region */
+	VTIO_VHOST_USER_SET_LOG_BASE = 6,	    /**< not supported */
+	VTIO_VHOST_USER_SET_LOG_FD = 7,		    /**< not supported */
+	VTIO_VHOST_USER_SET_VRING_NUM = 8,	    /**< vring state */
+	VTIO_VHOST_USER_SET_VRING_ADDR = 9,	    /**< vring address */
+	VTIO_VHOST_USER_SET_VRING_BASE = 10,	    /**< vring state */
+	VTIO_VHOST_USER_GET_VRING_BASE = 11,	    /**< vring state, reply vring state */
+	VTIO_VHOST_USER_SET_VRING_KICK = 12,	    /**< u64 + fd */
+	VTIO_VHOST_USER_SET_VRING_CALL = 13,	    /**< u64 + fd */
+	VTIO_VHOST_USER_SET_VRING_ERR = 14,	    /**< u64 + fd */
 	VTIO_VHOST_USER_GET_PROTOCOL_FEATURES = 15, /**< reply u64 */
 	VTIO_VHOST_USER_SET_PROTOCOL_FEATURES = 16, /**< u64 */
-	VTIO_VHOST_USER_GET_QUEUE_NUM = 17,	   /**< reply u64 */
-	VTIO_VHOST_USER_SET_VRING_ENABLE = 18,	   /**< vring state */
-	VTIO_VHOST_USER_GET_CONFIG = 24,	   /**< config, reply config */
-	VTIO_VHOST_USER_SET_CONFIG = 25,	   /**< config */
-	VTIO_VHOST_USER_RESET_DEVICE = 34,	   /**< no payload */
-	VTIO_VHOST_USER_SET_STATUS = 39,	   /**< u64 */
-	VTIO_VHOST_USER_GET_STATUS = 40		   /**< reply u64 */
+	VTIO_VHOST_USER_GET_QUEUE_NUM = 17,	    /**< reply u64 */
+	VTIO_VHOST_USER_SET_VRING_ENABLE = 18,	    /**< vring state */
+	VTIO_VHOST_USER_GET_CONFIG = 24,	    /**< config, reply config */
+	VTIO_VHOST_USER_SET_CONFIG = 25,	    /**< config */
+	VTIO_VHOST_USER_RESET_DEVICE = 34,	    /**< no payload */
+	VTIO_VHOST_USER_SET_STATUS = 39,	    /**< u64 */
+	VTIO_VHOST_USER_GET_STATUS = 40		    /**< reply u64 */
 };
 
 /** @name Protocol feature bits (GET/SET_PROTOCOL_FEATURES)
  * @{ */
-#define VTIO_VHOST_USER_PROTOCOL_F_MQ	       0  /**< GET_QUEUE_NUM. */
-#define VTIO_VHOST_USER_PROTOCOL_F_REPLY_ACK    3  /**< NEED_REPLY honoured. */
-#define VTIO_VHOST_USER_PROTOCOL_F_CONFIG       9  /**< GET/SET_CONFIG. */
+#define VTIO_VHOST_USER_PROTOCOL_F_MQ		0  /**< GET_QUEUE_NUM. */
+#define VTIO_VHOST_USER_PROTOCOL_F_REPLY_ACK	3  /**< NEED_REPLY honoured. */
+#define VTIO_VHOST_USER_PROTOCOL_F_CONFIG	9  /**< GET/SET_CONFIG. */
 #define VTIO_VHOST_USER_PROTOCOL_F_RESET_DEVICE 13 /**< RESET_DEVICE. */
-#define VTIO_VHOST_USER_PROTOCOL_F_STATUS       16 /**< SET/GET_STATUS. */
+#define VTIO_VHOST_USER_PROTOCOL_F_STATUS	16 /**< SET/GET_STATUS. */
 /** The protocol features this library implements (either role). */
 #define VTIO_VHOST_USER_PROTOCOL_SUPPORTED                                                         \
-	((1ull << VTIO_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VTIO_VHOST_USER_PROTOCOL_F_REPLY_ACK) |   \
-	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_CONFIG) |                                              \
-	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                        \
+	((1ull << VTIO_VHOST_USER_PROTOCOL_F_MQ) |                                                 \
+	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_REPLY_ACK) |                                          \
+	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_CONFIG) |                                             \
+	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                       \
 	 (1ull << VTIO_VHOST_USER_PROTOCOL_F_STATUS))
 /** @} */
 
@@ -135,8 +136,8 @@ struct vtio_vhost_be_config {
 	uint64_t features;
 	/** Protocol features offered; masked with VTIO_VHOST_USER_PROTOCOL_SUPPORTED. */
 	uint64_t protocol_features;
-	unsigned num_queues;	 /**< Queues (1..VTIO_VHOST_USER_MAX_QUEUES). */
-	uint32_t max_queue_size; /**< Largest queue size accepted (<= 32768). */
+	unsigned num_queues;		     /**< Queues (1..VTIO_VHOST_USER_MAX_QUEUES). */
+	uint32_t max_queue_size;	     /**< Largest queue size accepted (<= 32768). */
 	const struct vtio_vhost_be_ops *ops; /**< Device callbacks. */
 	void *ctx;			     /**< First argument of every op. */
 	/** Log each dropped connection's reason to stderr with this prefix
@@ -277,17 +278,17 @@ typedef void (*vtio_vhost_fe_complete_fn)(void *ctx, unsigned qi, void *token, u
 
 /** Configuration of a front end. */
 struct vtio_vhost_fe_config {
-	const char *path;	 /**< Back end's socket (unless @ref fd >= 0). */
-	int fd;			 /**< Connected socket to use instead of @ref path; -1 for none. */
-	int connect_timeout_ms;	 /**< Retry connecting this long (0: once). */
-	int reply_timeout_ms;	 /**< Wait this long for each reply (0: 5000). */
-	uint64_t features;	 /**< Device and ring features wanted (masked by the offer). */
-	uint64_t required;	 /**< Features that must be offered (else VTIO_ENOTSUP). */
-	bool packed;		 /**< Ask for VIRTIO_F_RING_PACKED (then it is required). */
-	unsigned num_queues;	 /**< Queues to set up (1..VTIO_VHOST_USER_MAX_QUEUES). */
-	uint32_t queue_size;	 /**< Ring size of every queue. */
-	size_t mem_size;	 /**< Shared bytes for rings, queue state and buffers (0: 8 MiB). */
-	unsigned mem_regions;	 /**< memfd regions (1 or 2; 0: 2). */
+	const char *path;	/**< Back end's socket (unless @ref fd >= 0). */
+	int fd;			/**< Connected socket to use instead of @ref path; -1 for none. */
+	int connect_timeout_ms; /**< Retry connecting this long (0: once). */
+	int reply_timeout_ms;	/**< Wait this long for each reply (0: 5000). */
+	uint64_t features;	/**< Device and ring features wanted (masked by the offer). */
+	uint64_t required;	/**< Features that must be offered (else VTIO_ENOTSUP). */
+	bool packed;		/**< Ask for VIRTIO_F_RING_PACKED (then it is required). */
+	unsigned num_queues;	/**< Queues to set up (1..VTIO_VHOST_USER_MAX_QUEUES). */
+	uint32_t queue_size;	/**< Ring size of every queue. */
+	size_t mem_size;	/**< Shared bytes for rings, queue state and buffers (0: 8 MiB). */
+	unsigned mem_regions;	/**< memfd regions (1 or 2; 0: 2). */
 	uint32_t indirect_tables; /**< Indirect tables per queue (0: none). */
 	uint32_t indirect_max;	  /**< Descriptors per indirect table. */
 	/** Segments from which a buffer goes indirect (0: the queue's default, 2). */

@@ -40,9 +40,9 @@ struct be_vring {
 	uint64_t desc_ua, used_ua, avail_ua;
 	uint32_t base; /* state from SET_VRING_BASE, or from the last stop */
 	int kick_fd, call_fd, err_fd;
-	bool kick_set;	/* SET_VRING_KICK seen (fd or polling) since the last stop */
-	bool started;	/* between SET_VRING_KICK and GET_VRING_BASE */
-	bool enabled;	/* SET_VRING_ENABLE 1 (or no protocol features) */
+	bool kick_set;	     /* SET_VRING_KICK seen (fd or polling) since the last stop */
+	bool started;	     /* between SET_VRING_KICK and GET_VRING_BASE */
+	bool enabled;	     /* SET_VRING_ENABLE 1 (or no protocol features) */
 	struct vtio_devq *q; /* live queue (started && enabled && memory) */
 	void *state;
 };
@@ -80,6 +80,7 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static int fail(struct vtio_vhost_be *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct vtio_vhost_be *be, const char *fmt, ...)
 {
 	va_list ap;
@@ -331,9 +332,10 @@ static int h_mem_table(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m
 			break;
 		}
 		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < len) {
-			err = fail(be, "memory region %u: file of %lld bytes is shorter than "
-				   "mmap_offset + size = %llu", n, (long long)st.st_size,
-				   (unsigned long long)len);
+			err = fail(be,
+				   "memory region %u: file of %lld bytes is shorter than "
+				   "mmap_offset + size = %llu",
+				   n, (long long)st.st_size, (unsigned long long)len);
 			break;
 		}
 		if (len > SIZE_MAX) {
@@ -436,8 +438,8 @@ static int h_get_config(struct vtio_vhost_be *be, const struct vtio__vhost_msg *
 	memset(out, 0, sizeof(out));
 	memcpy(out, m->payload, 12);
 	int err = be->cfg.ops->get_config != NULL
-			  ? be->cfg.ops->get_config(be->cfg.ctx, off, out + 12, size)
-			  : VTIO_ENOTSUP;
+		      ? be->cfg.ops->get_config(be->cfg.ctx, off, out + 12, size)
+		      : VTIO_ENOTSUP;
 	if (err != 0) {
 		/* A reply of size 0 tells the front end the read failed. */
 		return reply(be, m->req, out, 0) != 0 ? VTIO_EIO : 0;
@@ -489,9 +491,10 @@ static int handle(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m, boo
 	case VTIO_VHOST_USER_GET_PROTOCOL_FEATURES:
 		*replied = true;
 		return reply_u64(be, m->req,
-				 be->cfg.protocol_features & VTIO_VHOST_USER_PROTOCOL_SUPPORTED) != 0
-			       ? VTIO_EIO
-			       : 0;
+				 be->cfg.protocol_features & VTIO_VHOST_USER_PROTOCOL_SUPPORTED) !=
+			       0
+			   ? VTIO_EIO
+			   : 0;
 	case VTIO_VHOST_USER_SET_PROTOCOL_FEATURES:
 		v = vtio__vhost_u64(m);
 		if (v & ~(be->cfg.protocol_features & VTIO_VHOST_USER_PROTOCOL_SUPPORTED))
@@ -524,7 +527,8 @@ static int handle(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m, boo
 		if (r->q != NULL)
 			return fail(be, "queue %u: SET_VRING_ADDR while the ring runs", a.index);
 		if (a.flags & 1u)
-			return fail(be, "queue %u: dirty logging asked for but not offered", a.index);
+			return fail(be, "queue %u: dirty logging asked for but not offered",
+				    a.index);
 		r->desc_ua = a.desc;
 		r->used_ua = a.used;
 		r->avail_ua = a.avail;
@@ -582,7 +586,7 @@ static int handle(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m, boo
 		if (be->cfg.ops->set_config == NULL)
 			return 1;
 		return be->cfg.ops->set_config(be->cfg.ctx, off, m->payload + 12, size) != 0 ? 1
-											: 0;
+											     : 0;
 	}
 	case VTIO_VHOST_USER_SET_STATUS:
 		v = vtio__vhost_u64(m);
@@ -632,7 +636,8 @@ static void msg_close_fds(const struct vtio_vhost_be *be, struct vtio__vhost_msg
 	    req == VTIO_VHOST_USER_SET_VRING_ERR) {
 		/* Kept when it was installed (the queue's fd equals it). */
 		if (m->nfds == 1) {
-			unsigned qi = (unsigned)(vtio__vhost_u64(m) & VTIO_VHOST_USER_VRING_IDX_MASK);
+			unsigned qi =
+			    (unsigned)(vtio__vhost_u64(m) & VTIO_VHOST_USER_VRING_IDX_MASK);
 			if (qi < VTIO_VHOST_USER_MAX_QUEUES) {
 				const struct be_vring *r = &be->vr[qi];
 				kept = r->kick_fd == m->fds[0] || r->call_fd == m->fds[0] ||
@@ -738,7 +743,7 @@ int vtio_vhost_be_create(struct vtio_vhost_be **out, const struct vtio_vhost_be_
 	be->cfg.log_prefix = be->log_prefix;
 	*out = be;
 	return 0;
-fail_io: {
+fail_io : {
 	int e = errno;
 	free(be->path);
 	be->path = NULL; /* nothing of ours to unlink */

@@ -234,8 +234,8 @@ static int setup_queue(struct vtio_vhost_fe *fe, unsigned qi)
 	bool packed = (fe->features & VTIO_FEATURE(VTIO_F_RING_PACKED)) != 0;
 	enum vtio_layout layout = packed ? VTIO_LAYOUT_PACKED : VTIO_LAYOUT_SPLIT;
 	uint32_t num = fe->cfg.queue_size;
-	uint32_t itab = (fe->features & VTIO_FEATURE(VTIO_F_INDIRECT_DESC)) ? fe->cfg.indirect_tables
-									       : 0;
+	uint32_t itab =
+	    (fe->features & VTIO_FEATURE(VTIO_F_INDIRECT_DESC)) ? fe->cfg.indirect_tables : 0;
 	size_t rsz = vtio_vq_ring_size(layout, num, 4096);
 	size_t ssz = vtio_vq_state_size(layout, num, itab, itab ? fe->cfg.indirect_max : 0);
 	if (rsz == 0 || ssz == 0)
@@ -269,7 +269,8 @@ static int setup_queue(struct vtio_vhost_fe *fe, unsigned qi)
 	const struct vtio_vq_areas *a = &c.areas;
 	if ((err = set_state(fe, VTIO_VHOST_USER_SET_VRING_NUM, qi, num)) != 0)
 		return err;
-	if ((err = set_state(fe, VTIO_VHOST_USER_SET_VRING_BASE, qi, packed ? 0x80008000u : 0)) != 0)
+	if ((err = set_state(fe, VTIO_VHOST_USER_SET_VRING_BASE, qi, packed ? 0x80008000u : 0)) !=
+	    0)
 		return err;
 	uint32_t addr[10];
 	uint64_t ua[4] = {(uint64_t)(uintptr_t)a->desc, (uint64_t)(uintptr_t)a->device,
@@ -351,8 +352,8 @@ static int fe_setup(struct vtio_vhost_fe *fe)
 		for (unsigned qi = 0; qi < cfg->num_queues; qi++)
 			if ((err = set_state(fe, VTIO_VHOST_USER_SET_VRING_ENABLE, qi, 1)) != 0)
 				return err;
-	if (status && (err = set_u64(fe, VTIO_VHOST_USER_SET_STATUS,
-				     st | VTIO_STATUS_DRIVER_OK)) != 0)
+	if (status &&
+	    (err = set_u64(fe, VTIO_VHOST_USER_SET_STATUS, st | VTIO_STATUS_DRIVER_OK)) != 0)
 		return err;
 	/* A round trip: every message above is handled when it returns. */
 	return get_u64(fe, VTIO_VHOST_USER_GET_FEATURES, &v);
@@ -517,7 +518,8 @@ int vtio_vhost_fe_stop(struct vtio_vhost_fe *fe, uint32_t *base, unsigned n)
 	int first = 0;
 	for (unsigned qi = 0; qi < fe->cfg.num_queues; qi++) {
 		uint32_t s[2] = {qi, 0};
-		int err = send_msg(fe, VTIO_VHOST_USER_GET_VRING_BASE, false, s, sizeof(s), NULL, 0);
+		int err =
+		    send_msg(fe, VTIO_VHOST_USER_GET_VRING_BASE, false, s, sizeof(s), NULL, 0);
 		struct vtio__vhost_msg m;
 		if (err == 0)
 			err = wait_reply(fe, VTIO_VHOST_USER_GET_VRING_BASE, &m);

@@ -11,6 +11,8 @@
 #include "vhost_internal.h"
 
 static int ferr(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int ferr(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,7 +46,8 @@ static int read_full(int fd, void *buf, size_t len, int timeout_ms, char *err, s
 		if (r == 0)
 			return ferr(err, errlen, VTIO_EPROTO, "message truncated (EOF)");
 		if (r < 0)
-			return ferr(err, errlen, VTIO_EIO, "socket read failed: %s", strerror(errno));
+			return ferr(err, errlen, VTIO_EIO, "socket read failed: %s",
+				    strerror(errno));
 		p += r;
 		len -= (size_t)r;
 	}
@@ -94,8 +97,8 @@ int vtio__vhost_recv(int fd, struct vtio__vhost_msg *m, int timeout_ms, char *er
 	}
 	int e = 0;
 	if ((size_t)r < sizeof(hdr))
-		e = read_full(fd, (unsigned char *)hdr + r, sizeof(hdr) - (size_t)r, timeout_ms, err,
-			      errlen);
+		e = read_full(fd, (unsigned char *)hdr + r, sizeof(hdr) - (size_t)r, timeout_ms,
+			      err, errlen);
 	if (e == 0) {
 		m->req = hdr[0];
 		m->flags = hdr[1];
@@ -312,16 +315,17 @@ int vtio__vhost_parse_mem_table(const struct vtio__vhost_msg *m, struct vtio__vh
 		if (r->gpa + r->size < r->gpa || r->uaddr + r->size < r->uaddr ||
 		    r->mmap_offset + r->size < r->mmap_offset || r->gpa + r->size == 0 ||
 		    r->uaddr + r->size == 0)
-			return ferr(err, errlen, VTIO_EPROTO, "memory region %u wraps past 2^64", i);
+			return ferr(err, errlen, VTIO_EPROTO, "memory region %u wraps past 2^64",
+				    i);
 		for (unsigned j = 0; j < i; j++) {
 			if (overlaps(r->gpa, r->size, t->r[j].gpa, t->r[j].size))
 				return ferr(err, errlen, VTIO_EPROTO,
 					    "memory regions %u and %u overlap (guest addresses)", j,
 					    i);
 			if (overlaps(r->uaddr, r->size, t->r[j].uaddr, t->r[j].size))
-				return ferr(err, errlen, VTIO_EPROTO,
-					    "memory regions %u and %u overlap (front-end addresses)",
-					    j, i);
+				return ferr(
+				    err, errlen, VTIO_EPROTO,
+				    "memory regions %u and %u overlap (front-end addresses)", j, i);
 		}
 	}
 	return 0;

@@ -124,18 +124,51 @@ static void test_blk(void **st)
 	assert_true(wait_path(sock, 5000));
 	char *f1[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "blk", "--count", "40", NULL};
 	assert_int_equal(run_fe(f1), 0);
-	char *f2[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "blk", "--packed", "--queues",
-		      "3", "--size", "16384", "--count", "30", "--sector", "2048", "--seed", "9",
-		      "--blk-mode", "write", NULL};
+	char *f2[] = {VTIO_VHOST_FE_EXE,
+		      "--socket",
+		      sock,
+		      "--type",
+		      "blk",
+		      "--packed",
+		      "--queues",
+		      "3",
+		      "--size",
+		      "16384",
+		      "--count",
+		      "30",
+		      "--sector",
+		      "2048",
+		      "--seed",
+		      "9",
+		      "--blk-mode",
+		      "write",
+		      NULL};
 	assert_int_equal(run_fe(f2), 0);
-	char *f3[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "blk", "--queues", "2",
-		      "--size", "16384", "--count", "30", "--sector", "2048", "--seed", "9",
-		      "--blk-mode", "verify", "--no-indirect", NULL};
+	char *f3[] = {VTIO_VHOST_FE_EXE,
+		      "--socket",
+		      sock,
+		      "--type",
+		      "blk",
+		      "--queues",
+		      "2",
+		      "--size",
+		      "16384",
+		      "--count",
+		      "30",
+		      "--sector",
+		      "2048",
+		      "--seed",
+		      "9",
+		      "--blk-mode",
+		      "verify",
+		      "--no-indirect",
+		      NULL};
 	assert_int_equal(run_fe(f3), 0);
 	/* a wrong seed must fail the check */
-	char *f4[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "blk", "--size", "16384",
-		      "--count", "1", "--sector", "2048", "--seed", "10", "--blk-mode", "verify",
-		      NULL};
+	char *f4[] = {
+	    VTIO_VHOST_FE_EXE, "--socket", sock,       "--type", "blk",	   "--size", "16384",
+	    "--count",	       "1",	   "--sector", "2048",	 "--seed", "10",     "--blk-mode",
+	    "verify",	       NULL};
 	assert_int_equal(run_fe(f4), 1);
 	kill(pid, SIGTERM);
 	assert_int_equal(wait_exit(pid, 5000), 0);
@@ -162,14 +195,15 @@ static void test_net_echo(void **st)
 	char sock[128], out[128];
 	path_in(sock, sizeof(sock), "net.sock");
 	path_in(out, sizeof(out), "net.out");
-	char *be[] = {VTIO_VHOST_NET_EXE, "--mode", "echo", "--socket", sock, "--queue-pairs", "2",
-		      NULL};
+	char *be[] = {VTIO_VHOST_NET_EXE, "--mode", "echo", "--socket", sock,
+		      "--queue-pairs",	  "2",	    NULL};
 	pid_t pid = spawn(be, out);
 	assert_true(wait_path(sock, 5000));
 	char *f1[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "net", "--count", "500", NULL};
 	assert_int_equal(run_fe(f1), 0);
-	char *f2[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type", "net", "--packed", "--queues",
-		      "2", "--count", "300", "--size", "4000", NULL};
+	char *f2[] = {VTIO_VHOST_FE_EXE, "--socket", sock, "--type",  "net",
+		      "--packed",	 "--queues", "2",  "--count", "300",
+		      "--size",		 "4000",     NULL};
 	assert_int_equal(run_fe(f2), 0);
 	kill(pid, SIGUSR1);
 	usleep(100000);
@@ -193,16 +227,18 @@ static void test_net_bridge(void **st)
 	path_in(out, sizeof(out), "bridge.out");
 	path_in(ready, sizeof(ready), "ready");
 	path_in(rout, sizeof(rout), "recv.out");
-	char *be[] = {VTIO_VHOST_NET_EXE, "--mode", "bridge", "--socket", a, "--socket", b,
-		      "--once", NULL};
+	char *be[] = {VTIO_VHOST_NET_EXE, "--mode", "bridge", "--socket", a,
+		      "--socket",	  b,	    "--once", NULL};
 	pid_t pid = spawn(be, out);
 	assert_true(wait_path(a, 5000) && wait_path(b, 5000));
-	char *rx[] = {VTIO_VHOST_FE_EXE, "--socket", b, "--type", "net", "--packed", "--net-role",
-		      "recv", "--count", "1000", "--size", "1500", "--ready-file", ready, NULL};
+	char *rx[] = {VTIO_VHOST_FE_EXE, "--socket", b,		"--type", "net",    "--packed",
+		      "--net-role",	 "recv",     "--count", "1000",	  "--size", "1500",
+		      "--ready-file",	 ready,	     NULL};
 	pid_t rpid = spawn(rx, rout);
 	assert_true(wait_path(ready, 10000));
-	char *tx[] = {VTIO_VHOST_FE_EXE, "--socket", a, "--type", "net", "--net-role", "send",
-		      "--count", "1000", "--size", "1500", NULL};
+	char *tx[] = {
+	    VTIO_VHOST_FE_EXE, "--socket", a,	     "--type", "net", "--net-role", "send",
+	    "--count",	       "1000",	   "--size", "1500",   NULL};
 	assert_int_equal(run_fe(tx), 0);
 	assert_int_equal(wait_exit(rpid, 20000), 0);
 	assert_non_null(strstr(slurp(rout), "\"received\":1000,"));
@@ -231,10 +267,10 @@ static int teardown(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help),
-		cmocka_unit_test(test_blk),
-		cmocka_unit_test(test_net_echo),
-		cmocka_unit_test(test_net_bridge),
+	    cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_blk),
+	    cmocka_unit_test(test_net_echo),
+	    cmocka_unit_test(test_net_bridge),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

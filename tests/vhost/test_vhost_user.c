@@ -353,7 +353,8 @@ static void test_backend_dies(void **st)
 			r[i].out = vtio_vhost_fe_alloc(fe, 16, 1);
 			r[i].in = vtio_vhost_fe_alloc(fe, 16, 1);
 			struct vtio_sg sg[2] = {vtio_sg_of(r[i].out, 16), vtio_sg_of(r[i].in, 16)};
-			assert_int_equal(vtio_vq_add(vtio_vhost_fe_vq(fe, i % NQ), sg, 1, 1, &r[i]), 0);
+			assert_int_equal(vtio_vq_add(vtio_vhost_fe_vq(fe, i % NQ), sg, 1, 1, &r[i]),
+					 0);
 		}
 		for (unsigned qi = 0; qi < NQ; qi++)
 			vtio_vhost_fe_kick(fe, qi);
@@ -455,11 +456,10 @@ static void test_malformed(void **st)
 			raw_send(fd, VTIO_VHOST_USER_GET_FEATURES, 2, NULL, 0, NULL, 0);
 			break;
 		case 1: /* payload larger than any message */
-			{
-				uint32_t h[3] = {VTIO_VHOST_USER_SET_FEATURES, 1, 5000};
-				assert_int_equal(send(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
-			}
-			break;
+		{
+			uint32_t h[3] = {VTIO_VHOST_USER_SET_FEATURES, 1, 5000};
+			assert_int_equal(send(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+		} break;
 		case 2: /* queue index out of range */
 			st2[0] = 99;
 			st2[1] = 64;
@@ -477,7 +477,8 @@ static void test_malformed(void **st)
 			raw_send(fd, VTIO_VHOST_USER_SET_VRING_NUM, 1, st2, 8, NULL, 0);
 			break;
 		case 5: { /* overlapping regions */
-			uint64_t r[2][4] = {{0, 65536, 0x10000000, 0}, {32768, 32768, 0x20000000, 0}};
+			uint64_t r[2][4] = {{0, 65536, 0x10000000, 0},
+					    {32768, 32768, 0x20000000, 0}};
 			int fds[2] = {mfd, mfd};
 			mem_table(fd, 2, r, fds, 2);
 			break;
@@ -534,7 +535,8 @@ static void test_malformed(void **st)
 			uint64_t ua[4] = {0x1000f000, 0x10001000, 0x10002000, 0};
 			memcpy(&a[2], ua, sizeof(ua));
 			raw_send(fd, VTIO_VHOST_USER_SET_VRING_ADDR, 1, a, 40, NULL, 0);
-			raw_send(fd, VTIO_VHOST_USER_SET_VRING_KICK, 1, (uint64_t[]){0}, 8, &efd, 1);
+			raw_send(fd, VTIO_VHOST_USER_SET_VRING_KICK, 1, (uint64_t[]){0}, 8, &efd,
+				 1);
 			break;
 		}
 		case 15: { /* config size does not match the message */
@@ -543,15 +545,14 @@ static void test_malformed(void **st)
 			break;
 		}
 		case 16: /* truncated payload, then EOF */
-			{
-				uint32_t h[4] = {VTIO_VHOST_USER_SET_FEATURES, 1, 8, 0};
-				assert_int_equal(send(fd, h, 16, 0), 16);
-				shutdown(fd, SHUT_WR);
-			}
-			break;
+		{
+			uint32_t h[4] = {VTIO_VHOST_USER_SET_FEATURES, 1, 8, 0};
+			assert_int_equal(send(fd, h, 16, 0), 16);
+			shutdown(fd, SHUT_WR);
+		} break;
 		case 17: /* the reply flag on a request */
-			raw_send(fd, VTIO_VHOST_USER_GET_FEATURES, 1 | VTIO_VHOST_USER_FLAG_REPLY, NULL,
-				 0, NULL, 0);
+			raw_send(fd, VTIO_VHOST_USER_GET_FEATURES, 1 | VTIO_VHOST_USER_FLAG_REPLY,
+				 NULL, 0, NULL, 0);
 			break;
 		case 18: /* SET_VRING_ENABLE 2 */
 			st2[0] = 0;
@@ -599,14 +600,16 @@ static void test_replies(void **st)
 	u64_msg(fd, VTIO_VHOST_USER_SET_PROTOCOL_FEATURES, VTIO_VHOST_USER_PROTOCOL_SUPPORTED);
 	/* NEED_REPLY: an ack of 0 */
 	uint64_t f = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_RING_PACKED);
-	raw_send(fd, VTIO_VHOST_USER_SET_FEATURES, 1 | VTIO_VHOST_USER_FLAG_NEED_REPLY, &f, 8, NULL, 0);
+	raw_send(fd, VTIO_VHOST_USER_SET_FEATURES, 1 | VTIO_VHOST_USER_FLAG_NEED_REPLY, &f, 8, NULL,
+		 0);
 	assert_int_equal(vtio__vhost_recv(fd, &m, 2000, err, sizeof(err)), 0);
 	assert_int_equal(m.req, VTIO_VHOST_USER_SET_FEATURES);
 	assert_int_equal(m.size, 8);
 	assert_int_equal(vtio__vhost_u64(&m), 0);
 	/* SET_CONFIG with no set_config op: refused with an ack of 1, kept */
 	uint32_t cfg[4] = {0, 4, 0, 0};
-	raw_send(fd, VTIO_VHOST_USER_SET_CONFIG, 1 | VTIO_VHOST_USER_FLAG_NEED_REPLY, cfg, 16, NULL, 0);
+	raw_send(fd, VTIO_VHOST_USER_SET_CONFIG, 1 | VTIO_VHOST_USER_FLAG_NEED_REPLY, cfg, 16, NULL,
+		 0);
 	assert_int_equal(vtio__vhost_recv(fd, &m, 2000, err, sizeof(err)), 0);
 	assert_int_equal(vtio__vhost_u64(&m), 1);
 	raw_send(fd, VTIO_VHOST_USER_GET_QUEUE_NUM, 1, NULL, 0, NULL, 0);
@@ -644,9 +647,9 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the back end may close before a send */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_data_split),   cmocka_unit_test(test_data_packed),
-		cmocka_unit_test(test_reconnect),    cmocka_unit_test(test_backend_dies),
-		cmocka_unit_test(test_malformed),    cmocka_unit_test(test_replies),
+	    cmocka_unit_test(test_data_split), cmocka_unit_test(test_data_packed),
+	    cmocka_unit_test(test_reconnect),  cmocka_unit_test(test_backend_dies),
+	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
