@@ -44,6 +44,7 @@ struct be_vring {
 	bool started;	     /* between SET_VRING_KICK and GET_VRING_BASE */
 	bool enabled;	     /* SET_VRING_ENABLE 1 (or no protocol features) */
 	struct vtio_devq *q; /* live queue (started && enabled && memory) */
+	bool err_sent;	     /* the queue broke and the error eventfd was signalled */
 	void *state;
 };
 
@@ -141,6 +142,7 @@ static void queue_drop(struct vtio_vhost_be *be, unsigned qi)
 	free(v->state);
 	v->state = NULL;
 	v->q = NULL;
+	v->err_sent = false;
 }
 
 static void run_queue(struct vtio_vhost_be *be, unsigned qi);
@@ -206,6 +208,23 @@ static void run_queue(struct vtio_vhost_be *be, unsigned qi)
 		bool drained = be->cfg.ops->queue_work(be->cfg.ctx, be, qi, v->q);
 		if (v->q == NULL)
 			break;
+		if (vtio_devq_is_broken(v->q)) {
+			/* The driver broke the ring: say so once (log, error eventfd);
+			 * the ring stays stopped until the front end restarts it. */
+			if (!v->err_sent) {
+				v->err_sent = true;
+				if (be->log_prefix != NULL)
+					fprintf(stderr, "%s: queue %u broken: %s\n", be->log_prefix, qi,
+						vtio_devq_broken_reason(v->q));
+				if (v->err_fd >= 0) {
+					uint64_t one = 1;
+					if (write(v->err_fd, &one, sizeof(one)) < 0) {
+						/* nothing more to tell */
+					}
+				}
+			}
+			break;
+		}
 		vtio_devq_kick(v->q);
 		if (!drained || vtio_devq_enable_notify(v->q))
 			break;
