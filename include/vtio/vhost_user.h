@@ -155,6 +155,10 @@ struct vtio_vhost_be_stats {
 	 * end connecting to the socket meanwhile waits in the listen backlog
 	 * and is served when the current one leaves). */
 	uint64_t rejected;
+	/** Features the latest front end set (kept after it disconnects). */
+	uint64_t last_features;
+	/** Protocol features the latest front end set (kept likewise). */
+	uint64_t last_protocol_features;
 };
 
 /**

@@ -494,6 +494,7 @@ static int handle(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m, boo
 		}
 		be->features = v;
 		be->features_set = true;
+		be->stats.last_features = v;
 		return 0;
 	case VTIO_VHOST_USER_SET_OWNER:
 		be->owner = true;
@@ -520,6 +521,7 @@ static int handle(struct vtio_vhost_be *be, const struct vtio__vhost_msg *m, boo
 			return fail(be, "SET_PROTOCOL_FEATURES 0x%llx has bits not offered",
 				    (unsigned long long)v);
 		be->protocol = v;
+		be->stats.last_protocol_features = v;
 		return 0;
 	case VTIO_VHOST_USER_GET_QUEUE_NUM:
 		*replied = true;
