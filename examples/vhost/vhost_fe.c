@@ -31,6 +31,7 @@ static struct vtio_vhost_fe *fe;
 static char errtext[200];
 static uint64_t deadline_ns;
 static bool closing; /* buffers cancelled by the final close are not failures */
+static uint64_t inflight_failed, inflight_failed_twice; /* failed back by the front end */
 
 static void usage(FILE *f)
 {
@@ -207,11 +208,17 @@ static void net_complete(void *ctx, unsigned qi, void *token, uint32_t len, int 
 	struct netbuf *b = token;
 	(void)ctx;
 	(void)qi;
+	bool was_busy = b->busy;
 	b->busy = false;
 	if (closing)
 		return;
 	if (status != 0) {
-		set_err("buffer failed back: %s", vtio_strerror(status));
+		if (was_busy)
+			inflight_failed++;
+		else
+			inflight_failed_twice++;
+		set_err("the back end went away: in-flight buffers failed back (%s)",
+			vtio_strerror(status));
 		return;
 	}
 	if ((b->q & 1u) == 0)
@@ -359,6 +366,12 @@ static void blk_complete(void *ctx, unsigned qi, void *token, uint32_t len, int 
 	struct blkreq *r = token;
 	(void)ctx;
 	(void)qi;
+	if (status != 0 && !closing) {
+		if (r->done)
+			inflight_failed_twice++;
+		else
+			inflight_failed++;
+	}
 	r->done = true;
 	r->err = status;
 	r->len = len;
@@ -415,7 +428,7 @@ static bool wait_req(struct blkreq *r)
 		}
 	}
 	if (r->err != 0) {
-		set_err("request failed back: %s", vtio_strerror(r->err));
+		set_err("the back end went away: request failed back (%s)", vtio_strerror(r->err));
 		return false;
 	}
 	if (*r->status != VTIO_BLK_S_OK) {
@@ -713,6 +726,8 @@ int main(int argc, char **argv)
 		json_str(b.serial);
 		putchar(',');
 	}
+	printf("\"inflight_failed\":%llu,\"inflight_failed_twice\":%llu,",
+	       (unsigned long long)inflight_failed, (unsigned long long)inflight_failed_twice);
 	printf("\"error\":");
 	if (errtext[0])
 		json_str(errtext);

@@ -81,7 +81,8 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static int fail(struct vtio_vhost_be *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct vtio_vhost_be *be, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int fail(struct vtio_vhost_be *be, const char *fmt, ...)
 {
 	va_list ap;
@@ -214,8 +215,8 @@ static void run_queue(struct vtio_vhost_be *be, unsigned qi)
 			if (!v->err_sent) {
 				v->err_sent = true;
 				if (be->log_prefix != NULL)
-					fprintf(stderr, "%s: queue %u broken: %s\n", be->log_prefix, qi,
-						vtio_devq_broken_reason(v->q));
+					fprintf(stderr, "%s: queue %u broken: %s\n", be->log_prefix,
+						qi, vtio_devq_broken_reason(v->q));
 				if (v->err_fd >= 0) {
 					uint64_t one = 1;
 					if (write(v->err_fd, &one, sizeof(one)) < 0) {

@@ -11,7 +11,7 @@
 #include "vhost_internal.h"
 
 static int ferr(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int ferr(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
