@@ -8,7 +8,9 @@ fds (memfds when t & 0x10, else eventfds), 12-byte header, payload;
 0x40 a write into the shared 64 KiB memfd (u16 offset, u8 len, bytes);
 0x80 kick every eventfd sent. Seeds: a clean negotiation, split and packed
 rings with traffic (direct and indirect), a memory table replaced while a
-ring runs, RESET_OWNER, and one input per malformed-message class.
+ring runs, RESET_OWNER, and one input per malformed-message class. Files
+named lf_* are libFuzzer finds (100 s run, 122k inputs, no crash), kept as
+they are; this script does not write them.
 """
 import os
 import struct

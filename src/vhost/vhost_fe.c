@@ -465,10 +465,7 @@ int vtio_vhost_fe_poll(struct vtio_vhost_fe *fe, int timeout_ms)
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			/* No request is pending: data here is EOF or a message we never
 			 * asked for. Either way the connection is over. */
-			char b;
-			ssize_t k = recv(fe->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (k <= 0 || (pf[0].revents & (POLLHUP | POLLERR)))
-				fe->dead = true;
+			fe->dead = true;
 		}
 	}
 	reap(fe);
