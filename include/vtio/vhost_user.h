@@ -344,9 +344,11 @@ struct vtio_vq *vtio_vhost_fe_vq(struct vtio_vhost_fe *fe, unsigned qi);
 int vtio_vhost_fe_kick(struct vtio_vhost_fe *fe, unsigned qi);
 
 /**
- * Wait up to @p timeout_ms for call notifications or the socket, reap
- * used buffers (complete(status 0)); when the back end went away, complete
- * every in-flight buffer with VTIO_EIO, once.
+ * Reap used buffers (complete(status 0)), publish and kick what was added
+ * since the last kick (e.g. refills made by the completions), re-enable
+ * call notifications, then wait up to @p timeout_ms for a call or the
+ * socket and reap again; when the back end went away, complete every
+ * in-flight buffer with VTIO_EIO, once.
  * @param fe the front end. @param timeout_ms -1 forever, 0 poll.
  * @return 0, VTIO_EIO (the back end is gone; in-flight buffers were failed
  *         back by this call or an earlier one).

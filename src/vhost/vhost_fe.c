@@ -450,8 +450,19 @@ int vtio_vhost_fe_poll(struct vtio_vhost_fe *fe, int timeout_ms)
 		pf[n].events = POLLIN;
 		n++;
 	}
-	/* Something may be used already (no notification asked for or lost). */
+	/* Reap, then ask for a call notification before sleeping (with
+	 * EVENT_IDX, used_event must be moved or the back end stays quiet);
+	 * a buffer used meanwhile means no sleep. */
 	reap(fe);
+	for (unsigned qi = 0; qi < fe->cfg.num_queues; qi++) {
+		if (fe->q[qi].vq == NULL)
+			continue;
+		/* Buffers added by the completions (refills) reach the back end
+		 * before we sleep: it may be waiting for exactly those. */
+		vtio_vq_kick(fe->q[qi].vq);
+		if (!vtio_vq_enable_cb(fe->q[qi].vq))
+			timeout_ms = 0;
+	}
 	int r = poll(pf, n, timeout_ms);
 	if (r < 0 && errno != EINTR)
 		return VTIO_EIO;
