@@ -346,9 +346,9 @@ int vtio_vhost_fe_kick(struct vtio_vhost_fe *fe, unsigned qi);
 /**
  * Reap used buffers (complete(status 0)), publish and kick what was added
  * since the last kick (e.g. refills made by the completions), re-enable
- * call notifications, then wait up to @p timeout_ms for a call or the
- * socket and reap again; when the back end went away, complete every
- * in-flight buffer with VTIO_EIO, once.
+ * call notifications, then, only when nothing was completed so far, wait
+ * up to @p timeout_ms for a call or the socket, and reap again; when the back end went away,
+ * complete every in-flight buffer with VTIO_EIO, once.
  * @param fe the front end. @param timeout_ms -1 forever, 0 poll.
  * @return 0, VTIO_EIO (the back end is gone; in-flight buffers were failed
  *         back by this call or an earlier one).

@@ -402,17 +402,22 @@ int vtio_vhost_fe_kick(struct vtio_vhost_fe *fe, unsigned qi)
 	return vtio_vq_kick(fe->q[qi].vq);
 }
 
-static void reap(struct vtio_vhost_fe *fe)
+/* @return how many buffers were completed. */
+static unsigned reap(struct vtio_vhost_fe *fe)
 {
+	unsigned done = 0;
 	for (unsigned qi = 0; qi < fe->cfg.num_queues; qi++) {
 		struct vtio_vq *vq = fe->q[qi].vq;
 		void *tok;
 		uint32_t len;
 		if (vq == NULL)
 			continue;
-		while ((tok = vtio_vq_get_used(vq, &len)) != NULL)
+		while ((tok = vtio_vq_get_used(vq, &len)) != NULL) {
 			fe->cfg.complete(fe->cfg.ctx, qi, tok, len, 0);
+			done++;
+		}
 	}
+	return done;
 }
 
 /* Complete everything still in flight with @status, once. */
@@ -453,7 +458,10 @@ int vtio_vhost_fe_poll(struct vtio_vhost_fe *fe, int timeout_ms)
 	/* Reap, then ask for a call notification before sleeping (with
 	 * EVENT_IDX, used_event must be moved or the back end stays quiet);
 	 * a buffer used meanwhile means no sleep. */
-	reap(fe);
+	/* Completions found here are progress: return without sleeping, so
+	 * the caller acts on them (refill, send more) first. */
+	if (reap(fe) > 0)
+		timeout_ms = 0;
 	for (unsigned qi = 0; qi < fe->cfg.num_queues; qi++) {
 		if (fe->q[qi].vq == NULL)
 			continue;
