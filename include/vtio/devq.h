@@ -416,6 +416,39 @@ bool vtio_devq_is_broken(const struct vtio_devq *q);
  */
 const char *vtio_devq_broken_reason(const struct vtio_devq *q);
 
+/**
+ * Ring position of a device-side queue: where the device resumes taking and
+ * returning buffers. What vhost-user's SET/GET_VRING_BASE carry (a queue
+ * handed from one device instance to another, or stopped and restarted).
+ */
+struct vtio_devq_pos {
+	uint16_t avail_idx; /**< Split: next avail index (free-running); packed: next slot. */
+	bool avail_wrap;    /**< Packed: the device's expected avail wrap counter. */
+	uint16_t used_idx;  /**< Split: used->idx to continue from; packed: next used slot. */
+	bool used_wrap;	    /**< Packed: the device ring wrap counter for used descriptors. */
+	uint32_t in_flight; /**< (get only) Packed: descriptors popped and not returned;
+				 split: 0 (not tracked). */
+};
+
+/**
+ * Start a freshly initialised (or reset) queue at @p pos instead of at 0.
+ * Call before the first vtio_devq_pop(); nothing already popped is kept.
+ * @param q the queue.
+ * @param pos the position; packed: slots must be below the queue size.
+ * @return 0, VTIO_ERANGE (packed slot >= queue size), VTIO_EBUSY (packed:
+ *         descriptors are outstanding).
+ * Context: device side, serialised, before the queue is used.
+ */
+int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos);
+
+/**
+ * Read the queue's ring position (see vtio_devq_set_pos()).
+ * @param q the queue.
+ * @param pos receives the position.
+ * Context: device side, serialised.
+ */
+void vtio_devq_get_pos(const struct vtio_devq *q, struct vtio_devq_pos *pos);
+
 /** @} */
 
 #ifdef __cplusplus

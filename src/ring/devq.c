@@ -391,4 +391,53 @@ const char *vtio_devq_broken_reason(const struct vtio_devq *q)
 	return q->broken ? q->broken_reason : NULL;
 }
 
+int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
+{
+	VTIO_ASSERT(q != NULL && pos != NULL);
+#if VTIO_CONFIG_PACKED
+	if (q->layout == VTIO_LAYOUT_PACKED) {
+		struct vtio__devq_packed *p = &q->u.packed;
+		if (pos->avail_idx >= q->num || pos->used_idx >= q->num)
+			return VTIO_ERANGE;
+		if (p->outstanding != 0)
+			return VTIO_EBUSY;
+		p->last_avail = pos->avail_idx;
+		p->avail_wrap = pos->avail_wrap;
+		p->next_used = pos->used_idx;
+		p->used_wrap = pos->used_wrap;
+		p->pushed = 0;
+		return 0;
+	}
+#endif
+#if VTIO_CONFIG_SPLIT
+	struct vtio__devq_split *s = &q->u.split;
+	s->last_avail = pos->avail_idx;
+	s->avail_idx = pos->avail_idx;
+	s->used_idx = pos->used_idx;
+	s->signalled_valid = false;
+#endif
+	return 0;
+}
+
+void vtio_devq_get_pos(const struct vtio_devq *q, struct vtio_devq_pos *pos)
+{
+	VTIO_ASSERT(q != NULL && pos != NULL);
+	VTIO_MEMSET(pos, 0, sizeof(*pos));
+#if VTIO_CONFIG_PACKED
+	if (q->layout == VTIO_LAYOUT_PACKED) {
+		const struct vtio__devq_packed *p = &q->u.packed;
+		pos->avail_idx = p->last_avail;
+		pos->avail_wrap = p->avail_wrap;
+		pos->used_idx = p->next_used;
+		pos->used_wrap = p->used_wrap;
+		pos->in_flight = p->outstanding;
+		return;
+	}
+#endif
+#if VTIO_CONFIG_SPLIT
+	pos->avail_idx = q->u.split.last_avail;
+	pos->used_idx = q->u.split.used_idx;
+#endif
+}
+
 #endif /* VTIO_CONFIG_DEVICE */
