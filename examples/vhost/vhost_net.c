@@ -170,14 +170,13 @@ static bool deliver(struct port *src, unsigned k)
 		frame[10] = (unsigned char)h->n;
 		frame[11] = (unsigned char)(h->n >> 8);
 	}
-	struct vtio_devq_used used[HOLD];
+	struct vtio_devq_done used[HOLD];
 	uint64_t off = 0;
 	for (unsigned i = 0; i < h->n; i++) {
 		uint64_t n = need - off < h->c[i].wr_len ? need - off : h->c[i].wr_len;
 		if (vtio_devq_write(rxq, &h->c[i], 0, frame + off, (size_t)n) != (int64_t)n)
 			n = 0;
-		used[i].id = h->c[i].id;
-		used[i].ndesc = h->c[i].ndesc;
+		used[i].h = vtio_devq_handle_of(&h->c[i]);
 		used[i].len = (uint32_t)n;
 		off += n;
 	}
