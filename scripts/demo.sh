@@ -9,11 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh base
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-if [ ! -f src/host/host_shm.h ] || [ ! -f include/vtio/transport/mmio_dev.h ]; then
-  # A tree without the shared-memory link: the in-process loopback demo.
-  cmake --build build -j"$(nproc)" --target vtio_demo
-  exec ./build/examples/transport/vtio_demo
-fi
 cmake --build build -j"$(nproc)" --target vtio_blk_dev vtio_blk_drv
 dir=build/demo
 mkdir -p "$dir"
