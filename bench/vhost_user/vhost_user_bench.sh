@@ -19,6 +19,8 @@
 #                  `testpmd` runs DPDK's vhost in both slots (checks the rig:
 #                  the ratio should then be about 1.0)
 #   --json         one JSON object per measurement and per summary line
+#   --smoke        exit 1 if any point could not be measured (ctest smoke run;
+#                  any speed is accepted)
 # Needs: dpdk-testpmd (Debian dpdk, dpdk-dev), python3, taskset. No hugepages:
 # --no-huge, memory is ordinary process memory (the driver's memory is shared
 # with the back end through memfd by virtio_user).
@@ -28,6 +30,7 @@ src=$(cd "$here/../.." && pwd)
 . "$src/tests/interop/vhost_user_lib.sh"
 
 json=0
+smoke=0
 rounds=5
 secs=3
 layouts=split,packed
@@ -36,12 +39,13 @@ ours=
 while [ $# -gt 0 ]; do
   case $1 in
     --json) json=1 ;;
+    --smoke) smoke=1 ;;
     --rounds) rounds=${2:?}; shift ;;
     --seconds) secs=${2:?}; shift ;;
     --layouts) layouts=${2:?}; shift ;;
     --inflight) inflight=${2:?}; shift ;;
     --ours) ours=${2:?}; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -141,3 +145,9 @@ else:
           % (lay, mo, md, ratio, mp, len(ours)))
 EOF
 done
+if [ $smoke -eq 1 ]; then
+  for k in "${!res[@]}"; do
+    case " ${res[$k]} " in *" nan "*) echo "FAIL: no measurement for $k" >&2; exit 1 ;; esac
+  done
+  echo "PASS: vhost_user_bench smoke (every point measured)"
+fi

@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
 done
 case "$layout" in split | packed) ;; *) vu_fail "layout must be split or packed" ;; esac
 
-name=vhost_user_dpdk_${what}_${layout}${variant:+_$variant}
+name=vhost_user_dpdk_${what//-/_}_${layout}${variant:+_$variant}
 [ "$peer" != ours ] && name=${name}_$peer
 vu_init "$name"
 vu_deps dpdk dpdk-dev python3
@@ -291,7 +291,7 @@ case $what in
       vu_wait_file "$ready" 30 "$FE"
       sleep 2
       vu_alive "$FE" || vu_fail "the front end finished before the back end was killed"
-      kill -KILL "$TPV"
+      kill -KILL -- "-$TPV" # the whole group: testpmd itself, not only its timeout
       vu_wait_exit "$TPV" 10
       vu_wait_exit "$FE" 30
       cat "$out"

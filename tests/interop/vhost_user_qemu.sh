@@ -214,7 +214,11 @@ case $peer in
       done
       w=$(vu_json_get "$be_json" writes)
       wb=$(vu_json_get "$be_json" write_bytes)
-      [ "$w" -ge $((66 * boots)) ] || vu_fail "back end saw $w writes, expected >= $((66 * boots))"
+      # The guest block layer merges and splits requests as it likes (the
+      # 64 small writes arrive merged): only the bytes are exact.
+      [ "$w" -ge $((2 * boots)) ] || vu_fail "back end saw $w write requests, expected >= $((2 * boots))"
+      rb=$(vu_json_get "$be_json" read_bytes)
+      [ "$rb" -ge $((sectors * 512 * boots)) ] || vu_fail "back end read $rb bytes, less than $boots whole-disk read(s)"
       [ "$wb" -eq $(((64 * 512 + 2 * 1048576) * boots)) ] ||
         vu_fail "back end wrote $wb bytes, the guests wrote $(((64 * 512 + 2 * 1048576) * boots))"
       [ "$(vu_json_get "$be_json" flushes)" -ge "$boots" ] || vu_fail "no FLUSH reached the back end"

@@ -62,15 +62,29 @@ if [ "$layout" = packed ]; then
   [ "$FE_RC" -eq 1 ] || vu_fail "--packed against a back end without RING_PACKED exited $FE_RC, expected 1"
   need "$VU_DIR/fe1.json" ok false
   err=$(vu_json_get "$VU_DIR/fe1.json" error)
-  echo "$err" | grep -Eiq 'packed' || vu_fail "the error does not name the packed ring: '$err'"
-  echo "QUIRK: qemu-storage-daemon refuses packed (libvhost-user masks VIRTIO_F_RING_PACKED); front end says: $err"
+  # The error must name what is missing: the packed ring, by name or as its
+  # feature bit (VIRTIO_F_RING_PACKED = bit 34 = 0x400000000). The socket
+  # path is cut out first (this test's directory name contains "packed").
+  e=${err//$sock/SOCKET}
+  echo "$e" | grep -Eiq 'packed|0x400000000|bit 34' || vu_fail "the error does not name the packed ring: '$err'"
+  echo "QUIRK: qemu-storage-daemon offers no VIRTIO_F_RING_PACKED (libvhost-user); --packed refused with: $e"
   vu_alive "$qsd" || vu_fail "qemu-storage-daemon died after the refused front end"
-  # The daemon still serves a split front end after the refusal.
-  fe_run 2 --count 4 --sector 0
+  # The daemon still serves a split front end after the refusal: 4 x 4 KiB
+  # from sector 0.
+  fe_run 2 --count 4 --size 4096 --sector 0 --seed 5
   [ "$FE_RC" -eq 0 ] || vu_fail "split front end after the refused packed one exited $FE_RC"
   vu_stop "$qsd"
-  cmp -s <(head -c 2048 "$img") <(head -c 2048 "$VU_DIR/disk.orig") && vu_fail "split run after the refusal wrote nothing?"
-  cmp -s <(tail -c +2049 "$img") <(tail -c +2049 "$VU_DIR/disk.orig") || vu_fail "bytes beyond the 4 written sectors changed"
+  python3 - "$img" "$VU_DIR/disk.orig" <<'EOF' || vu_fail "image file check failed"
+import sys
+img = open(sys.argv[1], "rb").read()
+orig = open(sys.argv[2], "rb").read()
+exp = bytes((((o >> 9) * 131 + (o & 511) + 5) & 0xff) for o in range(4 * 4096))
+if img[:4 * 4096] != exp:
+    print("the split run's 4 requests are not in the file"); sys.exit(1)
+if img[4 * 4096:] != orig[4 * 4096:]:
+    print("bytes beyond the 4 written requests changed (the refused packed run wrote?)"); sys.exit(1)
+print("image check: ok")
+EOF
   echo "PASS: $name"
   exit 0
 fi
@@ -83,7 +97,8 @@ need "$VU_DIR/fe1.json" written 64
 need "$VU_DIR/fe1.json" read 64
 need "$VU_DIR/fe1.json" flushes 1
 f=$(vu_json_get "$VU_DIR/fe1.json" features)
-echo "NEGOTIATED vtio-vhost-fe with qemu-storage-daemon: features=$f ($(vu_features_decode blk "$f")) protocol=$(vu_json_get "$VU_DIR/fe1.json" protocol_features)"
+pf=$(vu_json_get "$VU_DIR/fe1.json" protocol_features)
+echo "NEGOTIATED vtio-vhost-fe with qemu-storage-daemon: features=$f ($(vu_features_decode blk "$f"))${pf:+ protocol=$pf ($(vu_protocol_decode "$pf"))}"
 echo "GET_ID from qemu-storage-daemon: '$(vu_json_get "$VU_DIR/fe1.json" serial)'"
 
 fe_run 2 --count 16 --size 65536 --sector 4096 --blk-mode rw --seed 4
