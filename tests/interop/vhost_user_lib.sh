@@ -106,6 +106,9 @@ vu_wait_exit() {
   vu_alive "$pid" && vu_fail "pid $pid still running after ${secs}s"
   wait "$pid"
   VU_RC=$?
+  # Anything left in its process group (a child whose timeout wrapper was
+  # killed) goes with it.
+  kill -KILL -- "-$pid" 2>/dev/null || true
   local p keep=()
   for p in "${VU_PIDS[@]}"; do [ "$p" != "$pid" ] && keep+=("$p"); done
   VU_PIDS=("${keep[@]}")
@@ -156,8 +159,9 @@ vu_show() {
   tail -n "${2:-25}" "$1" >&2
 }
 
-# vu_prog NAME: path of one of our programs. $VTIO_VHOST_<NAME> (dashes as
-# underscores, upper case) wins; else the build tree is searched.
+# vu_prog NAME: path of one of our programs. $VTIO_PROG_<NAME> (dashes as
+# underscores, upper case; set by tests/interop/vhost_user.cmake) wins; else
+# the build tree is searched.
 vu_prog() {
   local name=$1 var
   var=VTIO_PROG_$(echo "$name" | tr 'a-z-' 'A-Z_')
