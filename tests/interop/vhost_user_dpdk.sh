@@ -216,8 +216,15 @@ check_backend() {
   [ "$(vu_json_get "$BE_JSON" $p.dropped)" = 0 ] || vu_fail "echo back end dropped frames"
   [ "$(vu_json_get "$BE_JSON" $p.protocol_errors)" = 0 ] || vu_fail "back end protocol errors"
   local f
+  local f pf
   f=$(vu_json_get "$BE_JSON" $p.features)
-  [ -n "$f" ] && echo "NEGOTIATED vtio-vhost-net with testpmd virtio_user: features=$f ($(vu_features_decode net "$f")) protocol=$(vu_json_get "$BE_JSON" $p.protocol_features)"
+  pf=$(vu_json_get "$BE_JSON" $p.protocol_features)
+  if [ -n "$f" ]; then
+    echo "NEGOTIATED wire (testpmd virtio_user -> vtio-vhost-net): features=$f ($(vu_features_decode net "$f")) protocol=$pf ($(vu_protocol_decode "$pf"))"
+    local want=0
+    [ "$layout" = packed ] && want=1
+    [ $((f >> 34 & 1)) -eq $want ] || vu_fail "RING_PACKED on the wire is $((f >> 34 & 1)), expected $want"
+  fi
   return 0
 }
 
@@ -311,6 +318,8 @@ case $what in
       [ "$got" -gt 0 ] || vu_fail "no frame came back before the kill"
       [ -n "$inflight" ] || vu_fail "front end JSON has no inflight_failed count"
       [ "$inflight" -gt 0 ] || vu_fail "no buffer was in flight when the back end died?"
+      # At most every rx and tx descriptor (queue size 256 each) was out.
+      [ "$inflight" -le 512 ] || vu_fail "$inflight buffers failed back: more than the rings hold"
       dup=$(vu_json_get "$out" inflight_failed_twice)
       [ -z "$dup" ] || [ "$dup" = 0 ] || vu_fail "$dup buffers failed back twice"
     fi

@@ -233,8 +233,14 @@ case $peer in
       [ "$(vu_json_get "$be_json" $p.dropped)" = 0 ] || vu_fail "echo mode dropped frames"
       [ "$(vu_json_get "$be_json" $p.protocol_errors)" = 0 ] || vu_fail "protocol errors"
     fi
-    f=$(vu_json_get "$be_json" features)
-    [ -n "$f" ] && echo "NEGOTIATED back end $kind $layout features=$f"
+    jp=
+    [ "$kind" = net ] && jp=ports.0.
+    f=$(vu_json_get "$be_json" ${jp}features)
+    pf=$(vu_json_get "$be_json" ${jp}protocol_features)
+    if [ -n "$f" ]; then
+      echo "NEGOTIATED wire (QEMU -> vtio-vhost-$kind) $layout features=$f ($(vu_features_decode $kind "$f")) protocol=$pf ($(vu_protocol_decode "$pf"))"
+      [ "$layout" = packed ] && [ $((f >> 34 & 1)) -ne 1 ] && vu_fail "QEMU did not set RING_PACKED on the wire"
+    fi
     ;;
   qsd)
     vu_stop "$be"
