@@ -100,7 +100,7 @@ measure() {
   exec 8>&-
   vu_wait_exit "$dpid" 30 2>/dev/null
   vu_stop "$bpid" 2>/dev/null
-  python3 - "$dlog" <<'EOF'
+  "$VU_PY" - "$dlog" <<'EOF'
 import re, sys
 t = open(sys.argv[1], errors="replace").read()
 r = re.findall(r"Rx-pps:\s+(\d+)", t)
@@ -122,7 +122,7 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 for lay in "${lays[@]}"; do
-  python3 - "$lay" "${res[ours,$lay]}" "${res[dpdk,$lay]}" "$json" "$rounds" "$secs" "$inflight" <<'EOF'
+  "$VU_PY" - "$lay" "${res[ours,$lay]}" "${res[dpdk,$lay]}" "$json" "$rounds" "$secs" "$inflight" <<'EOF'
 import json, statistics, sys
 lay, ours, dpdk, js = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4] == "1"
 ours = [float(x) for x in ours if x != "nan"]

@@ -83,7 +83,7 @@ tp_wait_count() {
 # tp_fwd_stats K: "rx tx" of the K-th (1-based) forward-statistics block
 # testpmd printed at a `stop`.
 tp_fwd_stats() {
-  python3 - "$TP_LOG" "$1" <<'EOF'
+  "$VU_PY" - "$TP_LOG" "$1" <<'EOF'
 import re, sys
 t = open(sys.argv[1], errors="replace").read()
 blocks = re.findall(r"Forward statistics for port 0\s+-+\s+RX-packets:\s+(\d+).*?TX-packets:\s+(\d+)", t, re.S)

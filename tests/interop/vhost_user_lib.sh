@@ -13,6 +13,10 @@ set -u
 
 VU_SRC=${VTIO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VU_PIDS=()
+# The system interpreter (python3 package): a python3 found first on PATH
+# may be a version-manager shim that costs a second per call.
+VU_PY=/usr/bin/python3
+[ -x "$VU_PY" ] || VU_PY=python3
 VU_DIR=
 
 vu_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -179,7 +183,7 @@ vu_prog() {
 # vu_json_get FILE KEY.PATH: a value from the last JSON object in FILE (one
 # object per line or a whole document); prints nothing when absent.
 vu_json_get() {
-  python3 - "$1" "$2" <<'EOF'
+  "$VU_PY" - "$1" "$2" <<'EOF'
 import json, sys
 path, key = sys.argv[1], sys.argv[2]
 text = open(path, errors="replace").read()
@@ -222,7 +226,7 @@ VU_TESTPMD_APP="--total-num-mbufs=8192 --nb-cores=1 --txd=256 --rxd=256"
 # vu_testpmd_port_stats LOG: the last "show port stats" block of a testpmd log
 # as "rx_packets rx_bytes tx_packets tx_bytes rx_errors rx_nombuf".
 vu_testpmd_port_stats() {
-  python3 - "$1" <<'EOF'
+  "$VU_PY" - "$1" <<'EOF'
 import re, sys
 t = open(sys.argv[1], errors="replace").read()
 blocks = t.split("NIC statistics for port")
@@ -248,7 +252,7 @@ vu_testpmd_features() {
 # vu_features_decode TYPE HEX: virtio feature bit names (TYPE net|blk), for
 # the logs.
 vu_features_decode() {
-  python3 - "$1" "$2" <<'EOF'
+  "$VU_PY" - "$1" "$2" <<'EOF'
 import sys
 common = {24: "NOTIFY_ON_EMPTY", 27: "ANY_LAYOUT", 28: "RING_INDIRECT_DESC",
           29: "RING_EVENT_IDX", 30: "PROTOCOL_FEATURES", 32: "VERSION_1",
@@ -279,7 +283,7 @@ EOF
 # vu_protocol_decode HEX: vhost-user protocol feature names (vhost-user.rst,
 # "Protocol features").
 vu_protocol_decode() {
-  python3 - "$1" <<'EOF'
+  "$VU_PY" - "$1" <<'EOF'
 import sys
 names = ["MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ",
          "CROSS_ENDIAN", "CRYPTO_SESSION", "PAGEFAULT", "CONFIG",

@@ -47,12 +47,12 @@ pkgs=(qemu-system-x86 linux-image-amd64 busybox-static python3)
 [ "$peer" = testpmd ] && pkgs+=(dpdk dpdk-dev)
 vu_deps "${pkgs[@]}"
 
-read -r kernel moddir < <(python3 "$VU_SRC/tests/interop/vhost_user_guest.py" kernel) ||
+read -r kernel moddir < <("$VU_PY" "$VU_SRC/tests/interop/vhost_user_guest.py" kernel) ||
   vu_fail "no guest kernel"
 mods=(virtio_pci virtio_blk)
 [ "$kind" = net ] && mods=(virtio_pci virtio_net)
 initrd=$VU_DIR/initramfs.cpio.gz
-loaded=$(python3 "$VU_SRC/tests/interop/vhost_user_guest.py" initramfs "$initrd" "$moddir" "${mods[@]}") ||
+loaded=$("$VU_PY" "$VU_SRC/tests/interop/vhost_user_guest.py" initramfs "$initrd" "$moddir" "${mods[@]}") ||
   vu_fail "initramfs build failed"
 vu_log "guest kernel $kernel, modules: $loaded"
 
@@ -66,7 +66,7 @@ be_json=$VU_DIR/backend.json
 img=$VU_DIR/disk.img
 sectors=32768 # 16 MiB
 if [ "$kind" = blk ]; then
-  python3 - "$img" "$sectors" <<'EOF'
+  "$VU_PY" - "$img" "$sectors" <<'EOF'
 import random, sys
 r = random.Random(12)
 open(sys.argv[1], "wb").write(r.randbytes(int(sys.argv[2]) * 512))
@@ -129,7 +129,7 @@ for ((boot = 1; boot <= boots; boot++)); do
     -display none -serial "file:$con" -monitor none -no-reboot "${device[@]}"
   vu_wait_exit "$q" 100
   qrc=$VU_RC
-  res=$(python3 "$VU_SRC/tests/interop/vhost_user_guest.py" results "$con")
+  res=$("$VU_PY" "$VU_SRC/tests/interop/vhost_user_guest.py" results "$con")
   vu_log "guest $boot (qemu exit $qrc): $res"
   [ "$qrc" -eq 0 ] || {
     vu_show "$VU_DIR/qemu$boot.log"
@@ -137,7 +137,7 @@ for ((boot = 1; boot <= boots; boot++)); do
     vu_show "$be_log"
     vu_fail "qemu exited with $qrc"
   }
-  g() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$res" "$1"; }
+  g() { "$VU_PY" -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$res" "$1"; }
   [ "$(g done)" = ok ] || {
     vu_show "$con" 40
     vu_fail "guest did not finish (done=$(g done) error=$(g error))"
@@ -145,7 +145,7 @@ for ((boot = 1; boot <= boots; boot++)); do
   [ -z "$(g error)" ] || vu_fail "guest error: $(g error)"
   [ -z "$(g insmod_failed)" ] || vu_fail "guest could not load $(g insmod_failed)"
   fbits=$(g features)
-  fhex=$(python3 -c 'import sys; s=sys.argv[1]; print(hex(sum(1 << i for i, c in enumerate(s) if c == "1")))' "$fbits")
+  fhex=$("$VU_PY" -c 'import sys; s=sys.argv[1]; print(hex(sum(1 << i for i, c in enumerate(s) if c == "1")))' "$fbits")
   echo "NEGOTIATED qemu-guest $kind $layout peer=$peer features=$fhex ($(vu_features_decode $kind "$fhex"))"
   packed_bit=${fbits:34:1}
   if [ "$layout" = packed ]; then
@@ -165,7 +165,7 @@ for ((boot = 1; boot <= boots; boot++)); do
     [ "$(g a_sha256)" = "$(g a_back_sha256)" ] || vu_fail "512-byte writes read back differently"
     [ "$(g b_sha256)" = "$(g b_back_sha256)" ] || vu_fail "1 MiB writes read back differently"
     # The file itself, after this guest.
-    python3 - "$img" "$VU_DIR/disk.orig" "$(g a_sha256)" "$(g b_sha256)" <<'EOF' || vu_fail "image file check failed"
+    "$VU_PY" - "$img" "$VU_DIR/disk.orig" "$(g a_sha256)" "$(g b_sha256)" <<'EOF' || vu_fail "image file check failed"
 import hashlib, sys
 img = open(sys.argv[1], "rb").read()
 orig = open(sys.argv[2], "rb").read()

@@ -29,7 +29,7 @@ fe=$(vu_prog vtio-vhost-fe) || exit 1
 sock=$VU_DIR/qsd.sock
 img=$VU_DIR/disk.img
 sectors=16384 # 8 MiB
-python3 - "$img" "$sectors" <<'EOF'
+"$VU_PY" - "$img" "$sectors" <<'EOF'
 import random, sys
 open(sys.argv[1], "wb").write(random.Random(7).randbytes(int(sys.argv[2]) * 512))
 EOF
@@ -74,7 +74,7 @@ if [ "$layout" = packed ]; then
   fe_run 2 --count 4 --size 4096 --sector 0 --seed 5
   [ "$FE_RC" -eq 0 ] || vu_fail "split front end after the refused packed one exited $FE_RC"
   vu_stop "$qsd"
-  python3 - "$img" "$VU_DIR/disk.orig" <<'EOF' || vu_fail "image file check failed"
+  "$VU_PY" - "$img" "$VU_DIR/disk.orig" <<'EOF' || vu_fail "image file check failed"
 import sys
 img = open(sys.argv[1], "rb").read()
 orig = open(sys.argv[2], "rb").read()
@@ -111,7 +111,7 @@ fe_run 3 --count 64 --size 4096 --sector 1000 --blk-mode verify --seed 3
 need "$VU_DIR/fe3.json" read 64
 
 vu_stop "$qsd"
-python3 - "$img" "$VU_DIR/disk.orig" <<'EOF' || vu_fail "image file check failed"
+"$VU_PY" - "$img" "$VU_DIR/disk.orig" <<'EOF' || vu_fail "image file check failed"
 import sys
 img = open(sys.argv[1], "rb").read()
 orig = bytearray(open(sys.argv[2], "rb").read())
