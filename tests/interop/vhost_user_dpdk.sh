@@ -36,6 +36,7 @@
 # --backend testpmd / --frontend testpmd swap our program for a second
 # testpmd (vhost or virtio_user), to check the harness itself.
 # Negotiated features are logged on lines starting NEGOTIATED.
+# shellcheck source=vhost_user_lib.sh disable=SC2154 # pids are set by vu_spawn (printf -v)
 . "$(dirname "$0")/vhost_user_lib.sh"
 
 what=${1:?driver|device|driver-reconnect|backend-dies}

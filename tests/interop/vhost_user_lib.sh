@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # VU_RC, VU_TESTPMD_APP: used by the scripts that source this
 # Shared pieces of the vhost-user interop tests (sourced, not run).
 #
 # Every peer process runs under `timeout` in its own process group, is

@@ -25,6 +25,7 @@
 # back ends; qemu-storage-daemon (libvhost-user) does not offer it, which
 # is recorded, not failed.
 # Checklist: vhost-user interop (issue 12).
+# shellcheck source=vhost_user_lib.sh disable=SC2154 # pids are set by vu_spawn (printf -v)
 . "$(dirname "$0")/vhost_user_lib.sh"
 
 kind=${1:?blk|net}
@@ -111,7 +112,7 @@ else
       vu_wait_file "$sock" 30 "$be"
       ;;
   esac
-  device=(-chardev "socket,id=vu,path=$sock" -netdev vhost-user,id=n0,chardev=vu
+  device=(-chardev "socket,id=vu,path=$sock" -netdev "vhost-user,id=n0,chardev=vu"
     -device "virtio-net-pci,netdev=n0,vectors=0,mac=52:54:00:12:34:56$pk")
   append="vtio.mode=net vtio.frames=$frames ipv6.disable=1"
 fi
@@ -138,9 +139,9 @@ for ((boot = 1; boot <= boots; boot++)); do
     vu_fail "qemu exited with $qrc"
   }
   g() { "$VU_PY" -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ""))' "$res" "$1"; }
-  [ "$(g done)" = ok ] || {
+  [ "$(g "done")" = ok ] || {
     vu_show "$con" 40
-    vu_fail "guest did not finish (done=$(g done) error=$(g error))"
+    vu_fail "guest did not finish (done=$(g "done") error=$(g error))"
   }
   [ -z "$(g error)" ] || vu_fail "guest error: $(g error)"
   [ -z "$(g insmod_failed)" ] || vu_fail "guest could not load $(g insmod_failed)"

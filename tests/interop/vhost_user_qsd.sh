@@ -16,6 +16,7 @@
 #       libvhost-user does not offer VIRTIO_F_RING_PACKED: `--packed` must be
 #       refused cleanly: exit 1, ok=false, an error naming the packed ring,
 #       and the image untouched.
+# shellcheck source=vhost_user_lib.sh disable=SC2154 # pids are set by vu_spawn (printf -v)
 . "$(dirname "$0")/vhost_user_lib.sh"
 
 layout=${1:?split|packed}
