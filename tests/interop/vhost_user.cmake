@@ -51,6 +51,9 @@ vtio_add_interop_test(vhost_user_qemu_blk_split
 # comes back, the back end serves both without a restart.
 vtio_add_interop_test(vhost_user_qemu_blk_packed_reconnect
   COMMAND ${_vu_env} ${_vu}/vhost_user_qemu.sh blk packed ours --boots 2 TIMEOUT 240)
+# The same for net: two guests, one vtio-vhost-net process.
+vtio_add_interop_test(vhost_user_qemu_net_split_reconnect
+  COMMAND ${_vu_env} ${_vu}/vhost_user_qemu.sh net split ours --boots 2 TIMEOUT 240)
 # Reconnection with testpmd: two virtio_user sessions, one back end process.
 vtio_add_interop_test(vhost_user_dpdk_driver_reconnect_split
   COMMAND ${_vu_env} ${_vu}/vhost_user_dpdk.sh driver-reconnect split TIMEOUT 180)
