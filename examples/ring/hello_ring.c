@@ -111,16 +111,20 @@ int main(void)
 	char got[8] = {0};
 	int64_t n = vtio_devq_read(dq, &c, 0, got, sizeof(got) - 1);
 	int64_t w = vtio_devq_write(dq, &c, 0, "pong", 5);
-	if (n != (int64_t)sizeof(request) || w != 5 || vtio_devq_push(dq, &c, (uint32_t)w) != 0 ||
-	    vtio_devq_kick(dq) != 0) {
+	/* The handle (8 bytes) is all a request in flight needs: c, rd and wr
+	 * are free for the next pop, and the push may come later, in any order. */
+	struct vtio_devq_handle h = vtio_devq_handle_of(&c);
+	if (n != (int64_t)sizeof(request) || w != 5 ||
+	    vtio_devq_push_handle(dq, h, (uint32_t)w) != 0 || vtio_devq_kick(dq) != 0) {
 		fprintf(stderr, "hello_ring: device could not complete the request\n");
 		return 1;
 	}
 
 	/* Driver: reap the used buffer. */
 	uint32_t len = 0;
-	void *token = vtio_vq_get_used(vq, &len);
-	if (token != request || len != 5 || strcmp(reply, "pong") != 0) {
+	void *token = NULL;
+	err = vtio_vq_take_used(vq, &token, &len); /* 0, VTIO_EAGAIN (nothing yet) or VTIO_EIO */
+	if (err != 0 || token != request || len != 5 || strcmp(reply, "pong") != 0) {
 		fprintf(stderr, "hello_ring: wrong completion (token %p len %u)\n", token, len);
 		return 1;
 	}
