@@ -53,7 +53,8 @@
  * the driver's idea of the layout afterwards); the device keeps its own
  * record of the directory (the driver can write the whole window, so the
  * window copy is output only), reads each command once and hands its values
- * to the device core, which checks them against the phase. Bad input gives a VTIO_E* error, never a crash.
+ * to the device core, which checks them against the phase. Bad input gives a VTIO_E* error, never a
+ * crash.
  *
  * Portable core code: no heap, no libc beyond memcpy/memset.
  *
