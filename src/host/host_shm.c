@@ -74,7 +74,9 @@ int vtio_host_shm_create(struct vtio_host_shm *w, const char *name, size_t size)
 	w->fd = -1;
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t page = pg > 0 ? (size_t)pg : 4096u;
-	if (size == 0 || size > ((size_t)1 << 40))
+	/* At most 1 TiB, and on 32-bit hosts half the address space. */
+	const uint64_t max = sizeof(size_t) < 8 ? (uint64_t)(SIZE_MAX >> 1) : (UINT64_C(1) << 40);
+	if (size == 0 || (uint64_t)size > max)
 		return VTIO_EINVAL;
 	size = (size + page - 1) & ~(page - 1);
 	int fd = memfd_create(name ? name : "vtio-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
