@@ -86,7 +86,7 @@ struct env {
 	struct chan ch;
 	struct vtio_msgq_drv mq;
 	/* the conversation */
-	unsigned kicks, served, vq_irqs;
+	unsigned kicks, served, vq_irqs, indirect;
 };
 
 static struct env E;
@@ -157,6 +157,8 @@ static void serve(void)
 		assert_int_equal(vtio_devq_write(q, &c, 0, out, (size_t)c.wr_len),
 				 (int64_t)c.wr_len);
 		assert_int_equal(vtio_devq_push(q, &c, (uint32_t)c.wr_len), 0);
+		if (c.flags & VTIO_DEVQ_CHAIN_F_INDIRECT)
+			E.indirect++;
 		E.served++;
 	}
 	assert_int_equal(vtio_devq_kick(q), 0);
@@ -559,6 +561,7 @@ static struct vtio_vq *bring_up(enum vtio_layout layout)
 	    .num = QMAX,
 	    .indirect_tables = MAX_BATCH,
 	    .indirect_max = 2 * MAX_SEG,
+	    .indirect_threshold = 4, /* 2..3 segments direct, 4..6 indirect */
 	    .ring = window + RING_OFF,
 	    .ring_size = vtio_transport_vq_ring_size(layout, QMAX),
 	    /* In the window too: the indirect tables live in the state. */
@@ -635,6 +638,15 @@ static void test_conversation(void **state)
 	struct vtio_iov rd[MAX_SEG], wr[MAX_SEG];
 	struct vtio_devq_chain c = {.rd = rd, .rd_max = MAX_SEG, .wr = wr, .wr_max = MAX_SEG};
 	assert_int_equal(vtio_devq_pop(dq, &c), VTIO_EAGAIN);
+	struct vtio_vq_stats vs;
+	vtio_vq_get_stats(vq, &vs);
+	assert_int_equal(vs.added, NREQ);
+	assert_int_equal(vs.used, NREQ);
+	assert_int_equal(vs.len_clamped, 0);
+	assert_int_equal(vs.notifies, E.kicks); /* every notification reached the device */
+	/* Both paths taken: direct chains and indirect tables. */
+	assert_int_equal(vs.indirect, E.indirect);
+	assert_true(E.indirect > 0 && E.indirect < NREQ);
 	struct vtio_dev_stats ds;
 	vtio_dev_get_stats(E.dev, &ds);
 	assert_int_equal(ds.kicks, E.kicks);
