@@ -113,9 +113,9 @@ struct env {
 	/* msgq */
 	struct chan ch;
 	struct vtio_msgq_drv mq;
+#ifdef VTIO_CONV_FORK
 	/* shm across processes */
 	bool in_child;
-#ifdef VTIO_CONV_FORK
 	struct vtio_host_shm hw;
 	pid_t pid;
 	struct timespec deadline;
@@ -169,8 +169,10 @@ static uint32_t get32(const uint8_t *p)
 static void dev_fail(unsigned line, const char *what)
 {
 	atomic_store(&SH->fail_line, line);
+#ifdef VTIO_CONV_FORK
 	if (E.in_child)
 		_exit(20);
+#endif
 	fail_msg("device side, line %u: %s", line, what);
 }
 
