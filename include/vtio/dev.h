@@ -207,7 +207,7 @@ struct vtio_dev_config {
 	/**
 	 * Offered features (VTIO_FEATURE() bits). Must contain VERSION_1
 	 * (FEAT-DEV-5) and none of: bit 30 (LEG-8), bits 42..49 (reserved or
-	 * not implemented here, e.g. SUSPEND: FEAT-DEV-3). Transport-dependent
+	 * outside what this core supports, e.g. SUSPEND: FEAT-DEV-3). Transport-dependent
 	 * bits are checked at vtio_dev_bind().
 	 */
 	uint64_t features;

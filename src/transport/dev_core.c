@@ -3,7 +3,7 @@
 #include "vtio/dev.h"
 
 /* Status bits a driver may write; the others are the device's (NEEDS_RESET)
- * or not implemented here (SUSPEND, 0x20) and are ignored in a write. */
+ * or outside what this core supports (SUSPEND, 0x20) and are ignored in a write. */
 #define DRIVER_BITS                                                                                \
 	(VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_DRIVER | VTIO_STATUS_FEATURES_OK |                  \
 	 VTIO_STATUS_DRIVER_OK | VTIO_STATUS_FAILED)
