@@ -17,6 +17,8 @@
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 
+#include "fuzz_input.h"
+
 #define ARENA 65536u
 #define NQ    2u
 #define QMAX  64u
@@ -24,31 +26,6 @@
 static _Alignas(4096) unsigned char arena[ARENA];
 static _Alignas(16) unsigned char storage[1u << 16];
 static unsigned char config[64];
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-static uint16_t u16(struct input *in)
-{
-	return (uint16_t)(u8(in) | (u8(in) << 8));
-}
-static uint32_t u32(struct input *in)
-{
-	return (uint32_t)u16(in) | ((uint32_t)u16(in) << 16);
-}
-static uint64_t u64(struct input *in)
-{
-	return (uint64_t)u32(in) | ((uint64_t)u32(in) << 32);
-}
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \

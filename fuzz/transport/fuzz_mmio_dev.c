@@ -21,6 +21,8 @@
 
 #include "vtio/transport/mmio_dev.h"
 
+#include "fuzz_input.h"
+
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
 		if (!(c))                                                                          \
@@ -36,27 +38,6 @@ static _Alignas(4096) unsigned char arena[ARENA];
 static _Alignas(16) unsigned char dev_storage[1u << 17];
 static _Alignas(16) unsigned char mmio_storage[256];
 static unsigned char config[24];
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-static uint16_t u16(struct input *in)
-{
-	return (uint16_t)(u8(in) | (u8(in) << 8));
-}
-static uint32_t u32(struct input *in)
-{
-	return (uint32_t)u16(in) | ((uint32_t)u16(in) << 16);
-}
 
 static struct vtio_dev dev;
 static struct vtio_mmio_dev md;
