@@ -28,6 +28,8 @@
 
 #include "vtio/devq.h"
 
+#include "fuzz_common.h"
+
 #define BASE	  0x1000ull
 #define VIEW_SIZE 0x3000u
 #define DESC_OFF  0x0000u /* 16 * 128 = 0x800 */
@@ -45,81 +47,8 @@
 
 #define IOV_BIG 4096u
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-struct ops_ctx {
-	unsigned char *mem;
-};
-
-static int in_view(uint64_t addr, uint64_t len)
-{
-	return addr >= BASE && len <= VIEW_SIZE && addr - BASE <= VIEW_SIZE - len;
-}
-
-static int ops_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct ops_ctx *o = ctx;
-	if (!in_view(addr, len))
-		return VTIO_EFAULT;
-	memcpy(dst, o->mem + (addr - BASE), len);
-	return 0;
-}
-
-static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct ops_ctx *o = ctx;
-	if (!in_view(addr, len))
-		return VTIO_EFAULT;
-	memcpy(o->mem + (addr - BASE), src, len);
-	return 0;
-}
-
-static const struct vtio_mem_ops fz_ops = {ops_read, ops_write, NULL};
-
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)ctx;
-	(void)data;
-	return 0;
-}
-
 static struct vtio_iov rd[IOV_BIG], wr[IOV_BIG];
 static unsigned char scratch[VIEW_SIZE];
-
-static void check_iovs(const struct vtio_iov *v, unsigned n, const unsigned char *mem, int ops,
-		       uint64_t total)
-{
-	uint64_t sum = 0;
-	for (unsigned i = 0; i < n; i++) {
-		sum += v[i].len;
-		if (ops) {
-			/* Accessor-only view: no pointers; addresses are checked at access. */
-			CHECK(v[i].ptr == NULL);
-			continue;
-		}
-		CHECK(in_view(v[i].addr, v[i].len));
-		if (v[i].ptr != NULL) {
-			const unsigned char *p = v[i].ptr;
-			CHECK(p >= mem && p <= mem + VIEW_SIZE);
-			CHECK(v[i].len <= (size_t)(mem + VIEW_SIZE - p));
-			CHECK((uint64_t)(p - mem) == v[i].addr - BASE);
-		}
-	}
-	CHECK(sum == total);
-}
-
-static void pop_caps(struct vtio_devq_chain *c, unsigned rd_max, unsigned wr_max)
-{
-	memset(c, 0, sizeof(*c));
-	c->rd = rd;
-	c->rd_max = rd_max;
-	c->wr = wr;
-	c->wr_max = wr_max;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -152,15 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= take;
 	memcpy(snap, mem, VIEW_SIZE);
 
+	struct fuzz_view fv = {BASE, VIEW_SIZE, mem};
 	struct vtio_mem view;
-	struct vtio_mem_region reg = {BASE, VIEW_SIZE, mem, VTIO_MEM_RW};
-	struct ops_ctx oc = {mem};
-	if (ops) {
-		CHECK(vtio_mem_init(&view, NULL, 0) == 0);
-		CHECK(vtio_mem_set_ops(&view, &fz_ops, &oc) == 0);
-	} else {
-		CHECK(vtio_mem_init(&view, &reg, 1) == 0);
-	}
+	struct vtio_mem_region reg;
+	fuzz_view_init(&view, &reg, &fv, ops);
 	struct vtio_devq_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.layout = VTIO_LAYOUT_SPLIT;
@@ -176,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.driver_addr = BASE + AVAIL_OFF;
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &view;
-	cfg.notify = notify_cb;
+	cfg.notify = fuzz_notify_nop;
 	static _Alignas(16) unsigned char state[1 << 16];
 	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
 	CHECK(ssz > 0 && ssz <= sizeof(state));
@@ -188,11 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned popped_since_patch = 0;
 	for (unsigned iter = 0; iter < 4 * num + 64; iter++) {
 		struct vtio_devq_chain c;
-		pop_caps(&c, rd_cap, wr_cap);
+		fuzz_chain_caps(&c, rd, rd_cap, wr, wr_cap);
 		int rc = vtio_devq_pop(q, &c);
 		if (rc == VTIO_ENOBUFS) {
 			CHECK(!vtio_devq_is_broken(q));
-			pop_caps(&c, IOV_BIG, IOV_BIG);
+			fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
 			rc = vtio_devq_pop(q, &c);
 			CHECK(rc != VTIO_ENOBUFS);
 		}
@@ -204,8 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned rn = c.rd_num < c.rd_max ? c.rd_num : c.rd_max;
 			unsigned wn = c.wr_num < c.wr_max ? c.wr_num : c.wr_max;
 			CHECK(rn == c.rd_num && wn == c.wr_num);
-			check_iovs(c.rd, rn, mem, ops, c.rd_len);
-			check_iovs(c.wr, wn, mem, ops, c.wr_len);
+			fuzz_check_iovs(&fv, c.rd, rn, ops, c.rd_len);
+			fuzz_check_iovs(&fv, c.wr, wn, ops, c.wr_len);
 			/* Read the readable part through the queue (copy path). */
 			size_t want =
 			    c.rd_len < sizeof(scratch) ? (size_t)c.rd_len : sizeof(scratch);
@@ -263,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(rc < 0);
 		CHECK(vtio_devq_is_broken(q));
 		CHECK(vtio_devq_broken_reason(q) != NULL);
-		pop_caps(&c, IOV_BIG, IOV_BIG);
+		fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
 		CHECK(vtio_devq_pop(q, &c) == VTIO_EIO);
 		break;
 	}

@@ -1,0 +1,140 @@
+/*
+ * Pieces every fuzz harness shares (header only, so each harness is still
+ * one translation unit under -fsanitize=fuzzer): the CHECK() invariant trap,
+ * a no-op notification, chain arrays, the device-queue serve loop of the
+ * transport fuzzers and the bounded memory view of the ring fuzzers.
+ */
+#ifndef VTIO_FUZZ_COMMON_H
+#define VTIO_FUZZ_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vtio/devq.h"
+
+/* An invariant the library must keep whatever the input: trap (a crash the
+ * fuzzer reports, a failed replay) when it does not. */
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			__builtin_trap();                                                          \
+	} while (0)
+
+static inline int fuzz_notify_nop(void *ctx, uint32_t data)
+{
+	(void)ctx;
+	(void)data;
+	return 0;
+}
+
+/* A chain whose pop fills @p rd / @p wr up to the given capacities. */
+static inline void fuzz_chain_caps(struct vtio_devq_chain *c, struct vtio_iov *rd, unsigned rd_max,
+				   struct vtio_iov *wr, unsigned wr_max)
+{
+	memset(c, 0, sizeof(*c));
+	c->rd = rd;
+	c->rd_max = rd_max;
+	c->wr = wr;
+	c->wr_max = wr_max;
+}
+
+/* A device type's work on a live queue, as the transport fuzzers do it: up
+ * to four chains popped, 64 bytes read, 64 bytes of @p fill written, each
+ * pushed with the written length when @p exact and with the chain's writable
+ * length + @p over otherwise (a device that overstates), then a used-buffer
+ * notification. Results are ignored: the driver is hostile. */
+static inline void fuzz_devq_serve(struct vtio_devq *q, unsigned char fill, bool exact,
+				   uint32_t over)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct vtio_iov rd[8], wr[8];
+		struct vtio_devq_chain c;
+		fuzz_chain_caps(&c, rd, 8, wr, 8);
+		if (vtio_devq_pop(q, &c) != 0)
+			break;
+		unsigned char tmp[64];
+		(void)vtio_devq_read(q, &c, 0, tmp, sizeof(tmp));
+		memset(tmp, fill, sizeof(tmp));
+		int64_t w = vtio_devq_write(q, &c, 0, tmp, sizeof(tmp));
+		uint32_t len = w > 0 ? (uint32_t)w : 0;
+		(void)vtio_devq_push(q, &c, exact ? len : (uint32_t)c.wr_len + over);
+	}
+	(void)vtio_devq_kick(q);
+}
+
+/* ---- The ring fuzzers' memory: [base, base + size) over one heap block ---------------- */
+
+struct fuzz_view {
+	uint64_t base;
+	size_t size;
+	unsigned char *mem;
+};
+
+static inline bool fuzz_in_view(const struct fuzz_view *v, uint64_t addr, uint64_t len)
+{
+	return addr >= v->base && len <= v->size && addr - v->base <= v->size - len;
+}
+
+static inline int fuzz_view_read(void *ctx, uint64_t addr, void *dst, size_t len)
+{
+	const struct fuzz_view *v = ctx;
+	if (!fuzz_in_view(v, addr, len))
+		return VTIO_EFAULT;
+	memcpy(dst, v->mem + (addr - v->base), len);
+	return 0;
+}
+
+static inline int fuzz_view_write(void *ctx, uint64_t addr, const void *src, size_t len)
+{
+	const struct fuzz_view *v = ctx;
+	if (!fuzz_in_view(v, addr, len))
+		return VTIO_EFAULT;
+	memcpy(v->mem + (addr - v->base), src, len);
+	return 0;
+}
+
+/* Accessor ops over the view (no translate: every access is a copy). */
+static inline const struct vtio_mem_ops *fuzz_view_ops(void)
+{
+	static const struct vtio_mem_ops ops = {fuzz_view_read, fuzz_view_write, NULL};
+	return &ops;
+}
+
+/* @p view over @p v: one region (local pointers) or, when @p ops, the
+ * accessor ops only (every access a bounds-checked copy). */
+static inline void fuzz_view_init(struct vtio_mem *view, struct vtio_mem_region *reg,
+				  struct fuzz_view *v, bool ops)
+{
+	if (ops) {
+		CHECK(vtio_mem_init(view, NULL, 0) == 0);
+		CHECK(vtio_mem_set_ops(view, fuzz_view_ops(), v) == 0);
+	} else {
+		*reg = (struct vtio_mem_region){v->base, v->size, v->mem, VTIO_MEM_RW};
+		CHECK(vtio_mem_init(view, reg, 1) == 0);
+	}
+}
+
+/* Every piece lies inside the view, a local pointer (regions view) is the
+ * view's byte for its address (accessor view: no pointer), and the pieces
+ * add up to @p total. */
+static inline void fuzz_check_iovs(const struct fuzz_view *v, const struct vtio_iov *iov,
+				   unsigned n, bool ops, uint64_t total)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < n; i++) {
+		sum += iov[i].len;
+		if (ops) {
+			CHECK(iov[i].ptr == NULL);
+			continue;
+		}
+		CHECK(fuzz_in_view(v, iov[i].addr, iov[i].len));
+		if (iov[i].ptr != NULL)
+			CHECK((const unsigned char *)iov[i].ptr ==
+			      v->mem + (iov[i].addr - v->base));
+	}
+	CHECK(sum == total);
+}
+
+#endif /* VTIO_FUZZ_COMMON_H */
