@@ -14,6 +14,8 @@
 
 #include "vtio/devq.h"
 
+#include "fuzz_input.h"
+
 /* An invariant the library must keep whatever the input: trap (a crash the
  * fuzzer reports, a failed replay) when it does not. */
 #define CHECK(c)                                                                                   \
@@ -62,6 +64,49 @@ static inline void fuzz_devq_serve(struct vtio_devq *q, unsigned char fill, bool
 		(void)vtio_devq_push(q, &c, exact ? len : (uint32_t)c.wr_len + over);
 	}
 	(void)vtio_devq_kick(q);
+}
+
+/* ---- The transport fuzzers' driver memory: an arena at its CPU address ---------------- */
+
+/* A ring or buffer address from the input: anywhere (tag 0xff), else an
+ * offset into @p arena, 16-byte aligned unless the tag's bit 0 is set. */
+static inline uint64_t fuzz_arena_addr(struct input *in, const unsigned char *arena)
+{
+	uint8_t k = u8(in);
+	if (k == 0xff)
+		return u64(in); /* anywhere */
+	return (uint64_t)(uintptr_t)arena + (u16(in) & ~(uint16_t)(k & 1 ? 0 : 15));
+}
+
+/* The hostile driver writes raw bytes into its memory: [off16][len8][bytes]. */
+static inline void fuzz_arena_poke(struct input *in, unsigned char *arena, size_t size)
+{
+	uint16_t off = u16(in);
+	uint8_t len = u8(in);
+	for (unsigned k = 0; k < len && off + k < size; k++)
+		arena[off + k] = u8(in);
+}
+
+/* ... or one descriptor (split or packed layout) whose buffer is inside the
+ * arena, so seeds need no absolute addresses:
+ * [off16][packed8][buf off16][len16][flags16][next or id16]. */
+static inline void fuzz_arena_desc(struct input *in, unsigned char *arena, size_t size)
+{
+	uint16_t off = u16(in);
+	uint8_t packed = u8(in) & 1;
+	uint64_t a = (uint64_t)(uintptr_t)arena + u16(in);
+	uint32_t len = u16(in);
+	uint16_t f = u16(in), x = u16(in);
+	if ((size_t)off + 16 > size)
+		return;
+	unsigned char *d = arena + off;
+	uint64_t le_a = vtio_le64(a);
+	uint32_t le_l = vtio_le32(len);
+	uint16_t w1 = vtio_le16(packed ? x : f), w2 = vtio_le16(packed ? f : x);
+	memcpy(d, &le_a, 8);
+	memcpy(d + 8, &le_l, 4);
+	memcpy(d + 12, &w1, 2);
+	memcpy(d + 14, &w2, 2);
 }
 
 /* ---- The ring fuzzers' memory: [base, base + size) over one heap block ---------------- */

@@ -22,7 +22,6 @@
 #include "vtio/transport/mmio_dev.h"
 
 #include "fuzz_common.h"
-#include "fuzz_input.h"
 
 #define ARENA 65536u
 #define NQ    3u
@@ -240,13 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 7: /* raw driver memory (ring contents) */
-		{
-			uint16_t off = u16(&in);
-			uint8_t len = u8(&in);
-			for (unsigned i = 0; i < len && off + i < ARENA; i++)
-				arena[off + i] = u8(&in);
+			fuzz_arena_poke(&in, arena, ARENA);
 			break;
-		}
 		case 8: /* kick */
 			(void)vtio_mmio_dev_write(&md, VTIO_MMIO_QUEUE_NOTIFY, 4,
 						  u8(&in) & 1u ? u32(&in) : u8(&in) % (NQ + 1));
