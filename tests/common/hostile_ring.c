@@ -298,20 +298,10 @@ void hr_dev_teardown(struct hr_dev *h)
 	h->mem = NULL;
 }
 
-void hr_chain_init(struct vtio_devq_chain *c, struct vtio_iov *rd, unsigned rd_max,
-		   struct vtio_iov *wr, unsigned wr_max)
-{
-	memset(c, 0, sizeof(*c));
-	c->rd = rd;
-	c->rd_max = rd_max;
-	c->wr = wr;
-	c->wr_max = wr_max;
-}
-
 int hr_pop(struct vtio_devq *q, struct vtio_devq_chain *c, struct vtio_iov *rd, unsigned rd_max,
 	   struct vtio_iov *wr, unsigned wr_max)
 {
-	hr_chain_init(c, rd, rd_max, wr, wr_max);
+	tc_chain_init(c, rd, rd_max, wr, wr_max);
 	return vtio_devq_pop(q, c);
 }
 

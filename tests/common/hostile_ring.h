@@ -27,6 +27,7 @@
 
 #include "vtio/vq.h"
 #include "vtio/devq.h"
+#include "devq_chain.h"
 
 #define HR_MAXBUF 64 /* buffers per hr_drv (token k is &tok[k]) */
 #define HR_SEG	  64 /* largest segment size */
@@ -123,10 +124,7 @@ struct hr_dev {
 void hr_dev_setup(struct hr_dev *h, const struct hr_dev_config *c);
 void hr_dev_teardown(struct hr_dev *h);
 
-/* A chain whose arrays are @p rd / @p wr with the given capacities. */
-void hr_chain_init(struct vtio_devq_chain *c, struct vtio_iov *rd, unsigned rd_max,
-		   struct vtio_iov *wr, unsigned wr_max);
-/* hr_chain_init() then vtio_devq_pop(). */
+/* tc_chain_init() then vtio_devq_pop(). */
 int hr_pop(struct vtio_devq *q, struct vtio_devq_chain *c, struct vtio_iov *rd, unsigned rd_max,
 	   struct vtio_iov *wr, unsigned wr_max);
 

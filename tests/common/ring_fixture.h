@@ -13,6 +13,7 @@
 
 #include "vtio/vq.h"
 #include "vtio/devq.h"
+#include "devq_chain.h"
 
 /* The layouts the suite runs over. The packed row is enabled when the
  * packed layout is compiled in. */
@@ -192,11 +193,55 @@ static inline void fx_teardown(struct fx *f)
 
 static inline void fx_chain_init(struct fx *f, struct vtio_devq_chain *c)
 {
+	tc_chain_init(c, f->rd, 64, f->wr, 64);
+}
+
+/* A view over f->mem (accessor ops only) that refuses chosen ranges with
+ * VTIO_EFAULT: a ring_mem or device view whose reads or writes fail where
+ * the test says. Ranges are bus addresses, or offsets from the arena's
+ * address when @ref relative is set. */
+struct fx_fault {
+	const struct vtio_mem *inner;
+	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail */
+	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
+	bool relative;
+	struct vtio_mem view;
+};
+
+static inline bool fx_fault_hits(const struct fx_fault *c, uint64_t a, size_t len, uint64_t lo,
+				 uint64_t hi)
+{
+	if (c->relative)
+		a -= c->inner->regions[0].addr;
+	return a < hi && lo < a + len;
+}
+
+static inline int fx_fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
+{
+	struct fx_fault *c = ctx;
+	if (fx_fault_hits(c, addr, len, c->rd_lo, c->rd_hi))
+		return VTIO_EFAULT;
+	return vtio_mem_read(c->inner, addr, dst, len);
+}
+
+static inline int fx_fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
+{
+	struct fx_fault *c = ctx;
+	if (fx_fault_hits(c, addr, len, c->wr_lo, c->wr_hi))
+		return VTIO_EFAULT;
+	return vtio_mem_write(c->inner, addr, src, len);
+}
+
+/* Reset @p c (nothing refused) and return its view over f->mem; valid
+ * before fx_setup() runs, which initialises f->mem before either queue. */
+static inline const struct vtio_mem *fx_fault_view(struct fx_fault *c, struct fx *f)
+{
+	static const struct vtio_mem_ops ops = {fx_fault_read, fx_fault_write, NULL};
 	memset(c, 0, sizeof(*c));
-	c->rd = f->rd;
-	c->rd_max = 64;
-	c->wr = f->wr;
-	c->wr_max = 64;
+	c->inner = &f->mem;
+	vtio_mem_init(&c->view, NULL, 0);
+	vtio_mem_set_ops(&c->view, &ops, c);
+	return &c->view;
 }
 
 #endif

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "transport_fixture.h"
+#include "devq_chain.h"
 
 void tf_arena_init(struct tf_arena *a, void *mem, size_t size)
 {
@@ -87,11 +88,7 @@ unsigned tf_serve_devq(struct vtio_devq *d, bool strict)
 	for (;;) {
 		struct vtio_iov rd[4], wr[4];
 		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 4;
-		c.wr = wr;
-		c.wr_max = 4;
+		tc_chain_init(&c, rd, 4, wr, 4);
 		int r = vtio_devq_pop(d, &c);
 		if (r != 0) {
 			if (strict)

@@ -19,6 +19,7 @@
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
 #include "vtio/bounce.h"
+#include "devq_chain.h"
 
 #if VTIO_CONFIG_BOUNCE
 
@@ -163,11 +164,7 @@ static void test_window_hands_down_to_bounce_layer_under_queue(void **state)
 			vtio_vq_kick(vq);
 			struct vtio_iov rd[4], wr[4];
 			struct vtio_devq_chain c;
-			memset(&c, 0, sizeof(c));
-			c.rd = rd;
-			c.rd_max = 4;
-			c.wr = wr;
-			c.wr_max = 4;
+			tc_chain_init(&c, rd, 4, wr, 4);
 			assert_int_equal(vtio_devq_pop(dq, &c), 0);
 			unsigned char got[200], reply[100];
 			assert_int_equal(vtio_devq_read(dq, &c, 0, got, 200), 200);

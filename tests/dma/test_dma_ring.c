@@ -30,6 +30,7 @@
 #include "vtio/dma_layers.h"
 #include "vtio/mem.h"
 #include "dma_test_layers.h"
+#include "devq_chain.h"
 
 static const enum vtio_layout layouts[] = {
 #if VTIO_CONFIG_SPLIT
@@ -147,11 +148,7 @@ static void rt_teardown(struct rt *r, struct vtio_dma_dev *dma)
 
 static void chain_init(struct rt *r, struct vtio_devq_chain *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->rd = r->rd;
-	c->rd_max = 16;
-	c->wr = r->wr;
-	c->wr_max = 16;
+	tc_chain_init(c, r->rd, 16, r->wr, 16);
 }
 
 /* One full round trip: 3 readable segments carrying a pattern, 2 writable

@@ -960,7 +960,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	struct vtio_devq_chain c;
 	uint64_t last_rd = 0;
 	for (unsigned iter = 0; iter < num + 2; iter++) {
-		hr_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
+		tc_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
 		rc = vtio_devq_pop(q, &c);
 		if (rc != 0)
 			break;
@@ -1020,7 +1020,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 		if (vtio_devq_broken_reason(q) == NULL)
 			fail_msg("%s/%s: broken without a reason", rw->name, view_name[vk]);
 		/* Every later call fails with VTIO_EIO. */
-		hr_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
+		tc_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
 		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
 		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
 		struct vtio_devq_chain fake;
@@ -1301,7 +1301,7 @@ static void test_max_queue_size(void **state)
 		int rc;
 		for (;;) {
 			struct vtio_devq_chain c;
-			hr_chain_init(&c, big_rd, 32768, wr_iov, IOV_CAP);
+			tc_chain_init(&c, big_rd, 32768, wr_iov, IOV_CAP);
 			rc = vtio_devq_pop(q, &c);
 			if (rc != 0)
 				break;

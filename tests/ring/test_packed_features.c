@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
+#include "devq_chain.h"
 
 #define AV VTIO_DESC_F_AVAIL
 #define US VTIO_DESC_F_USED
@@ -50,11 +51,7 @@ static void add(struct fx *f, unsigned nout, unsigned nin, void *token)
 
 static void pop(struct fx *f, struct vtio_devq_chain *c, struct vtio_iov *rd, struct vtio_iov *wr)
 {
-	memset(c, 0, sizeof(*c));
-	c->rd = rd;
-	c->rd_max = 8;
-	c->wr = wr;
-	c->wr_max = 8;
+	tc_chain_init(c, rd, 8, wr, 8);
 	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
@@ -152,11 +149,7 @@ static void test_in_order_long(void **state)
 		    vtio_vq_add(f.vq, sg, n / 2, n - n / 2, &tok[head % 64]) == 0)
 			head++;
 		for (;;) {
-			memset(&c, 0, sizeof(c));
-			c.rd = rd;
-			c.rd_max = 8;
-			c.wr = wr;
-			c.wr_max = 8;
+			tc_chain_init(&c, rd, 8, wr, 8);
 			if (npend == 16 || vtio_devq_pop(f.dq, &c) != 0)
 				break;
 			pend[npend].h = vtio_devq_handle_of(&c);

@@ -30,47 +30,7 @@ static const uint64_t FEAT_AP = FX_MODERN | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)
 
 /* ---- A ring_mem view that refuses chosen ranges (offsets in the arena) ---------- */
 
-struct fault_ctx {
-	const struct vtio_mem *inner;
-	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail with VTIO_EFAULT */
-	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
-};
-
-static bool overlaps(uint64_t a, size_t len, uint64_t lo, uint64_t hi)
-{
-	return a < hi && lo < a + len;
-}
-
-static int fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps(addr, len, c->rd_lo, c->rd_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_read(c->inner, addr, dst, len);
-}
-
-static int fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps(addr, len, c->wr_lo, c->wr_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_write(c->inner, addr, src, len);
-}
-
-static const struct vtio_mem_ops fault_ops = {fault_read, fault_write, NULL};
-
-static struct fault_ctx fctx;
-static struct vtio_mem fview;
-
-/* Accessor-only view over f->mem (fx_setup initialises f->mem before the queues). */
-static const struct vtio_mem *fault_view(struct fx *f)
-{
-	memset(&fctx, 0, sizeof(fctx));
-	fctx.inner = &f->mem;
-	vtio_mem_init(&fview, NULL, 0);
-	vtio_mem_set_ops(&fview, &fault_ops, &fctx);
-	return &fview;
-}
+static struct fx_fault fctx; /* the refusing view of the current test */
 
 static void fail_reads(uint64_t lo, uint64_t hi)
 {
@@ -237,7 +197,7 @@ static void test_used_flags_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	second_lap(&f, buf);
@@ -262,7 +222,7 @@ static void test_used_id_len_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	second_lap(&f, buf);
@@ -292,7 +252,7 @@ static void test_kick_event_area_unreadable_breaks(void **state)
 	(void)state;
 	for (int evidx = 0; evidx < 2; evidx++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		uint64_t feat = FX_MODERN | (evidx ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
@@ -323,7 +283,7 @@ static void test_event_suppression_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 3; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		uint64_t feat = FX_MODERN | (which == 2 ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
 		if (which == 0) {
@@ -355,7 +315,7 @@ static void test_add_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 4; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f),
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f),
 				    .dma = rec_make_dev(),
 				    .bus_offset = REC_BUS_OFF,
 				    .indirect_tables = 2,

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
+#include "devq_chain.h"
 
 #define FOR_EACH_LAYOUT(L)                                                                         \
 	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
@@ -812,11 +813,7 @@ static void test_in_order(void **state)
 		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c1, c2;
 		struct vtio_iov r1[4], w1[4];
-		memset(&c1, 0, sizeof(c1));
-		c1.rd = r1;
-		c1.rd_max = 4;
-		c1.wr = w1;
-		c1.wr_max = 4;
+		tc_chain_init(&c1, r1, 4, w1, 4);
 		fx_chain_init(&f, &c2);
 		assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 		assert_int_equal(vtio_devq_pop(f.dq, &c2), 0);
@@ -944,11 +941,7 @@ static void test_devq_capacity_and_push(void **state)
 		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
 		struct vtio_iov rd[1], wr[1];
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 1;
-		c.wr = wr;
-		c.wr_max = 1;
+		tc_chain_init(&c, rd, 1, wr, 1);
 		/* Arrays too small: VTIO_ENOBUFS, the counts needed, nothing consumed. */
 		assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_ENOBUFS);
 		assert_int_equal(c.rd_num, 2);
@@ -1461,11 +1454,7 @@ static void test_inord_drv_1_dev_2(void **state)
 	vtio_vq_kick(f.vq);
 	struct vtio_devq_chain c1, c2;
 	struct vtio_iov r[4], w[4];
-	memset(&c1, 0, sizeof(c1));
-	c1.rd = r;
-	c1.rd_max = 4;
-	c1.wr = w;
-	c1.wr_max = 4;
+	tc_chain_init(&c1, r, 4, w, 4);
 	fx_chain_init(&f, &c2);
 	assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 	assert_int_equal(vtio_devq_pop(f.dq, &c2), 0);
@@ -1601,11 +1590,7 @@ static void test_random_ops(void **state)
 					unsigned burst = 1 + rnd() % 4;
 					for (unsigned k = 0; k < burst && npopped < 64; k++) {
 						struct vtio_devq_chain *c = &popped[npopped];
-						memset(c, 0, sizeof(*c));
-						c->rd = prd[npopped];
-						c->rd_max = 8;
-						c->wr = pwr[npopped];
-						c->wr_max = 8;
+						tc_chain_init(c, prd[npopped], 8, pwr[npopped], 8);
 						int err = vtio_devq_pop(f.dq, c);
 						if (err == VTIO_EAGAIN)
 							break;

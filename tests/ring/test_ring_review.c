@@ -21,6 +21,7 @@
 #include "ring_dma_recorder.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
+#include "devq_chain.h"
 
 #define FOR_EACH_LAYOUT(L)                                                                         \
 	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
@@ -29,51 +30,7 @@
 
 /* ---- A driver/device view over the fixture arena that refuses chosen ranges ---- */
 
-struct fault_ctx {
-	const struct vtio_mem *inner;
-	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail with VTIO_EFAULT */
-	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
-	bool relative;	       /* ranges are offsets from the arena's address */
-};
-
-static bool overlaps_in(const struct fault_ctx *c, uint64_t a, size_t len, uint64_t lo, uint64_t hi)
-{
-	if (c->relative)
-		a -= c->inner->regions[0].addr;
-	return a < hi && lo < a + len;
-}
-
-static int fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps_in(c, addr, len, c->rd_lo, c->rd_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_read(c->inner, addr, dst, len);
-}
-
-static int fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps_in(c, addr, len, c->wr_lo, c->wr_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_write(c->inner, addr, src, len);
-}
-
-static const struct vtio_mem_ops fault_ops = {fault_read, fault_write, NULL};
-
-static struct fault_ctx fctx;
-static struct vtio_mem fview;
-
-/* An accessor-only view over f->mem (valid once fx_setup has run far enough:
- * f->mem is initialised before either queue). */
-static const struct vtio_mem *fault_view(struct fx *f)
-{
-	memset(&fctx, 0, sizeof(fctx));
-	fctx.inner = &f->mem;
-	vtio_mem_init(&fview, NULL, 0);
-	vtio_mem_set_ops(&fview, &fault_ops, &fctx);
-	return &fview;
-}
+static struct fx_fault fctx; /* the refusing view of the current test */
 
 static void pop_push(struct fx *f, uint32_t len)
 {
@@ -89,7 +46,7 @@ static void test_drv_used_elem_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
@@ -100,11 +57,7 @@ static void test_drv_used_elem_unreadable_breaks(void **state)
 	fx_chain_init(&f, &c0);
 	assert_int_equal(vtio_devq_pop(f.dq, &c0), 0);
 	struct vtio_iov rd1[4], wr1[4];
-	memset(&c1, 0, sizeof(c1));
-	c1.rd = rd1;
-	c1.rd_max = 4;
-	c1.wr = wr1;
-	c1.wr_max = 4;
+	tc_chain_init(&c1, rd1, 4, wr1, 4);
 	assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 	assert_int_equal(vtio_devq_push(f.dq, &c1, 4), 0); /* only head 1 is used */
 	/* The used ring's elements become unreadable to the driver. */
@@ -121,7 +74,7 @@ static void test_drv_used_idx_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
@@ -142,7 +95,7 @@ static void test_drv_avail_idx_unwritable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
@@ -163,7 +116,7 @@ static void test_drv_add_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 2; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
@@ -186,7 +139,7 @@ static void test_drv_init_zeroing_fails(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	fctx.wr_lo = 0;
 	fctx.wr_hi = UINT64_MAX;
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), VTIO_EFAULT);
@@ -201,7 +154,7 @@ static void test_drv_reset_zeroing_fails(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
 		fctx.wr_lo = f.areas.device_addr;
 		fctx.wr_hi = f.areas.device_addr + 1u;
@@ -221,7 +174,7 @@ static void test_ring_mem_without_cpu_pointers(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
 		size_t st = vtio_vq_state_size(L, 8, 0, 0);
 		struct vtio_vq_config vc;
@@ -233,7 +186,7 @@ static void test_ring_mem_without_cpu_pointers(void **state)
 		vc.areas.desc_addr = f.areas.desc_addr;
 		vc.areas.driver_addr = f.areas.driver_addr;
 		vc.areas.device_addr = f.areas.device_addr;
-		vc.ring_mem = &fview;
+		vc.ring_mem = &fctx.view;
 		vc.notify = fx_kick_cb;
 		vc.notify_ctx = &f;
 		struct vtio_vq *vq;
@@ -546,7 +499,7 @@ static void test_devq_init_probes_accessor_view(void **state)
 		for (int a = 0; a < 3; a++) {
 			for (int end = 0; end < 2; end++) {
 				struct fx f;
-				struct fx_opts o = {.dev_mem = fault_view(&f)};
+				struct fx_opts o = {.dev_mem = fx_fault_view(&fctx, &f)};
 				fctx.relative = true;
 				fctx.rd_lo = base[a] + (end ? size[a] - 1u : 0u);
 				fctx.rd_hi = fctx.rd_lo + 1u;
@@ -556,7 +509,7 @@ static void test_devq_init_probes_accessor_view(void **state)
 		}
 		/* The whole view readable: accepted. */
 		struct fx f;
-		struct fx_opts o = {.dev_mem = fault_view(&f)};
+		struct fx_opts o = {.dev_mem = fx_fault_view(&fctx, &f)};
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
 		fx_teardown(&f);
 	}

@@ -15,6 +15,7 @@
 #include "vtio/dev.h"
 #include "vtio/vq.h"
 #include "transport_fixture.h"
+#include "devq_chain.h"
 
 /* ---- Fixture ------------------------------------------------------------------------------ */
 
@@ -754,11 +755,7 @@ static void test_reset_dev_1_reset_mid_stream(void **state)
 	struct vtio_devq *d0 = vtio_dev_devq(&F.dev, 0);
 	struct vtio_iov rd[4], wr[4];
 	struct vtio_devq_chain c;
-	memset(&c, 0, sizeof(c));
-	c.rd = rd;
-	c.rd_max = 4;
-	c.wr = wr;
-	c.wr_max = 4;
+	tc_chain_init(&c, rd, 4, wr, 4);
 	assert_int_equal(vtio_devq_pop(d0, &c), 0);
 
 	unsigned resets = F.resets;
