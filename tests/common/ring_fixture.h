@@ -31,6 +31,14 @@ static const struct fx_layout fx_layouts[] = {
 };
 #define FX_NLAYOUTS (sizeof(fx_layouts) / sizeof(fx_layouts[0]))
 
+/* main()'s result in a packed-only suite: the CMocka run of @p tests when the
+ * packed layout is compiled in, else 0 (nothing to test). */
+#if VTIO_CONFIG_PACKED
+#define FX_RUN_PACKED_ONLY(tests) cmocka_run_group_tests(tests, NULL, NULL)
+#else
+#define FX_RUN_PACKED_ONLY(tests) ((void)(tests), 0)
+#endif
+
 #define FX_MODERN (VTIO_FEATURE(VTIO_F_VERSION_1))
 
 struct fx_opts {

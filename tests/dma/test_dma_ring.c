@@ -313,47 +313,60 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 #define IOVA_BASE 0x40000000ull
 #define IOPAGES	  256
 
+/* A queue's DMA stack with an IOMMU over the direct arena, and the device's
+ * IOVA view over host memory. */
+struct iommu_env {
+	uint64_t pt[IOPAGES];
+	struct vtio_mem_region reg;
+	struct vtio_mem hostmem;
+	struct vtio_dma_direct direct;
+	struct vtio_dma_iommu mmu;
+	struct vtio_dma_iommu_mem iview;
+	struct vtio_dma_dev dev;
+};
+
+static void iommu_env_init(struct iommu_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->reg =
+	    (struct vtio_mem_region){(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
+	assert_int_equal(vtio_mem_init(&e->hostmem, &e->reg, 1), 0);
+	struct vtio_dma_iommu_config mc;
+	memset(&mc, 0, sizeof(mc));
+	mc.iova_base = IOVA_BASE;
+	mc.npages = IOPAGES;
+	mc.table = e->pt;
+	direct_arena(&e->direct, VTIO_DMA_DIRECT_IDENTITY, 0);
+	assert_int_equal(vtio_dma_iommu_init(&e->mmu, &mc), 0);
+	vtio_dma_dev_init(&e->dev);
+	assert_int_equal(vtio_dma_dev_push(&e->dev, &e->direct.layer), 0);
+	assert_int_equal(vtio_dma_dev_push(&e->dev, &e->mmu.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&e->dev), 0);
+	/* The device sees IOVAs only; below them, host memory. */
+	assert_int_equal(vtio_dma_iommu_mem_init(&e->iview, &e->mmu, &e->hostmem), 0);
+}
+
 static void test_iommu_round_trip_and_fault(void **state)
 {
 	(void)state;
-	static uint64_t pt[IOPAGES];
-	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
-	struct vtio_mem hostmem;
-	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
-
 	for (size_t li = 0; li < NLAYOUTS; li++) {
 		for (int ind = 0; ind < 2; ind++) {
-			struct vtio_dma_direct direct;
-			struct vtio_dma_iommu mmu;
-			struct vtio_dma_iommu_mem iview;
-			struct vtio_dma_dev dev;
-			struct vtio_dma_iommu_config mc;
-			memset(&mc, 0, sizeof(mc));
-			mc.iova_base = IOVA_BASE;
-			mc.npages = IOPAGES;
-			mc.table = pt;
-			direct_arena(&direct, VTIO_DMA_DIRECT_IDENTITY, 0);
-			assert_int_equal(vtio_dma_iommu_init(&mmu, &mc), 0);
-			vtio_dma_dev_init(&dev);
-			assert_int_equal(vtio_dma_dev_push(&dev, &direct.layer), 0);
-			assert_int_equal(vtio_dma_dev_push(&dev, &mmu.layer), 0);
-			assert_int_equal(vtio_dma_dev_build(&dev), 0);
-			/* The device sees IOVAs only; below them, host memory. */
-			assert_int_equal(vtio_dma_iommu_mem_init(&iview, &mmu, &hostmem), 0);
-
+			static struct iommu_env e;
+			iommu_env_init(&e);
 			struct rt r;
 			uint64_t feat = MODERN | (ind ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
 			assert_int_equal(
-			    rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0, &dev, &iview.view), 0);
+			    rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0, &e.dev, &e.iview.view),
+			    0);
 			/* Ring areas are IOVAs. */
 			assert_true(r.ring_bus >= IOVA_BASE &&
 				    r.ring_bus < IOVA_BASE + IOPAGES * 4096ull);
-			size_t ring_pages = vtio_dma_iommu_pages_used(&mmu);
+			size_t ring_pages = vtio_dma_iommu_pages_used(&e.mmu);
 			for (unsigned i = 0; i < 3 * NUM; i++)
 				round_trip(&r, bufs + 1024 * (i % 4), (void *)(uintptr_t)(i + 1),
 					   i);
-			assert_int_equal(mmu.faults, 0);
-			assert_int_equal(vtio_dma_iommu_pages_used(&mmu), ring_pages);
+			assert_int_equal(e.mmu.faults, 0);
+			assert_int_equal(vtio_dma_iommu_pages_used(&e.mmu), ring_pages);
 
 			/* The device keeps an IOVA of a returned buffer and uses it: fault. */
 			struct vtio_sg sg[2] = {vtio_sg_of(bufs, 16), vtio_sg_of(bufs + 16, 16)};
@@ -366,24 +379,24 @@ static void test_iommu_round_trip_and_fault(void **state)
 			assert_true(stale >= IOVA_BASE);
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)9);
-			assert_int_equal(vtio_mem_write(&iview.view, stale, "x", 1), VTIO_EFAULT);
-			assert_int_equal(mmu.faults, 1);
-			assert_int_equal(mmu.last.iova, stale);
-			assert_int_equal(mmu.last.err, VTIO_EFAULT);
+			assert_int_equal(vtio_mem_write(&e.iview.view, stale, "x", 1), VTIO_EFAULT);
+			assert_int_equal(e.mmu.faults, 1);
+			assert_int_equal(e.mmu.last.iova, stale);
+			assert_int_equal(e.mmu.last.err, VTIO_EFAULT);
 			/* And a write into a device-readable buffer is refused too. */
 			assert_int_equal(vtio_vq_add(r.vq, sg, 1, 1, (void *)10), 0);
 			vtio_vq_kick(r.vq);
 			chain_init(&r, &c);
 			assert_int_equal(vtio_devq_pop(r.dq, &c), 0);
-			assert_int_equal(vtio_mem_write(&iview.view, c.rd[0].addr, "x", 1),
+			assert_int_equal(vtio_mem_write(&e.iview.view, c.rd[0].addr, "x", 1),
 					 VTIO_EACCES);
-			assert_int_equal(mmu.faults, 2);
+			assert_int_equal(e.mmu.faults, 2);
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)10);
 
-			rt_teardown(&r, &dev);
-			assert_int_equal(vtio_dma_iommu_pages_used(&mmu), 0);
-			assert_int_equal(vtio_dma_direct_arena_in_use(&direct), 0);
+			rt_teardown(&r, &e.dev);
+			assert_int_equal(vtio_dma_iommu_pages_used(&e.mmu), 0);
+			assert_int_equal(vtio_dma_direct_arena_in_use(&e.direct), 0);
 		}
 	}
 }
@@ -393,35 +406,17 @@ static void test_iommu_round_trip_and_fault(void **state)
 static void test_iommu_premapped_unmapped_iova_faults(void **state)
 {
 	(void)state;
-	static uint64_t pt[IOPAGES];
-	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
-	struct vtio_mem hostmem;
-	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
 	for (size_t li = 0; li < NLAYOUTS; li++) {
-		struct vtio_dma_direct direct;
-		struct vtio_dma_iommu mmu;
-		struct vtio_dma_iommu_mem iview;
-		struct vtio_dma_dev dev;
-		struct vtio_dma_iommu_config mc;
-		memset(&mc, 0, sizeof(mc));
-		mc.iova_base = IOVA_BASE;
-		mc.npages = IOPAGES;
-		mc.table = pt;
-		direct_arena(&direct, VTIO_DMA_DIRECT_IDENTITY, 0);
-		assert_int_equal(vtio_dma_iommu_init(&mmu, &mc), 0);
-		vtio_dma_dev_init(&dev);
-		assert_int_equal(vtio_dma_dev_push(&dev, &direct.layer), 0);
-		assert_int_equal(vtio_dma_dev_push(&dev, &mmu.layer), 0);
-		assert_int_equal(vtio_dma_dev_build(&dev), 0);
-		assert_int_equal(vtio_dma_iommu_mem_init(&iview, &mmu, &hostmem), 0);
+		static struct iommu_env e;
+		iommu_env_init(&e);
 		struct rt r;
-		assert_int_equal(
-		    rt_setup(&r, layouts[li], MODERN, 0, VTIO_VQ_F_PREMAPPED, &dev, &iview.view),
-		    0);
+		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, VTIO_VQ_F_PREMAPPED, &e.dev,
+					  &e.iview.view),
+				 0);
 
 		uint64_t iova;
 		memcpy(bufs, "premapped", 9);
-		assert_int_equal(vtio_dma_map(&dev, bufs, 9, VTIO_DMA_TO_DEVICE, 0, &iova), 0);
+		assert_int_equal(vtio_dma_map(&e.dev, bufs, 9, VTIO_DMA_TO_DEVICE, 0, &iova), 0);
 		struct vtio_sg sg[1] = {{iova, 9}};
 		assert_int_equal(vtio_vq_add(r.vq, sg, 1, 0, (void *)1), 0);
 		vtio_vq_kick(r.vq);
@@ -433,7 +428,7 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 		assert_memory_equal(got, "premapped", 9);
 		assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)1);
-		assert_int_equal(vtio_dma_unmap(&dev, iova, 9, VTIO_DMA_TO_DEVICE, 0), 0);
+		assert_int_equal(vtio_dma_unmap(&e.dev, iova, 9, VTIO_DMA_TO_DEVICE, 0), 0);
 
 		/* Never mapped: the device's access faults. */
 		struct vtio_sg bad[1] = {{IOVA_BASE + 200 * 4096ull, 9}};
@@ -445,13 +440,13 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 			assert_true(vtio_devq_read(r.dq, &c, 0, got, 9) < 0);
 		else
 			assert_int_equal(err, VTIO_EFAULT);
-		assert_true(mmu.faults >= 1);
-		assert_int_equal(mmu.last.iova, IOVA_BASE + 200 * 4096ull);
+		assert_true(e.mmu.faults >= 1);
+		assert_int_equal(e.mmu.last.iova, IOVA_BASE + 200 * 4096ull);
 		if (err == 0) {
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)2);
 		}
-		rt_teardown(&r, &dev);
+		rt_teardown(&r, &e.dev);
 	}
 }
 

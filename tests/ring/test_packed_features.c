@@ -120,11 +120,7 @@ static void test_in_order_long(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 4;
-	o.indirect_max = 8;
-	o.indirect_threshold = 4;
+	struct fx_opts o = {.indirect_tables = 4, .indirect_max = 8, .indirect_threshold = 4};
 	assert_int_equal(
 	    fx_setup(&f, VTIO_LAYOUT_PACKED, 13,
 		     FX_MODERN | VTIO_FEATURE(VTIO_F_IN_ORDER) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
@@ -510,11 +506,7 @@ static void test_indirect_needs_feature(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 4;
-	o.indirect_max = 8;
-	o.indirect_threshold = 2;
+	struct fx_opts o = {.indirect_tables = 4, .indirect_max = 8, .indirect_threshold = 2};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FX_MODERN, &o), 0);
 	int tok;
 	add(&f, 2, 2, &tok);
@@ -650,10 +642,5 @@ int main(void)
 	    cmocka_unit_test(test_indirect_needs_feature),
 	    cmocka_unit_test(test_no_lost_notification),
 	};
-#if VTIO_CONFIG_PACKED
-	return cmocka_run_group_tests(tests, NULL, NULL);
-#else
-	(void)tests;
-	return 0; /* packed layout compiled out: nothing to test */
-#endif
+	return FX_RUN_PACKED_ONLY(tests);
 }

@@ -26,6 +26,7 @@
 #include "vtio/vq.h"
 #include "vtio/devq.h"
 #include "hostile_ring.h"
+#include "ring_fixture.h"
 
 #define AV    VTIO_DESC_F_AVAIL
 #define US    VTIO_DESC_F_USED
@@ -603,10 +604,5 @@ int main(void)
 	    cmocka_unit_test(test_hostile_device_in_order),
 	    cmocka_unit_test(test_hostile_device_random),
 	};
-#if VTIO_CONFIG_PACKED
-	return cmocka_run_group_tests(tests, NULL, NULL);
-#else
-	(void)tests;
-	return 0; /* packed layout compiled out: nothing to test */
-#endif
+	return FX_RUN_PACKED_ONLY(tests);
 }

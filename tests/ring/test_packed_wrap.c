@@ -79,11 +79,8 @@ enum order { ORD_FIFO, ORD_LIFO, ORD_RANDOM, ORD_PARTIAL };
 static void tort_setup(struct tort *t, uint32_t num, uint64_t features, uint32_t tables)
 {
 	memset(t, 0, sizeof(*t));
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = tables;
-	o.indirect_max = tables ? MAXS : 0;
-	o.indirect_threshold = 3;
+	struct fx_opts o = {
+	    .indirect_tables = tables, .indirect_max = tables ? MAXS : 0, .indirect_threshold = 3};
 	assert_int_equal(fx_setup(&t->f, VTIO_LAYOUT_PACKED, num, features, &o), 0);
 	t->e = calloc(num, sizeof(*t->e));
 	t->free_e = calloc(num, sizeof(unsigned));
@@ -480,10 +477,7 @@ static void test_wrap_indirect_wire(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 2;
-	o.indirect_max = 8;
+	struct fx_opts o = {.indirect_tables = 2, .indirect_max = 8};
 	assert_int_equal(
 	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_INDIRECT_DESC), &o),
 	    0);
@@ -549,10 +543,5 @@ int main(void)
 	    cmocka_unit_test(test_wrap_sizes),	     cmocka_unit_test(test_wrap_indirect),
 	    cmocka_unit_test(test_wrap_32768),	     cmocka_unit_test(test_wrap_long_run),
 	};
-#if VTIO_CONFIG_PACKED
-	return cmocka_run_group_tests(tests, NULL, NULL);
-#else
-	(void)tests;
-	return 0; /* packed layout compiled out: nothing to test */
-#endif
+	return FX_RUN_PACKED_ONLY(tests);
 }

@@ -210,11 +210,8 @@ static void test_reset_in_order_indirect(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx q;
-		struct fx_opts o;
-		memset(&o, 0, sizeof(o));
-		o.indirect_tables = 2;
-		o.indirect_max = 4;
-		o.indirect_threshold = 3;
+		struct fx_opts o = {
+		    .indirect_tables = 2, .indirect_max = 4, .indirect_threshold = 3};
 		assert_int_equal(fx_setup(&q, L, 8,
 					  RR | VTIO_FEATURE(VTIO_F_IN_ORDER) |
 					      VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
