@@ -9,13 +9,6 @@
 
 #include "hostile_ring.h"
 
-static int hr_count_cb(void *ctx, uint32_t data)
-{
-	(void)data;
-	(*(unsigned *)ctx)++;
-	return 0;
-}
-
 static void put16(unsigned char *p, uint16_t v)
 {
 	v = vtio_le16(v);
@@ -77,7 +70,7 @@ struct hr_drv *hr_drv_setup(enum vtio_layout layout, uint32_t num, uint64_t feat
 	cfg.areas.device_addr = 0x30000;
 	cfg.indirect_tables = ind_tables;
 	cfg.indirect_max = ind_tables ? 16 : 0;
-	cfg.notify = hr_count_cb;
+	cfg.notify = tc_notify_count;
 	cfg.notify_ctx = &d->notifies;
 	size_t ssz = vtio_vq_state_size(layout, num, ind_tables, cfg.indirect_max);
 	assert_true(ssz > 0);
@@ -282,7 +275,7 @@ void hr_dev_setup(struct hr_dev *h, const struct hr_dev_config *c)
 	dc.device_addr = c->base + c->device_off;
 	dc.mem = &h->view;
 	dc.max_indirect = c->max_indirect;
-	dc.notify = hr_count_cb;
+	dc.notify = tc_notify_count;
 	dc.notify_ctx = &h->irqs;
 	size_t sz = vtio_devq_state_size(c->layout, c->num);
 	assert_true(sz > 0);

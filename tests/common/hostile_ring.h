@@ -27,7 +27,7 @@
 
 #include "vtio/vq.h"
 #include "vtio/devq.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define HR_MAXBUF 64 /* buffers per hr_drv (token k is &tok[k]) */
 #define HR_SEG	  64 /* largest segment size */

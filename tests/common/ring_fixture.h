@@ -13,31 +13,8 @@
 
 #include "vtio/vq.h"
 #include "vtio/devq.h"
-#include "devq_chain.h"
-
-/* The layouts the suite runs over. The packed row is enabled when the
- * packed layout is compiled in. */
-struct fx_layout {
-	enum vtio_layout layout;
-	const char *name;
-};
-static const struct fx_layout fx_layouts[] = {
-#if VTIO_CONFIG_SPLIT
-    {VTIO_LAYOUT_SPLIT, "split"},
-#endif
-#if VTIO_CONFIG_PACKED
-    {VTIO_LAYOUT_PACKED, "packed"},
-#endif
-};
-#define FX_NLAYOUTS (sizeof(fx_layouts) / sizeof(fx_layouts[0]))
-
-/* main()'s result in a packed-only suite: the CMocka run of @p tests when the
- * packed layout is compiled in, else 0 (nothing to test). */
-#if VTIO_CONFIG_PACKED
-#define FX_RUN_PACKED_ONLY(tests) cmocka_run_group_tests(tests, NULL, NULL)
-#else
-#define FX_RUN_PACKED_ONLY(tests) ((void)(tests), 0)
-#endif
+#include "ring_layouts.h"
+#include "tc_util.h"
 
 #define FX_MODERN (VTIO_FEATURE(VTIO_F_VERSION_1))
 

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "transport_fixture.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 void tf_arena_init(struct tf_arena *a, void *mem, size_t size)
 {

@@ -30,17 +30,8 @@
 #include "vtio/dma_layers.h"
 #include "vtio/mem.h"
 #include "dma_test_layers.h"
-#include "devq_chain.h"
-
-static const enum vtio_layout layouts[] = {
-#if VTIO_CONFIG_SPLIT
-    VTIO_LAYOUT_SPLIT,
-#endif
-#if VTIO_CONFIG_PACKED
-    VTIO_LAYOUT_PACKED,
-#endif
-};
-#define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
+#include "ring_layouts.h"
+#include "tc_util.h"
 
 #define NUM	   8
 #define ARENA	   (256 * 1024)
@@ -194,7 +185,7 @@ static void test_flaky_kth_map_every_k_debug_clean(void **state)
 	struct vtio_mem hostmem;
 	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
 
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		for (int ind = 0; ind < 2; ind++) {
 			/* Maps per add: 5 segments, plus the table when indirect. */
 			unsigned nmaps = 5 + (unsigned)ind;
@@ -220,8 +211,8 @@ static void test_flaky_kth_map_every_k_debug_clean(void **state)
 				struct rt r;
 				uint64_t feat =
 				    MODERN | (ind ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
-				assert_int_equal(rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0,
-							  &dev, &dview.view),
+				assert_int_equal(rt_setup(&r, fx_layouts[li].layout, feat,
+							  ind ? 2 : 0, 0, &dev, &dview.view),
 						 0);
 				size_t base_live = vtio_dma_debug_live(&dbg); /* the ring */
 				assert_int_equal(base_live, 1);
@@ -273,7 +264,7 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
 	struct vtio_mem hostmem;
 	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		struct vtio_dma_direct direct;
 		struct vtio_dma_debug dbg;
 		struct vtio_dma_debug_mem dview;
@@ -287,7 +278,8 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 		assert_int_equal(vtio_dma_dev_build(&dev), 0);
 		assert_int_equal(vtio_dma_debug_mem_init(&dview, &dbg, &hostmem), 0);
 		struct rt r;
-		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, 0, &dev, &dview.view), 0);
+		assert_int_equal(
+		    rt_setup(&r, fx_layouts[li].layout, MODERN, 0, 0, &dev, &dview.view), 0);
 
 		struct vtio_sg sg[2] = {vtio_sg_of(bufs, 16), vtio_sg_of(bufs + 16, 16)};
 		assert_int_equal(vtio_vq_add(r.vq, sg, 1, 1, (void *)1), 0);
@@ -349,15 +341,15 @@ static void iommu_env_init(struct iommu_env *e)
 static void test_iommu_round_trip_and_fault(void **state)
 {
 	(void)state;
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		for (int ind = 0; ind < 2; ind++) {
 			static struct iommu_env e;
 			iommu_env_init(&e);
 			struct rt r;
 			uint64_t feat = MODERN | (ind ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
-			assert_int_equal(
-			    rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0, &e.dev, &e.iview.view),
-			    0);
+			assert_int_equal(rt_setup(&r, fx_layouts[li].layout, feat, ind ? 2 : 0, 0,
+						  &e.dev, &e.iview.view),
+					 0);
 			/* Ring areas are IOVAs. */
 			assert_true(r.ring_bus >= IOVA_BASE &&
 				    r.ring_bus < IOVA_BASE + IOPAGES * 4096ull);
@@ -406,12 +398,12 @@ static void test_iommu_round_trip_and_fault(void **state)
 static void test_iommu_premapped_unmapped_iova_faults(void **state)
 {
 	(void)state;
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		static struct iommu_env e;
 		iommu_env_init(&e);
 		struct rt r;
-		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, VTIO_VQ_F_PREMAPPED, &e.dev,
-					  &e.iview.view),
+		assert_int_equal(rt_setup(&r, fx_layouts[li].layout, MODERN, 0, VTIO_VQ_F_PREMAPPED,
+					  &e.dev, &e.iview.view),
 				 0);
 
 		uint64_t iova;
@@ -455,7 +447,7 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 static void test_window_30bit_queue(void **state)
 {
 	(void)state;
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		/* Bus address of host[] is 0x1000: everything fits under 2^30. */
 		uint64_t off = 0x1000 - (uint64_t)(uintptr_t)host;
 		struct vtio_mem_region reg = {0x1000, sizeof(host), host, VTIO_MEM_RW};
@@ -472,7 +464,8 @@ static void test_window_30bit_queue(void **state)
 		assert_int_equal(vtio_dma_dev_push(&dev, &win.layer), 0);
 		assert_int_equal(vtio_dma_dev_build(&dev), 0);
 		struct rt r;
-		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, 0, &dev, &busmem), 0);
+		assert_int_equal(rt_setup(&r, fx_layouts[li].layout, MODERN, 0, 0, &dev, &busmem),
+				 0);
 		assert_true(r.ring_bus < (1ull << 30));
 		round_trip(&r, bufs, (void *)1, 3);
 		round_trip(&r, bufs + 4096, (void *)2, 4);

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "vtio.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define QSIZE 8u
 

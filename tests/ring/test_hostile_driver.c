@@ -841,13 +841,6 @@ static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
 
 static const struct vtio_mem_ops view_ops = {ops_read, ops_write, NULL};
 
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)data;
-	(*(unsigned *)ctx)++;
-	return 0;
-}
-
 enum view_kind { V_REGIONS, V_OPS, V_LEGACY };
 static const char *const view_name[] = {"regions", "ops", "legacy"};
 
@@ -941,7 +934,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &view;
 	cfg.max_indirect = rw->max_ind;
-	cfg.notify = notify_cb;
+	cfg.notify = tc_notify_count;
 	cfg.notify_ctx = &notifies;
 
 	size_t ssz = vtio_devq_state_size(layout, num);
@@ -1289,7 +1282,7 @@ static void test_max_queue_size(void **state)
 		cfg.device_addr = BASE + used_off;
 		cfg.mem = &view;
 		unsigned notifies = 0;
-		cfg.notify = notify_cb;
+		cfg.notify = tc_notify_count;
 		cfg.notify_ctx = &notifies;
 		size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
 		void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
@@ -1410,7 +1403,7 @@ static void test_writable_into_readonly_region(void **state)
 	cfg.driver_addr = BASE + AVAIL_OFF;
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &view;
-	cfg.notify = notify_cb;
+	cfg.notify = tc_notify_count;
 	cfg.notify_ctx = &notifies;
 	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, 8);
 	void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);

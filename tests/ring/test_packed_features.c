@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define AV VTIO_DESC_F_AVAIL
 #define US VTIO_DESC_F_USED

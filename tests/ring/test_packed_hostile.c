@@ -44,13 +44,6 @@
 #define TABLE 0x2000u
 #define DATA  0x4000u
 
-static int irq_cb(void *ctx, uint32_t data)
-{
-	(void)data;
-	(*(unsigned *)ctx)++;
-	return 0;
-}
-
 static void hd_setup(struct hr_dev *h, uint32_t num, uint64_t features, uint32_t max_indirect,
 		     bool huge)
 {
@@ -398,7 +391,7 @@ static void test_hostile_driver_ro_ring(void **state)
 	c.driver_addr = BASE + DRVEV;
 	c.device_addr = BASE + DEVEV;
 	c.mem = &m;
-	c.notify = irq_cb;
+	c.notify = tc_notify_count;
 	unsigned irqs = 0;
 	c.notify_ctx = &irqs;
 	size_t sz = vtio_devq_state_size(VTIO_LAYOUT_PACKED, 4);

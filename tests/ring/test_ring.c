@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define FOR_EACH_LAYOUT(L)                                                                         \
 	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \

@@ -21,7 +21,7 @@
 #include "ring_dma_recorder.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define FOR_EACH_LAYOUT(L)                                                                         \
 	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \

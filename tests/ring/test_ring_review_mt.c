@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define ROUNDS 20000u
 

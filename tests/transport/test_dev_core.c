@@ -15,7 +15,7 @@
 #include "vtio/dev.h"
 #include "vtio/vq.h"
 #include "transport_fixture.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 /* ---- Fixture ------------------------------------------------------------------------------ */
 

@@ -30,7 +30,7 @@
 #include "vtio/dma_layers.h"
 #include "vtio/transport.h"
 #include "vtio/transport/shm.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define DEVMEM_SIZE (1u << 20)
 #define DRVMEM_SIZE (4u << 20)

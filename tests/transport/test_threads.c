@@ -22,7 +22,7 @@
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 #include "vtio_host.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define QSIZE	   64u
 #define MAX_RD	   4u

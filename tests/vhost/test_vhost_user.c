@@ -35,7 +35,7 @@
 
 #include "vtio/vhost_user.h"
 #include "vhost_internal.h"
-#include "devq_chain.h"
+#include "tc_util.h"
 
 #define NQ    2u
 #define QSIZE 64u
