@@ -5,11 +5,14 @@
 #ifndef VTIO_TEST_RING_FIXTURE_H
 #define VTIO_TEST_RING_FIXTURE_H
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "vtio/vq.h"
 #include "vtio/devq.h"
@@ -227,6 +230,51 @@ static inline const struct vtio_mem *fx_fault_view(struct fx_fault *c, struct fx
 	vtio_mem_init(&c->view, NULL, 0);
 	vtio_mem_set_ops(&c->view, &ops, c);
 	return &c->view;
+}
+
+/* fx_setup() (asserted to succeed) with the driver's rings behind the
+ * refusing view @p c, nothing refused yet; returns 64 bytes of the arena. */
+static inline unsigned char *fx_setup_faulty(struct fx *f, struct fx_fault *c,
+					     enum vtio_layout layout, uint32_t num,
+					     uint64_t features)
+{
+	struct fx_opts o = {.ring_mem = fx_fault_view(c, f)};
+	assert_int_equal(fx_setup(f, layout, num, features, &o), 0);
+	return fx_alloc(f, 64, 16);
+}
+
+/* A buffer of two writable 2 GiB segments over the arena (exactly 4 GiB,
+ * never touched by either side) added with @p token and kicked. */
+static inline void fx_add_4gib_writable(struct fx *f, void *token)
+{
+	unsigned char *buf = fx_alloc(f, 64, 16);
+	struct vtio_sg sg[2] = {{fx_addr(buf), 0x80000000u},
+				{fx_addr(buf) + 0x80000000u, 0x80000000u}};
+	assert_int_equal(vtio_vq_add(f->vq, sg, 0, 2, token), 0);
+	assert_int_equal(vtio_vq_kick(f->vq), 0);
+}
+
+/* The device's first answer written by hand (the device queue is not used):
+ * split, used->ring[0] = {id, len} then used->idx = 1; packed, slot 0 gets
+ * id and len, then the first lap's AVAIL | USED | WRITE. */
+static inline void fx_hand_first_used(struct fx *f, uint16_t id, uint32_t len)
+{
+	uint32_t le_len = vtio_le32(len);
+	if (f->layout == VTIO_LAYOUT_SPLIT) {
+		unsigned char *used = f->areas.device;
+		uint32_t le_id = vtio_le32(id);
+		uint16_t idx = vtio_le16(1);
+		memcpy(used + 4, &le_id, 4);
+		memcpy(used + 8, &le_len, 4);
+		memcpy(used + 2, &idx, 2);
+	} else {
+		unsigned char *d = f->areas.desc;
+		uint16_t le_id = vtio_le16(id);
+		uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
+		memcpy(d + 8, &le_len, 4);
+		memcpy(d + 12, &le_id, 2);
+		memcpy(d + 14, &fl, 2);
+	}
 }
 
 #endif

@@ -148,22 +148,8 @@ static void test_writable_len_of_4gib(void **state)
 		struct fx f;
 		uint64_t feat = FX_MODERN | (in_order ? VTIO_FEATURE(VTIO_F_IN_ORDER) : 0u);
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, NULL), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
-		struct vtio_sg sg[2];
-		sg[0].addr = fx_addr(buf);
-		sg[0].len = 0x80000000u;
-		sg[1].addr = fx_addr(buf) + 0x80000000u;
-		sg[1].len = 0x80000000u;
-		assert_int_equal(vtio_vq_add(f.vq, sg, 0, 2, (void *)0x70), 0);
-		assert_int_equal(vtio_vq_kick(f.vq), 0);
-		/* Used descriptor over slot 0: id 0, len UINT32_MAX, AVAIL|USED|WRITE (wrap 1). */
-		unsigned char *d = f.areas.desc;
-		uint32_t len = vtio_le32(UINT32_MAX);
-		uint16_t id = vtio_le16(0);
-		uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
-		memcpy(d + 8, &len, 4);
-		memcpy(d + 12, &id, 2);
-		memcpy(d + 14, &fl, 2);
+		fx_add_4gib_writable(&f, (void *)0x70);
+		fx_hand_first_used(&f, 0, UINT32_MAX); /* id 0 over slot 0, wrap 1 */
 		uint32_t got = 0;
 		assert_ptr_equal(vtio_vq_get_used(f.vq, &got), (void *)0x70);
 		assert_true(got == UINT32_MAX);
@@ -197,9 +183,7 @@ static void test_used_flags_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 2, FX_MODERN);
 	second_lap(&f, buf);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
@@ -222,9 +206,7 @@ static void test_used_id_len_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 2, FX_MODERN);
 	second_lap(&f, buf);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
@@ -252,10 +234,8 @@ static void test_kick_event_area_unreadable_breaks(void **state)
 	(void)state;
 	for (int evidx = 0; evidx < 2; evidx++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		uint64_t feat = FX_MODERN | (evidx ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
+		unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 8, feat);
 		struct vtio_sg sg = vtio_sg_of(buf, 16);
 		if (evidx) {
 			/* The device asks for a kick at a given slot: flags DESC. */
@@ -283,9 +263,8 @@ static void test_event_suppression_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 3; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 		uint64_t feat = FX_MODERN | (which == 2 ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 8, feat);
 		if (which == 0) {
 			fail_writes(f.areas.driver_addr + 2u, f.areas.driver_addr + 4u);
 			vtio_vq_disable_cb(f.vq);
@@ -358,19 +337,9 @@ static void test_add_unwritable_breaks(void **state)
 static void test_linear_stack_bus_addresses_in_ring(void **state)
 {
 	(void)state;
-	static struct vtio_dma_direct dd;
-	static struct vtio_dma_dev ldev;
-	struct vtio_dma_direct_config dc;
-	memset(&dc, 0, sizeof(dc));
-	dc.mode = VTIO_DMA_DIRECT_OFFSET;
-	dc.offset = REC_BUS_OFF;
-	assert_int_equal(vtio_dma_direct_init(&dd, &dc), 0);
-	vtio_dma_dev_init(&ldev);
-	assert_int_equal(vtio_dma_dev_push(&ldev, &dd.layer), 0);
-	assert_int_equal(vtio_dma_dev_build(&ldev), 0);
-	assert_true(ldev.linear);
+	struct vtio_dma_dev *ldev = rec_make_linear_dev();
 	struct fx f;
-	struct fx_opts o = {.dma = &ldev, .bus_offset = REC_BUS_OFF};
+	struct fx_opts o = {.dma = ldev, .bus_offset = REC_BUS_OFF};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FEAT_AP, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};

@@ -46,9 +46,7 @@ static void test_drv_used_elem_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x10), 0); /* head 0 */
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x20), 0); /* head 1 */
@@ -74,9 +72,7 @@ static void test_drv_used_idx_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x10), 0);
 	assert_int_equal(vtio_vq_kick(f.vq), 0);
@@ -95,9 +91,7 @@ static void test_drv_avail_idx_unwritable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 1, 0, (void *)0x10), 0);
 	fctx.wr_lo = f.areas.driver_addr + 2;
@@ -116,9 +110,7 @@ static void test_drv_add_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 2; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
+		unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
 		if (which == 0) {
 			fctx.wr_lo = f.areas.desc_addr;
@@ -154,8 +146,7 @@ static void test_drv_reset_zeroing_fails(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
 		fctx.wr_lo = f.areas.device_addr;
 		fctx.wr_hi = f.areas.device_addr + 1u;
 		assert_int_equal(vtio_vq_reset(f.vq), VTIO_EFAULT);
@@ -174,8 +165,7 @@ static void test_ring_mem_without_cpu_pointers(void **state)
 	FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
-		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
 		size_t st = vtio_vq_state_size(L, 8, 0, 0);
 		struct vtio_vq_config vc;
 		memset(&vc, 0, sizeof(vc));
@@ -314,20 +304,10 @@ static void test_linear_stack_inline_offset(void **state)
 	(void)state;
 	FOR_EACH_LAYOUT(L)
 	{
-		static struct vtio_dma_direct d;
-		static struct vtio_dma_dev ldev;
-		struct vtio_dma_direct_config dc;
-		memset(&dc, 0, sizeof(dc));
-		dc.mode = VTIO_DMA_DIRECT_OFFSET;
-		dc.offset = REC_BUS_OFF;
-		assert_int_equal(vtio_dma_direct_init(&d, &dc), 0);
-		vtio_dma_dev_init(&ldev);
-		assert_int_equal(vtio_dma_dev_push(&ldev, &d.layer), 0);
-		assert_int_equal(vtio_dma_dev_build(&ldev), 0);
-		assert_true(ldev.linear);
+		struct vtio_dma_dev *ldev = rec_make_linear_dev();
 		for (int premapped = 0; premapped < 2; premapped++) {
 			struct fx f;
-			struct fx_opts o = {.dma = &ldev,
+			struct fx_opts o = {.dma = ldev,
 					    .bus_offset = REC_BUS_OFF,
 					    .vq_flags = premapped ? VTIO_VQ_F_PREMAPPED : 0u,
 					    .indirect_tables = 2,
@@ -408,21 +388,8 @@ static void test_writable_len_of_4gib(void **state)
 	(void)state;
 	struct fx f;
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, NULL), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
-	struct vtio_sg sg[2];
-	sg[0].addr = fx_addr(buf);
-	sg[0].len = 0x80000000u;
-	sg[1].addr = fx_addr(buf) + 0x80000000u;
-	sg[1].len = 0x80000000u;
-	assert_int_equal(vtio_vq_add(f.vq, sg, 0, 2, (void *)0x70), 0);
-	assert_int_equal(vtio_vq_kick(f.vq), 0);
-	/* The device's answer, by hand: used->ring[0] = {0, UINT32_MAX}, idx 1. */
-	uint32_t id = vtio_le32(0), len = vtio_le32(UINT32_MAX);
-	uint16_t idx = vtio_le16(1);
-	unsigned char *used = f.areas.device;
-	memcpy(used + 4, &id, 4);
-	memcpy(used + 8, &len, 4);
-	memcpy(used + 2, &idx, 2);
+	fx_add_4gib_writable(&f, (void *)0x70);
+	fx_hand_first_used(&f, 0, UINT32_MAX); /* used->ring[0] = {0, UINT32_MAX}, idx 1 */
 	uint32_t got = 0;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &got), (void *)0x70);
 	assert_true(got == UINT32_MAX);
