@@ -277,4 +277,45 @@ static inline void fx_hand_first_used(struct fx *f, uint16_t id, uint32_t len)
 	}
 }
 
+/* Packed: descriptor @p slot's fields as the other side reads them. */
+static inline uint16_t fx_pdesc_flags(const struct fx *f, uint32_t slot)
+{
+	uint16_t v;
+	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 14u, 2);
+	return vtio_le16(v);
+}
+
+static inline uint16_t fx_pdesc_id(const struct fx *f, uint32_t slot)
+{
+	uint16_t v;
+	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 12u, 2);
+	return vtio_le16(v);
+}
+
+static inline uint32_t fx_pdesc_len(const struct fx *f, uint32_t slot)
+{
+	uint32_t v;
+	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 8u, 4);
+	return vtio_le32(v);
+}
+
+/* One buffer through both sides: add (@p out readable + @p in writable
+ * segments), kick, pop with those counts, push @p len, reap @p token with
+ * @p len. */
+static inline void fx_round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
+				 void *token, uint32_t len)
+{
+	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, token), 0);
+	assert_int_equal(vtio_vq_kick(f->vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(f, &c);
+	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
+	assert_int_equal(c.rd_num, out);
+	assert_int_equal(c.wr_num, in);
+	assert_int_equal(vtio_devq_push(f->dq, &c, len), 0);
+	uint32_t got = 0;
+	assert_ptr_equal(vtio_vq_get_used(f->vq, &got), token);
+	assert_int_equal(got, len);
+}
+
 #endif

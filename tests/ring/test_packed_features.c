@@ -34,11 +34,6 @@ static void set16(void *base, size_t off, uint16_t v)
 	memcpy((unsigned char *)base + off, &v, 2);
 }
 
-static uint16_t ring_flags(const struct fx *f, uint32_t slot)
-{
-	return raw16(f->areas.desc, slot * 16u + 14u);
-}
-
 /* Add a buffer of @nout readable + @nin writable 8-byte segments. */
 static void add(struct fx *f, unsigned nout, unsigned nin, void *token)
 {
@@ -90,13 +85,13 @@ static void test_in_order_batch(void **state)
 		/* batch of the first two only, then the third alone */
 		assert_int_equal(vtio_devq_push_batch(f.dq, u, 2), 0);
 		/* one used descriptor at the batch's first slot, id of the last */
-		assert_int_equal(raw16(f.areas.desc, first_slot * 16u + 12u), c[1].id);
-		uint16_t fl = ring_flags(&f, first_slot);
+		assert_int_equal(fx_pdesc_id(&f, first_slot), c[1].id);
+		uint16_t fl = fx_pdesc_flags(&f, first_slot);
 		assert_int_equal((fl & AV) != 0, (fl & US) != 0);
 		assert_true(fl & WR);
 		/* the batch's other slots were not written as used */
 		uint32_t s2 = (first_slot + 2u) % 7u;
-		uint16_t f2 = ring_flags(&f, s2);
+		uint16_t f2 = fx_pdesc_flags(&f, s2);
 		assert_int_not_equal((f2 & AV) != 0, (f2 & US) != 0);
 		uint32_t len = 99;
 		assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[0]);
@@ -450,14 +445,14 @@ static void test_used_len_write_flag(void **state)
 	add(&f, 1, 1, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 5), 0);
-	assert_int_equal(ring_flags(&f, 0), AV | US | WR);
+	assert_int_equal(fx_pdesc_flags(&f, 0), AV | US | WR);
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
 	assert_int_equal(len, 5);
 	add(&f, 1, 1, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
-	assert_int_equal(ring_flags(&f, 2), AV | US); /* after the first 2-slot buffer */
+	assert_int_equal(fx_pdesc_flags(&f, 2), AV | US); /* after the first 2-slot buffer */
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
 	assert_int_equal(len, 0);
 	/* more than the writable part: refused by the device API */
@@ -511,7 +506,7 @@ static void test_indirect_needs_feature(void **state)
 	int tok;
 	add(&f, 2, 2, &tok);
 	for (uint32_t s = 0; s < 4; s++)
-		assert_int_equal(ring_flags(&f, s) & VTIO_DESC_F_INDIRECT, 0);
+		assert_int_equal(fx_pdesc_flags(&f, s) & VTIO_DESC_F_INDIRECT, 0);
 	assert_int_equal(vtio_vq_num_free(f.vq), 4);
 	struct vtio_vq_stats st;
 	vtio_vq_get_stats(f.vq, &st);

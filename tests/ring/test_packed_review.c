@@ -44,32 +44,6 @@ static void fail_writes(uint64_t lo, uint64_t hi)
 	fctx.wr_hi = hi;
 }
 
-/* ---- Helpers ------------------------------------------------------------------------ */
-
-static void round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
-		       void *token, uint32_t len)
-{
-	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, token), 0);
-	assert_int_equal(vtio_vq_kick(f->vq), 0);
-	struct vtio_devq_chain c;
-	fx_chain_init(f, &c);
-	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
-	assert_int_equal(c.rd_num, out);
-	assert_int_equal(c.wr_num, in);
-	assert_int_equal(vtio_devq_push(f->dq, &c, len), 0);
-	uint32_t got = 0;
-	assert_ptr_equal(vtio_vq_get_used(f->vq, &got), token);
-	assert_int_equal(got, len);
-}
-
-/* Flags of descriptor slot @slot as the device reads them (CPU order). */
-static uint16_t slot_flags(const struct fx *f, uint32_t slot)
-{
-	uint16_t v;
-	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 14u, 2);
-	return vtio_le16(v);
-}
-
 /* ---- Finding 1: map failure partway through a chain --------------------------------- */
 
 /*
@@ -101,7 +75,7 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 							vtio_sg_of(buf + 128, 48)};
 				/* Move the head to slot @prefix. */
 				for (unsigned k = 0; k < prefix; k++)
-					round_trip(&f, sg, 1, 0, (void *)0x50, 0);
+					fx_round_trip(&f, sg, 1, 0, (void *)0x50, 0);
 				unsigned char before[16 * 8];
 				memcpy(before, f.areas.desc, sizeof(before));
 
@@ -115,17 +89,18 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 				/* Nothing of the failed buffer reached the ring. */
 				assert_memory_equal(f.areas.desc, before, sizeof(before));
 				for (uint32_t s = 0; s < num; s++)
-					assert_int_equal(slot_flags(&f, s) & VTIO_DESC_F_NEXT, 0);
+					assert_int_equal(fx_pdesc_flags(&f, s) & VTIO_DESC_F_NEXT,
+							 0);
 
 				/* A shorter buffer at the same head, then nothing more. */
-				round_trip(&f, sg, 1, 0, (void *)0x70, 0);
+				fx_round_trip(&f, sg, 1, 0, (void *)0x70, 0);
 				struct vtio_devq_chain c;
 				fx_chain_init(&f, &c);
 				assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_EAGAIN);
 				assert_false(vtio_devq_is_broken(f.dq));
 
 				/* The queue still carries the full chain afterwards. */
-				round_trip(&f, sg, 1, 2, (void *)0x80, 80);
+				fx_round_trip(&f, sg, 1, 2, (void *)0x80, 80);
 				assert_int_equal(rec_live(), 0);
 				assert_false(vtio_vq_is_broken(f.vq));
 				assert_false(vtio_devq_is_broken(f.dq));
@@ -168,8 +143,8 @@ static void test_writable_len_of_4gib(void **state)
 static void second_lap(struct fx *f, unsigned char *buf)
 {
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
-	round_trip(f, &sg, 0, 1, (void *)0x10, 4);
-	round_trip(f, &sg, 0, 1, (void *)0x20, 4);
+	fx_round_trip(f, &sg, 0, 1, (void *)0x10, 4);
+	fx_round_trip(f, &sg, 0, 1, (void *)0x20, 4);
 }
 
 /*
