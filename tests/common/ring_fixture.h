@@ -254,27 +254,35 @@ static inline void fx_add_4gib_writable(struct fx *f, void *token)
 	assert_int_equal(vtio_vq_kick(f->vq), 0);
 }
 
-/* The device's first answer written by hand (the device queue is not used):
- * split, used->ring[0] = {id, len} then used->idx = 1; packed, slot 0 gets
- * id and len, then the first lap's AVAIL | USED | WRITE. */
+/* Split: the device writes used->ring[@p slot] = {id, len} by hand, then
+ * used->idx = @p new_idx (the device queue is not used). */
+static inline void fx_put_used(struct fx *f, uint16_t slot, uint32_t id, uint32_t len,
+			       uint16_t new_idx)
+{
+	unsigned char *u = f->areas.device;
+	uint32_t wid = vtio_le32(id), wlen = vtio_le32(len);
+	uint16_t widx = vtio_le16(new_idx);
+	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)), &wid, 4);
+	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)) + 4, &wlen, 4);
+	memcpy(u + 2, &widx, 2);
+}
+
+/* The device's first answer written by hand: split, used->ring[0] =
+ * {id, len} then used->idx = 1; packed, slot 0 gets id and len, then the
+ * first lap's AVAIL | USED | WRITE. */
 static inline void fx_hand_first_used(struct fx *f, uint16_t id, uint32_t len)
 {
-	uint32_t le_len = vtio_le32(len);
 	if (f->layout == VTIO_LAYOUT_SPLIT) {
-		unsigned char *used = f->areas.device;
-		uint32_t le_id = vtio_le32(id);
-		uint16_t idx = vtio_le16(1);
-		memcpy(used + 4, &le_id, 4);
-		memcpy(used + 8, &le_len, 4);
-		memcpy(used + 2, &idx, 2);
-	} else {
-		unsigned char *d = f->areas.desc;
-		uint16_t le_id = vtio_le16(id);
-		uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
-		memcpy(d + 8, &le_len, 4);
-		memcpy(d + 12, &le_id, 2);
-		memcpy(d + 14, &fl, 2);
+		fx_put_used(f, 0, id, len, 1);
+		return;
 	}
+	unsigned char *d = f->areas.desc;
+	uint32_t le_len = vtio_le32(len);
+	uint16_t le_id = vtio_le16(id);
+	uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
+	memcpy(d + 8, &le_len, 4);
+	memcpy(d + 12, &le_id, 2);
+	memcpy(d + 14, &fl, 2);
 }
 
 /* Packed: descriptor @p slot's fields as the other side reads them. */
@@ -316,6 +324,18 @@ static inline void fx_round_trip(struct fx *f, const struct vtio_sg *sg, unsigne
 	uint32_t got = 0;
 	assert_ptr_equal(vtio_vq_get_used(f->vq, &got), token);
 	assert_int_equal(got, len);
+}
+
+/* Add a buffer of one readable and one writable 16-byte segment at @p buf
+ * with @p token, kick, and pop it on the device side into @p c. */
+static inline void fx_add_pop_1_1(struct fx *f, unsigned char *buf, void *token,
+				  struct vtio_devq_chain *c)
+{
+	struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
+	assert_int_equal(vtio_vq_add(f->vq, sg, 1, 1, token), 0);
+	(void)vtio_vq_kick(f->vq);
+	fx_chain_init(f, c);
+	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
 #endif

@@ -827,16 +827,6 @@ static void test_in_order(void **state)
 
 /* ---- Hostile device (SPLIT-DRV-15/16) ------------------------------------------------ */
 
-static void put_used(struct fx *f, uint16_t slot, uint32_t id, uint32_t len, uint16_t new_idx)
-{
-	unsigned char *u = f->areas.device;
-	uint32_t wid = vtio_le32(id), wlen = vtio_le32(len);
-	uint16_t widx = vtio_le16(new_idx);
-	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)), &wid, 4);
-	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)) + 4, &wlen, 4);
-	memcpy(u + 2, &widx, 2);
-}
-
 static void test_hostile_device(void **state)
 {
 	(void)state;
@@ -850,7 +840,7 @@ static void test_hostile_device(void **state)
 	sg[1] = vtio_sg_of(buf + 16, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 8, 0, 1);
+	fx_put_used(&f, 0, 8, 0, 1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
 	assert_string_equal(vtio_vq_broken_reason(f.vq), "used id out of range");
@@ -871,7 +861,7 @@ static void test_hostile_device(void **state)
 	sg[1] = vtio_sg_of(buf + 16, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 1, 0, 1);
+	fx_put_used(&f, 0, 1, 0, 1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_string_equal(vtio_vq_broken_reason(f.vq), "used id not in flight");
 	fx_teardown(&f);
@@ -883,8 +873,8 @@ static void test_hostile_device(void **state)
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)1), 0);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)2), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 0, 1);
-	put_used(&f, 1, 0, 0, 2);
+	fx_put_used(&f, 0, 0, 0, 1);
+	fx_put_used(&f, 1, 0, 0, 2);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
@@ -898,8 +888,8 @@ static void test_hostile_device(void **state)
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)2), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 1000, 1);
-	put_used(&f, 1, 2, 5, 2);
+	fx_put_used(&f, 0, 0, 1000, 1);
+	fx_put_used(&f, 1, 2, 5, 2);
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)1);
 	assert_int_equal(len, 16);
@@ -917,7 +907,7 @@ static void test_hostile_device(void **state)
 	sg[0] = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 0, 2);
+	fx_put_used(&f, 0, 0, 0, 2);
 	assert_false(vtio_vq_more_used(f.vq) && false);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
@@ -961,12 +951,8 @@ static void test_devq_capacity_and_push(void **state)
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
-		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
-		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
-		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
-		fx_chain_init(&f, &c);
-		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		fx_add_pop_1_1(&f, buf, (void *)1, &c);
 		/* Partial reads/writes past the end are short, not errors. */
 		unsigned char tmp[40];
 		assert_int_equal(vtio_devq_read(f.dq, &c, 10, tmp, 40), 6);
@@ -1035,12 +1021,8 @@ static void test_devq_views(void **state)
 		octx.inner = &inner_view;
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		memset(buf, 0x5a, 16);
-		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
-		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
-		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
-		fx_chain_init(&f, &c);
-		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		fx_add_pop_1_1(&f, buf, (void *)1, &c);
 		assert_null(c.rd[0].ptr);
 		assert_int_equal(c.rd[0].addr, fx_addr(buf));
 		unsigned char tmp[16];
