@@ -182,4 +182,87 @@ static inline void fuzz_check_iovs(const struct fuzz_view *v, const struct vtio_
 	CHECK(sum == total);
 }
 
+/* ---- The device-side ring fuzzers' steps ---------------------------------------------- */
+
+/* Pop with the input's capacities; VTIO_ENOBUFS must leave the queue usable,
+ * and the same chain then comes out with @p big entries per array. */
+static inline int fuzz_devq_pop_caps(struct vtio_devq *q, struct vtio_devq_chain *c,
+				     struct vtio_iov *rd, unsigned rd_cap, struct vtio_iov *wr,
+				     unsigned wr_cap, unsigned big)
+{
+	fuzz_chain_caps(c, rd, rd_cap, wr, wr_cap);
+	int rc = vtio_devq_pop(q, c);
+	if (rc == VTIO_ENOBUFS) {
+		CHECK(!vtio_devq_is_broken(q));
+		fuzz_chain_caps(c, rd, big, wr, big);
+		rc = vtio_devq_pop(q, c);
+		CHECK(rc != VTIO_ENOBUFS);
+	}
+	return rc;
+}
+
+/* A popped chain: every piece inside the view, the pieces adding up, 2^32
+ * bytes at most in all; its readable part read through the queue (short
+ * only through accessor ops, where an address is checked at access). */
+static inline void fuzz_devq_check_chain(struct vtio_devq *q, const struct vtio_devq_chain *c,
+					 const struct fuzz_view *v, bool ops,
+					 unsigned char *scratch, size_t cap)
+{
+	CHECK(c->rd_len + c->wr_len <= ((uint64_t)1 << 32));
+	CHECK(c->rd_num <= c->rd_max && c->wr_num <= c->wr_max);
+	fuzz_check_iovs(v, c->rd, c->rd_num, ops, c->rd_len);
+	fuzz_check_iovs(v, c->wr, c->wr_num, ops, c->wr_len);
+	size_t want = c->rd_len < cap ? (size_t)c->rd_len : cap;
+	int64_t got = vtio_devq_read(q, c, 0, scratch, want);
+	CHECK(got <= (int64_t)want);
+	if (!ops)
+		CHECK(got == (int64_t)want);
+}
+
+/* Write up to 512 bytes of @p fill through the queue (the driver may have
+ * pointed a writable piece at its own rings) and mirror them in @p snap,
+ * piece by piece as the device writes. Returns the bytes written. */
+static inline uint32_t fuzz_devq_write_mirror(struct vtio_devq *q, const struct vtio_devq_chain *c,
+					      const struct fuzz_view *v, unsigned char *snap,
+					      unsigned char *scratch, unsigned char fill)
+{
+	size_t n = c->wr_len < 512 ? (size_t)c->wr_len : 512u;
+	memset(scratch, fill, n);
+	CHECK(vtio_devq_write(q, c, 0, scratch, n) == (int64_t)n);
+	size_t left = n;
+	for (unsigned i = 0; i < c->wr_num && left > 0; i++) {
+		size_t l = c->wr[i].len < left ? c->wr[i].len : left;
+		memcpy(snap + (c->wr[i].addr - v->base), scratch, l);
+		left -= l;
+	}
+	return (uint32_t)n;
+}
+
+/* A protocol violation: a specific error once, the queue broken with a
+ * reason, VTIO_EIO after. (VTIO_EIO first is possible when a call that
+ * returns no error, enable_notify or more_avail, found the violation.) */
+static inline void fuzz_devq_check_broken(struct vtio_devq *q, int rc, struct vtio_iov *rd,
+					  struct vtio_iov *wr, unsigned big)
+{
+	CHECK(rc < 0);
+	CHECK(vtio_devq_is_broken(q));
+	CHECK(vtio_devq_broken_reason(q) != NULL);
+	struct vtio_devq_chain c;
+	fuzz_chain_caps(&c, rd, big, wr, big);
+	CHECK(vtio_devq_pop(q, &c) == VTIO_EIO);
+}
+
+/* The next driver write from the input's tail: [off_lo][off_hi][value],
+ * offset modulo @p view_size. False when fewer than 3 bytes are left. */
+static inline bool fuzz_next_patch(const uint8_t *data, size_t size, size_t *patch,
+				   size_t view_size, size_t *off, uint8_t *val)
+{
+	if (size - *patch < 3)
+		return false;
+	*off = ((size_t)data[*patch] | (size_t)data[*patch + 1] << 8) % view_size;
+	*val = data[*patch + 2];
+	*patch += 3;
+	return true;
+}
+
 #endif /* VTIO_FUZZ_COMMON_H */

@@ -128,42 +128,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t patch = 0;
 	for (unsigned iter = 0; iter < 8 * num + 64; iter++) {
 		struct vtio_devq_chain c;
-		fuzz_chain_caps(&c, rd, rd_cap, wr, wr_cap);
-		int rc = vtio_devq_pop(q, &c);
-		if (rc == VTIO_ENOBUFS) {
-			CHECK(!vtio_devq_is_broken(q));
-			fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
-			rc = vtio_devq_pop(q, &c);
-			CHECK(rc != VTIO_ENOBUFS);
-		}
+		int rc = fuzz_devq_pop_caps(q, &c, rd, rd_cap, wr, wr_cap, IOV_BIG);
 		if (rc == 0) {
 			CHECK(c.id < num);
 			CHECK(c.ndesc >= 1 && c.ndesc <= num);
 			outstanding += c.ndesc;
 			CHECK(outstanding <= num);
-			CHECK(c.rd_len + c.wr_len <= ((uint64_t)1 << 32));
-			CHECK(c.rd_num <= c.rd_max && c.wr_num <= c.wr_max);
-			fuzz_check_iovs(&fv, c.rd, c.rd_num, ops, c.rd_len);
-			fuzz_check_iovs(&fv, c.wr, c.wr_num, ops, c.wr_len);
-			size_t want =
-			    c.rd_len < sizeof(scratch) ? (size_t)c.rd_len : sizeof(scratch);
-			int64_t got = vtio_devq_read(q, &c, 0, scratch, want);
-			CHECK(got <= (int64_t)want);
-			if (!ops)
-				CHECK(got == (int64_t)want);
+			fuzz_devq_check_chain(q, &c, &fv, ops, scratch, sizeof(scratch));
 			uint32_t len = 0;
-			if (!ops && c.wr_num > 0) {
-				size_t n = c.wr_len < 512 ? (size_t)c.wr_len : 512u;
-				memset(scratch, (int)(0x40u + (iter & 0x3fu)), n);
-				CHECK(vtio_devq_write(q, &c, 0, scratch, n) == (int64_t)n);
-				size_t left = n;
-				for (unsigned i = 0; i < c.wr_num && left > 0; i++) {
-					size_t l = c.wr[i].len < left ? c.wr[i].len : left;
-					memcpy(snap + (c.wr[i].addr - BASE), scratch, l);
-					left -= l;
-				}
-				len = (uint32_t)n;
-			}
+			if (!ops && c.wr_num > 0)
+				len =
+				    fuzz_devq_write_mirror(q, &c, &fv, snap, scratch,
+							   (unsigned char)(0x40u + (iter & 0x3fu)));
 			pend[npend].h = vtio_devq_handle_of(&c);
 			pend[npend].len = len;
 			npend++;
@@ -187,12 +163,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				npend = 0;
 				mirror_allowed(snap, num);
 			}
-			if (size - patch < 3)
+			size_t off;
+			uint8_t val;
+			if (!fuzz_next_patch(data, size, &patch, VIEW_SIZE, &off, &val))
 				break;
-			size_t off =
-			    ((size_t)data[patch] | (size_t)data[patch + 1] << 8) % VIEW_SIZE;
-			uint8_t val = data[patch + 2];
-			patch += 3;
 			if (off >= DEVEV_OFF && off < DEVEV_OFF + 4)
 				off = DRVEV_OFF + (off - DEVEV_OFF); /* the driver's own area */
 			mem[off] = val;
@@ -206,11 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			continue;
 		}
-		CHECK(rc < 0);
-		CHECK(vtio_devq_is_broken(q));
-		CHECK(vtio_devq_broken_reason(q) != NULL);
-		fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
-		CHECK(vtio_devq_pop(q, &c) == VTIO_EIO);
+		fuzz_devq_check_broken(q, rc, rd, wr, IOV_BIG);
 		break;
 	}
 	/* PACKED-DEV-3/5: nothing else was written. */

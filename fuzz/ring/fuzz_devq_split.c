@@ -112,47 +112,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned popped_since_patch = 0;
 	for (unsigned iter = 0; iter < 4 * num + 64; iter++) {
 		struct vtio_devq_chain c;
-		fuzz_chain_caps(&c, rd, rd_cap, wr, wr_cap);
-		int rc = vtio_devq_pop(q, &c);
-		if (rc == VTIO_ENOBUFS) {
-			CHECK(!vtio_devq_is_broken(q));
-			fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
-			rc = vtio_devq_pop(q, &c);
-			CHECK(rc != VTIO_ENOBUFS);
-		}
+		int rc = fuzz_devq_pop_caps(q, &c, rd, rd_cap, wr, wr_cap, IOV_BIG);
 		if (rc == 0) {
 			/* SPLIT-DEV-8: no more than num chains per avail idx reading. */
 			CHECK(++popped_since_patch <= num);
 			CHECK(c.id < num);
-			CHECK(c.rd_len + c.wr_len <= ((uint64_t)1 << 32));
-			unsigned rn = c.rd_num < c.rd_max ? c.rd_num : c.rd_max;
-			unsigned wn = c.wr_num < c.wr_max ? c.wr_num : c.wr_max;
-			CHECK(rn == c.rd_num && wn == c.wr_num);
-			fuzz_check_iovs(&fv, c.rd, rn, ops, c.rd_len);
-			fuzz_check_iovs(&fv, c.wr, wn, ops, c.wr_len);
-			/* Read the readable part through the queue (copy path). */
-			size_t want =
-			    c.rd_len < sizeof(scratch) ? (size_t)c.rd_len : sizeof(scratch);
-			int64_t got = vtio_devq_read(q, &c, 0, scratch, want);
-			CHECK(got <= (int64_t)want);
-			if (!ops)
-				CHECK(got == (int64_t)want);
+			fuzz_devq_check_chain(q, &c, &fv, ops, scratch, sizeof(scratch));
 			uint32_t len = c.wr_len < 16 ? (uint32_t)c.wr_len : 16u;
-			if (!ops && wn > 0) {
-				/* Write through the queue (the driver may have pointed a
-				 * writable piece at its own rings) and mirror it in the
-				 * snapshot, piece by piece as the device writes. */
-				size_t n = c.wr_len < 512 ? (size_t)c.wr_len : 512u;
-				memset(scratch, (int)(0x40u + (iter & 0x3fu)), n);
-				CHECK(vtio_devq_write(q, &c, 0, scratch, n) == (int64_t)n);
-				size_t left = n;
-				for (unsigned i = 0; i < wn && left > 0; i++) {
-					size_t l = c.wr[i].len < left ? c.wr[i].len : left;
-					memcpy(snap + (c.wr[i].addr - BASE), scratch, l);
-					left -= l;
-				}
-				len = (uint32_t)n;
-			}
+			if (!ops && c.wr_num > 0)
+				len =
+				    fuzz_devq_write_mirror(q, &c, &fv, snap, scratch,
+							   (unsigned char)(0x40u + (iter & 0x3fu)));
 			if (iter & 1) {
 				struct vtio_devq_done u = {vtio_devq_handle_of(&c), len};
 				CHECK(vtio_devq_push_batch(q, &u, 1) == 0);
@@ -165,13 +135,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == VTIO_EAGAIN) {
 			CHECK(!vtio_devq_is_broken(q));
 			CHECK(!vtio_devq_more_avail(q));
-			if (size - patch < 3)
-				break;
 			/* The driver writes more: apply one patch (never to the used ring). */
-			size_t off =
-			    ((size_t)data[patch] | (size_t)data[patch + 1] << 8) % VIEW_SIZE;
-			uint8_t val = data[patch + 2];
-			patch += 3;
+			size_t off;
+			uint8_t val;
+			if (!fuzz_next_patch(data, size, &patch, VIEW_SIZE, &off, &val))
+				break;
 			if (off >= used_lo && off < used_hi)
 				off = AVAIL_OFF + 2 + (off & 1u); /* steer it to avail idx */
 			mem[off] = val;
@@ -181,14 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(void)vtio_devq_enable_notify(q);
 			continue;
 		}
-		/* A protocol violation: specific error once, broken, EIO after.
-		 * VTIO_EIO first is possible when the violation was found by a
-		 * call that returns no error (enable_notify, more_avail). */
-		CHECK(rc < 0);
-		CHECK(vtio_devq_is_broken(q));
-		CHECK(vtio_devq_broken_reason(q) != NULL);
-		fuzz_chain_caps(&c, rd, IOV_BIG, wr, IOV_BIG);
-		CHECK(vtio_devq_pop(q, &c) == VTIO_EIO);
+		fuzz_devq_check_broken(q, rc, rd, wr, IOV_BIG);
 		break;
 	}
 	/* SPLIT-DEV-2/4: nothing else was written (the snapshot mirrors the
