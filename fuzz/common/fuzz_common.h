@@ -182,6 +182,30 @@ static inline void fuzz_check_iovs(const struct fuzz_view *v, const struct vtio_
 	CHECK(sum == total);
 }
 
+/* The driver's memory image from the input: a zeroed view, then the input's
+ * next bytes laid out as three parts of @p part_len bytes at @p part_off (desc
+ * area, the driver's area, indirect tables; short input leaves zeros), the
+ * data area [data_off, data_off + 0x1000) patterned. Returns the bytes
+ * taken from @p data. */
+static inline size_t fuzz_load_image(const struct fuzz_view *v, const uint8_t *data, size_t size,
+				     const size_t part_off[3], const size_t part_len[3],
+				     size_t data_off)
+{
+	memset(v->mem, 0, v->size);
+	size_t total = part_len[0] + part_len[1] + part_len[2];
+	size_t take = size < total ? size : total;
+	for (size_t i = 0; i < take; i++) {
+		size_t off = i < part_len[0] ? part_off[0] + i
+			     : i < part_len[0] + part_len[1]
+				 ? part_off[1] + (i - part_len[0])
+				 : part_off[2] + (i - part_len[0] - part_len[1]);
+		v->mem[off] = data[i];
+	}
+	for (size_t i = 0; i < 0x1000u; i++)
+		v->mem[data_off + i] = (unsigned char)(i * 7u);
+	return take;
+}
+
 /* ---- The device-side ring fuzzers' steps ---------------------------------------------- */
 
 /* Pop with the input's capacities; VTIO_ENOBUFS must leave the queue usable,

@@ -81,16 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char *snap = malloc(VIEW_SIZE);
 	CHECK(mem && snap);
 	fv = (struct fuzz_view){BASE, VIEW_SIZE, mem};
-	memset(mem, 0, VIEW_SIZE);
-	size_t take = size < IMAGE_LEN ? size : IMAGE_LEN;
-	for (size_t i = 0; i < take; i++) {
-		size_t off = i < IMG_DESC		? DESC_OFF + i
-			     : i < IMG_DESC + IMG_DRVEV ? DRVEV_OFF + (i - IMG_DESC)
-							: ITAB_OFF + (i - IMG_DESC - IMG_DRVEV);
-		mem[off] = data[i];
-	}
-	for (size_t i = 0; i < 0x1000u; i++)
-		mem[DATA_OFF + i] = (unsigned char)(i * 7u);
+	/* Image layout in the input: descriptor ring, driver event area, indirect area. */
+	static const size_t part_off[3] = {DESC_OFF, DRVEV_OFF, ITAB_OFF};
+	static const size_t part_len[3] = {IMG_DESC, IMG_DRVEV, ITAB_LEN};
+	size_t take = fuzz_load_image(&fv, data, size, part_off, part_len, DATA_OFF);
 	data += take;
 	size -= take;
 	memcpy(snap, mem, VIEW_SIZE);

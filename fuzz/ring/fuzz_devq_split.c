@@ -66,22 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char *mem = malloc(VIEW_SIZE);
 	unsigned char *snap = malloc(VIEW_SIZE);
 	CHECK(mem && snap);
-	memset(mem, 0, VIEW_SIZE);
-	size_t take = size < IMAGE_LEN ? size : IMAGE_LEN;
+	struct fuzz_view fv = {BASE, VIEW_SIZE, mem};
 	/* Image layout in the input: desc table, avail ring, indirect area. */
-	for (size_t i = 0; i < take; i++) {
-		size_t off = i < IMG_DESC		? DESC_OFF + i
-			     : i < IMG_DESC + IMG_AVAIL ? AVAIL_OFF + (i - IMG_DESC)
-							: ITAB_OFF + (i - IMG_DESC - IMG_AVAIL);
-		mem[off] = data[i];
-	}
-	for (size_t i = 0; i < 0x1000u; i++)
-		mem[DATA_OFF + i] = (unsigned char)(i * 7u);
+	static const size_t part_off[3] = {DESC_OFF, AVAIL_OFF, ITAB_OFF};
+	static const size_t part_len[3] = {IMG_DESC, IMG_AVAIL, ITAB_LEN};
+	size_t take = fuzz_load_image(&fv, data, size, part_off, part_len, DATA_OFF);
 	data += take;
 	size -= take;
 	memcpy(snap, mem, VIEW_SIZE);
 
-	struct fuzz_view fv = {BASE, VIEW_SIZE, mem};
 	struct vtio_mem view;
 	struct vtio_mem_region reg;
 	fuzz_view_init(&view, &reg, &fv, ops);
