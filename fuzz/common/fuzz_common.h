@@ -185,11 +185,11 @@ static inline void fuzz_check_iovs(const struct fuzz_view *v, const struct vtio_
 /* The driver's memory image from the input: a zeroed view, then the input's
  * next bytes laid out as three parts of @p part_len bytes at @p part_off (desc
  * area, the driver's area, indirect tables; short input leaves zeros), the
- * data area [data_off, data_off + 0x1000) patterned. Returns the bytes
- * taken from @p data. */
-static inline size_t fuzz_load_image(const struct fuzz_view *v, const uint8_t *data, size_t size,
-				     const size_t part_off[3], const size_t part_len[3],
-				     size_t data_off)
+ * data area [data_off, data_off + 0x1000) patterned; @p snap gets a copy (what
+ * the device may not change). Returns the bytes taken from @p data. */
+static inline size_t fuzz_load_image(const struct fuzz_view *v, unsigned char *snap,
+				     const uint8_t *data, size_t size, const size_t part_off[3],
+				     const size_t part_len[3], size_t data_off)
 {
 	memset(v->mem, 0, v->size);
 	size_t total = part_len[0] + part_len[1] + part_len[2];
@@ -203,10 +203,36 @@ static inline size_t fuzz_load_image(const struct fuzz_view *v, const uint8_t *d
 	}
 	for (size_t i = 0; i < 0x1000u; i++)
 		v->mem[data_off + i] = (unsigned char)(i * 7u);
+	memcpy(snap, v->mem, v->size);
 	return take;
 }
 
 /* ---- The device-side ring fuzzers' steps ---------------------------------------------- */
+
+/* The device queue under test over @p view (state in @p state, at most
+ * @p cap bytes), its rings at the given driver addresses. */
+static inline struct vtio_devq *fuzz_devq_make(void *state, size_t cap, enum vtio_layout layout,
+					       uint32_t num, uint64_t features,
+					       uint32_t max_indirect, const uint64_t addr[3],
+					       const struct vtio_mem *view)
+{
+	struct vtio_devq_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.layout = layout;
+	cfg.num = num;
+	cfg.features = features;
+	cfg.max_indirect = max_indirect;
+	cfg.desc_addr = addr[0];
+	cfg.driver_addr = addr[1];
+	cfg.device_addr = addr[2];
+	cfg.mem = view;
+	cfg.notify = fuzz_notify_nop;
+	size_t ssz = vtio_devq_state_size(layout, num);
+	CHECK(ssz > 0 && ssz <= cap);
+	struct vtio_devq *q;
+	CHECK(vtio_devq_init(&q, state, ssz, &cfg) == 0);
+	return q;
+}
 
 /* Pop with the input's capacities; VTIO_ENOBUFS must leave the queue usable,
  * and the same chain then comes out with @p big entries per array. */

@@ -84,37 +84,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Image layout in the input: descriptor ring, driver event area, indirect area. */
 	static const size_t part_off[3] = {DESC_OFF, DRVEV_OFF, ITAB_OFF};
 	static const size_t part_len[3] = {IMG_DESC, IMG_DRVEV, ITAB_LEN};
-	size_t take = fuzz_load_image(&fv, data, size, part_off, part_len, DATA_OFF);
+	size_t take = fuzz_load_image(&fv, snap, data, size, part_off, part_len, DATA_OFF);
 	data += take;
 	size -= take;
-	memcpy(snap, mem, VIEW_SIZE);
 
 	struct vtio_mem view;
 	struct vtio_mem_region reg;
 	fuzz_view_init(&view, &reg, &fv, ops);
-	struct vtio_devq_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = VTIO_LAYOUT_PACKED;
-	cfg.num = num;
+	uint64_t features = 0;
 	if (!(c2 & 0x40))
-		cfg.features |= VTIO_FEATURE(VTIO_F_VERSION_1);
+		features |= VTIO_FEATURE(VTIO_F_VERSION_1);
 	if (c2 & 0x02)
-		cfg.features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
+		features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
 	if (!(c2 & 0x04))
-		cfg.features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
+		features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
 	if (c2 & 0x10)
-		cfg.features |= VTIO_FEATURE(VTIO_F_IN_ORDER);
-	cfg.max_indirect = (c2 & 0x08) ? num : 0;
-	cfg.desc_addr = BASE + DESC_OFF;
-	cfg.driver_addr = BASE + DRVEV_OFF;
-	cfg.device_addr = BASE + DEVEV_OFF;
-	cfg.mem = &view;
-	cfg.notify = fuzz_notify_nop;
+		features |= VTIO_FEATURE(VTIO_F_IN_ORDER);
 	static _Alignas(16) unsigned char state[4096];
-	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_PACKED, num);
-	CHECK(ssz > 0 && ssz <= sizeof(state));
-	struct vtio_devq *q;
-	CHECK(vtio_devq_init(&q, state, ssz, &cfg) == 0);
+	static const uint64_t addr[3] = {BASE + DESC_OFF, BASE + DRVEV_OFF, BASE + DEVEV_OFF};
+	struct vtio_devq *q = fuzz_devq_make(state, sizeof(state), VTIO_LAYOUT_PACKED, num,
+					     features, (c2 & 0x08) ? num : 0, addr, &view);
 
 	struct vtio_devq_done pend[128];
 	unsigned npend = 0;

@@ -70,35 +70,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Image layout in the input: desc table, avail ring, indirect area. */
 	static const size_t part_off[3] = {DESC_OFF, AVAIL_OFF, ITAB_OFF};
 	static const size_t part_len[3] = {IMG_DESC, IMG_AVAIL, ITAB_LEN};
-	size_t take = fuzz_load_image(&fv, data, size, part_off, part_len, DATA_OFF);
+	size_t take = fuzz_load_image(&fv, snap, data, size, part_off, part_len, DATA_OFF);
 	data += take;
 	size -= take;
-	memcpy(snap, mem, VIEW_SIZE);
 
 	struct vtio_mem view;
 	struct vtio_mem_region reg;
 	fuzz_view_init(&view, &reg, &fv, ops);
-	struct vtio_devq_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = VTIO_LAYOUT_SPLIT;
-	cfg.num = num;
+	uint64_t features = 0;
 	if (!(cfgb & 0x08))
-		cfg.features |= VTIO_FEATURE(VTIO_F_VERSION_1);
+		features |= VTIO_FEATURE(VTIO_F_VERSION_1);
 	if (cfgb & 0x20)
-		cfg.features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
+		features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
 	if (!(cfgb & 0x80))
-		cfg.features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
-	cfg.max_indirect = (cfgb & 0x40) ? num : 0;
-	cfg.desc_addr = BASE + DESC_OFF;
-	cfg.driver_addr = BASE + AVAIL_OFF;
-	cfg.device_addr = BASE + USED_OFF;
-	cfg.mem = &view;
-	cfg.notify = fuzz_notify_nop;
+		features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
 	static _Alignas(16) unsigned char state[1 << 16];
-	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
-	CHECK(ssz > 0 && ssz <= sizeof(state));
-	struct vtio_devq *q;
-	CHECK(vtio_devq_init(&q, state, ssz, &cfg) == 0);
+	static const uint64_t addr[3] = {BASE + DESC_OFF, BASE + AVAIL_OFF, BASE + USED_OFF};
+	struct vtio_devq *q = fuzz_devq_make(state, sizeof(state), VTIO_LAYOUT_SPLIT, num, features,
+					     (cfgb & 0x40) ? num : 0, addr, &view);
 
 	const size_t used_lo = USED_OFF, used_hi = USED_OFF + vtio_split_used_size(num);
 	size_t patch = 0;
