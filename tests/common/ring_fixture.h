@@ -338,4 +338,23 @@ static inline void fx_add_pop_1_1(struct fx *f, unsigned char *buf, void *token,
 	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
+/* Add a buffer of @p nout readable + @p nin writable segments of @p seg
+ * bytes each, fresh from the arena, with @p token (not kicked). */
+static inline void fx_add_segs(struct fx *f, unsigned nout, unsigned nin, uint32_t seg, void *token)
+{
+	struct vtio_sg sg[8];
+	assert_true(nout + nin <= 8);
+	unsigned char *b = fx_alloc(f, (size_t)seg * (nout + nin), 8);
+	for (unsigned i = 0; i < nout + nin; i++)
+		sg[i] = vtio_sg_of(b + (size_t)seg * i, seg);
+	assert_int_equal(vtio_vq_add(f->vq, sg, nout, nin, token), 0);
+}
+
+/* The device pops the next chain into @p c (the fixture's arrays). */
+static inline void fx_pop(struct fx *f, struct vtio_devq_chain *c)
+{
+	fx_chain_init(f, c);
+	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
+}
+
 #endif

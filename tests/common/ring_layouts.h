@@ -20,6 +20,13 @@ static const struct fx_layout fx_layouts[] = {
 };
 #define FX_NLAYOUTS (sizeof(fx_layouts) / sizeof(fx_layouts[0]))
 
+/* Run the statement that follows once per compiled layout, with @p L the
+ * layout (an enum vtio_layout). */
+#define FX_FOR_EACH_LAYOUT(L)                                                                      \
+	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
+		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
+		     L##_once = NULL)
+
 /* main()'s result in a packed-only suite: the CMocka run of @p tests when the
  * packed layout is compiled in, else 0 (nothing to test). */
 #if VTIO_CONFIG_PACKED

@@ -12,11 +12,6 @@
 #include "ring_fixture.h"
 #include "tc_util.h"
 
-#define FOR_EACH_LAYOUT(L)                                                                         \
-	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
-		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
-		     L##_once = NULL)
-
 /* One buffer through both sides: out bytes read by the device, in bytes written. */
 static void round_trip(struct fx *f, unsigned nout, unsigned nin, uint32_t seglen, void *token)
 {
@@ -54,7 +49,7 @@ static void round_trip(struct fx *f, unsigned nout, unsigned nin, uint32_t segle
 static void test_round_trip(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -141,7 +136,7 @@ static void test_area_sizes(void **state)
 static void test_init_checks(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -210,7 +205,7 @@ static void test_init_checks(void **state)
 static void test_all_queue_sizes(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (uint32_t num = 1; num <= 32768; num *= 2) {
 			struct fx f;
@@ -253,7 +248,7 @@ static void test_index_wraparound(void **state)
 {
 	(void)state;
 	static const uint64_t feats[2] = {FX_MODERN, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX)};
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int fi = 0; fi < 2; fi++) {
 			struct fx f;
@@ -302,7 +297,7 @@ static void test_index_wraparound(void **state)
 static void test_chain_lengths(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		const uint32_t num = 32;
@@ -337,7 +332,7 @@ static void test_chain_lengths(void **state)
 static void test_indirect(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.indirect_tables = 4, .indirect_max = 64};
@@ -460,7 +455,7 @@ static void test_need_event_vectors(void **state)
 static void test_flags_suppression(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -524,7 +519,7 @@ static void test_flags_suppression(void **state)
 static void test_event_idx(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(
@@ -609,7 +604,7 @@ static void test_event_idx(void **state)
 static void test_notification_data(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		if (L != VTIO_LAYOUT_SPLIT)
 			continue; /* packed value: the packed suite */
@@ -754,7 +749,7 @@ static void test_read_free_placement(void **state)
 static void test_in_order(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		if (L != VTIO_LAYOUT_SPLIT)
 			continue; /* packed IN_ORDER: the packed suite */
@@ -919,7 +914,7 @@ static void test_hostile_device(void **state)
 static void test_devq_capacity_and_push(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -946,7 +941,7 @@ static void test_devq_capacity_and_push(void **state)
 		assert_false(vtio_devq_more_avail(f.dq));
 		fx_teardown(&f);
 	}
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -995,7 +990,7 @@ static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
 static void test_devq_views(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		/* The fixture's arena view, wrapped in ops with no translate. */
 		static struct vtio_mem inner_view;
@@ -1036,7 +1031,7 @@ static void test_devq_views(void **state)
 		assert_true(octx.reads > 0 && octx.writes > 0);
 		fx_teardown(&f);
 	}
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		/* A buffer crossing two regions becomes two iovs. */
 		struct fx f;
@@ -1092,7 +1087,7 @@ static void test_devq_views(void **state)
 static void test_detach_reset(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.indirect_tables = 2, .indirect_max = 4};
@@ -1134,7 +1129,7 @@ static void test_detach_reset(void **state)
 static void test_stats_counters(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -1183,7 +1178,7 @@ static void test_stats_counters(void **state)
 static void test_publish_then_kick(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int ev = 0; ev < 2; ev++) {
 			struct fx f;
@@ -1522,7 +1517,7 @@ struct inflight {
 static void test_random_ops(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int variant = 0; variant < 2; variant++) {
 			struct fx f;

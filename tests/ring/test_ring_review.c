@@ -23,11 +23,6 @@
 #include "vtio/dma_layers.h"
 #include "tc_util.h"
 
-#define FOR_EACH_LAYOUT(L)                                                                         \
-	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
-		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
-		     L##_once = NULL)
-
 /* ---- A driver/device view over the fixture arena that refuses chosen ranges ---- */
 
 static struct fx_fault fctx; /* the refusing view of the current test */
@@ -143,7 +138,7 @@ static void test_drv_init_zeroing_fails(void **state)
 static void test_drv_reset_zeroing_fails(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
@@ -162,7 +157,7 @@ static void test_drv_reset_zeroing_fails(void **state)
 static void test_ring_mem_without_cpu_pointers(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
@@ -213,7 +208,7 @@ static const uint64_t FEAT_AP_IND =
 static void test_premapped_queue_maps_indirect_tables(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.dma = rec_make_dev(),
@@ -258,7 +253,7 @@ static void test_premapped_queue_maps_indirect_tables(void **state)
 static void test_indirect_unmap_uses_private_records(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.dma = rec_make_dev(),
@@ -302,7 +297,7 @@ static void test_indirect_unmap_uses_private_records(void **state)
 static void test_linear_stack_inline_offset(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct vtio_dma_dev *ldev = rec_make_linear_dev();
 		for (int premapped = 0; premapped < 2; premapped++) {
@@ -348,7 +343,7 @@ static void test_linear_stack_inline_offset(void **state)
 static void test_state_size_does_not_wrap(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		size_t sz = vtio_vq_state_size(L, 256, 4096, 65536);
 		uint64_t tables = (uint64_t)4096 * 65536 * 16;
@@ -451,7 +446,7 @@ static void test_devq_pop_error_not_repeated(void **state)
 static void test_devq_init_probes_accessor_view(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct vtio_vq_area_sizes s;
 		assert_int_equal(vtio_vq_area_sizes(L, 8, &s), 0);
