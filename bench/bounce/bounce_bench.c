@@ -120,6 +120,36 @@ static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_de
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
+/* The same through a per-thread cache (vtio_bounce_cache_map / _unmap). */
+static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, size_t len,
+			    enum vtio_dma_dir dir, long iters)
+{
+	uint64_t t0 = now_ns();
+	long k = 0;
+	for (long i = 0; i < iters; i++) {
+		uint64_t bus;
+		unsigned char *buf = sr->base + (size_t)k * sr->stride;
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
+		if (vtio_bounce_cache_map(c, buf, len, dir, 0, &bus) != 0 ||
+		    vtio_bounce_cache_unmap(c, bus, len, dir, 0) != 0) {
+			fprintf(stderr, "cached map/unmap failed\n");
+			exit(1);
+		}
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+/* Zeroing alone: the memset of a 64-byte map's slack in a 2 KiB slot. */
+static double run_memset(unsigned char *dst, size_t n, long iters)
+{
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < iters; i++) {
+		memset(dst, 0, n);
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
 static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
@@ -155,6 +185,16 @@ static const char *dir_name(enum vtio_dma_dir d)
 
 #define WS_BYTES (4u << 20)
 
+/* Median and minimum of n samples (sorts v). */
+static double med_min(double *v, int n, double *mn)
+{
+	double m = v[0];
+	for (int k = 1; k < n; k++)
+		m = v[k] < m ? v[k] : m;
+	*mn = m;
+	return median(v, n);
+}
+
 static void bench_map_unmap(void)
 {
 	static const size_t sizes[] = {64, 512, 4096, 65536};
@@ -165,10 +205,20 @@ static void bench_map_unmap(void)
 	memset(dst, 0, 65536);
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
+	struct vtio_bounce_cache *cache = xalloc(64, sizeof(*cache));
+	struct vtio_bounce_cache *tcache = xalloc(64, sizeof(*tcache));
+	if (vtio_bounce_cache_init(cache, set, &d) != 0 ||
+	    vtio_bounce_cache_init(tcache, tset, &d) != 0) {
+		fprintf(stderr, "cache init failed\n");
+		exit(1);
+	}
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		if (only_size && sizes[si] != only_size)
 			continue;
 		size_t len = sizes[si];
+		/* Bytes a default-pool map zeroes around the data (the slack of
+		 * the last 2 KiB slot): measured alone in the same chunks. */
+		size_t slack = (2048u - len % 2048u) % 2048u;
 		/* "hot": one source buffer (both sides copy from L1/L2); "ws4m":
 		 * the sources cycle through 4 MiB, as a driver's buffers would. */
 		for (int ws = 0; ws < 2; ws++) {
@@ -176,34 +226,43 @@ static void bench_map_unmap(void)
 			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
-				double b[320], m[320], ratio[320], t[320], tratio[320];
+				enum { N = 320 };
+				double b[N], m[N], ratio[N], t[N], tratio[N], cb[N], cratio[N],
+				    tc[N], tcratio[N], z[N];
 				int nc = 0;
-				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di],
-						       it / 10 + 1); /* warm up */
+				/* warm up */
+				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
+				(void)run_cached_ws(cache, &sr, len, dirs[di], it / 10 + 1);
+				(void)run_cached_ws(tcache, &sr, len, dirs[di], it / 10 + 1);
 				for (int r = 0; r < runs; r++) {
-					/* Ten interleaved chunks per run; each chunk pair is a
+					/* Ten interleaved chunks per run; each chunk is a
 					 * sample, so a preemption spoils one sample, not a run. */
 					for (int k = 0; k < 10; k++, nc++) {
 						m[nc] = run_memcpy(dst, &sr, len, it / 10);
 						b[nc] = run_map_unmap_ws(set, &d, &sr, len,
 									 dirs[di], it / 10);
+						cb[nc] = run_cached_ws(cache, &sr, len, dirs[di],
+								       it / 10);
 						t[nc] = run_map_unmap_ws(tset, &d, &sr, len,
 									 dirs[di], it / 10);
+						tc[nc] = run_cached_ws(tcache, &sr, len, dirs[di],
+								       it / 10);
+						z[nc] = slack ? run_memset(dst, slack, it / 10) : 0;
 						ratio[nc] = m[nc] / b[nc];
+						cratio[nc] = m[nc] / cb[nc];
 						tratio[nc] = m[nc] / t[nc];
+						tcratio[nc] = m[nc] / tc[nc];
 					}
 				}
 				/* Minima too: on a loaded machine they are the best
 				 * estimate of the uncontended cost. */
-				double bmin = b[0], mmin = m[0];
-				for (int k = 1; k < nc; k++) {
-					bmin = b[k] < bmin ? b[k] : bmin;
-					mmin = m[k] < mmin ? m[k] : mmin;
-				}
-				double bn = median(b, nc), mn = median(m, nc);
-				double rt = median(ratio, nc);
-				double tn = median(t, nc), trt = median(tratio, nc);
+				double bmin, mmin, cmin, tmin, tcmin, zmin;
+				double bn = med_min(b, nc, &bmin), mn = med_min(m, nc, &mmin);
+				double cn = med_min(cb, nc, &cmin), tn = med_min(t, nc, &tmin);
+				double tcn = med_min(tc, nc, &tcmin), zn = med_min(z, nc, &zmin);
+				double rt = median(ratio, nc), crt = median(cratio, nc);
+				double trt = median(tratio, nc), tcrt = median(tcratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
 				const char *sn = ws ? "ws4m" : "hot";
 				if (json)
@@ -213,20 +272,40 @@ static void bench_map_unmap(void)
 					    "\"gbps\":%.2f,\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
 					    "\"ratio_vs_memcpy\":%.3f,\"min_ns\":%.1f,"
 					    "\"memcpy_min_ns\":%.1f,\"ratio_of_min\":%.3f,"
+					    "\"cached_ns\":%.1f,\"cached_min_ns\":%.1f,"
+					    "\"cached_ratio_vs_memcpy\":%.3f,"
 					    "\"trusted_ns\":%.1f,\"trusted_ratio_vs_memcpy\":%.3f,"
-					    "\"runs\":%d}\n",
+					    "\"trusted_cached_ns\":%.1f,\"trusted_cached_min_ns\":%"
+					    ".1f,"
+					    "\"trusted_cached_ratio_vs_memcpy\":%.3f,"
+					    "\"slack_memset_bytes\":%zu,\"slack_memset_ns\":%.1f,"
+					    "\"runs\":%d,\"samples\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					    bmin, mmin, mmin / bmin, tn, trt, runs);
+					    bmin, mmin, mmin / bmin, cn, cmin, crt, tn, trt, tcn,
+					    tcmin, tcrt, slack, zn, runs, nc);
 				else
-					printf("map_unmap %6zu B %-13s %-4s %8.1f ns %7.2f Gb/s | "
-					       "memcpy %8.1f ns %7.2f Gb/s | ratio %.3f (min %.1f "
-					       "/ %.1f "
-					       "ns: %.3f) | trusted_dma %8.1f ns ratio %.3f\n",
-					       len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					       bmin, mmin, mmin / bmin, tn, trt);
+					printf(
+					    "map_unmap %6zu B %-13s %-4s memcpy %7.1f ns | plain "
+					    "%7.1f ns ratio %.3f | cached %7.1f ns ratio %.3f | "
+					    "trusted_dma plain %7.1f ns ratio %.3f, cached %7.1f "
+					    "ns ratio %.3f | slack memset %zu B %.1f ns "
+					    "(min: memcpy %.1f plain %.1f cached %.1f tr.cached "
+					    "%.1f; %d samples)\n",
+					    len, dir_name(dirs[di]), sn, mn, bn, rt, cn, crt, tn,
+					    trt, tcn, tcrt, slack, zn, mmin, bmin, cmin, tcmin, nc);
+				(void)gbps;
+				(void)mgbps;
+				(void)tmin;
+				(void)zmin;
 			}
 		}
 	}
+	if (vtio_bounce_cache_fini(cache) != 0 || vtio_bounce_cache_fini(tcache) != 0) {
+		fprintf(stderr, "cache fini failed\n");
+		exit(1);
+	}
+	free(cache);
+	free(tcache);
 	free(src);
 	free(dst);
 }
