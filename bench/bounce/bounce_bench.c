@@ -354,7 +354,8 @@ struct tharg {
 	long iters;
 	pthread_barrier_t *bar;
 	unsigned char *buf;
-	int spin; /* control: a pure compute loop instead of map+unmap */
+	int spin;   /* control: a pure compute loop instead of map+unmap */
+	int cached; /* through a vtio_bounce_cache of the thread's own */
 };
 
 static void *thread_main(void *p)
@@ -370,12 +371,27 @@ static void *thread_main(void *p)
 			x = x + (unsigned long)i;
 		return NULL;
 	}
+	if (a->cached) {
+		struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
+		struct srcs one = {a->buf, 0, 1};
+		if (vtio_bounce_cache_init(c, set, &d) != 0) {
+			fprintf(stderr, "cache init failed\n");
+			exit(1);
+		}
+		(void)run_cached_ws(c, &one, a->len, VTIO_DMA_TO_DEVICE, a->iters);
+		if (vtio_bounce_cache_fini(c) != 0) {
+			fprintf(stderr, "cache fini failed\n");
+			exit(1);
+		}
+		free(c);
+		return NULL;
+	}
 	(void)run_map_unmap(&d, a->buf, a->len, VTIO_DMA_TO_DEVICE, a->iters);
 	return NULL;
 }
 
 /* Wall-clock ops/s of n threads each doing iters map+unmap. */
-static double run_threads(unsigned n, size_t len, long iters, int spin)
+static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
 {
 	pthread_t t[2];
 	struct tharg a[2];
@@ -388,6 +404,7 @@ static double run_threads(unsigned n, size_t len, long iters, int spin)
 		a[i].bar = &bar;
 		a[i].buf = xalloc(4096, len);
 		a[i].spin = spin;
+		a[i].cached = cached;
 		memset(a[i].buf, (int)i, len);
 		pthread_create(&t[i], NULL, thread_main, &a[i]);
 	}
@@ -407,32 +424,74 @@ static void bench_threads(void)
 	static const size_t sizes[] = {512, 4096};
 	for (size_t si = 0; si < 2; si++) {
 		long it = quick ? 20000 : (sizes[si] == 512 ? 3000000 : 1000000);
-		double one[32], two[32], ratio[32], sratio[32];
+		double one[32], two[32], ratio[32], sratio[32], cone[32], ctwo[32], cratio[32];
+		/* Each run measures the plain path, the cached path and the
+		 * compute control back to back (interleaved across runs). */
 		for (int r = 0; r < runs; r++) {
-			one[r] = run_threads(1, sizes[si], it, 0);
-			two[r] = run_threads(2, sizes[si], it, 0);
+			one[r] = run_threads(1, sizes[si], it, 0, 0);
+			two[r] = run_threads(2, sizes[si], it, 0, 0);
 			ratio[r] = two[r] / one[r];
+			cone[r] = run_threads(1, sizes[si], it * 2, 0, 1);
+			ctwo[r] = run_threads(2, sizes[si], it * 2, 0, 1);
+			cratio[r] = ctwo[r] / cone[r];
 			/* Control: how well two threads of plain compute scale on
 			 * this machine right now (other load shows up here). */
-			sratio[r] =
-			    run_threads(2, sizes[si], it, 1) / run_threads(1, sizes[si], it, 1);
+			sratio[r] = run_threads(2, sizes[si], it, 1, 0) /
+				    run_threads(1, sizes[si], it, 1, 0);
+			if (!json)
+				printf("threads %6zu B run %d: plain %.3f, cached %.3f, compute "
+				       "%.3f\n",
+				       sizes[si], r, ratio[r], cratio[r], sratio[r]);
 		}
 		double m1 = median(one, runs), m2 = median(two, runs), mr = median(ratio, runs);
+		double c1 = median(cone, runs), c2 = median(ctwo, runs), cr = median(cratio, runs);
 		double ms = median(sratio, runs);
 		if (json)
-			printf("{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
-			       "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
-			       "\"spin_ratio\":%.3f,\"runs\":%d}\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, ms, runs);
+			printf(
+			    "{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
+			    "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
+			    "\"cached_mops_1\":%.3f,\"cached_mops_2\":%.3f,\"cached_ratio\":%.3f,"
+			    "\"spin_ratio\":%.3f,\"runs\":%d}\n",
+			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, runs);
 		else
-			printf("threads %6zu B to_device: 1 thread %.3f Mop/s, 2 threads %.3f "
-			       "Mop/s, ratio %.3f (plain compute on 2 threads: %.3f)\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, ms);
+			printf("threads %6zu B to_device: plain 1 thread %.3f Mop/s, 2 threads "
+			       "%.3f Mop/s, ratio %.3f | cached 1 thread %.3f Mop/s, 2 threads "
+			       "%.3f Mop/s, ratio %.3f (plain compute on 2 threads: %.3f)\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms);
 	}
+}
+
+/* --only count: a fixed number of map+unmap of one size TO_DEVICE, plain
+ * then cached, on the default pool (or with --trusted the TRUSTED_DMA one),
+ * for instruction counts under valgrind --tool=callgrind (see README.md). */
+static void bench_count(int trusted)
+{
+	size_t len = only_size ? only_size : 64;
+	long n = 100000;
+	unsigned char *src = xalloc(4096, 65536);
+	memset(src, 0x5a, 65536);
+	struct vtio_bounce_set *st = trusted ? tset : set;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
+	struct srcs one = {src, 0, 1};
+	if (vtio_bounce_cache_init(c, st, &d) != 0) {
+		fprintf(stderr, "cache init failed\n");
+		exit(1);
+	}
+	double p = run_map_unmap_ws(st, &d, &one, len, VTIO_DMA_TO_DEVICE, n);
+	double q = run_cached_ws(c, &one, len, VTIO_DMA_TO_DEVICE, n);
+	printf("count %zu B to_device %s: %ld plain map+unmap (%.1f ns), %ld cached (%.1f ns)\n",
+	       len, trusted ? "trusted_dma" : "default", n, p, n, q);
+	if (vtio_bounce_cache_fini(c) != 0)
+		exit(1);
+	free(c);
+	free(src);
 }
 
 int main(int argc, char **argv)
 {
+	int trusted = 0;
 	const char *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -445,12 +504,14 @@ int main(int argc, char **argv)
 			only_size = (size_t)atol(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--trusted"))
+			trusted = 1;
 		else {
-			fprintf(
-			    stderr,
-			    "usage: %s [--json] [--quick] [--runs N] "
-			    "[--only map_unmap|alloc_free|threads] [--size 64|512|4096|65536]\n",
-			    argv[0]);
+			fprintf(stderr,
+				"usage: %s [--json] [--quick] [--runs N] "
+				"[--only map_unmap|alloc_free|threads|count] [--trusted] "
+				"[--size 64|512|4096|65536]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -459,6 +520,8 @@ int main(int argc, char **argv)
 	if (runs < 1 || runs > 31)
 		runs = 5;
 	setup();
+	if (only && !strcmp(only, "count"))
+		bench_count(trusted);
 	if (!only || !strcmp(only, "map_unmap"))
 		bench_map_unmap();
 	if (!only || !strcmp(only, "alloc_free"))
