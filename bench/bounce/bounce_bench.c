@@ -169,6 +169,25 @@ static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, 
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
+/* memcpy into destinations that cycle through 8 MiB (a pool's size), for
+ * comparison: what a map would cost if its slot were cold (the cached and
+ * plain paths reuse the most recently freed, warm slot, like the fixed
+ * destination of run_memcpy). */
+static double run_memcpy_cold_dst(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+{
+	size_t stride = len < 64 ? 64 : (len + 63) / 64 * 64;
+	long ndst = (long)(POOL_SIZE / stride), j = 0;
+	uint64_t t0 = now_ns();
+	long k = 0;
+	for (long i = 0; i < iters; i++) {
+		copy_fn(dst + (size_t)j * stride, sr->base + (size_t)k * sr->stride, len);
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
+		j = j + 1 == ndst ? 0 : j + 1;
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
 static long iters_for(size_t len)
 {
 	long n = (long)((quick ? (4u << 20) : (256u << 20)) / len);
@@ -201,8 +220,10 @@ static void bench_map_unmap(void)
 	static const enum vtio_dma_dir dirs[] = {VTIO_DMA_TO_DEVICE, VTIO_DMA_FROM_DEVICE,
 						 VTIO_DMA_BIDIRECTIONAL};
 	unsigned char *src = xalloc(4096, WS_BYTES), *dst = xalloc(4096, 65536);
+	unsigned char *cold = xalloc(4096, POOL_SIZE + 65536);
 	memset(src, 0x5a, WS_BYTES);
 	memset(dst, 0, 65536);
+	memset(cold, 0, POOL_SIZE + 65536);
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	struct vtio_bounce_cache *cache = xalloc(64, sizeof(*cache));
@@ -228,7 +249,7 @@ static void bench_map_unmap(void)
 				long it = iters_for(len);
 				enum { N = 320 };
 				double b[N], m[N], ratio[N], t[N], tratio[N], cb[N], cratio[N],
-				    tc[N], tcratio[N], z[N];
+				    tc[N], tcratio[N], z[N], mc[N];
 				int nc = 0;
 				/* warm up */
 				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
@@ -249,6 +270,8 @@ static void bench_map_unmap(void)
 						tc[nc] = run_cached_ws(tcache, &sr, len, dirs[di],
 								       it / 10);
 						z[nc] = slack ? run_memset(dst, slack, it / 10) : 0;
+						mc[nc] =
+						    run_memcpy_cold_dst(cold, &sr, len, it / 10);
 						ratio[nc] = m[nc] / b[nc];
 						cratio[nc] = m[nc] / cb[nc];
 						tratio[nc] = m[nc] / t[nc];
@@ -261,6 +284,7 @@ static void bench_map_unmap(void)
 				double bn = med_min(b, nc, &bmin), mn = med_min(m, nc, &mmin);
 				double cn = med_min(cb, nc, &cmin), tn = med_min(t, nc, &tmin);
 				double tcn = med_min(tc, nc, &tcmin), zn = med_min(z, nc, &zmin);
+				double mcmin, mcn = med_min(mc, nc, &mcmin);
 				double rt = median(ratio, nc), crt = median(cratio, nc);
 				double trt = median(tratio, nc), tcrt = median(tcratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
@@ -279,24 +303,29 @@ static void bench_map_unmap(void)
 					    ".1f,"
 					    "\"trusted_cached_ratio_vs_memcpy\":%.3f,"
 					    "\"slack_memset_bytes\":%zu,\"slack_memset_ns\":%.1f,"
+					    "\"memcpy_cold_dst_ns\":%.1f,"
 					    "\"runs\":%d,\"samples\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
 					    bmin, mmin, mmin / bmin, cn, cmin, crt, tn, trt, tcn,
-					    tcmin, tcrt, slack, zn, runs, nc);
+					    tcmin, tcrt, slack, zn, mcn, runs, nc);
 				else
 					printf(
 					    "map_unmap %6zu B %-13s %-4s memcpy %7.1f ns | plain "
 					    "%7.1f ns ratio %.3f | cached %7.1f ns ratio %.3f | "
 					    "trusted_dma plain %7.1f ns ratio %.3f, cached %7.1f "
-					    "ns ratio %.3f | slack memset %zu B %.1f ns "
+					    "ns ratio %.3f | slack memset %zu B %.1f ns | memcpy "
+					    "to "
+					    "cold dst %.1f ns "
 					    "(min: memcpy %.1f plain %.1f cached %.1f tr.cached "
 					    "%.1f; %d samples)\n",
 					    len, dir_name(dirs[di]), sn, mn, bn, rt, cn, crt, tn,
-					    trt, tcn, tcrt, slack, zn, mmin, bmin, cmin, tcmin, nc);
+					    trt, tcn, tcrt, slack, zn, mcn, mmin, bmin, cmin, tcmin,
+					    nc);
 				(void)gbps;
 				(void)mgbps;
 				(void)tmin;
 				(void)zmin;
+				(void)mcmin;
 			}
 		}
 	}
@@ -306,6 +335,7 @@ static void bench_map_unmap(void)
 	}
 	free(cache);
 	free(tcache);
+	free(cold);
 	free(src);
 	free(dst);
 }
