@@ -147,7 +147,7 @@ static void test_cache_no_stale_data(void **state)
 	(void)state;
 	struct fx f;
 	fx_init(&f, 0, 1);
-	static unsigned char buf[4096];
+	static _Alignas(64) unsigned char buf[4096];
 	fill(buf, sizeof(buf), 3);
 	for (int round = 0; round < 2; round++) {
 		uint64_t a, b;
@@ -309,7 +309,7 @@ static void test_cache_refill_and_give_back(void **state)
 	struct fx f;
 	fx_init(&f, 0, 1);
 	enum { N = NSLOTS };
-	static unsigned char buf[N][64];
+	static unsigned char buf[N][64], big[4096];
 	uint64_t bus[N];
 	for (int round = 0; round < 3; round++) {
 		/* all slots of the pool through the cache */
@@ -340,8 +340,7 @@ static void test_cache_refill_and_give_back(void **state)
 		/* two-slot runs next, once the single slots went back */
 		vtio_bounce_cache_drain(&f.cache);
 		for (int i = 0; i < N / 2; i++)
-			assert_int_equal(vtio_bounce_cache_map(&f.cache, buf[0],
-							       4096 - 64 * (size_t)i,
+			assert_int_equal(vtio_bounce_cache_map(&f.cache, big, 4096 - 64 * (size_t)i,
 							       VTIO_DMA_TO_DEVICE, 0, &bus[i]),
 					 0);
 		assert_int_equal(stats(&f).in_use, N);
