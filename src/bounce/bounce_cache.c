@@ -23,6 +23,9 @@ VTIO_STATIC_ASSERT(VTIO_BOUNCE_CACHE_DEPTH >= 2u && VTIO_BOUNCE_CACHE_DEPTH <= 1
  * under the area lock with relaxed loads. */
 #define SET_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
+/* vtio__bounce_slot::off of the tail slot of a cache's two-slot run. */
+#define TAIL_OFF UINT32_MAX
+
 /* With the area lock held: move the cache's counters into the area's. */
 static void fold_locked(struct vtio_bounce_cache *c, struct vtio__bounce_area *a)
 {
@@ -89,6 +92,10 @@ static COLD uint32_t refill(struct vtio_bounce_cache *c, uint32_t k)
 				__atomic_store_n(&p->cache_tag[s + j], c->tag, __ATOMIC_RELAXED);
 			}
 			p->slots[s].nslots = rq.n;
+			/* A tail's offset can never match a mapping's, so the
+			 * offset check of an unmap also refuses tail slots. */
+			if (rq.n > 1u)
+				p->slots[s + 1u].off = TAIL_OFF;
 			c->run[k][got++] = s;
 		}
 		a->in_use += got * rq.n;
@@ -224,19 +231,20 @@ int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, en
 	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CMAP);
 	if (k != 0)
 		VTIO__SLOT_SET_STATE(h + 1, VTIO__SLOT_CMAP);
-	/* As a plain map: the slack zeroed per the pool's contract, then the
-	 * buffer copied in whatever the direction (see slots_map()). */
-	unsigned char *slots = p->base + run;
-	zero_slack(p, s, k + 1u, off, need);
-	VTIO_MEMCPY(slots + off, cpu, len);
-	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
-		VTIO_CACHE_FLUSH(slots, (size_t)(k + 1u) << p->slot_shift);
 	uint32_t maps = c->maps + 1u, bounced = c->bounced + (uint32_t)len;
 	SET_RELAXED(&c->maps, maps);
 	SET_RELAXED(&c->bounced, bounced);
 	if (VTIO_UNLIKELY((maps | bounced) >= CACHE_FOLD_AT))
 		fold(c);
 	*bus = d;
+	/* As a plain map: the slack zeroed per the pool's contract, then the
+	 * buffer copied in whatever the direction (see slots_map()); last, so
+	 * little stays live across the calls. */
+	unsigned char *slots = p->base + run;
+	zero_slack(p, s, k + 1u, off, need);
+	VTIO_MEMCPY(slots + off, cpu, len);
+	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(slots, (size_t)(k + 1u) << p->slot_shift);
 	return 0;
 }
 
@@ -274,8 +282,8 @@ int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t le
 		return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
 	/* From here the record is this cache's: no other thread writes it. */
 	struct vtio__bounce_slot *h = &p->slots[s];
-	if (VTIO_UNLIKELY(h->state != VTIO__SLOT_CMAP || h->head != s ||
-			  ((size_t)s << p->slot_shift) + h->off != off || h->len != len ||
+	if (VTIO_UNLIKELY(h->state != VTIO__SLOT_CMAP ||
+			  h->off != (uint32_t)(off & (p->slot_size - 1u)) || h->len != len ||
 			  h->dir != (uint8_t)dir))
 		return refuse(p, s, off);
 	uint32_t n = h->nslots, k = n - 1u;
