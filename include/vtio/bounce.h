@@ -613,6 +613,8 @@ struct vtio_bounce_layer {
 	struct vtio_bounce_set *set; /**< Pools used. */
 	struct vtio_bounce_dev dev;  /**< The device's limits and preferences. */
 	uint32_t flags;		     /**< VTIO_BOUNCE_LAYER_F_*. */
+	/** Cache the maps and unmaps go through (vtio_bounce_layer_set_cache()), or NULL. */
+	struct vtio_bounce_cache *cache;
 };
 
 /**
@@ -628,6 +630,19 @@ struct vtio_bounce_layer {
  */
 int vtio_bounce_layer_init(struct vtio_bounce_layer *bl, struct vtio_bounce_set *set,
 			   const struct vtio_bounce_dev *dev, uint32_t flags);
+
+/**
+ * Send the layer's maps and unmaps (single and scatter lists) through
+ * @p cache (attached to the layer's set), or, with NULL, back to the plain
+ * calls. Only for a layer whose DMA device is used by one thread at a time
+ * (e.g. a DMA device per queue, the queue's calls serialised by its
+ * caller): a cache takes no lock. Syncs, allocations and frees are
+ * unchanged. Switch only while no mapping made through the layer is live.
+ * @param bl     an initialised layer.
+ * @param cache  an attached cache, or NULL.
+ * Context: setup.
+ */
+void vtio_bounce_layer_set_cache(struct vtio_bounce_layer *bl, struct vtio_bounce_cache *cache);
 
 /** @} */
 
