@@ -512,7 +512,9 @@ struct vtio_bounce_cache {
 	uint32_t tag;			/**< private: owner tag of the cache's slots */
 	uint32_t held;			/**< private: slots taken from the area */
 	uint32_t nfree[2];		/**< private: runs in each magazine */
-	uint32_t maps, unmaps, bounced; /**< private: counters not yet in the area's */
+	uint32_t maps;			/**< private: maps not yet counted in the area */
+	uint32_t unmaps;		/**< private: unmaps not yet counted in the area */
+	uint32_t bounced;		/**< private: bytes not yet counted in the area */
 	uint32_t run[2][VTIO_BOUNCE_CACHE_DEPTH]; /**< private: the magazines (head slots) */
 };
 
