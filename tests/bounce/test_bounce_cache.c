@@ -442,6 +442,31 @@ static void test_cache_lifecycle(void **state)
 	fx_fini(&f);
 }
 
+/* The cache's 32-bit counters fold into the area's 64-bit ones before they
+ * can wrap (white box: the counter is set close to the limit). */
+static void test_cache_counters_fold(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f, 0, 1);
+	static unsigned char buf[256];
+	uint64_t bus;
+	assert_int_equal(vtio_bounce_cache_map(&f.cache, buf, 256, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+	struct vtio_bounce_stats st0 = stats(&f);
+	f.cache.bounced += 0x7fffff00u; /* as if that many bytes went through */
+	assert_int_equal(vtio_bounce_cache_unmap(&f.cache, bus, 256, VTIO_DMA_TO_DEVICE, 0), 0);
+	assert_int_equal(vtio_bounce_cache_map(&f.cache, buf, 256, VTIO_DMA_TO_DEVICE, 0, &bus), 0);
+	assert_true(f.cache.bounced < 0x80000000u && f.cache.maps < 2u); /* folded */
+	struct vtio_bounce_stats st = stats(&f);
+	assert_int_equal(st.bounced, st0.bounced + 0x7fffff00u + 256u);
+	assert_int_equal(st.maps, st0.maps + 1u);
+	assert_int_equal(st.unmaps, st0.unmaps + 1u);
+	assert_int_equal(vtio_bounce_cache_unmap(&f.cache, bus, 256, VTIO_DMA_TO_DEVICE, 0), 0);
+	struct vtio_bounce_stats end = stats(&f);
+	assert_int_equal(end.maps, end.unmaps);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_refill_and_give_back),
 	    cmocka_unit_test(test_cache_fallbacks),
 	    cmocka_unit_test(test_cache_lifecycle),
+	    cmocka_unit_test(test_cache_counters_fold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
