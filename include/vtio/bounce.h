@@ -173,12 +173,13 @@ struct vtio_bounce_pool_config {
 struct vtio_bounce_stats {
 	uint64_t slots;	 /**< Slots in the pool(s). */
 	uint64_t in_use; /**< Slots in use now (mappings and allocations). */
-	uint64_t
-	    high_water;	 /**< Sum over areas of each area's highest in_use (exact with one area). */
-	uint64_t maps;	 /**< Successful maps. */
-	uint64_t unmaps; /**< Successful unmaps. */
-	uint64_t allocs; /**< Successful allocations. */
-	uint64_t frees;	 /**< Successful frees. */
+	/** Sum over areas of each area's highest in_use (exact with one area);
+	 * slots held free by caches count here as in use. */
+	uint64_t high_water;
+	uint64_t maps;	       /**< Successful maps. */
+	uint64_t unmaps;       /**< Successful unmaps. */
+	uint64_t allocs;       /**< Successful allocations. */
+	uint64_t frees;	       /**< Successful frees. */
 	uint64_t bounced;      /**< Bytes copied by map (in) and unmap (back); syncs not counted. */
 	uint64_t fail_nospace; /**< Map/alloc failed: no free run of slots (exhaustion or
 				  fragmentation). */
