@@ -34,7 +34,8 @@ VTIO_SRCS_DMA := \
 VTIO_SRCS_BOUNCE := \
   $(VTIO_ROOT)/src/bounce/bounce_pool.c \
   $(VTIO_ROOT)/src/bounce/bounce_set.c \
-  $(VTIO_ROOT)/src/bounce/bounce_layer.c
+  $(VTIO_ROOT)/src/bounce/bounce_layer.c \
+  $(VTIO_ROOT)/src/bounce/bounce_cache.c
 VTIO_SRCS_TRANSPORT := \
   $(VTIO_ROOT)/src/transport/transport_core.c \
   $(VTIO_ROOT)/src/transport/dev_core.c \

@@ -120,6 +120,36 @@ static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_de
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
+/* The same through a per-thread cache (vtio_bounce_cache_map / _unmap). */
+static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, size_t len,
+			    enum vtio_dma_dir dir, long iters)
+{
+	uint64_t t0 = now_ns();
+	long k = 0;
+	for (long i = 0; i < iters; i++) {
+		uint64_t bus;
+		unsigned char *buf = sr->base + (size_t)k * sr->stride;
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
+		if (vtio_bounce_cache_map(c, buf, len, dir, 0, &bus) != 0 ||
+		    vtio_bounce_cache_unmap(c, bus, len, dir, 0) != 0) {
+			fprintf(stderr, "cached map/unmap failed\n");
+			exit(1);
+		}
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+/* Zeroing alone: the memset of a 64-byte map's slack in a 2 KiB slot. */
+static double run_memset(unsigned char *dst, size_t n, long iters)
+{
+	uint64_t t0 = now_ns();
+	for (long i = 0; i < iters; i++) {
+		memset(dst, 0, n);
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
 static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
@@ -134,6 +164,25 @@ static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, 
 	for (long i = 0; i < iters; i++) {
 		copy_fn(dst, sr->base + (size_t)k * sr->stride, len);
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
+		__asm__ __volatile__("" ::: "memory");
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+/* memcpy into destinations that cycle through 8 MiB (a pool's size), for
+ * comparison: what a map would cost if its slot were cold (the cached and
+ * plain paths reuse the most recently freed, warm slot, like the fixed
+ * destination of run_memcpy). */
+static double run_memcpy_cold_dst(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+{
+	size_t stride = len < 64 ? 64 : (len + 63) / 64 * 64;
+	long ndst = (long)(POOL_SIZE / stride), j = 0;
+	uint64_t t0 = now_ns();
+	long k = 0;
+	for (long i = 0; i < iters; i++) {
+		copy_fn(dst + (size_t)j * stride, sr->base + (size_t)k * sr->stride, len);
+		k = k + 1 == sr->nbuf ? 0 : k + 1;
+		j = j + 1 == ndst ? 0 : j + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
 	return (double)(now_ns() - t0) / (double)iters;
@@ -155,20 +204,42 @@ static const char *dir_name(enum vtio_dma_dir d)
 
 #define WS_BYTES (4u << 20)
 
+/* Median and minimum of n samples (sorts v). */
+static double med_min(double *v, int n, double *mn)
+{
+	double m = v[0];
+	for (int k = 1; k < n; k++)
+		m = v[k] < m ? v[k] : m;
+	*mn = m;
+	return median(v, n);
+}
+
 static void bench_map_unmap(void)
 {
 	static const size_t sizes[] = {64, 512, 4096, 65536};
 	static const enum vtio_dma_dir dirs[] = {VTIO_DMA_TO_DEVICE, VTIO_DMA_FROM_DEVICE,
 						 VTIO_DMA_BIDIRECTIONAL};
 	unsigned char *src = xalloc(4096, WS_BYTES), *dst = xalloc(4096, 65536);
+	unsigned char *cold = xalloc(4096, POOL_SIZE + 65536);
 	memset(src, 0x5a, WS_BYTES);
 	memset(dst, 0, 65536);
+	memset(cold, 0, POOL_SIZE + 65536);
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
+	struct vtio_bounce_cache *cache = xalloc(64, sizeof(*cache));
+	struct vtio_bounce_cache *tcache = xalloc(64, sizeof(*tcache));
+	if (vtio_bounce_cache_init(cache, set, &d) != 0 ||
+	    vtio_bounce_cache_init(tcache, tset, &d) != 0) {
+		fprintf(stderr, "cache init failed\n");
+		exit(1);
+	}
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		if (only_size && sizes[si] != only_size)
 			continue;
 		size_t len = sizes[si];
+		/* Bytes a default-pool map zeroes around the data (the slack of
+		 * the last 2 KiB slot): measured alone in the same chunks. */
+		size_t slack = (2048u - len % 2048u) % 2048u;
 		/* "hot": one source buffer (both sides copy from L1/L2); "ws4m":
 		 * the sources cycle through 4 MiB, as a driver's buffers would. */
 		for (int ws = 0; ws < 2; ws++) {
@@ -176,34 +247,46 @@ static void bench_map_unmap(void)
 			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
-				double b[320], m[320], ratio[320], t[320], tratio[320];
+				enum { N = 320 };
+				double b[N], m[N], ratio[N], t[N], tratio[N], cb[N], cratio[N],
+				    tc[N], tcratio[N], z[N], mc[N];
 				int nc = 0;
-				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di],
-						       it / 10 + 1); /* warm up */
+				/* warm up */
+				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
+				(void)run_cached_ws(cache, &sr, len, dirs[di], it / 10 + 1);
+				(void)run_cached_ws(tcache, &sr, len, dirs[di], it / 10 + 1);
 				for (int r = 0; r < runs; r++) {
-					/* Ten interleaved chunks per run; each chunk pair is a
+					/* Ten interleaved chunks per run; each chunk is a
 					 * sample, so a preemption spoils one sample, not a run. */
 					for (int k = 0; k < 10; k++, nc++) {
 						m[nc] = run_memcpy(dst, &sr, len, it / 10);
 						b[nc] = run_map_unmap_ws(set, &d, &sr, len,
 									 dirs[di], it / 10);
+						cb[nc] = run_cached_ws(cache, &sr, len, dirs[di],
+								       it / 10);
 						t[nc] = run_map_unmap_ws(tset, &d, &sr, len,
 									 dirs[di], it / 10);
+						tc[nc] = run_cached_ws(tcache, &sr, len, dirs[di],
+								       it / 10);
+						z[nc] = slack ? run_memset(dst, slack, it / 10) : 0;
+						mc[nc] =
+						    run_memcpy_cold_dst(cold, &sr, len, it / 10);
 						ratio[nc] = m[nc] / b[nc];
+						cratio[nc] = m[nc] / cb[nc];
 						tratio[nc] = m[nc] / t[nc];
+						tcratio[nc] = m[nc] / tc[nc];
 					}
 				}
 				/* Minima too: on a loaded machine they are the best
 				 * estimate of the uncontended cost. */
-				double bmin = b[0], mmin = m[0];
-				for (int k = 1; k < nc; k++) {
-					bmin = b[k] < bmin ? b[k] : bmin;
-					mmin = m[k] < mmin ? m[k] : mmin;
-				}
-				double bn = median(b, nc), mn = median(m, nc);
-				double rt = median(ratio, nc);
-				double tn = median(t, nc), trt = median(tratio, nc);
+				double bmin, mmin, cmin, tmin, tcmin, zmin;
+				double bn = med_min(b, nc, &bmin), mn = med_min(m, nc, &mmin);
+				double cn = med_min(cb, nc, &cmin), tn = med_min(t, nc, &tmin);
+				double tcn = med_min(tc, nc, &tcmin), zn = med_min(z, nc, &zmin);
+				double mcmin, mcn = med_min(mc, nc, &mcmin);
+				double rt = median(ratio, nc), crt = median(cratio, nc);
+				double trt = median(tratio, nc), tcrt = median(tcratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
 				const char *sn = ws ? "ws4m" : "hot";
 				if (json)
@@ -213,20 +296,46 @@ static void bench_map_unmap(void)
 					    "\"gbps\":%.2f,\"memcpy_ns\":%.1f,\"memcpy_gbps\":%.2f,"
 					    "\"ratio_vs_memcpy\":%.3f,\"min_ns\":%.1f,"
 					    "\"memcpy_min_ns\":%.1f,\"ratio_of_min\":%.3f,"
+					    "\"cached_ns\":%.1f,\"cached_min_ns\":%.1f,"
+					    "\"cached_ratio_vs_memcpy\":%.3f,"
 					    "\"trusted_ns\":%.1f,\"trusted_ratio_vs_memcpy\":%.3f,"
-					    "\"runs\":%d}\n",
+					    "\"trusted_cached_ns\":%.1f,\"trusted_cached_min_ns\":%"
+					    ".1f,"
+					    "\"trusted_cached_ratio_vs_memcpy\":%.3f,"
+					    "\"slack_memset_bytes\":%zu,\"slack_memset_ns\":%.1f,"
+					    "\"memcpy_cold_dst_ns\":%.1f,"
+					    "\"runs\":%d,\"samples\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					    bmin, mmin, mmin / bmin, tn, trt, runs);
+					    bmin, mmin, mmin / bmin, cn, cmin, crt, tn, trt, tcn,
+					    tcmin, tcrt, slack, zn, mcn, runs, nc);
 				else
-					printf("map_unmap %6zu B %-13s %-4s %8.1f ns %7.2f Gb/s | "
-					       "memcpy %8.1f ns %7.2f Gb/s | ratio %.3f (min %.1f "
-					       "/ %.1f "
-					       "ns: %.3f) | trusted_dma %8.1f ns ratio %.3f\n",
-					       len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
-					       bmin, mmin, mmin / bmin, tn, trt);
+					printf(
+					    "map_unmap %6zu B %-13s %-4s memcpy %7.1f ns | plain "
+					    "%7.1f ns ratio %.3f | cached %7.1f ns ratio %.3f | "
+					    "trusted_dma plain %7.1f ns ratio %.3f, cached %7.1f "
+					    "ns ratio %.3f | slack memset %zu B %.1f ns | memcpy "
+					    "to "
+					    "cold dst %.1f ns "
+					    "(min: memcpy %.1f plain %.1f cached %.1f tr.cached "
+					    "%.1f; %d samples)\n",
+					    len, dir_name(dirs[di]), sn, mn, bn, rt, cn, crt, tn,
+					    trt, tcn, tcrt, slack, zn, mcn, mmin, bmin, cmin, tcmin,
+					    nc);
+				(void)gbps;
+				(void)mgbps;
+				(void)tmin;
+				(void)zmin;
+				(void)mcmin;
 			}
 		}
 	}
+	if (vtio_bounce_cache_fini(cache) != 0 || vtio_bounce_cache_fini(tcache) != 0) {
+		fprintf(stderr, "cache fini failed\n");
+		exit(1);
+	}
+	free(cache);
+	free(tcache);
+	free(cold);
 	free(src);
 	free(dst);
 }
@@ -275,7 +384,8 @@ struct tharg {
 	long iters;
 	pthread_barrier_t *bar;
 	unsigned char *buf;
-	int spin; /* control: a pure compute loop instead of map+unmap */
+	int spin;   /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
+	int cached; /* through a vtio_bounce_cache of the thread's own */
 };
 
 static void *thread_main(void *p)
@@ -285,10 +395,32 @@ static void *thread_main(void *p)
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	d.area_hint = a->area;
 	pthread_barrier_wait(a->bar);
+	if (a->spin == 2) {
+		unsigned char *dst = xalloc(4096, a->len);
+		struct srcs one = {a->buf, 0, 1};
+		(void)run_memcpy(dst, &one, a->len, a->iters * 2);
+		free(dst);
+		return NULL;
+	}
 	if (a->spin) {
 		volatile unsigned long x = 0;
 		for (long i = 0; i < a->iters * 20; i++)
 			x = x + (unsigned long)i;
+		return NULL;
+	}
+	if (a->cached) {
+		struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
+		struct srcs one = {a->buf, 0, 1};
+		if (vtio_bounce_cache_init(c, set, &d) != 0) {
+			fprintf(stderr, "cache init failed\n");
+			exit(1);
+		}
+		(void)run_cached_ws(c, &one, a->len, VTIO_DMA_TO_DEVICE, a->iters);
+		if (vtio_bounce_cache_fini(c) != 0) {
+			fprintf(stderr, "cache fini failed\n");
+			exit(1);
+		}
+		free(c);
 		return NULL;
 	}
 	(void)run_map_unmap(&d, a->buf, a->len, VTIO_DMA_TO_DEVICE, a->iters);
@@ -296,7 +428,7 @@ static void *thread_main(void *p)
 }
 
 /* Wall-clock ops/s of n threads each doing iters map+unmap. */
-static double run_threads(unsigned n, size_t len, long iters, int spin)
+static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
 {
 	pthread_t t[2];
 	struct tharg a[2];
@@ -309,6 +441,7 @@ static double run_threads(unsigned n, size_t len, long iters, int spin)
 		a[i].bar = &bar;
 		a[i].buf = xalloc(4096, len);
 		a[i].spin = spin;
+		a[i].cached = cached;
 		memset(a[i].buf, (int)i, len);
 		pthread_create(&t[i], NULL, thread_main, &a[i]);
 	}
@@ -328,32 +461,82 @@ static void bench_threads(void)
 	static const size_t sizes[] = {512, 4096};
 	for (size_t si = 0; si < 2; si++) {
 		long it = quick ? 20000 : (sizes[si] == 512 ? 3000000 : 1000000);
-		double one[32], two[32], ratio[32], sratio[32];
+		double one[32], two[32], ratio[32], sratio[32], cone[32], ctwo[32], cratio[32],
+		    mratio[32];
+		/* Each run measures the plain path, the cached path and the
+		 * compute control back to back (interleaved across runs). */
 		for (int r = 0; r < runs; r++) {
-			one[r] = run_threads(1, sizes[si], it, 0);
-			two[r] = run_threads(2, sizes[si], it, 0);
+			one[r] = run_threads(1, sizes[si], it, 0, 0);
+			two[r] = run_threads(2, sizes[si], it, 0, 0);
 			ratio[r] = two[r] / one[r];
+			cone[r] = run_threads(1, sizes[si], it * 2, 0, 1);
+			ctwo[r] = run_threads(2, sizes[si], it * 2, 0, 1);
+			cratio[r] = ctwo[r] / cone[r];
 			/* Control: how well two threads of plain compute scale on
 			 * this machine right now (other load shows up here). */
-			sratio[r] =
-			    run_threads(2, sizes[si], it, 1) / run_threads(1, sizes[si], it, 1);
+			sratio[r] = run_threads(2, sizes[si], it, 1, 0) /
+				    run_threads(1, sizes[si], it, 1, 0);
+			/* and the copy alone: the bound for the cached path, which
+			 * is mostly the copy (cores that share execution or
+			 * store resources show here) */
+			mratio[r] = run_threads(2, sizes[si], it, 2, 0) /
+				    run_threads(1, sizes[si], it, 2, 0);
+			if (!json)
+				printf("threads %6zu B run %d: plain %.3f, cached %.3f, compute "
+				       "%.3f, memcpy %.3f\n",
+				       sizes[si], r, ratio[r], cratio[r], sratio[r], mratio[r]);
 		}
 		double m1 = median(one, runs), m2 = median(two, runs), mr = median(ratio, runs);
-		double ms = median(sratio, runs);
+		double c1 = median(cone, runs), c2 = median(ctwo, runs), cr = median(cratio, runs);
+		double ms = median(sratio, runs), mm = median(mratio, runs);
 		if (json)
-			printf("{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
-			       "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
-			       "\"spin_ratio\":%.3f,\"runs\":%d}\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, ms, runs);
+			printf(
+			    "{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
+			    "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
+			    "\"cached_mops_1\":%.3f,\"cached_mops_2\":%.3f,\"cached_ratio\":%.3f,"
+			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"runs\":%d}\n",
+			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm,
+			    runs);
 		else
-			printf("threads %6zu B to_device: 1 thread %.3f Mop/s, 2 threads %.3f "
-			       "Mop/s, ratio %.3f (plain compute on 2 threads: %.3f)\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, ms);
+			printf("threads %6zu B to_device: plain 1 thread %.3f Mop/s, 2 threads "
+			       "%.3f Mop/s, ratio %.3f | cached 1 thread %.3f Mop/s, 2 threads "
+			       "%.3f Mop/s, ratio %.3f (plain compute on 2 threads: %.3f, memcpy "
+			       "alone: %.3f)\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm);
 	}
+}
+
+/* --only count: a fixed number of map+unmap of one size TO_DEVICE, plain
+ * then cached, on the default pool (or with --trusted the TRUSTED_DMA one),
+ * for instruction counts under valgrind --tool=callgrind (see README.md). */
+static void bench_count(int trusted)
+{
+	size_t len = only_size ? only_size : 64;
+	long n = 100000;
+	unsigned char *src = xalloc(4096, 65536);
+	memset(src, 0x5a, 65536);
+	struct vtio_bounce_set *st = trusted ? tset : set;
+	struct vtio_bounce_dev d;
+	vtio_bounce_dev_init(&d, UINT64_MAX);
+	struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
+	struct srcs one = {src, 0, 1};
+	if (vtio_bounce_cache_init(c, st, &d) != 0) {
+		fprintf(stderr, "cache init failed\n");
+		exit(1);
+	}
+	double p = run_map_unmap_ws(st, &d, &one, len, VTIO_DMA_TO_DEVICE, n);
+	double q = run_cached_ws(c, &one, len, VTIO_DMA_TO_DEVICE, n);
+	printf("count %zu B to_device %s: %ld plain map+unmap (%.1f ns), %ld cached (%.1f ns)\n",
+	       len, trusted ? "trusted_dma" : "default", n, p, n, q);
+	if (vtio_bounce_cache_fini(c) != 0)
+		exit(1);
+	free(c);
+	free(src);
 }
 
 int main(int argc, char **argv)
 {
+	int trusted = 0;
 	const char *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -366,12 +549,14 @@ int main(int argc, char **argv)
 			only_size = (size_t)atol(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--trusted"))
+			trusted = 1;
 		else {
-			fprintf(
-			    stderr,
-			    "usage: %s [--json] [--quick] [--runs N] "
-			    "[--only map_unmap|alloc_free|threads] [--size 64|512|4096|65536]\n",
-			    argv[0]);
+			fprintf(stderr,
+				"usage: %s [--json] [--quick] [--runs N] "
+				"[--only map_unmap|alloc_free|threads|count] [--trusted] "
+				"[--size 64|512|4096|65536]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -380,6 +565,8 @@ int main(int argc, char **argv)
 	if (runs < 1 || runs > 31)
 		runs = 5;
 	setup();
+	if (only && !strcmp(only, "count"))
+		bench_count(trusted);
 	if (!only || !strcmp(only, "map_unmap"))
 		bench_map_unmap();
 	if (!only || !strcmp(only, "alloc_free"))

@@ -16,7 +16,13 @@
  *   - errors are the documented ones (double unmap, size/dir mismatch,
  *     unknown address, too big, busy pool) and change nothing;
  *   - slot accounting: in_use equals the model's slot count at every step,
- *     and returns to zero at the end (no leak).
+ *     and returns to zero at the end (no leak);
+ *   - the per-thread caches (vtio_bounce_cache): one per device preset, used
+ *     for about half of the maps, follow all of the above; their mappings
+ *     are unmapped through them with the same errors (and refused by the
+ *     plain unmap); a failed map while caches hold free slots is retried
+ *     after draining them, and that answer must be exact; pools are
+ *     unregistered after their caches are detached.
  * The same function runs under ctest (corpus replay) and from
  * tests/bounce/test_bounce_model.c with random inputs.
  */
@@ -154,12 +160,17 @@ struct live {
 	unsigned char want_orig[MAXLEN]; /* what orig must hold */
 	unsigned char dev_view[MAXLEN];	 /* what the slots must hold */
 	unsigned char fill;		 /* allocations: pattern byte */
+	int cache;			 /* preset of the cache it was mapped through, or -1 */
 };
+
+enum { NPRESETS = 5 };
 
 struct model {
 	struct vtio_bounce_set *set;
 	struct mpool pools[NPOOLS];
 	struct live live[MAXLIVE];
+	struct vtio_bounce_cache cache[NPRESETS];
+	bool cache_on[NPRESETS]; /* attached */
 	uint64_t in_use;
 	uint32_t rnd;
 };
@@ -310,10 +321,51 @@ static bool run_exists(struct model *m, int pi, uint32_t n, bool seg, uint64_t a
 	return false;
 }
 
+/* The cache of device preset k, attached on first use; NULL when the cache
+ * refuses the device (min_align_mask above a slot) or no pool is usable. */
+static struct vtio_bounce_cache *cache_of(struct model *m, unsigned k)
+{
+	k %= NPRESETS;
+	if (m->cache_on[k])
+		return &m->cache[k];
+	struct vtio_bounce_dev d;
+	dev_preset(k, &d);
+	int rc = vtio_bounce_cache_init(&m->cache[k], m->set, &d);
+	CHECK(rc == 0 || rc == VTIO_EINVAL || rc == VTIO_ENODEV);
+	if (rc == VTIO_EINVAL) /* only for an alignment wider than the first pool's slot */
+		CHECK((d.min_align_mask & ~(uint64_t)127u) != 0);
+	m->cache_on[k] = rc == 0;
+	return rc == 0 ? &m->cache[k] : NULL;
+}
+
+/* Give back every cache's free slots; true when any held some. */
+static bool drain_caches(struct model *m)
+{
+	struct vtio_bounce_stats st;
+	vtio_bounce_set_get_stats(m->set, &st);
+	if (st.cached == 0)
+		return false;
+	for (int k = 0; k < NPRESETS; k++)
+		if (m->cache_on[k])
+			vtio_bounce_cache_drain(&m->cache[k]);
+	vtio_bounce_set_get_stats(m->set, &st);
+	CHECK(st.cached == 0);
+	return true;
+}
+
+static int do_unmap(struct model *m, const struct live *l, uint64_t bus, size_t len,
+		    enum vtio_dma_dir dir, uint32_t attrs)
+{
+	if (l->cache >= 0)
+		return vtio_bounce_cache_unmap(&m->cache[l->cache], bus, len, dir, attrs);
+	return vtio_bounce_unmap(m->set, bus, len, dir, attrs);
+}
+
 static void op_map(struct model *m, struct rd *r)
 {
 	struct vtio_bounce_dev d;
-	dev_preset(u8(r), &d);
+	unsigned preset = u8(r);
+	dev_preset(preset, &d);
 	size_t len = 1 + u16(r) % MAXLEN;
 	enum vtio_dma_dir dir = (enum vtio_dma_dir)(u8(r) % 3);
 	size_t aoff = u8(r) % 64; /* vary the low address bits */
@@ -328,7 +380,14 @@ static void op_map(struct model *m, struct rd *r)
 	uint64_t bus = 0;
 	/* SKIP_CPU_SYNC skips cache maintenance only: the copy in still happens. */
 	uint32_t attrs = (aoff & 1) ? VTIO_DMA_ATTR_SKIP_CPU_SYNC : 0;
-	int rc = vtio_bounce_map(m->set, &d, orig, len, dir, attrs, &bus);
+	struct vtio_bounce_cache *c = ((preset / NPRESETS) & 1) ? cache_of(m, preset) : NULL;
+	int rc = c ? vtio_bounce_cache_map(c, orig, len, dir, attrs, &bus)
+		   : vtio_bounce_map(m->set, &d, orig, len, dir, attrs, &bus);
+	/* Slots free in caches are not free to others: after a drain the
+	 * answer must be exact. */
+	if (rc == VTIO_ENOMEM && drain_caches(m))
+		rc = c ? vtio_bounce_cache_map(c, orig, len, dir, attrs, &bus)
+		       : vtio_bounce_map(m->set, &d, orig, len, dir, attrs, &bus);
 	bool any = false, fits = false;
 	for (int i = 0; i < NPOOLS; i++) {
 		if (!eligible(m, &d, i))
@@ -374,6 +433,7 @@ static void op_map(struct model *m, struct rd *r)
 	CHECK(pj == pi && last == l->tlb + len - 1);
 	l->used = true;
 	l->is_alloc = false;
+	l->cache = c ? (int)(preset % NPRESETS) : -1;
 	l->pool = pi;
 	l->bus = bus;
 	l->orig = orig;
@@ -407,6 +467,8 @@ static void op_alloc(struct model *m, struct rd *r)
 	void *cpu;
 	uint64_t bus;
 	int rc = vtio_bounce_alloc(m->set, &d, size, align, &cpu, &bus);
+	if (rc == VTIO_ENOMEM && drain_caches(m))
+		rc = vtio_bounce_alloc(m->set, &d, size, align, &cpu, &bus);
 	if (rc == VTIO_ENOMEM) {
 		for (int i = 0; i < NPOOLS; i++) {
 			if (!eligible(m, &d, i))
@@ -428,6 +490,7 @@ static void op_alloc(struct model *m, struct rd *r)
 	CHECK(eligible(m, &d, pi));
 	l->used = true;
 	l->is_alloc = true;
+	l->cache = -1;
 	l->pool = pi;
 	l->bus = bus;
 	l->tlb = cpu;
@@ -477,28 +540,37 @@ static void op_unmap(struct model *m, struct rd *r)
 	}
 	switch (how) {
 	case 0: /* wrong length */
-		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len + 1, l->dir, 0) == VTIO_EINVAL);
+		CHECK(do_unmap(m, l, l->bus, l->len + 1, l->dir, 0) == VTIO_EINVAL);
+		/* The plain unmap refuses it too (a cache's mapping with right
+		 * arguments as well: tests/bounce/test_bounce_cache.c, since a
+		 * map through a cache may have fallen back to a plain one). */
+		if (l->cache >= 0)
+			CHECK(vtio_bounce_unmap(m->set, l->bus, l->len + 1, l->dir, 0) ==
+			      VTIO_EINVAL);
 		break;
 	case 1: /* wrong direction */
-		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len,
-					(enum vtio_dma_dir)((l->dir + 1) % 3), 0) == VTIO_EINVAL);
+		CHECK(do_unmap(m, l, l->bus, l->len, (enum vtio_dma_dir)((l->dir + 1) % 3), 0) ==
+		      VTIO_EINVAL);
 		break;
 	case 2: /* not the start of the mapping */
 		if (l->len > 1)
-			CHECK(vtio_bounce_unmap(m->set, l->bus + 1, l->len - 1, l->dir, 0) ==
-			      VTIO_ENOENT);
+			CHECK(do_unmap(m, l, l->bus + 1, l->len - 1, l->dir, 0) == VTIO_ENOENT);
 		break;
 	default: {
 		bool skip = how == 3;
-		CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, l->dir,
-					skip ? VTIO_DMA_ATTR_SKIP_CPU_SYNC : 0) == 0);
+		CHECK(do_unmap(m, l, l->bus, l->len, l->dir,
+			       skip ? VTIO_DMA_ATTR_SKIP_CPU_SYNC : 0) == 0);
 		if (!skip && (l->dir == VTIO_DMA_FROM_DEVICE || l->dir == VTIO_DMA_BIDIRECTIONAL))
 			memcpy(l->want_orig, l->dev_view, l->len);
 		CHECK(memcmp(l->orig, l->want_orig, l->len) == 0);
 		release(m, l);
-		/* Double unmap is refused (the slots are free now). */
-		int rc = vtio_bounce_unmap(m->set, l->bus, l->len, l->dir, 0);
+		/* Double unmap is refused (the slots are free now, or free in a
+		 * cache), through the cache and through the plain call. */
+		int rc = do_unmap(m, l, l->bus, l->len, l->dir, 0);
 		CHECK(rc == VTIO_EALREADY);
+		if (l->cache >= 0)
+			CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, l->dir, 0) ==
+			      VTIO_EALREADY);
 		check_stats(m);
 		return;
 	}
@@ -570,6 +642,24 @@ static void op_pool(struct model *m, struct rd *r)
 	int i = (int)(u8(r) % NPOOLS);
 	struct mpool *mp = &m->pools[i];
 	if (mp->registered) {
+		/* Attached caches pin their pools: detach those with no live
+		 * mapping (a cache with one pins a pool that is busy anyway). */
+		for (int k = 0; k < NPRESETS; k++) {
+			if (!m->cache_on[k])
+				continue;
+			bool live = false;
+			for (int j = 0; j < MAXLIVE; j++)
+				live |= m->live[j].used && m->live[j].cache == k;
+			int rc = vtio_bounce_cache_fini(&m->cache[k]);
+			/* A map through a cache may have fallen back to a plain
+			 * one: with live ones the cache may still detach, and those
+			 * were plain (unmapped with the plain call from now on). */
+			CHECK(rc == 0 || (live && rc == VTIO_EBUSY));
+			m->cache_on[k] = rc != 0;
+			for (int j = 0; j < MAXLIVE && rc == 0; j++)
+				if (m->live[j].used && m->live[j].cache == k)
+					m->live[j].cache = -1;
+		}
 		bool busy = false;
 		for (int k = 0; k < MAXLIVE; k++)
 			busy |= m->live[k].used && m->live[k].pool == i;
@@ -591,6 +681,11 @@ static void op_bogus(struct model *m, struct rd *r)
 	struct vtio_bounce_pool *p;
 	if (vtio_bounce_set_find(m->set, bus, &p, NULL) != 0) {
 		CHECK(vtio_bounce_unmap(m->set, bus, 16, VTIO_DMA_TO_DEVICE, 0) == VTIO_ENOENT);
+		for (int k = 0; k < NPRESETS; k++)
+			if (m->cache_on[k])
+				CHECK(vtio_bounce_cache_unmap(&m->cache[k], bus, 16,
+							      VTIO_DMA_TO_DEVICE,
+							      0) == VTIO_ENOENT);
 		CHECK(vtio_bounce_sync_for_cpu(m->set, bus, 16, VTIO_DMA_FROM_DEVICE) ==
 		      VTIO_ENOENT);
 	}
@@ -658,7 +753,7 @@ static void teardown(struct model *m)
 		if (l->is_alloc) {
 			CHECK(vtio_bounce_free(m->set, l->len, l->tlb, l->bus) == 0);
 		} else {
-			CHECK(vtio_bounce_unmap(m->set, l->bus, l->len, l->dir, 0) == 0);
+			CHECK(do_unmap(m, l, l->bus, l->len, l->dir, 0) == 0);
 			if (l->dir != VTIO_DMA_TO_DEVICE)
 				memcpy(l->want_orig, l->dev_view, l->len);
 			CHECK(memcmp(l->orig, l->want_orig, l->len) == 0);
@@ -667,6 +762,12 @@ static void teardown(struct model *m)
 	}
 	CHECK(m->in_use == 0);
 	check_stats(m);
+	for (int k = 0; k < NPRESETS; k++)
+		if (m->cache_on[k])
+			CHECK(vtio_bounce_cache_fini(&m->cache[k]) == 0);
+	struct vtio_bounce_stats st;
+	vtio_bounce_set_get_stats(m->set, &st);
+	CHECK(st.cached == 0 && st.maps == st.unmaps);
 	for (int i = 0; i < NPOOLS; i++) {
 		struct vtio_bounce_stats ps;
 		vtio_bounce_pool_get_stats(m->pools[i].p, &ps);

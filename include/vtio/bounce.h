@@ -40,6 +40,10 @@
  * in between. The set is read without a lock (a sequence counter guards
  * registration), so there is no global lock on the fast path. Give each
  * thread (or each device/queue) its own area hint so threads rarely meet.
+ *
+ * Per-thread caches (vtio_bounce_cache, below): the fast path of map and
+ * unmap for one thread or queue, taking no lock and writing no line another
+ * thread writes; see vtio_bounce_cache_init().
  */
 #ifndef VTIO_BOUNCE_H
 #define VTIO_BOUNCE_H
@@ -169,12 +173,13 @@ struct vtio_bounce_pool_config {
 struct vtio_bounce_stats {
 	uint64_t slots;	 /**< Slots in the pool(s). */
 	uint64_t in_use; /**< Slots in use now (mappings and allocations). */
-	uint64_t
-	    high_water;	 /**< Sum over areas of each area's highest in_use (exact with one area). */
-	uint64_t maps;	 /**< Successful maps. */
-	uint64_t unmaps; /**< Successful unmaps. */
-	uint64_t allocs; /**< Successful allocations. */
-	uint64_t frees;	 /**< Successful frees. */
+	/** Sum over areas of each area's highest in_use (exact with one area);
+	 * slots held free by caches count here as in use. */
+	uint64_t high_water;
+	uint64_t maps;	       /**< Successful maps. */
+	uint64_t unmaps;       /**< Successful unmaps. */
+	uint64_t allocs;       /**< Successful allocations. */
+	uint64_t frees;	       /**< Successful frees. */
 	uint64_t bounced;      /**< Bytes copied by map (in) and unmap (back); syncs not counted. */
 	uint64_t fail_nospace; /**< Map/alloc failed: no free run of slots (exhaustion or
 				  fragmentation). */
@@ -183,6 +188,9 @@ struct vtio_bounce_stats {
 	uint64_t fail_unknown; /**< Unmap/sync/free of an address no pool owns, or a tail slot. */
 	uint64_t fail_double;  /**< Unmap/free of slots already free. */
 	uint64_t fail_mismatch; /**< Size, direction or kind does not match the mapping. */
+	/** Slots held free by per-thread caches (vtio_bounce_cache): taken from
+	 * the areas' bitmaps but in no mapping; not counted in @ref in_use. */
+	uint64_t cached;
 };
 
 /** Opaque pool; lives in the caller's storage. */
@@ -299,8 +307,9 @@ int vtio_bounce_set_register(struct vtio_bounce_set *set, struct vtio_bounce_poo
  * may reuse its storage once calls that started before have returned.
  * @param set   the set.
  * @param pool  the pool to remove.
- * @return 0; VTIO_EBUSY (mappings or allocations live in the pool);
- *         VTIO_ENOENT (not registered with this set).
+ * @return 0; VTIO_EBUSY (mappings or allocations live in the pool, or a
+ *         vtio_bounce_cache is attached to it); VTIO_ENOENT (not registered
+ *         with this set).
  * Context: any thread.
  */
 int vtio_bounce_set_unregister(struct vtio_bounce_set *set, struct vtio_bounce_pool *pool);
@@ -391,7 +400,10 @@ int vtio_bounce_map(struct vtio_bounce_set *set, const struct vtio_bounce_dev *d
  *         differ from the mapping, or the address is a pool allocation).
  *         A double unmap is detected unless the slots were mapped again in
  *         between with the same length, direction and offset: the address
- *         alone cannot tell that new mapping from the old one.
+ *         alone cannot tell that new mapping from the old one. A mapping
+ *         made through a vtio_bounce_cache is refused with VTIO_EINVAL
+ *         (unmap it through its cache), and one of its slots held free in a
+ *         cache with VTIO_EALREADY.
  * Context: any thread; the caller owns the mapping.
  */
 int vtio_bounce_unmap(struct vtio_bounce_set *set, uint64_t bus, size_t len, enum vtio_dma_dir dir,
@@ -457,6 +469,128 @@ int vtio_bounce_alloc(struct vtio_bounce_set *set, const struct vtio_bounce_dev 
  */
 int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64_t bus);
 
+/* ---- Per-thread slot caches ---------------------------------------------------- */
+
+#ifndef VTIO_BOUNCE_CACHE_DEPTH
+/** Runs of each size (one slot, two slots) a vtio_bounce_cache holds at
+ * most; it refills and gives back half of that at a time, under the area
+ * lock. Even, 2 .. 1024. */
+#define VTIO_BOUNCE_CACHE_DEPTH 16u
+#endif
+
+/**
+ * A per-thread (or per-queue, per-CPU) cache of free slot runs of one pool:
+ * two magazines, of single-slot and of two-slot runs, taken from one area
+ * in batches under its lock and used without it. Maps and unmaps of up to
+ * two slots through the cache (e.g. 4 KiB with the default 2 KiB slots)
+ * take no lock, do no set lookup and write no cache line that another
+ * thread writes; other sizes, and addresses of other pools, go to the
+ * plain calls.
+ *
+ * The caller owns the storage (static, on a stack, inside a queue) and
+ * serialises the calls on one cache (one thread at a time); keep each
+ * thread's cache on its own cache lines. No thread-local storage is
+ * needed: the core never finds a cache by itself. A mapping made through a
+ * cache is unmapped through the same cache; syncs (vtio_bounce_sync_for_cpu()
+ * and vtio_bounce_sync_for_device()) work on it as on any mapping.
+ * Everything a plain map guarantees holds: the copy in, the zeroing of the
+ * slack the pool's flags ask for (VTIO_BOUNCE_POOL_F_TRUSTED_DMA,
+ * VTIO_BOUNCE_POOL_F_SCRUB), the checks of unmap (double unmap, length,
+ * direction, an address no pool owns) with the same errors and counters.
+ *
+ * While a cache is attached its pool cannot be unregistered
+ * (vtio_bounce_set_unregister() returns VTIO_EBUSY): vtio_bounce_cache_fini()
+ * it first. All fields are private.
+ */
+struct vtio_bounce_cache {
+	struct vtio_bounce_set *set;	/**< private: the set (plain calls) */
+	struct vtio_bounce_pool *pool;	/**< private: the pool the runs come from */
+	struct vtio_bounce_cache *next; /**< private: the area's list of caches */
+	struct vtio_bounce_dev dev;	/**< private: copy of the device description */
+	uint64_t off_mask;		/**< private: min_align_mask bits inside a slot */
+	uint32_t max_need;		/**< private: most bytes (offset + length) served */
+	uint32_t area;			/**< private: the area the runs come from */
+	uint32_t tag;			/**< private: owner tag of the cache's slots */
+	uint32_t held;			/**< private: slots taken from the area */
+	uint32_t nfree[2];		/**< private: runs in each magazine */
+	uint32_t maps;			/**< private: maps not yet counted in the area */
+	uint32_t unmaps;		/**< private: unmaps not yet counted in the area */
+	uint32_t bounced;		/**< private: bytes not yet counted in the area */
+	uint32_t run[2][VTIO_BOUNCE_CACHE_DEPTH]; /**< private: the magazines (head slots) */
+};
+
+/**
+ * Attach @p c to the pool a plain map for @p dev would try first (its
+ * affinity pool, else the highest-addressed pool it reaches) and to one of
+ * that pool's areas: `dev->area_hint` modulo the pool's areas
+ * (VTIO_BOUNCE_AREA_CPU: VTIO_BOUNCE_CPU_ID(), read once here). The cache
+ * starts empty and fills on its first map.
+ * @param c    caller storage for the cache (not attached).
+ * @param set  the pools.
+ * @param dev  the device's limits and preferences (copied).
+ * @return 0; VTIO_ENODEV (no registered pool the device may use, or the
+ *         pool is being removed); VTIO_EINVAL (NULL argument, or
+ *         `dev->min_align_mask` has bits above the pool's slot size: the
+ *         cache only keeps offsets inside a slot).
+ * Context: any thread; not concurrently with other calls on @p c.
+ */
+int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *set,
+			   const struct vtio_bounce_dev *dev);
+
+/**
+ * As vtio_bounce_map() for the cache's device: a mapping of up to two slots
+ * (offset kept by min_align_mask plus @p len) takes a run from the cache
+ * (refilling it from its area when empty); anything else, or an empty area,
+ * goes to vtio_bounce_map().
+ * @param c      an attached cache.
+ * @param cpu    original buffer.
+ * @param len    bytes.
+ * @param dir    direction of the transfer.
+ * @param attrs  as vtio_bounce_map().
+ * @param bus    receives the device address of the bounce copy.
+ * @return as vtio_bounce_map() (VTIO_EFAULT when a non-linear pool's
+ *         translation fails).
+ * Context: the thread that owns @p c (calls on one cache serialised).
+ */
+int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, enum vtio_dma_dir dir,
+			  uint32_t attrs, uint64_t *bus);
+
+/**
+ * As vtio_bounce_unmap(): a mapping made through @p c goes back to the
+ * cache (half a magazine returns to the area when one is full); any other
+ * address goes to vtio_bounce_unmap().
+ * @param c      the cache the mapping was made through.
+ * @param bus    the address vtio_bounce_cache_map() returned.
+ * @param len    the length mapped.
+ * @param dir    the direction mapped.
+ * @param attrs  as vtio_bounce_unmap().
+ * @return 0; VTIO_ENOENT (no pool owns @p bus, or it is not the start of a
+ *         mapping); VTIO_EALREADY (double unmap); VTIO_EINVAL (@p len or
+ *         @p dir differ from the mapping, it is an allocation, or it was
+ *         mapped through another cache). Errors are counted as by
+ *         vtio_bounce_unmap().
+ * Context: the thread that owns @p c.
+ */
+int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+			    enum vtio_dma_dir dir, uint32_t attrs);
+
+/**
+ * Give every free run the cache holds back to its area (its live mappings
+ * stay), e.g. before a thread sleeps for long or to see exact counters.
+ * @param c  an attached cache.
+ * Context: the thread that owns @p c.
+ */
+void vtio_bounce_cache_drain(struct vtio_bounce_cache *c);
+
+/**
+ * Drain @p c and detach it from its pool; its storage may then be reused.
+ * @param c  an attached cache.
+ * @return 0; VTIO_EBUSY (mappings made through it are still live: it stays
+ *         attached, drained).
+ * Context: the thread that owns @p c.
+ */
+int vtio_bounce_cache_fini(struct vtio_bounce_cache *c);
+
 /* ---- The bounce DMA layer ------------------------------------------------------ */
 
 /** @name Bounce layer flags (vtio_bounce_layer_init())
@@ -482,6 +616,8 @@ struct vtio_bounce_layer {
 	struct vtio_bounce_set *set; /**< Pools used. */
 	struct vtio_bounce_dev dev;  /**< The device's limits and preferences. */
 	uint32_t flags;		     /**< VTIO_BOUNCE_LAYER_F_*. */
+	/** Cache the maps and unmaps go through (vtio_bounce_layer_set_cache()), or NULL. */
+	struct vtio_bounce_cache *cache;
 };
 
 /**
@@ -497,6 +633,19 @@ struct vtio_bounce_layer {
  */
 int vtio_bounce_layer_init(struct vtio_bounce_layer *bl, struct vtio_bounce_set *set,
 			   const struct vtio_bounce_dev *dev, uint32_t flags);
+
+/**
+ * Send the layer's maps and unmaps (single and scatter lists) through
+ * @p cache (attached to the layer's set), or, with NULL, back to the plain
+ * calls. Only for a layer whose DMA device is used by one thread at a time
+ * (e.g. a DMA device per queue, the queue's calls serialised by its
+ * caller): a cache takes no lock. Syncs, allocations and frees are
+ * unchanged. Switch only while no mapping made through the layer is live.
+ * @param bl     an initialised layer.
+ * @param cache  an attached cache, or NULL.
+ * Context: setup.
+ */
+void vtio_bounce_layer_set_cache(struct vtio_bounce_layer *bl, struct vtio_bounce_cache *cache);
 
 /** @} */
 

@@ -39,14 +39,25 @@ enum {
 	/* Head only: an unmap or free owns the run (copying back or
 	 * scrubbing outside the area lock); the slots stay taken, and a
 	 * second unmap or free of it is refused as a double one. */
-	VTIO__SLOT_RELEASING = 3
+	VTIO__SLOT_RELEASING = 3,
+	/* Held free by a vtio_bounce_cache (bitmap bits set, in no mapping). */
+	VTIO__SLOT_CACHED = 4,
+	/* Part of a mapping made through a vtio_bounce_cache. */
+	VTIO__SLOT_CMAP = 5
 };
+
+/* A slot's state, read by code that may not own it (plain unmap under the
+ * area lock, sync) while a cache's owner writes it without the lock. */
+#define VTIO__SLOT_STATE(r)	   __atomic_load_n(&(r)->state, __ATOMIC_RELAXED)
+#define VTIO__SLOT_SET_STATE(r, v) __atomic_store_n(&(r)->state, (uint8_t)(v), __ATOMIC_RELAXED)
 
 /* Per-slot record. Every slot of an allocation names its head; the head
  * alone holds the original address, length, offset and direction, so a
  * partial sync finds them from any slot. Records change only under the
- * lock of their area (the one exception: reads by syncs, whose caller
- * owns the mapping). */
+ * lock of their area (the exceptions: reads by syncs, whose caller owns
+ * the mapping, and the slots a vtio_bounce_cache holds: their head and
+ * nslots change under the lock, when the cache takes or gives back the
+ * run, the rest only by the cache's owner, without it). */
 struct vtio__bounce_slot {
 	uintptr_t orig;	 /* head: original CPU address (mappings) */
 	uint32_t head;	 /* index of the allocation's first slot */
@@ -74,6 +85,8 @@ struct vtio__bounce_area {
 	uint32_t in_use, high_water;
 	uint64_t *bits; /* bit i = slot start + i in use */
 	uint64_t maps, unmaps, allocs, frees, bounced;
+	/* Caches attached to this area (their slots count in in_use). */
+	struct vtio_bounce_cache *caches;
 };
 
 struct vtio_bounce_pool {
@@ -93,6 +106,11 @@ struct vtio_bounce_pool {
 	void *xlate_ctx;
 	struct vtio__bounce_area *areas;
 	struct vtio__bounce_slot *slots;
+	/* Per slot: tag of the vtio_bounce_cache holding it, 0 for none. Set
+	 * and cleared under the area lock; read without it by the cache's
+	 * owner (the only one for which the answer can be its own tag). */
+	uint32_t *cache_tag;
+	uint32_t next_tag;	       /* last tag handed out (relaxed atomic) */
 	struct vtio_bounce_set *owner; /* set registered with (under the set lock) */
 	/* rare failures, relaxed atomics */
 	uint32_t fail_nospace, fail_too_big, fail_unknown, fail_double, fail_mismatch;
@@ -113,5 +131,8 @@ int vtio__bounce_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t 
 /* Close (refuse new slots) every area; VTIO_EBUSY, reopening them, when any slot is in use. */
 int vtio__bounce_pool_close(struct vtio_bounce_pool *p);
 void vtio__bounce_pool_open(struct vtio_bounce_pool *p);
+/* The first pool a map for dev tries (NULL: none usable). */
+struct vtio_bounce_pool *vtio__bounce_first_pool(struct vtio_bounce_set *set,
+						 const struct vtio_bounce_dev *dev);
 
 #endif /* VTIO_BOUNCE_INTERNAL_H */

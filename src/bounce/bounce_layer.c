@@ -23,13 +23,30 @@ static bool is_bounced(const struct vtio_bounce_layer *bl, uint64_t bus)
 	       vtio_bounce_set_find(bl->set, bus, NULL, NULL) == 0;
 }
 
+/* One bounce map / unmap: through the layer's cache when it has one. */
+static int bounce_one(struct vtio_bounce_layer *bl, void *cpu, size_t len, enum vtio_dma_dir dir,
+		      uint32_t attrs, uint64_t *bus)
+{
+	if (bl->cache != NULL)
+		return vtio_bounce_cache_map(bl->cache, cpu, len, dir, attrs, bus);
+	return vtio_bounce_map(bl->set, &bl->dev, cpu, len, dir, attrs, bus);
+}
+
+static int unbounce_one(struct vtio_bounce_layer *bl, uint64_t bus, size_t len,
+			enum vtio_dma_dir dir, uint32_t attrs)
+{
+	if (bl->cache != NULL)
+		return vtio_bounce_cache_unmap(bl->cache, bus, len, dir, attrs);
+	return vtio_bounce_unmap(bl->set, bus, len, dir, attrs);
+}
+
 static int bl_map(struct vtio_dma_layer *l, void *cpu, size_t len, enum vtio_dma_dir dir,
 		  uint32_t attrs, uint64_t *bus)
 {
 	struct vtio_bounce_layer *bl = bl_of(l);
 	if (!wants_bounce(bl, attrs))
 		return vtio_dma_prev_map(l, cpu, len, dir, attrs, bus);
-	return vtio_bounce_map(bl->set, &bl->dev, cpu, len, dir, attrs, bus);
+	return bounce_one(bl, cpu, len, dir, attrs, bus);
 }
 
 static int bl_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vtio_dma_dir dir,
@@ -38,7 +55,7 @@ static int bl_unmap(struct vtio_dma_layer *l, uint64_t bus, size_t len, enum vti
 	struct vtio_bounce_layer *bl = bl_of(l);
 	if (!is_bounced(bl, bus))
 		return vtio_dma_prev_unmap(l, bus, len, dir, attrs);
-	return vtio_bounce_unmap(bl->set, bus, len, dir, attrs);
+	return unbounce_one(bl, bus, len, dir, attrs);
 }
 
 static int bl_map_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned n,
@@ -48,14 +65,13 @@ static int bl_map_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigned 
 	if (!wants_bounce(bl, attrs))
 		return vtio_dma_prev_map_sg(l, sg, n, dir, attrs);
 	for (unsigned i = 0; i < n; i++) {
-		int r = vtio_bounce_map(bl->set, &bl->dev, sg[i].cpu, sg[i].len, dir, attrs,
-					&sg[i].bus);
+		int r = bounce_one(bl, sg[i].cpu, sg[i].len, dir, attrs, &sg[i].bus);
 		if (r != 0) {
 			/* All or nothing: the segments mapped so far go back
 			 * without a copy (the device never ran). */
 			while (i-- > 0)
-				(void)vtio_bounce_unmap(bl->set, sg[i].bus, sg[i].len, dir,
-							attrs | VTIO_DMA_ATTR_SKIP_CPU_SYNC);
+				(void)unbounce_one(bl, sg[i].bus, sg[i].len, dir,
+						   attrs | VTIO_DMA_ATTR_SKIP_CPU_SYNC);
 			return r;
 		}
 	}
@@ -69,7 +85,7 @@ static int bl_unmap_sg(struct vtio_dma_layer *l, struct vtio_dma_sg *sg, unsigne
 	int err = 0;
 	for (unsigned i = 0; i < n; i++) {
 		int r = is_bounced(bl, sg[i].bus)
-			    ? vtio_bounce_unmap(bl->set, sg[i].bus, sg[i].len, dir, attrs)
+			    ? unbounce_one(bl, sg[i].bus, sg[i].len, dir, attrs)
 			    : vtio_dma_prev_unmap(l, sg[i].bus, sg[i].len, dir, attrs);
 		if (r != 0 && err == 0)
 			err = r; /* keep unmapping the rest */
@@ -157,6 +173,12 @@ int vtio_bounce_layer_init(struct vtio_bounce_layer *bl, struct vtio_bounce_set 
 	bl->dev = *dev;
 	bl->flags = flags;
 	return 0;
+}
+
+void vtio_bounce_layer_set_cache(struct vtio_bounce_layer *bl, struct vtio_bounce_cache *cache)
+{
+	VTIO_ASSERT(bl != NULL && (cache == NULL || cache->set == bl->set));
+	bl->cache = cache;
 }
 
 #endif /* VTIO_CONFIG_BOUNCE */

@@ -42,7 +42,7 @@ static size_t bitmap_bytes(uint32_t n)
 }
 
 struct pool_layout {
-	size_t areas, bits, breaks, by_dev, slots, total;
+	size_t areas, bits, breaks, by_dev, slots, tags, total;
 };
 
 /* Validate the geometry of @p cfg and lay out the storage. */
@@ -74,7 +74,8 @@ static int pool_layout(const struct vtio_bounce_pool_config *cfg, struct pool_la
 			return VTIO_EINVAL;
 		npieces = cfg->npieces;
 	}
-	if ((uint64_t)nslots * sizeof(struct vtio__bounce_slot) > (uint64_t)(SIZE_MAX / 2))
+	if ((uint64_t)nslots * (sizeof(struct vtio__bounce_slot) + sizeof(uint32_t)) >
+	    (uint64_t)(SIZE_MAX / 2))
 		return VTIO_EINVAL;
 
 	size_t off = round_up(sizeof(struct vtio_bounce_pool), VTIO__BOUNCE_LINE);
@@ -91,6 +92,8 @@ static int pool_layout(const struct vtio_bounce_pool_config *cfg, struct pool_la
 	off += round_up((size_t)npieces * sizeof(uint16_t), VTIO__BOUNCE_LINE);
 	lay->slots = off;
 	off += (size_t)nslots * sizeof(struct vtio__bounce_slot);
+	lay->tags = off;
+	off += (size_t)nslots * sizeof(uint32_t);
 	lay->total = off;
 	*slot_size_out = slot;
 	*nslots_out = nslots;
@@ -178,6 +181,7 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 	p->mapping = cfg->mapping;
 	p->areas = (struct vtio__bounce_area *)(void *)(st + lay.areas);
 	p->slots = (struct vtio__bounce_slot *)(void *)(st + lay.slots);
+	p->cache_tag = (uint32_t *)(void *)(st + lay.tags);
 
 	switch (cfg->mapping) {
 	case VTIO_BOUNCE_MAP_LINEAR:
@@ -351,7 +355,7 @@ int vtio__bounce_pool_close(struct vtio_bounce_pool *p)
 	for (uint32_t i = 0; i < p->nareas; i++) {
 		struct vtio__bounce_area *a = &p->areas[i];
 		VTIO_LOCK(&a->lock);
-		bool busy = a->in_use != 0;
+		bool busy = a->in_use != 0 || a->caches != NULL;
 		if (!busy)
 			a->closing = 1;
 		VTIO_UNLOCK(&a->lock);
@@ -384,7 +388,18 @@ void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounc
 	for (uint32_t i = 0; i < pool->nareas; i++) {
 		struct vtio__bounce_area *a = &pool->areas[i];
 		VTIO_LOCK(&a->lock);
-		out->in_use += a->in_use;
+		/* A cache's magazines and counters change without the lock (by
+		 * its owner alone): relaxed reads, exact when it is idle. */
+		uint64_t cached = 0;
+		for (const struct vtio_bounce_cache *c = a->caches; c != NULL; c = c->next) {
+			cached += __atomic_load_n(&c->nfree[0], __ATOMIC_RELAXED) +
+				  2u * (uint64_t)__atomic_load_n(&c->nfree[1], __ATOMIC_RELAXED);
+			out->maps += __atomic_load_n(&c->maps, __ATOMIC_RELAXED);
+			out->unmaps += __atomic_load_n(&c->unmaps, __ATOMIC_RELAXED);
+			out->bounced += __atomic_load_n(&c->bounced, __ATOMIC_RELAXED);
+		}
+		out->in_use += a->in_use - cached;
+		out->cached += cached;
 		out->high_water += a->high_water;
 		out->maps += a->maps;
 		out->unmaps += a->unmaps;

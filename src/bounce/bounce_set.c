@@ -299,6 +299,12 @@ VTIO__BOUNCE_HOT struct vtio_bounce_pool *first_candidate(struct vtio_bounce_set
 	return c.best;
 }
 
+struct vtio_bounce_pool *vtio__bounce_first_pool(struct vtio_bounce_set *set,
+						 const struct vtio_bounce_dev *dev)
+{
+	return first_candidate(set, dev);
+}
+
 /* Fold one pool's refusal into the error to report: exhaustion outranks
  * "too big", which outranks "pool leaving" (VTIO_ENODEV). */
 static int worse(int err, int r)
@@ -453,6 +459,7 @@ void vtio_bounce_set_get_stats(struct vtio_bounce_set *set, struct vtio_bounce_s
 		out->fail_unknown += s.fail_unknown;
 		out->fail_double += s.fail_double;
 		out->fail_mismatch += s.fail_mismatch;
+		out->cached += s.cached;
 	}
 	out->fail_no_pool = __atomic_load_n(&set->fail_no_pool, __ATOMIC_RELAXED);
 	out->fail_unknown += __atomic_load_n(&set->fail_unknown, __ATOMIC_RELAXED);

@@ -298,12 +298,20 @@ VTIO__BOUNCE_HOT int check_head_locked(struct vtio_bounce_pool *p, uint32_t s, s
 				       uint8_t state)
 {
 	const struct vtio__bounce_slot *r = &p->slots[s];
-	if (VTIO_LIKELY(r->state == state && r->head == s &&
+	uint8_t st = VTIO__SLOT_STATE(r);
+	if (VTIO_LIKELY(st == state && r->head == s &&
 			((size_t)s << p->slot_shift) + r->off == off))
 		return 0;
-	if (r->state == VTIO__SLOT_FREE || (r->state == VTIO__SLOT_RELEASING && r->head == s)) {
+	if (st == VTIO__SLOT_FREE || st == VTIO__SLOT_CACHED ||
+	    (st == VTIO__SLOT_RELEASING && r->head == s)) {
 		VTIO_BOUNCE_COUNT(&p->fail_double);
 		return VTIO_EALREADY;
+	}
+	if (st == VTIO__SLOT_CMAP) {
+		/* A cache's mapping: only its cache may release it (its owner
+		 * writes the record without this lock, so read no more of it). */
+		VTIO_BOUNCE_COUNT(&p->fail_mismatch);
+		return VTIO_EINVAL;
 	}
 	uint32_t hs = r->head;
 	if (hs > s || p->slots[hs].state != r->state ||
@@ -362,6 +370,25 @@ VTIO__BOUNCE_HOT void zero_dirty_slack(struct vtio_bounce_pool *p, uint32_t s, u
 	l->dhi = (uint16_t)((e + unit) >> sh);
 }
 
+/* Zero what the device may read in the run of @p n slots headed by @p s
+ * besides the data [off, need): with VTIO_BOUNCE_POOL_F_TRUSTED_DMA only
+ * what earlier users may have left there, otherwise all of it (the kept
+ * min_align offset before the data, the rest of the last slot after it). */
+VTIO__BOUNCE_HOT void zero_slack(struct vtio_bounce_pool *p, uint32_t s, uint32_t n, uint32_t off,
+				 size_t need)
+{
+	if (VTIO_UNLIKELY(p->flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA)) {
+		zero_dirty_slack(p, s, n, off, need);
+		return;
+	}
+	unsigned char *slots = p->base + ((size_t)s << p->slot_shift);
+	size_t tail = ((size_t)n << p->slot_shift) - need;
+	if (off != 0)
+		VTIO_MEMSET(slots, 0, off);
+	if (tail != 0)
+		VTIO_MEMSET(slots + need, 0, tail);
+}
+
 VTIO__BOUNCE_HOT int slots_map(struct vtio_bounce_pool *p, const struct vtio_bounce_dev *dev,
 			       void *cpu, size_t len, enum vtio_dma_dir dir, uint32_t attrs,
 			       uint64_t *bus)
@@ -407,15 +434,7 @@ VTIO__BOUNCE_HOT int slots_map(struct vtio_bounce_pool *p, const struct vtio_bou
 	 * around it (the kept min_align offset before it, the rest of the
 	 * last slot after it). */
 	unsigned char *slots = p->base + run;
-	if (VTIO_UNLIKELY(p->flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA)) {
-		zero_dirty_slack(p, s, (uint32_t)nslots, off, (size_t)need);
-	} else {
-		size_t tail = ((size_t)nslots << p->slot_shift) - (size_t)need;
-		if (off != 0)
-			VTIO_MEMSET(slots, 0, off);
-		if (tail != 0)
-			VTIO_MEMSET(slots + (size_t)need, 0, tail);
-	}
+	zero_slack(p, s, (uint32_t)nslots, off, (size_t)need);
 	VTIO_MEMCPY(slots + off, cpu, len);
 	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
 		VTIO_CACHE_FLUSH(slots, (size_t)nslots << p->slot_shift);
@@ -431,7 +450,8 @@ VTIO__BOUNCE_HOT int lookup_head(struct vtio_bounce_pool *p, size_t off, uint32_
 	if (s >= p->nslots)
 		return VTIO_ENOENT;
 	const struct vtio__bounce_slot *r = &p->slots[s];
-	if (r->state == VTIO__SLOT_FREE)
+	uint8_t st = VTIO__SLOT_STATE(r);
+	if (st == VTIO__SLOT_FREE || st == VTIO__SLOT_CACHED)
 		return VTIO_EALREADY;
 	if (r->head > s || p->slots[r->head].state != r->state)
 		return VTIO_ENOENT;
@@ -519,7 +539,7 @@ VTIO__BOUNCE_HOT int slots_sync(struct vtio_bounce_pool *p, size_t off, size_t l
 	}
 	const struct vtio__bounce_slot *h = &p->slots[s];
 	size_t start = ((size_t)s << p->slot_shift) + h->off;
-	if (h->state != VTIO__SLOT_MAP || off < start) {
+	if ((h->state != VTIO__SLOT_MAP && h->state != VTIO__SLOT_CMAP) || off < start) {
 		VTIO_BOUNCE_COUNT(&p->fail_unknown);
 		return VTIO_ENOENT;
 	}
