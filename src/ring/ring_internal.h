@@ -106,6 +106,7 @@ struct vtio_vq {
 	 * calls go straight to the split straight-line paths on one test
 	 * (no broken / layout / fast tests on the way). */
 	bool hot;	     /* split && fast && !in_order && !broken */
+	bool hot_io;	     /* split && fast && in_order && !broken (the IN_ORDER straight line) */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -235,13 +236,15 @@ struct vtio_devq {
 VTIO__DECLARE_VQ_LAYOUT(split)
 VTIO__DECLARE_DEVQ_LAYOUT(split)
 /*
- * Split straight-line entries, called by the public functions when the
- * queue is hot (vtio_vq::hot, vtio_devq::hot): the caller has
- * checked its arguments and the hot flag, nothing else.
- * vtio__vq_split_add1: one segment (@p write: device-writable, len != 0),
- * vq->num_free != 0. The others fall back to the general path themselves.
+ * The split straight-line paths are inline in ring_split.h (included at the
+ * end of this file); the IN_ORDER ones are also reached through these two
+ * out-of-line entries, which the public functions call when the queue is
+ * hot_io (vtio_vq::hot_io): the caller has checked its arguments and the
+ * flag, nothing else. vtio__vq_split_add1_io: one segment (@p write:
+ * device-writable, len != 0), vq->num_free != 0.
  */
-int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+int vtio__vq_split_add1_io(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len);
 /* Publish avail idx without a notification decision (vtio_vq_publish). */
 bool vtio__vq_split_publish(struct vtio_vq *vq);
 /*
@@ -252,12 +255,6 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 {
 	return (uint16_t)(vq->u.split.avail_idx - vq->u.split.avail_published);
 }
-void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
-#if VTIO_CONFIG_FAST_PATHS
-int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
-/* One used entry (vtio_devq_push on a hot queue; id from a popped chain). */
-int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len);
-#endif
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
@@ -484,6 +481,7 @@ static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
 		vq->broken_reason = reason;
 		vq->broken = true;
 		vq->hot = false;
+		vq->hot_io = false;
 	}
 }
 
@@ -808,5 +806,8 @@ static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct
 	VTIO__PEER_COPY_BARRIER();
 	return err;
 }
+
+/* The split straight-line paths (inline). */
+#include "ring_split.h"
 
 #endif /* VTIO_RING_INTERNAL_H */

@@ -19,6 +19,7 @@ static void set_hot(struct vtio_vq *vq)
 {
 	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
 	vq->hot = VTIO_CONFIG_FAST_PATHS && split_fast && !vq->in_order;
+	vq->hot_io = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_IN_ORDER && split_fast && vq->in_order;
 }
 
 static bool layout_ok(enum vtio_layout layout)
@@ -354,10 +355,14 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 {
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
-	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
-	if (VTIO_LIKELY(vq->hot && out_num + in_num == 1 && sg != NULL && token != NULL &&
-			sg[0].len != 0 && vq->num_free != 0))
-		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
+	/* Hot split queue, one segment, a free descriptor: the straight line,
+	 * here (no call); IN_ORDER: one call. */
+	bool one = out_num + in_num == 1 && sg != NULL && token != NULL && sg[0].len != 0 &&
+		   vq->num_free != 0;
+	if (VTIO_LIKELY(vq->hot && one))
+		return vtio__vq_split_add_one(vq, sg, in_num != 0, token, false);
+	if (VTIO_CONFIG_IN_ORDER && vq->hot_io && one)
+		return vtio__vq_split_add1_io(vq, sg, in_num != 0, token);
 #endif
 	return add_checked(vq, sg, out_num, in_num, token);
 }
@@ -407,7 +412,9 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot))
-		return vtio__vq_split_get_used_hot(vq, len);
+		return vtio__vq_split_used_hot(vq, len);
+	if (VTIO_CONFIG_IN_ORDER && vq->hot_io)
+		return vtio__vq_split_get_used_io(vq, len);
 #endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
