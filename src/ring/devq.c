@@ -312,6 +312,13 @@ void vtio_devq_disable_notify(struct vtio_devq *q)
 bool vtio_devq_more_avail(struct vtio_devq *q)
 {
 	VTIO_ASSERT(q != NULL);
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot)) {
+		bool r = vtio__devq_split_more_avail_hot(q);
+		keep_breaking_error(q);
+		return r;
+	}
+#endif
 	if (VTIO_UNLIKELY(q->broken))
 		return false;
 	bool r = VTIO__DDISPATCH(q, more_avail, q);

@@ -30,6 +30,7 @@ int vtio__devq_split_check_areas(uint32_t num, size_t size[3], size_t align[3])
 void vtio__devq_split_reset(struct vtio_devq *q)
 {
 	VTIO_MEMSET(&q->u.split, 0, sizeof(q->u.split));
+	q->u.split.mask = (uint16_t)(q->num - 1u);
 }
 
 int vtio__devq_split_init(struct vtio_devq *q, void *extra)
@@ -283,7 +284,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 		return push_batch_view(q, u, first, n, checked);
 	/* Local used ring (fast path): element stores without a call. The
 	 * mask is below 2^16, so the free-running slot needs no truncation. */
-	const unsigned mask = q->num - 1u;
+	const unsigned mask = s->mask;
 	unsigned slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
 		/* Checked as it is written: an element past used->idx is not seen

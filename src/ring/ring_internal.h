@@ -41,6 +41,7 @@ struct vtio__vq_split {
 	uint16_t free_head;	  /* head of the free descriptor list */
 	uint16_t avail_flags;	  /* shadow of avail->flags */
 	uint16_t used_event;	  /* shadow of used_event */
+	uint16_t mask;		  /* num - 1 (the hot paths' slot mask) */
 	/* VIRTIO_F_IN_ORDER: sequential allocation and batched used entries. */
 	uint16_t next_desc;  /* next descriptor to hand out */
 	uint16_t oldest;     /* head of the oldest buffer in flight */
@@ -57,6 +58,7 @@ struct vtio__devq_split {
 	uint16_t signalled_used; /* used idx at the last notify decision */
 	bool signalled_valid;	 /* signalled_used is meaningful */
 	uint16_t used_flags;	 /* shadow of used->flags */
+	uint16_t mask;		 /* num - 1 (the hot paths' slot mask) */
 };
 
 #if VTIO_CONFIG_PACKED
@@ -237,13 +239,11 @@ VTIO__DECLARE_VQ_LAYOUT(split)
 VTIO__DECLARE_DEVQ_LAYOUT(split)
 /*
  * The split straight-line paths are inline in ring_split.h (included at the
- * end of this file); the IN_ORDER ones are also reached through these two
- * out-of-line entries, which the public functions call when the queue is
- * hot_io (vtio_vq::hot_io): the caller has checked its arguments and the
- * flag, nothing else. vtio__vq_split_add1_io: one segment (@p write:
- * device-writable, len != 0), vq->num_free != 0.
+ * end of this file): the public functions run them when the queue is hot
+ * (vtio_vq::hot, vtio_vq::hot_io, vtio_devq::hot). The IN_ORDER get_used
+ * is one call away (inline in the public function, it would make the
+ * other one spill).
  */
-int vtio__vq_split_add1_io(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
 void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len);
 /* Publish avail idx without a notification decision (vtio_vq_publish). */
 bool vtio__vq_split_publish(struct vtio_vq *vq);

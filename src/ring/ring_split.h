@@ -20,6 +20,10 @@ void *vtio__vq_split_get_used_slow(struct vtio_vq *vq, uint32_t *len);
 /* IN_ORDER: a used entry naming a later buffer than the oldest (one entry
  * for a batch): validate and record it. False when the queue broke. */
 bool vtio__vq_split_in_order_batch(struct vtio_vq *vq, uint32_t uid, uint32_t ulen);
+/* The same from the straight line, as a tail call (no registers kept
+ * across it): records the batch, then takes its oldest buffer. */
+void *vtio__vq_split_get_used_io_batch(struct vtio_vq *vq, uint32_t *len, uint32_t uid,
+				       uint32_t ulen);
 
 /* One segment on a fast queue with a free descriptor (checked by the caller). */
 static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
@@ -33,28 +37,29 @@ static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_s
 	 * free-list link is read and no shadow field is written (the
 	 * next link of a free descriptor stays as it is; IN_ORDER does
 	 * not use it). */
-	const uint16_t mask = (uint16_t)(vq->num - 1u);
-	uint16_t head, next;
+	const uint16_t mask = s->mask;
+	uint16_t head;
 	if (in_order) {
 		head = s->next_desc;
-		next = (uint16_t)((head + 1u) & mask);
-		s->next_desc = next;
+		s->next_desc = (uint16_t)((head + 1u) & mask);
 	} else {
 		head = s->free_head;
-		next = s->shadow[head].next;
-		s->free_head = next;
+		s->free_head = s->shadow[head].next;
 	}
+	/* addr, len, flags; not next: without NEXT the device ignores it
+	 * (SPLIT-DRV-9 / INORD-DRV-1 concern chained descriptors only). */
 	uint32_t len = sg[0].len;
-	struct vtio_split_desc wire;
-	wire.addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
-	wire.len = vtio__w32(vq->legacy, len);
-	wire.flags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
-	wire.next = vtio__w16(vq->legacy, next);
-	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
+	unsigned char *dp = vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u;
+	uint64_t waddr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
+	uint32_t wlen = vtio__w32(vq->legacy, len);
+	uint16_t wflags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
+	VTIO_MEMCPY(dp, &waddr, 8);
+	VTIO_MEMCPY(dp + 8, &wlen, 4);
+	VTIO_MEMCPY(dp + 12, &wflags, 2);
 	/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
 	uint16_t h = vtio__w16(vq->legacy, head);
 	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
-			vtio_split_avail_ring_off((uint16_t)(s->avail_idx & mask)),
+			vtio_split_avail_ring_off((uint32_t)s->avail_idx & mask),
 		    &h, 2);
 	/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
 	struct vtio__vq_buf *b = &vq->bufs[head];
@@ -85,7 +90,7 @@ static inline void *vtio__vq_split_used_hot(struct vtio_vq *vq, uint32_t *len)
 	struct vtio_split_used_elem e;
 	VTIO_MEMCPY(&e,
 		    vq->area_ptr[VTIO__AREA_DEVICE] +
-			vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))),
+			vtio_split_used_ring_off((uint32_t)s->last_used & s->mask),
 		    sizeof(e));
 	VTIO__PEER_COPY_BARRIER();
 	uint32_t id = vtio__w32(vq->legacy, e.id);
@@ -114,7 +119,7 @@ static inline void *vtio__vq_split_used_hot(struct vtio_vq *vq, uint32_t *len)
 static inline void *vtio__vq_split_used_in_order_hot(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	const uint16_t mask = s->mask;
 	uint16_t id = s->oldest;
 	uint32_t ulen;
 	if (VTIO_UNLIKELY(s->batch_pending)) {
@@ -148,11 +153,8 @@ static inline void *vtio__vq_split_used_in_order_hot(struct vtio_vq *vq, uint32_
 		/* The oldest buffer is in flight whenever used->idx is ahead
 		 * (checked against inflight above); the token test guards a
 		 * queue emptied by vtio_vq_detach_unused(). */
-		if (VTIO_UNLIKELY(uid != id || vq->bufs[id].token == NULL)) {
-			if (!vtio__vq_split_in_order_batch(vq, uid, ulen))
-				return NULL;
-			ulen = vq->bufs[id].wr_len;
-		}
+		if (VTIO_UNLIKELY(uid != id || vq->bufs[id].token == NULL))
+			return vtio__vq_split_get_used_io_batch(vq, len, uid, ulen);
 	}
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
@@ -163,6 +165,39 @@ static inline void *vtio__vq_split_used_in_order_hot(struct vtio_vq *vq, uint32_
 	b->token = NULL;
 	s->last_used++;
 	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
+}
+/*
+ * Publish avail idx on a hot queue (local ring): SPLIT-DRV-12, descriptors
+ * and ring entries before idx, a release store (the DMA write barrier first
+ * on DMA-grade queues). Reads nothing back. Counts the buffers published.
+ */
+static inline void vtio__vq_split_publish_hot(struct vtio_vq *vq)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	uint16_t new_idx = s->avail_idx;
+	uint16_t old = s->avail_published;
+	if (new_idx == old)
+		return;
+	if (vq->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16((uint16_t *)(void *)(vq->area_ptr[VTIO__AREA_DRIVER] + 2),
+			     vtio__w16(vq->legacy, new_idx));
+	/* Counted when published, not per add (see vtio__vq_split_pending_added). */
+	vq->stats.added += (uint16_t)(new_idx - old);
+	s->avail_published = new_idx;
+}
+
+/*
+ * more_used on a hot queue: the shadow first; used->idx (acquire) only when
+ * the shadow says nothing is left. Validated by the get_used that follows.
+ */
+static inline bool vtio__vq_split_more_used_hot(const struct vtio_vq *vq)
+{
+	const struct vtio__vq_split *s = &vq->u.split;
+	if (s->batch_pending || s->last_used != s->used_idx)
+		return true;
+	return vtio__w16(vq->legacy, vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
+							      vq->dma_barriers)) != s->last_used;
 }
 #endif /* VTIO_CONFIG_DRIVER */
 
@@ -221,7 +256,7 @@ static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_dev
 	uint16_t raw;
 	vtio__peer_copy(&raw,
 			q->area_ptr[VTIO__AREA_DRIVER] +
-			    vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
+			    vtio_split_avail_ring_off((uint32_t)s->last_avail & s->mask),
 			2);
 	uint16_t head = vtio__w16(q->legacy, raw);
 	if (VTIO_UNLIKELY(head >= q->num))
@@ -259,13 +294,36 @@ static inline int vtio__devq_split_push_one(struct vtio_devq *q, uint16_t id, ui
 	struct vtio_split_used_elem e;
 	e.id = vtio__w32(q->legacy, id);
 	e.len = vtio__w32(q->legacy, len);
-	VTIO_MEMCPY(used + vtio_split_used_ring_off(s->used_idx & (q->num - 1u)), &e, sizeof(e));
+	VTIO_MEMCPY(used + vtio_split_used_ring_off((uint32_t)s->used_idx & s->mask), &e,
+		    sizeof(e));
 	/* SPLIT-DEV-5/7: element, write barrier (release), then idx. */
 	s->used_idx++;
 	if (q->dma_barriers)
 		VTIO_DMA_WMB();
 	VTIO_STORE_RELEASE16((uint16_t *)(void *)(used + 2), vtio__w16(q->legacy, s->used_idx));
 	return 0;
+}
+/*
+ * more_avail on a hot queue: the shadow first; avail->idx (acquire) only
+ * when the shadow is exhausted, validated (SPLIT-DEV-8) and kept in the
+ * shadow for the pops that follow.
+ */
+static inline bool vtio__devq_split_more_avail_hot(struct vtio_devq *q)
+{
+	struct vtio__devq_split *s = &q->u.split;
+	if (s->last_avail != s->avail_idx)
+		return true;
+	uint16_t idx =
+	    vtio__w16(q->legacy, vtio__load16_acquire_ptr(q->area_ptr[VTIO__AREA_DRIVER] + 2,
+							  q->dma_barriers));
+	if (idx == s->last_avail)
+		return false;
+	if (VTIO_UNLIKELY((uint16_t)(idx - s->last_avail) > q->num)) {
+		(void)vtio__devq_split_bad_idx(q);
+		return false;
+	}
+	s->avail_idx = idx;
+	return true;
 }
 #endif /* VTIO_CONFIG_DEVICE */
 

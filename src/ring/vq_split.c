@@ -34,6 +34,7 @@ void vtio__vq_split_reset(struct vtio_vq *vq)
 	vq->stats.added += vtio__vq_split_pending_added(vq);
 	VTIO_MEMSET(s, 0, sizeof(*s));
 	s->shadow = shadow;
+	s->mask = (uint16_t)(vq->num - 1u);
 	for (uint32_t i = 0; i < vq->num; i++) {
 		shadow[i].addr = 0;
 		shadow[i].len = 0;
@@ -242,14 +243,17 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 }
 
 #if VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_IN_ORDER
-int vtio__vq_split_add1_io(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token)
-{
-	return vtio__vq_split_add_one(vq, sg, write, token, true);
-}
-
 void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len)
 {
 	return vtio__vq_split_used_in_order_hot(vq, len);
+}
+
+VTIO__NOINLINE void *vtio__vq_split_get_used_io_batch(struct vtio_vq *vq, uint32_t *len,
+						      uint32_t uid, uint32_t ulen)
+{
+	if (!vtio__vq_split_in_order_batch(vq, uid, ulen))
+		return NULL;
+	return vtio__vq_split_used_in_order_hot(vq, len); /* batch pending: takes the oldest */
 }
 #endif
 
@@ -316,7 +320,12 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	uint16_t new_idx = s->avail_idx;
 	if (old == new_idx)
 		return false;
-	if (VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot | vq->hot_io))
+		vtio__vq_split_publish_hot(vq);
+	else
+#endif
+	    if (VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
 		return false;
 	s->kick_old = new_idx;
 	/* Full barrier between publishing idx and reading the device's
