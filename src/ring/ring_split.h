@@ -224,7 +224,8 @@ static inline bool vtio__devq_split_pop_one(const struct vtio_devq *q, struct vt
 	unsigned max = wr ? c->wr_max : c->rd_max;
 	/* off < rlen also means addr >= r0_addr: the cached region does not
 	 * wrap (devq.c), so addr below it gives off >= 2^64 - r0_addr >= rlen. */
-	if (len == 0 || max == 0 || off >= rlen || rlen - off < len)
+	/* len - 1 in 64 bits: a zero len becomes 2^64 - 1 and fails too. */
+	if (max == 0 || off >= rlen || (uint64_t)len - 1u >= rlen - off)
 		return false;
 	struct vtio_iov *v = wr ? c->wr : c->rd;
 	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
