@@ -422,6 +422,7 @@ int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
 	s->avail_idx = pos->avail_idx;
 	s->used_idx = pos->used_idx;
 	s->signalled_valid = false;
+	vtio__devq_split_forget_used(q);
 #endif
 	return 0;
 }

@@ -10,8 +10,7 @@
 
 size_t vtio__devq_split_state_size(uint32_t num)
 {
-	(void)num;
-	return 0;
+	return (size_t)num * sizeof(uint64_t); /* the used-element shadow */
 }
 
 int vtio__devq_split_check_areas(uint32_t num, size_t size[3], size_t align[3])
@@ -27,15 +26,25 @@ int vtio__devq_split_check_areas(uint32_t num, size_t size[3], size_t align[3])
 	return 0;
 }
 
+/* The used ring's contents are not known (after init, reset or a new
+ * position): all ones is no element a push writes (ids are < 2^15). */
+void vtio__devq_split_forget_used(struct vtio_devq *q)
+{
+	VTIO_MEMSET(q->u.split.used_shadow, 0xff, (size_t)q->num * sizeof(uint64_t));
+}
+
 void vtio__devq_split_reset(struct vtio_devq *q)
 {
+	uint64_t *used_shadow = q->u.split.used_shadow;
 	VTIO_MEMSET(&q->u.split, 0, sizeof(q->u.split));
+	q->u.split.used_shadow = used_shadow;
 	q->u.split.mask = (uint16_t)(q->num - 1u);
+	vtio__devq_split_forget_used(q);
 }
 
 int vtio__devq_split_init(struct vtio_devq *q, void *extra)
 {
-	(void)extra;
+	q->u.split.used_shadow = extra;
 	vtio__devq_split_reset(q);
 	return 0;
 }
@@ -291,10 +300,7 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 		 * by the driver, so a refused batch publishes nothing. */
 		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
 			return VTIO_EINVAL;
-		struct vtio_split_used_elem e;
-		e.id = vtio__w32(q->legacy, u[k].h.id);
-		e.len = vtio__w32(q->legacy, u[k].len);
-		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot & mask), &e, sizeof(e));
+		vtio__devq_split_put_used(q, used, slot & mask, u[k].h.id, u[k].len);
 		slot++;
 	}
 	/* SPLIT-DEV-5/7: elements, write barrier (release), then idx once. */

@@ -33,6 +33,11 @@ struct vtio__vq_split {
 	 * ring's table back (read-free placement). Free descriptors are linked
 	 * through shadow[i].next. */
 	struct vtio_split_desc *shadow;
+	/* CPU-order copy of avail->ring[] as the driver last wrote it: an add
+	 * whose head is already there (and whose descriptor already holds its
+	 * addr/len/flags, per the shadow above) writes nothing, so a line the
+	 * device has cached stays valid (fixed buffers re-posted in order). */
+	uint16_t *avail_shadow;
 	uint16_t avail_idx;	  /* next avail idx (includes unpublished heads) */
 	uint16_t avail_published; /* avail idx as last written to the ring */
 	uint16_t kick_old;	  /* avail idx at the last kick_prepare decision */
@@ -52,6 +57,11 @@ struct vtio__vq_split {
 
 /** Device-side split state. */
 struct vtio__devq_split {
+	/* Wire copy of each used element as the device last wrote it through
+	 * its local pointer (all ones: unknown): a push of the same id and len
+	 * to the same slot writes nothing (the driver's cached line stays
+	 * valid). The device still never reads the used ring. */
+	uint64_t *used_shadow;
 	uint16_t last_avail;	 /* next avail slot to take (free-running) */
 	uint16_t avail_idx;	 /* last avail->idx read from the ring */
 	uint16_t used_idx;	 /* shadow of used->idx (the device never reads the used ring) */
@@ -245,6 +255,8 @@ VTIO__DECLARE_DEVQ_LAYOUT(split)
  * other one spill).
  */
 void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len);
+/* Device: forget the used-element shadow (vtio_devq_set_pos). */
+void vtio__devq_split_forget_used(struct vtio_devq *q);
 /* Publish avail idx without a notification decision (vtio_vq_publish). */
 bool vtio__vq_split_publish(struct vtio_vq *vq);
 /*

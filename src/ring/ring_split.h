@@ -11,6 +11,28 @@
 #ifndef VTIO_RING_SPLIT_H
 #define VTIO_RING_SPLIT_H
 
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_DEVICE
+/*
+ * Write used element @p slot of the local used ring @p used, unless the
+ * device's shadow says it already holds this id and len (written there a
+ * lap ago: the line the driver has cached stays valid).
+ */
+static inline void vtio__devq_split_put_used(struct vtio_devq *q, unsigned char *used,
+					     uint32_t slot, uint32_t id, uint32_t len)
+{
+	struct vtio_split_used_elem e;
+	e.id = vtio__w32(q->legacy, id);
+	e.len = vtio__w32(q->legacy, len);
+	uint64_t v;
+	VTIO_MEMCPY(&v, &e, 8);
+	uint64_t *sh = &q->u.split.used_shadow[slot];
+	if (*sh != v) {
+		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot), &e, sizeof(e));
+		*sh = v;
+	}
+}
+#endif
+
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 
 #if VTIO_CONFIG_DRIVER
@@ -31,12 +53,9 @@ static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_s
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	/* One segment, direct ring, nothing to map out of line: no calls,
-	 * so no spills. A linear DMA stack adds its offset here. With
-	 * vq->fast nothing reads a shadow descriptor's addr/len/flags
-	 * back (they serve unmap_chain, which needs do_map), so only the
-	 * free-list link is read and no shadow field is written (the
-	 * next link of a free descriptor stays as it is; IN_ORDER does
-	 * not use it). */
+	 * so no spills. A linear DMA stack adds its offset here. The next
+	 * link of a free descriptor stays as it is (IN_ORDER does not use
+	 * it). */
 	const uint16_t mask = s->mask;
 	uint16_t head;
 	if (in_order) {
@@ -47,20 +66,37 @@ static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_s
 		s->free_head = s->shadow[head].next;
 	}
 	/* addr, len, flags; not next: without NEXT the device ignores it
-	 * (SPLIT-DRV-9 / INORD-DRV-1 concern chained descriptors only). */
+	 * (SPLIT-DRV-9 / INORD-DRV-1 concern chained descriptors only). The
+	 * shadow holds what the ring's descriptor holds (every write of the
+	 * table goes through it): when it already says this, nothing is
+	 * written, and the line the device read last time stays valid in its
+	 * cache. The device never writes the table (SPLIT-DRV-14); the driver
+	 * never reads it. */
 	uint32_t len = sg[0].len;
-	unsigned char *dp = vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u;
-	uint64_t waddr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
-	uint32_t wlen = vtio__w32(vq->legacy, len);
-	uint16_t wflags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
-	VTIO_MEMCPY(dp, &waddr, 8);
-	VTIO_MEMCPY(dp + 8, &wlen, 4);
-	VTIO_MEMCPY(dp + 12, &wflags, 2);
-	/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
-	uint16_t h = vtio__w16(vq->legacy, head);
-	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
-			vtio_split_avail_ring_off((uint32_t)s->avail_idx & mask),
-		    &h, 2);
+	uint64_t addr = sg[0].addr + vq->bus_offset;
+	uint16_t flags = w ? VTIO_DESC_F_WRITE : 0u;
+	struct vtio_split_desc *sd = &s->shadow[head];
+	if (sd->addr != addr || sd->len != len || sd->flags != flags) {
+		unsigned char *dp = vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u;
+		uint64_t waddr = vtio__w64(vq->legacy, addr);
+		uint32_t wlen = vtio__w32(vq->legacy, len);
+		uint16_t wflags = vtio__w16(vq->legacy, flags);
+		VTIO_MEMCPY(dp, &waddr, 8);
+		VTIO_MEMCPY(dp + 8, &wlen, 4);
+		VTIO_MEMCPY(dp + 12, &wflags, 2);
+		sd->addr = addr;
+		sd->len = len;
+		sd->flags = flags;
+	}
+	/* SPLIT-DRV-10: head into avail->ring[idx % num] (unless it is there
+	 * already, per the shadow); publish / kick_prepare publishes idx. */
+	uint32_t slot = (uint32_t)s->avail_idx & mask;
+	if (s->avail_shadow[slot] != head) {
+		uint16_t h = vtio__w16(vq->legacy, head);
+		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
+			    2);
+		s->avail_shadow[slot] = head;
+	}
 	/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
 	struct vtio__vq_buf *b = &vq->bufs[head];
 	b->token = token;
@@ -292,11 +328,7 @@ static inline int vtio__devq_split_push_one(struct vtio_devq *q, uint16_t id, ui
 {
 	struct vtio__devq_split *s = &q->u.split;
 	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE]; /* hot: local ring */
-	struct vtio_split_used_elem e;
-	e.id = vtio__w32(q->legacy, id);
-	e.len = vtio__w32(q->legacy, len);
-	VTIO_MEMCPY(used + vtio_split_used_ring_off((uint32_t)s->used_idx & s->mask), &e,
-		    sizeof(e));
+	vtio__devq_split_put_used(q, used, (uint32_t)s->used_idx & s->mask, id, len);
 	/* SPLIT-DEV-5/7: element, write barrier (release), then idx. */
 	s->used_idx++;
 	if (q->dma_barriers)

@@ -22,18 +22,23 @@ int vtio__vq_split_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
 
 size_t vtio__vq_split_state_size(uint32_t num)
 {
-	return (size_t)num * sizeof(struct vtio_split_desc);
+	/* The descriptor shadow, then the avail ring's (16-byte aligned). */
+	return (size_t)num * sizeof(struct vtio_split_desc) + vtio__align16((size_t)num * 2u);
 }
 
 void vtio__vq_split_reset(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio_split_desc *shadow = s->shadow;
+	uint16_t *avail_shadow = s->avail_shadow;
 	/* Buffers added since the last kick_prepare are counted there (see
 	 * vtio__vq_split_pending_added): fold them in before the indexes go. */
 	vq->stats.added += vtio__vq_split_pending_added(vq);
 	VTIO_MEMSET(s, 0, sizeof(*s));
 	s->shadow = shadow;
+	s->avail_shadow = avail_shadow;
+	/* The areas were zeroed (reset_common): so are the shadows. */
+	VTIO_MEMSET(avail_shadow, 0, (size_t)vq->num * 2u);
 	s->mask = (uint16_t)(vq->num - 1u);
 	for (uint32_t i = 0; i < vq->num; i++) {
 		shadow[i].addr = 0;
@@ -47,6 +52,9 @@ int vtio__vq_split_init(struct vtio_vq *vq, void *extra)
 {
 	VTIO_MEMSET(&vq->u.split, 0, sizeof(vq->u.split));
 	vq->u.split.shadow = extra;
+	vq->u.split.avail_shadow =
+	    (uint16_t *)(void *)((unsigned char *)extra +
+				 (size_t)vq->num * sizeof(struct vtio_split_desc));
 	vtio__vq_split_reset(vq);
 	return 0;
 }
@@ -94,6 +102,7 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
 	uint16_t h = vtio__w16(vq->legacy, r->head);
+	s->avail_shadow[slot] = r->head; /* what the ring holds from now on */
 	if (direct || VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq)))
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
 			    2);
