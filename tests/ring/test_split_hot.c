@@ -316,6 +316,163 @@ static void test_split_dev_8_more_avail_hot(void **state)
 	}
 }
 
+/* Descriptor @i of the ring (CPU order). */
+static void ring_desc(const struct fx *f, uint16_t i, uint64_t *addr, uint32_t *len,
+		      uint16_t *flags)
+{
+	const struct vtio_split_desc *d = f->areas.desc;
+	*addr = vtio_le64(d[i].addr);
+	*len = vtio_le32(d[i].len);
+	*flags = vtio_le16(d[i].flags);
+}
+
+/* The device takes and returns up to @n buffers (len 1 each). */
+static unsigned dev_round(struct fx *f, unsigned n)
+{
+	unsigned k = 0;
+	struct vtio_devq_chain c;
+	for (; k < n; k++) {
+		fx_chain_init(f, &c);
+		if (vtio_devq_pop(f->dq, &c) != 0)
+			break;
+		assert_int_equal(vtio_devq_push(f->dq, &c, 1), 0);
+	}
+	return k;
+}
+
+/* Add one buffer, let the device take and return it, reap it. */
+static void round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
+		       uint32_t used_len)
+{
+	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, (void *)7), 0);
+	assert_int_equal(vtio_vq_publish(f->vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(f, &c);
+	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
+	assert_int_equal(vtio_devq_push(f->dq, &c, used_len), 0);
+	uint32_t len;
+	assert_ptr_equal(vtio_vq_get_used(f->vq, &len), (void *)7);
+	assert_int_equal(len, used_len);
+}
+
+/*
+ * SPLIT-DRV-10 with the write-skipping shadows: a one-segment add skips the
+ * descriptor and avail entry the ring already holds, and writes whatever
+ * differs, including after a chain (general path) used the same
+ * descriptors and slots, and after a reset zeroed the ring. On a ring of 2
+ * every lap lands on the same descriptors and slots.
+ */
+static void test_split_drv_10_skip_identical(void **state)
+{
+	(void)state;
+	for (int io = 0; io < 2; io++) {
+		struct fx f;
+		assert_int_equal(
+		    fx_setup(&f, VTIO_LAYOUT_SPLIT, 2, io ? IO_FEATURES : FX_MODERN, NULL), 0);
+		unsigned char *buf = fx_alloc(&f, 256, 16);
+		const unsigned char *avail = f.areas.driver;
+		struct vtio_sg a = vtio_sg_of(buf, 64), b = vtio_sg_of(buf + 64, 32);
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+		for (int lap = 0; lap < 3; lap++) {
+			round_trip(&f, &a, 0, 1, 5); /* descriptor 0 (free list / ring order) */
+			round_trip(&f, &a, 0, 1, 6);
+		}
+		/* The same slot and descriptor, another buffer: written. */
+		round_trip(&f, &b, 1, 0, 0);
+		uint16_t at = 0; /* both orders hand out descriptor 0 again here */
+		ring_desc(&f, at, &addr, &len, &flags);
+		assert_int_equal(addr, fx_addr(buf + 64));
+		assert_int_equal(len, 32);
+		assert_int_equal(flags, 0);
+		/* A two-descriptor chain over descriptors 1 and 0, then the first
+		 * buffer again: the chain's values are replaced. */
+		struct vtio_sg ch[2] = {vtio_sg_of(buf + 128, 16), vtio_sg_of(buf + 160, 24)};
+		round_trip(&f, ch, 1, 1, 24);
+		assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)5), 0);
+		assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)6), 0);
+		assert_int_equal(vtio_vq_publish(f.vq), 0);
+		assert_int_equal(dev_round(&f, 2), 2);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)5);
+		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)6);
+		for (uint16_t i = 0; i < 2; i++) {
+			ring_desc(&f, i, &addr, &len, &flags);
+			assert_int_equal(addr, fx_addr(buf));
+			assert_int_equal(len, 64);
+			assert_int_equal(flags, VTIO_DESC_F_WRITE);
+		}
+		/* Reset zeroes the rings: the next add writes everything again. */
+		vtio_devq_reset(f.dq);
+		assert_int_equal(vtio_vq_reset(f.vq), 0);
+		assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)8), 0);
+		assert_int_equal(vtio_vq_publish(f.vq), 0);
+		ring_desc(&f, 0, &addr, &len, &flags);
+		assert_int_equal(addr, fx_addr(buf));
+		assert_int_equal(len, 64);
+		assert_int_equal(flags, VTIO_DESC_F_WRITE);
+		assert_int_equal(rd16(avail + vtio_split_avail_ring_off(0)), 0);
+		assert_int_equal(rd16(avail + 2), 1);
+		struct vtio_devq_chain c;
+		fx_chain_init(&f, &c);
+		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		assert_int_equal(c.id, 0);
+		assert_int_equal(c.wr_len, 64);
+		fx_teardown(&f);
+	}
+}
+
+/*
+ * SPLIT-DEV-5 with the used-element shadow: a push of the same id and len
+ * to the same slot may skip the write, but never after the used ring was
+ * zeroed by a reset of both sides, after vtio_devq_set_pos(), or when the
+ * length differs; the driver always reads the element of this lap.
+ */
+static void test_split_dev_5_used_shadow(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 2, FX_MODERN, NULL), 0);
+	unsigned char *buf = fx_alloc(&f, 64, 16);
+	struct vtio_sg a = vtio_sg_of(buf, 64);
+	uint32_t id, len;
+	for (int lap = 0; lap < 3; lap++) {
+		round_trip(&f, &a, 0, 1, 9);
+		round_trip(&f, &a, 0, 1, 9);
+	}
+	round_trip(&f, &a, 0, 1, 10); /* slot 0, another length */
+	used_elem(&f, 0, &id, &len);
+	assert_int_equal(len, 10);
+	round_trip(&f, &a, 0, 1, 9);
+	/* Reset both sides (the driver zeroes the used ring). */
+	vtio_devq_reset(f.dq);
+	assert_int_equal(vtio_vq_reset(f.vq), 0);
+	used_elem(&f, 0, &id, &len);
+	assert_int_equal(len, 0);
+	round_trip(&f, &a, 0, 1, 10);
+	used_elem(&f, 0, &id, &len);
+	assert_int_equal(id, 0);
+	assert_int_equal(len, 10);
+	/* set_pos: the contents at the new position are unknown to the device. */
+	round_trip(&f, &a, 0, 1, 10); /* slot 1 holds (0 or 1, 10) */
+	memset((unsigned char *)f.areas.device + vtio_split_used_ring_off(0), 0, 16);
+	struct vtio_devq_pos pos;
+	vtio_devq_get_pos(f.dq, &pos);
+	assert_int_equal(vtio_devq_set_pos(f.dq, &pos), 0);
+	assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)3), 0);
+	assert_int_equal(vtio_vq_publish(f.vq), 0);
+	struct vtio_devq_chain c;
+	fx_chain_init(&f, &c);
+	assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 10), 0);
+	used_elem(&f, 0, &id, &len);
+	assert_int_equal(id, c.id);
+	assert_int_equal(len, 10);
+	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)3);
+	assert_int_equal(len, 10);
+	fx_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +481,8 @@ int main(void)
 	    cmocka_unit_test(test_inord_drv_3_hot_hostile),
 	    cmocka_unit_test(test_split_drv_12_publish_hot),
 	    cmocka_unit_test(test_split_dev_8_more_avail_hot),
+	    cmocka_unit_test(test_split_drv_10_skip_identical),
+	    cmocka_unit_test(test_split_dev_5_used_shadow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
