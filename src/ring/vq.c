@@ -421,8 +421,10 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot))
 		return vtio__vq_split_used_hot(vq, len);
-	if (VTIO_CONFIG_IN_ORDER && vq->hot_io)
+#if VTIO_CONFIG_IN_ORDER
+	if (vq->hot_io)
 		return vtio__vq_split_get_used_io(vq, len); /* out of line: keeps this one lean */
+#endif
 #endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
