@@ -14,6 +14,8 @@
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
 
+#include "fuzz_common.h"
+
 #define NSLOT  16
 #define NALLOC 4
 #define NPAGES 64
@@ -51,12 +53,6 @@ static unsigned next16(struct in *in)
 {
 	return next8(in) | (next8(in) << 8);
 }
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 /* Live coherent allocations (their IOVA pages are mapped read/write). */
 static struct {

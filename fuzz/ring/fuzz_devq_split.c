@@ -28,6 +28,8 @@
 
 #include "vtio/devq.h"
 
+#include "fuzz_common.h"
+
 #define BASE	  0x1000ull
 #define VIEW_SIZE 0x3000u
 #define DESC_OFF  0x0000u /* 16 * 128 = 0x800 */
@@ -45,81 +47,8 @@
 
 #define IOV_BIG 4096u
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-struct ops_ctx {
-	unsigned char *mem;
-};
-
-static int in_view(uint64_t addr, uint64_t len)
-{
-	return addr >= BASE && len <= VIEW_SIZE && addr - BASE <= VIEW_SIZE - len;
-}
-
-static int ops_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct ops_ctx *o = ctx;
-	if (!in_view(addr, len))
-		return VTIO_EFAULT;
-	memcpy(dst, o->mem + (addr - BASE), len);
-	return 0;
-}
-
-static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct ops_ctx *o = ctx;
-	if (!in_view(addr, len))
-		return VTIO_EFAULT;
-	memcpy(o->mem + (addr - BASE), src, len);
-	return 0;
-}
-
-static const struct vtio_mem_ops fz_ops = {ops_read, ops_write, NULL};
-
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)ctx;
-	(void)data;
-	return 0;
-}
-
 static struct vtio_iov rd[IOV_BIG], wr[IOV_BIG];
 static unsigned char scratch[VIEW_SIZE];
-
-static void check_iovs(const struct vtio_iov *v, unsigned n, const unsigned char *mem, int ops,
-		       uint64_t total)
-{
-	uint64_t sum = 0;
-	for (unsigned i = 0; i < n; i++) {
-		sum += v[i].len;
-		if (ops) {
-			/* Accessor-only view: no pointers; addresses are checked at access. */
-			CHECK(v[i].ptr == NULL);
-			continue;
-		}
-		CHECK(in_view(v[i].addr, v[i].len));
-		if (v[i].ptr != NULL) {
-			const unsigned char *p = v[i].ptr;
-			CHECK(p >= mem && p <= mem + VIEW_SIZE);
-			CHECK(v[i].len <= (size_t)(mem + VIEW_SIZE - p));
-			CHECK((uint64_t)(p - mem) == v[i].addr - BASE);
-		}
-	}
-	CHECK(sum == total);
-}
-
-static void pop_caps(struct vtio_devq_chain *c, unsigned rd_max, unsigned wr_max)
-{
-	memset(c, 0, sizeof(*c));
-	c->rd = rd;
-	c->rd_max = rd_max;
-	c->wr = wr;
-	c->wr_max = wr_max;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -137,98 +66,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned char *mem = malloc(VIEW_SIZE);
 	unsigned char *snap = malloc(VIEW_SIZE);
 	CHECK(mem && snap);
-	memset(mem, 0, VIEW_SIZE);
-	size_t take = size < IMAGE_LEN ? size : IMAGE_LEN;
+	struct fuzz_view fv = {BASE, VIEW_SIZE, mem};
 	/* Image layout in the input: desc table, avail ring, indirect area. */
-	for (size_t i = 0; i < take; i++) {
-		size_t off = i < IMG_DESC		? DESC_OFF + i
-			     : i < IMG_DESC + IMG_AVAIL ? AVAIL_OFF + (i - IMG_DESC)
-							: ITAB_OFF + (i - IMG_DESC - IMG_AVAIL);
-		mem[off] = data[i];
-	}
-	for (size_t i = 0; i < 0x1000u; i++)
-		mem[DATA_OFF + i] = (unsigned char)(i * 7u);
+	static const size_t part_off[3] = {DESC_OFF, AVAIL_OFF, ITAB_OFF};
+	static const size_t part_len[3] = {IMG_DESC, IMG_AVAIL, ITAB_LEN};
+	size_t take = fuzz_load_image(&fv, snap, data, size, part_off, part_len, DATA_OFF);
 	data += take;
 	size -= take;
-	memcpy(snap, mem, VIEW_SIZE);
 
 	struct vtio_mem view;
-	struct vtio_mem_region reg = {BASE, VIEW_SIZE, mem, VTIO_MEM_RW};
-	struct ops_ctx oc = {mem};
-	if (ops) {
-		CHECK(vtio_mem_init(&view, NULL, 0) == 0);
-		CHECK(vtio_mem_set_ops(&view, &fz_ops, &oc) == 0);
-	} else {
-		CHECK(vtio_mem_init(&view, &reg, 1) == 0);
-	}
-	struct vtio_devq_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = VTIO_LAYOUT_SPLIT;
-	cfg.num = num;
+	struct vtio_mem_region reg;
+	fuzz_view_init(&view, &reg, &fv, ops);
+	uint64_t features = 0;
 	if (!(cfgb & 0x08))
-		cfg.features |= VTIO_FEATURE(VTIO_F_VERSION_1);
+		features |= VTIO_FEATURE(VTIO_F_VERSION_1);
 	if (cfgb & 0x20)
-		cfg.features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
+		features |= VTIO_FEATURE(VTIO_F_EVENT_IDX);
 	if (!(cfgb & 0x80))
-		cfg.features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
-	cfg.max_indirect = (cfgb & 0x40) ? num : 0;
-	cfg.desc_addr = BASE + DESC_OFF;
-	cfg.driver_addr = BASE + AVAIL_OFF;
-	cfg.device_addr = BASE + USED_OFF;
-	cfg.mem = &view;
-	cfg.notify = notify_cb;
+		features |= VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
 	static _Alignas(16) unsigned char state[1 << 16];
-	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
-	CHECK(ssz > 0 && ssz <= sizeof(state));
-	struct vtio_devq *q;
-	CHECK(vtio_devq_init(&q, state, ssz, &cfg) == 0);
+	static const uint64_t addr[3] = {BASE + DESC_OFF, BASE + AVAIL_OFF, BASE + USED_OFF};
+	struct vtio_devq *q = fuzz_devq_make(state, sizeof(state), VTIO_LAYOUT_SPLIT, num, features,
+					     (cfgb & 0x40) ? num : 0, addr, &view);
 
 	const size_t used_lo = USED_OFF, used_hi = USED_OFF + vtio_split_used_size(num);
 	size_t patch = 0;
 	unsigned popped_since_patch = 0;
 	for (unsigned iter = 0; iter < 4 * num + 64; iter++) {
 		struct vtio_devq_chain c;
-		pop_caps(&c, rd_cap, wr_cap);
-		int rc = vtio_devq_pop(q, &c);
-		if (rc == VTIO_ENOBUFS) {
-			CHECK(!vtio_devq_is_broken(q));
-			pop_caps(&c, IOV_BIG, IOV_BIG);
-			rc = vtio_devq_pop(q, &c);
-			CHECK(rc != VTIO_ENOBUFS);
-		}
+		int rc = fuzz_devq_pop_caps(q, &c, rd, rd_cap, wr, wr_cap, IOV_BIG);
 		if (rc == 0) {
 			/* SPLIT-DEV-8: no more than num chains per avail idx reading. */
 			CHECK(++popped_since_patch <= num);
 			CHECK(c.id < num);
-			CHECK(c.rd_len + c.wr_len <= ((uint64_t)1 << 32));
-			unsigned rn = c.rd_num < c.rd_max ? c.rd_num : c.rd_max;
-			unsigned wn = c.wr_num < c.wr_max ? c.wr_num : c.wr_max;
-			CHECK(rn == c.rd_num && wn == c.wr_num);
-			check_iovs(c.rd, rn, mem, ops, c.rd_len);
-			check_iovs(c.wr, wn, mem, ops, c.wr_len);
-			/* Read the readable part through the queue (copy path). */
-			size_t want =
-			    c.rd_len < sizeof(scratch) ? (size_t)c.rd_len : sizeof(scratch);
-			int64_t got = vtio_devq_read(q, &c, 0, scratch, want);
-			CHECK(got <= (int64_t)want);
-			if (!ops)
-				CHECK(got == (int64_t)want);
+			fuzz_devq_check_chain(q, &c, &fv, ops, scratch, sizeof(scratch));
 			uint32_t len = c.wr_len < 16 ? (uint32_t)c.wr_len : 16u;
-			if (!ops && wn > 0) {
-				/* Write through the queue (the driver may have pointed a
-				 * writable piece at its own rings) and mirror it in the
-				 * snapshot, piece by piece as the device writes. */
-				size_t n = c.wr_len < 512 ? (size_t)c.wr_len : 512u;
-				memset(scratch, (int)(0x40u + (iter & 0x3fu)), n);
-				CHECK(vtio_devq_write(q, &c, 0, scratch, n) == (int64_t)n);
-				size_t left = n;
-				for (unsigned i = 0; i < wn && left > 0; i++) {
-					size_t l = c.wr[i].len < left ? c.wr[i].len : left;
-					memcpy(snap + (c.wr[i].addr - BASE), scratch, l);
-					left -= l;
-				}
-				len = (uint32_t)n;
-			}
+			if (!ops && c.wr_num > 0)
+				len =
+				    fuzz_devq_write_mirror(q, &c, &fv, snap, scratch,
+							   (unsigned char)(0x40u + (iter & 0x3fu)));
 			if (iter & 1) {
 				struct vtio_devq_done u = {vtio_devq_handle_of(&c), len};
 				CHECK(vtio_devq_push_batch(q, &u, 1) == 0);
@@ -241,13 +117,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == VTIO_EAGAIN) {
 			CHECK(!vtio_devq_is_broken(q));
 			CHECK(!vtio_devq_more_avail(q));
-			if (size - patch < 3)
-				break;
 			/* The driver writes more: apply one patch (never to the used ring). */
-			size_t off =
-			    ((size_t)data[patch] | (size_t)data[patch + 1] << 8) % VIEW_SIZE;
-			uint8_t val = data[patch + 2];
-			patch += 3;
+			size_t off;
+			uint8_t val;
+			if (!fuzz_next_patch(data, size, &patch, VIEW_SIZE, &off, &val))
+				break;
 			if (off >= used_lo && off < used_hi)
 				off = AVAIL_OFF + 2 + (off & 1u); /* steer it to avail idx */
 			mem[off] = val;
@@ -257,14 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(void)vtio_devq_enable_notify(q);
 			continue;
 		}
-		/* A protocol violation: specific error once, broken, EIO after.
-		 * VTIO_EIO first is possible when the violation was found by a
-		 * call that returns no error (enable_notify, more_avail). */
-		CHECK(rc < 0);
-		CHECK(vtio_devq_is_broken(q));
-		CHECK(vtio_devq_broken_reason(q) != NULL);
-		pop_caps(&c, IOV_BIG, IOV_BIG);
-		CHECK(vtio_devq_pop(q, &c) == VTIO_EIO);
+		fuzz_devq_check_broken(q, rc, rd, wr, IOV_BIG);
 		break;
 	}
 	/* SPLIT-DEV-2/4: nothing else was written (the snapshot mirrors the

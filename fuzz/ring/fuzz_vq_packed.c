@@ -34,11 +34,7 @@
 #include "vtio/vq.h"
 #include "vtio/dma.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz_common.h"
 
 #define MAXT 256u /* tokens per run */
 
@@ -99,13 +95,6 @@ static const struct vtio_dma_ops flaky_ops = {
 static struct vtio_dma_layer flaky_layer;
 static struct vtio_dma_dev flaky_dev;
 #endif
-
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)ctx;
-	(void)data;
-	return 0;
-}
 
 static void put_used(unsigned char *desc, uint32_t slot, uint16_t id, uint32_t len, uint16_t flags)
 {
@@ -168,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.areas.desc_addr = (uintptr_t)desc;
 	cfg.areas.driver_addr = (uintptr_t)drv;
 	cfg.areas.device_addr = (uintptr_t)dev;
-	cfg.notify = notify_cb;
+	cfg.notify = fuzz_notify_nop;
 	nmap = mapcalls = fail_every = 0;
 #if VTIO_CONFIG_DMA
 	if (c2 & 16) {

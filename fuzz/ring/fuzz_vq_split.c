@@ -24,11 +24,7 @@
 
 #include "vtio/vq.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz_common.h"
 
 #define MAXTOK 512u
 #define SEGMAX 4u
@@ -53,13 +49,6 @@ struct fz {
 };
 
 static unsigned char bufmem[SEGMAX][256];
-
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)ctx;
-	(void)data;
-	return 0;
-}
 
 static uint16_t rd16(const unsigned char *p)
 {
@@ -138,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.areas.desc_addr = 0x100000;
 	cfg.areas.driver_addr = 0x200000;
 	cfg.areas.device_addr = 0x300000;
-	cfg.notify = notify_cb;
+	cfg.notify = fuzz_notify_nop;
 	static _Alignas(16) unsigned char state[1 << 17];
 	size_t ssz =
 	    vtio_vq_state_size(VTIO_LAYOUT_SPLIT, f.num, cfg.indirect_tables, cfg.indirect_max);

@@ -17,7 +17,7 @@
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 
-#include "fuzz_input.h"
+#include "fuzz_common.h"
 
 #define ARENA 65536u
 #define NQ    2u
@@ -26,12 +26,6 @@
 static _Alignas(4096) unsigned char arena[ARENA];
 static _Alignas(16) unsigned char storage[1u << 16];
 static unsigned char config[64];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static struct vtio_loopback lb;
 static uint64_t offered;
@@ -43,24 +37,7 @@ static void serve(uint16_t i, uint32_t budget)
 	if (!q || depth > 2)
 		return;
 	depth++;
-	for (unsigned k = 0; k < 4; k++) {
-		struct vtio_iov rd[8], wr[8];
-		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 8;
-		c.wr = wr;
-		c.wr_max = 8;
-		if (vtio_devq_pop(q, &c) != 0)
-			break;
-		unsigned char tmp[64];
-		(void)vtio_devq_read(q, &c, 0, tmp, sizeof(tmp));
-		memset(tmp, 0xa5, sizeof(tmp));
-		int64_t w = vtio_devq_write(q, &c, 0, tmp, sizeof(tmp));
-		uint32_t len = w > 0 ? (uint32_t)w : 0;
-		(void)vtio_devq_push(q, &c, budget % 2 ? len : (uint32_t)c.wr_len + (budget & 1u));
-	}
-	(void)vtio_devq_kick(q);
+	fuzz_devq_serve(q, 0xa5, budget & 1u, 0);
 	depth--;
 }
 
@@ -92,14 +69,6 @@ static void check_invariants(void)
 	}
 	if (s == 0)
 		CHECK(vtio_loopback_features(&lb) == 0);
-}
-
-static uint64_t addr(struct input *in)
-{
-	uint8_t k = u8(in);
-	if (k == 0xff)
-		return u64(in); /* anywhere */
-	return (uint64_t)(uintptr_t)arena + (u16(in) & ~(uint16_t)(k & 1 ? 0 : 15));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -145,9 +114,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2: {
 			struct vtio_transport_queue r;
 			r.num = u16(&in) % (QMAX * 2);
-			r.desc_addr = addr(&in);
-			r.driver_addr = addr(&in);
-			r.device_addr = addr(&in);
+			r.desc_addr = fuzz_arena_addr(&in, arena);
+			r.driver_addr = fuzz_arena_addr(&in, arena);
+			r.device_addr = fuzz_arena_addr(&in, arena);
 			(void)t->fn.queue_setup(t, idx, &r);
 			break;
 		}
@@ -173,13 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)t->fn.config_write(t, off, b, len);
 			break;
 		}
-		case 8: {
-			uint16_t off = u16(&in);
-			uint8_t len = u8(&in);
-			for (unsigned k = 0; k < len && off + k < ARENA; k++)
-				arena[off + k] = u8(&in);
+		case 8:
+			fuzz_arena_poke(&in, arena, ARENA);
 			break;
-		}
 		case 9:
 			serve(idx, u32(&in));
 			break;
@@ -206,26 +171,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (uint16_t i = 0; i < NQ; i++)
 				CHECK(vtio_loopback_devq(&lb, i) == NULL);
 			break;
-		case 15: {
-			/* A descriptor whose buffer address is inside the arena
-			 * (split or packed layout), so seeds need no absolute addresses. */
-			uint16_t off = u16(&in);
-			uint8_t packed = u8(&in) & 1;
-			uint64_t a = (uint64_t)(uintptr_t)arena + u16(&in);
-			uint32_t len = u16(&in);
-			uint16_t f = u16(&in), x = u16(&in);
-			if ((size_t)off + 16 > ARENA)
-				break;
-			unsigned char *d = arena + off;
-			uint64_t le_a = vtio_le64(a);
-			uint32_t le_l = vtio_le32(len);
-			uint16_t w1 = vtio_le16(packed ? x : f), w2 = vtio_le16(packed ? f : x);
-			memcpy(d, &le_a, 8);
-			memcpy(d + 8, &le_l, 4);
-			memcpy(d + 12, &w1, 2);
-			memcpy(d + 14, &w2, 2);
+		case 15:
+			fuzz_arena_desc(&in, arena, ARENA); /* a descriptor inside the arena */
 			break;
-		}
 		default:
 			(void)vtio_transport_notify(t, idx);
 			break;

@@ -21,13 +21,7 @@
 
 #include "vtio/transport/mmio_dev.h"
 
-#include "fuzz_input.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz_common.h"
 
 #define ARENA 65536u
 #define NQ    3u
@@ -63,24 +57,7 @@ static void serve(uint16_t i, uint32_t budget)
 	if (!q || depth > 2)
 		return;
 	depth++;
-	for (unsigned k = 0; k < 4; k++) {
-		struct vtio_iov rd[8], wr[8];
-		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 8;
-		c.wr = wr;
-		c.wr_max = 8;
-		if (vtio_devq_pop(q, &c) != 0)
-			break;
-		unsigned char tmp[64];
-		(void)vtio_devq_read(q, &c, 0, tmp, sizeof(tmp));
-		memset(tmp, 0x5a, sizeof(tmp));
-		int64_t w = vtio_devq_write(q, &c, 0, tmp, sizeof(tmp));
-		uint32_t len = w > 0 ? (uint32_t)w : 0;
-		(void)vtio_devq_push(q, &c, budget & 1u ? len : (uint32_t)c.wr_len + 1u);
-	}
-	(void)vtio_devq_kick(q);
+	fuzz_devq_serve(q, 0x5a, budget & 1u, 1);
 	(void)vtio_dev_check_queue(&dev, i);
 	depth--;
 }
@@ -262,13 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 7: /* raw driver memory (ring contents) */
-		{
-			uint16_t off = u16(&in);
-			uint8_t len = u8(&in);
-			for (unsigned i = 0; i < len && off + i < ARENA; i++)
-				arena[off + i] = u8(&in);
+			fuzz_arena_poke(&in, arena, ARENA);
 			break;
-		}
 		case 8: /* kick */
 			(void)vtio_mmio_dev_write(&md, VTIO_MMIO_QUEUE_NOTIFY, 4,
 						  u8(&in) & 1u ? u32(&in) : u8(&in) % (NQ + 1));

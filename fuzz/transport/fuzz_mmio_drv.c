@@ -26,11 +26,7 @@
 #include "vtio/transport.h"
 #include "vtio/transport/mmio.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz_common.h"
 
 #define WINDOW 0x180u
 #define NQ     2u

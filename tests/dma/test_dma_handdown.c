@@ -19,6 +19,8 @@
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
 #include "vtio/bounce.h"
+#include "tc_util.h"
+#include "ring_layouts.h"
 
 #if VTIO_CONFIG_BOUNCE
 
@@ -47,26 +49,11 @@ static int to_bus(void *ctx, const void *cpu, size_t len, uint64_t *bus)
 	return 0;
 }
 
-static int nop(void *ctx, uint32_t d)
-{
-	(void)ctx;
-	(void)d;
-	return 0;
-}
-
 static void test_window_hands_down_to_bounce_layer_under_queue(void **state)
 {
 	(void)state;
-	static const enum vtio_layout layouts[] = {
-#if VTIO_CONFIG_SPLIT
-		VTIO_LAYOUT_SPLIT,
-#endif
-#if VTIO_CONFIG_PACKED
-		VTIO_LAYOUT_PACKED,
-#endif
-	};
-	for (size_t li = 0; li < sizeof(layouts) / sizeof(layouts[0]); li++) {
-		enum vtio_layout layout = layouts[li];
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
+		enum vtio_layout layout = fx_layouts[li].layout;
 		/* Pool and set. */
 		struct vtio_bounce_pool_config pc;
 		memset(&pc, 0, sizeof(pc));
@@ -125,7 +112,7 @@ static void test_window_hands_down_to_bounce_layer_under_queue(void **state)
 		vc.num = NUM;
 		vc.features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM);
 		assert_int_equal(vtio_vq_areas_in(layout, NUM, 64, ring, ring_bus, &vc.areas), 0);
-		vc.notify = nop;
+		vc.notify = tc_notify_nop;
 		vc.dma = &dev;
 		size_t st = vtio_vq_state_size(layout, NUM, 0, 0);
 		void *vst = aligned_alloc(64, (st + 63) & ~(size_t)63);
@@ -140,7 +127,7 @@ static void test_window_hands_down_to_bounce_layer_under_queue(void **state)
 		qc.driver_addr = vc.areas.driver_addr;
 		qc.device_addr = vc.areas.device_addr;
 		qc.mem = &view;
-		qc.notify = nop;
+		qc.notify = tc_notify_nop;
 		size_t dst = vtio_devq_state_size(layout, NUM);
 		void *dstate = aligned_alloc(64, (dst + 63) & ~(size_t)63);
 		struct vtio_devq *dq;
@@ -163,11 +150,7 @@ static void test_window_hands_down_to_bounce_layer_under_queue(void **state)
 			vtio_vq_kick(vq);
 			struct vtio_iov rd[4], wr[4];
 			struct vtio_devq_chain c;
-			memset(&c, 0, sizeof(c));
-			c.rd = rd;
-			c.rd_max = 4;
-			c.wr = wr;
-			c.wr_max = 4;
+			tc_chain_init(&c, rd, 4, wr, 4);
 			assert_int_equal(vtio_devq_pop(dq, &c), 0);
 			unsigned char got[200], reply[100];
 			assert_int_equal(vtio_devq_read(dq, &c, 0, got, 200), 200);

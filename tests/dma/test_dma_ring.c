@@ -30,16 +30,8 @@
 #include "vtio/dma_layers.h"
 #include "vtio/mem.h"
 #include "dma_test_layers.h"
-
-static const enum vtio_layout layouts[] = {
-#if VTIO_CONFIG_SPLIT
-    VTIO_LAYOUT_SPLIT,
-#endif
-#if VTIO_CONFIG_PACKED
-    VTIO_LAYOUT_PACKED,
-#endif
-};
-#define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
+#include "ring_layouts.h"
+#include "tc_util.h"
 
 #define NUM	   8
 #define ARENA	   (256 * 1024)
@@ -147,11 +139,7 @@ static void rt_teardown(struct rt *r, struct vtio_dma_dev *dma)
 
 static void chain_init(struct rt *r, struct vtio_devq_chain *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->rd = r->rd;
-	c->rd_max = 16;
-	c->wr = r->wr;
-	c->wr_max = 16;
+	tc_chain_init(c, r->rd, 16, r->wr, 16);
 }
 
 /* One full round trip: 3 readable segments carrying a pattern, 2 writable
@@ -197,7 +185,7 @@ static void test_flaky_kth_map_every_k_debug_clean(void **state)
 	struct vtio_mem hostmem;
 	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
 
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		for (int ind = 0; ind < 2; ind++) {
 			/* Maps per add: 5 segments, plus the table when indirect. */
 			unsigned nmaps = 5 + (unsigned)ind;
@@ -223,8 +211,8 @@ static void test_flaky_kth_map_every_k_debug_clean(void **state)
 				struct rt r;
 				uint64_t feat =
 				    MODERN | (ind ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
-				assert_int_equal(rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0,
-							  &dev, &dview.view),
+				assert_int_equal(rt_setup(&r, fx_layouts[li].layout, feat,
+							  ind ? 2 : 0, 0, &dev, &dview.view),
 						 0);
 				size_t base_live = vtio_dma_debug_live(&dbg); /* the ring */
 				assert_int_equal(base_live, 1);
@@ -276,7 +264,7 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
 	struct vtio_mem hostmem;
 	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		struct vtio_dma_direct direct;
 		struct vtio_dma_debug dbg;
 		struct vtio_dma_debug_mem dview;
@@ -290,7 +278,8 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 		assert_int_equal(vtio_dma_dev_build(&dev), 0);
 		assert_int_equal(vtio_dma_debug_mem_init(&dview, &dbg, &hostmem), 0);
 		struct rt r;
-		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, 0, &dev, &dview.view), 0);
+		assert_int_equal(
+		    rt_setup(&r, fx_layouts[li].layout, MODERN, 0, 0, &dev, &dview.view), 0);
 
 		struct vtio_sg sg[2] = {vtio_sg_of(bufs, 16), vtio_sg_of(bufs + 16, 16)};
 		assert_int_equal(vtio_vq_add(r.vq, sg, 1, 1, (void *)1), 0);
@@ -316,47 +305,60 @@ static void test_debug_view_catches_device_use_after_unmap(void **state)
 #define IOVA_BASE 0x40000000ull
 #define IOPAGES	  256
 
+/* A queue's DMA stack with an IOMMU over the direct arena, and the device's
+ * IOVA view over host memory. */
+struct iommu_env {
+	uint64_t pt[IOPAGES];
+	struct vtio_mem_region reg;
+	struct vtio_mem hostmem;
+	struct vtio_dma_direct direct;
+	struct vtio_dma_iommu mmu;
+	struct vtio_dma_iommu_mem iview;
+	struct vtio_dma_dev dev;
+};
+
+static void iommu_env_init(struct iommu_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->reg =
+	    (struct vtio_mem_region){(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
+	assert_int_equal(vtio_mem_init(&e->hostmem, &e->reg, 1), 0);
+	struct vtio_dma_iommu_config mc;
+	memset(&mc, 0, sizeof(mc));
+	mc.iova_base = IOVA_BASE;
+	mc.npages = IOPAGES;
+	mc.table = e->pt;
+	direct_arena(&e->direct, VTIO_DMA_DIRECT_IDENTITY, 0);
+	assert_int_equal(vtio_dma_iommu_init(&e->mmu, &mc), 0);
+	vtio_dma_dev_init(&e->dev);
+	assert_int_equal(vtio_dma_dev_push(&e->dev, &e->direct.layer), 0);
+	assert_int_equal(vtio_dma_dev_push(&e->dev, &e->mmu.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&e->dev), 0);
+	/* The device sees IOVAs only; below them, host memory. */
+	assert_int_equal(vtio_dma_iommu_mem_init(&e->iview, &e->mmu, &e->hostmem), 0);
+}
+
 static void test_iommu_round_trip_and_fault(void **state)
 {
 	(void)state;
-	static uint64_t pt[IOPAGES];
-	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
-	struct vtio_mem hostmem;
-	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
-
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		for (int ind = 0; ind < 2; ind++) {
-			struct vtio_dma_direct direct;
-			struct vtio_dma_iommu mmu;
-			struct vtio_dma_iommu_mem iview;
-			struct vtio_dma_dev dev;
-			struct vtio_dma_iommu_config mc;
-			memset(&mc, 0, sizeof(mc));
-			mc.iova_base = IOVA_BASE;
-			mc.npages = IOPAGES;
-			mc.table = pt;
-			direct_arena(&direct, VTIO_DMA_DIRECT_IDENTITY, 0);
-			assert_int_equal(vtio_dma_iommu_init(&mmu, &mc), 0);
-			vtio_dma_dev_init(&dev);
-			assert_int_equal(vtio_dma_dev_push(&dev, &direct.layer), 0);
-			assert_int_equal(vtio_dma_dev_push(&dev, &mmu.layer), 0);
-			assert_int_equal(vtio_dma_dev_build(&dev), 0);
-			/* The device sees IOVAs only; below them, host memory. */
-			assert_int_equal(vtio_dma_iommu_mem_init(&iview, &mmu, &hostmem), 0);
-
+			static struct iommu_env e;
+			iommu_env_init(&e);
 			struct rt r;
 			uint64_t feat = MODERN | (ind ? VTIO_FEATURE(VTIO_F_INDIRECT_DESC) : 0);
-			assert_int_equal(
-			    rt_setup(&r, layouts[li], feat, ind ? 2 : 0, 0, &dev, &iview.view), 0);
+			assert_int_equal(rt_setup(&r, fx_layouts[li].layout, feat, ind ? 2 : 0, 0,
+						  &e.dev, &e.iview.view),
+					 0);
 			/* Ring areas are IOVAs. */
 			assert_true(r.ring_bus >= IOVA_BASE &&
 				    r.ring_bus < IOVA_BASE + IOPAGES * 4096ull);
-			size_t ring_pages = vtio_dma_iommu_pages_used(&mmu);
+			size_t ring_pages = vtio_dma_iommu_pages_used(&e.mmu);
 			for (unsigned i = 0; i < 3 * NUM; i++)
 				round_trip(&r, bufs + 1024 * (i % 4), (void *)(uintptr_t)(i + 1),
 					   i);
-			assert_int_equal(mmu.faults, 0);
-			assert_int_equal(vtio_dma_iommu_pages_used(&mmu), ring_pages);
+			assert_int_equal(e.mmu.faults, 0);
+			assert_int_equal(vtio_dma_iommu_pages_used(&e.mmu), ring_pages);
 
 			/* The device keeps an IOVA of a returned buffer and uses it: fault. */
 			struct vtio_sg sg[2] = {vtio_sg_of(bufs, 16), vtio_sg_of(bufs + 16, 16)};
@@ -369,24 +371,24 @@ static void test_iommu_round_trip_and_fault(void **state)
 			assert_true(stale >= IOVA_BASE);
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)9);
-			assert_int_equal(vtio_mem_write(&iview.view, stale, "x", 1), VTIO_EFAULT);
-			assert_int_equal(mmu.faults, 1);
-			assert_int_equal(mmu.last.iova, stale);
-			assert_int_equal(mmu.last.err, VTIO_EFAULT);
+			assert_int_equal(vtio_mem_write(&e.iview.view, stale, "x", 1), VTIO_EFAULT);
+			assert_int_equal(e.mmu.faults, 1);
+			assert_int_equal(e.mmu.last.iova, stale);
+			assert_int_equal(e.mmu.last.err, VTIO_EFAULT);
 			/* And a write into a device-readable buffer is refused too. */
 			assert_int_equal(vtio_vq_add(r.vq, sg, 1, 1, (void *)10), 0);
 			vtio_vq_kick(r.vq);
 			chain_init(&r, &c);
 			assert_int_equal(vtio_devq_pop(r.dq, &c), 0);
-			assert_int_equal(vtio_mem_write(&iview.view, c.rd[0].addr, "x", 1),
+			assert_int_equal(vtio_mem_write(&e.iview.view, c.rd[0].addr, "x", 1),
 					 VTIO_EACCES);
-			assert_int_equal(mmu.faults, 2);
+			assert_int_equal(e.mmu.faults, 2);
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)10);
 
-			rt_teardown(&r, &dev);
-			assert_int_equal(vtio_dma_iommu_pages_used(&mmu), 0);
-			assert_int_equal(vtio_dma_direct_arena_in_use(&direct), 0);
+			rt_teardown(&r, &e.dev);
+			assert_int_equal(vtio_dma_iommu_pages_used(&e.mmu), 0);
+			assert_int_equal(vtio_dma_direct_arena_in_use(&e.direct), 0);
 		}
 	}
 }
@@ -396,35 +398,17 @@ static void test_iommu_round_trip_and_fault(void **state)
 static void test_iommu_premapped_unmapped_iova_faults(void **state)
 {
 	(void)state;
-	static uint64_t pt[IOPAGES];
-	struct vtio_mem_region reg = {(uint64_t)(uintptr_t)host, sizeof(host), host, VTIO_MEM_RW};
-	struct vtio_mem hostmem;
-	assert_int_equal(vtio_mem_init(&hostmem, &reg, 1), 0);
-	for (size_t li = 0; li < NLAYOUTS; li++) {
-		struct vtio_dma_direct direct;
-		struct vtio_dma_iommu mmu;
-		struct vtio_dma_iommu_mem iview;
-		struct vtio_dma_dev dev;
-		struct vtio_dma_iommu_config mc;
-		memset(&mc, 0, sizeof(mc));
-		mc.iova_base = IOVA_BASE;
-		mc.npages = IOPAGES;
-		mc.table = pt;
-		direct_arena(&direct, VTIO_DMA_DIRECT_IDENTITY, 0);
-		assert_int_equal(vtio_dma_iommu_init(&mmu, &mc), 0);
-		vtio_dma_dev_init(&dev);
-		assert_int_equal(vtio_dma_dev_push(&dev, &direct.layer), 0);
-		assert_int_equal(vtio_dma_dev_push(&dev, &mmu.layer), 0);
-		assert_int_equal(vtio_dma_dev_build(&dev), 0);
-		assert_int_equal(vtio_dma_iommu_mem_init(&iview, &mmu, &hostmem), 0);
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
+		static struct iommu_env e;
+		iommu_env_init(&e);
 		struct rt r;
-		assert_int_equal(
-		    rt_setup(&r, layouts[li], MODERN, 0, VTIO_VQ_F_PREMAPPED, &dev, &iview.view),
-		    0);
+		assert_int_equal(rt_setup(&r, fx_layouts[li].layout, MODERN, 0, VTIO_VQ_F_PREMAPPED,
+					  &e.dev, &e.iview.view),
+				 0);
 
 		uint64_t iova;
 		memcpy(bufs, "premapped", 9);
-		assert_int_equal(vtio_dma_map(&dev, bufs, 9, VTIO_DMA_TO_DEVICE, 0, &iova), 0);
+		assert_int_equal(vtio_dma_map(&e.dev, bufs, 9, VTIO_DMA_TO_DEVICE, 0, &iova), 0);
 		struct vtio_sg sg[1] = {{iova, 9}};
 		assert_int_equal(vtio_vq_add(r.vq, sg, 1, 0, (void *)1), 0);
 		vtio_vq_kick(r.vq);
@@ -436,7 +420,7 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 		assert_memory_equal(got, "premapped", 9);
 		assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)1);
-		assert_int_equal(vtio_dma_unmap(&dev, iova, 9, VTIO_DMA_TO_DEVICE, 0), 0);
+		assert_int_equal(vtio_dma_unmap(&e.dev, iova, 9, VTIO_DMA_TO_DEVICE, 0), 0);
 
 		/* Never mapped: the device's access faults. */
 		struct vtio_sg bad[1] = {{IOVA_BASE + 200 * 4096ull, 9}};
@@ -448,13 +432,13 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 			assert_true(vtio_devq_read(r.dq, &c, 0, got, 9) < 0);
 		else
 			assert_int_equal(err, VTIO_EFAULT);
-		assert_true(mmu.faults >= 1);
-		assert_int_equal(mmu.last.iova, IOVA_BASE + 200 * 4096ull);
+		assert_true(e.mmu.faults >= 1);
+		assert_int_equal(e.mmu.last.iova, IOVA_BASE + 200 * 4096ull);
 		if (err == 0) {
 			assert_int_equal(vtio_devq_push(r.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(r.vq, NULL), (void *)2);
 		}
-		rt_teardown(&r, &dev);
+		rt_teardown(&r, &e.dev);
 	}
 }
 
@@ -463,7 +447,7 @@ static void test_iommu_premapped_unmapped_iova_faults(void **state)
 static void test_window_30bit_queue(void **state)
 {
 	(void)state;
-	for (size_t li = 0; li < NLAYOUTS; li++) {
+	for (size_t li = 0; li < FX_NLAYOUTS; li++) {
 		/* Bus address of host[] is 0x1000: everything fits under 2^30. */
 		uint64_t off = 0x1000 - (uint64_t)(uintptr_t)host;
 		struct vtio_mem_region reg = {0x1000, sizeof(host), host, VTIO_MEM_RW};
@@ -480,7 +464,8 @@ static void test_window_30bit_queue(void **state)
 		assert_int_equal(vtio_dma_dev_push(&dev, &win.layer), 0);
 		assert_int_equal(vtio_dma_dev_build(&dev), 0);
 		struct rt r;
-		assert_int_equal(rt_setup(&r, layouts[li], MODERN, 0, 0, &dev, &busmem), 0);
+		assert_int_equal(rt_setup(&r, fx_layouts[li].layout, MODERN, 0, 0, &dev, &busmem),
+				 0);
 		assert_true(r.ring_bus < (1ull << 30));
 		round_trip(&r, bufs, (void *)1, 3);
 		round_trip(&r, bufs + 4096, (void *)2, 4);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "vtio.h"
+#include "tc_util.h"
 
 #define QSIZE 8u
 
@@ -180,11 +181,7 @@ static void device_answer(struct rig *r)
 {
 	struct vtio_iov rd[2], wr[2];
 	struct vtio_devq_chain c;
-	memset(&c, 0, sizeof(c));
-	c.rd = rd;
-	c.rd_max = 2;
-	c.wr = wr;
-	c.wr_max = 2;
+	tc_chain_init(&c, rd, 2, wr, 2);
 	assert_int_equal(vtio_devq_pop(r->dq, &c), 0);
 	/* The device decoded the driver's bytes back to the right values. */
 	assert_int_equal(c.rd_num, 1);

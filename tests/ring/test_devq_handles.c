@@ -125,11 +125,8 @@ static void test_chain_indirect_flag(void **state)
 	(void)state;
 	for (size_t l = 0; l < FX_NLAYOUTS; l++) {
 		struct fx f;
-		struct fx_opts o;
-		memset(&o, 0, sizeof(o));
-		o.indirect_tables = 4;
-		o.indirect_max = 8;
-		o.indirect_threshold = 3;
+		struct fx_opts o = {
+		    .indirect_tables = 4, .indirect_max = 8, .indirect_threshold = 3};
 		assert_int_equal(fx_setup(&f, fx_layouts[l].layout, 8,
 					  FX_MODERN | VTIO_FEATURE(VTIO_F_INDIRECT_DESC), &o),
 				 0);

@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "vtio/devq.h"
+#include "ring_layouts.h"
 
 #define ARENA	  0x4000u
 #define BASE	  0x7000000ull /* driver address of arena byte 0 */
@@ -386,23 +387,16 @@ static void run_one(enum vtio_layout layout, enum view vk, const struct shape *s
 static void test_read_once(void **state)
 {
 	(void)state;
-	static const enum vtio_layout layouts[] = {
-#if VTIO_CONFIG_SPLIT
-		VTIO_LAYOUT_SPLIT,
-#endif
-#if VTIO_CONFIG_PACKED
-		VTIO_LAYOUT_PACKED,
-#endif
-	};
 	unsigned runs = 0;
-	for (size_t l = 0; l < sizeof(layouts) / sizeof(layouts[0]); l++)
+	for (size_t l = 0; l < FX_NLAYOUTS; l++)
 		for (int vk = 0; vk < V_COUNT; vk++)
 			for (size_t k = 0; k < NSHAPES; k++) {
-				if (shapes[k].split_only && layouts[l] != VTIO_LAYOUT_SPLIT)
+				if (shapes[k].split_only &&
+				    fx_layouts[l].layout != VTIO_LAYOUT_SPLIT)
 					continue;
 				if (shapes[k].indirect && !VTIO_CONFIG_INDIRECT)
 					continue; /* a core built without indirect support */
-				run_one(layouts[l], (enum view)vk, &shapes[k]);
+				run_one(fx_layouts[l].layout, (enum view)vk, &shapes[k]);
 				runs++;
 			}
 	print_message("read-once: %u (layout, view, shape) runs\n", runs);

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "vtio/devq.h"
+#include "hostile_ring.h"
 
 /* ---- Driver memory image ---------------------------------------------------- */
 
@@ -840,13 +841,6 @@ static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
 
 static const struct vtio_mem_ops view_ops = {ops_read, ops_write, NULL};
 
-static int notify_cb(void *ctx, uint32_t data)
-{
-	(void)data;
-	(*(unsigned *)ctx)++;
-	return 0;
-}
-
 enum view_kind { V_REGIONS, V_OPS, V_LEGACY };
 static const char *const view_name[] = {"regions", "ops", "legacy"};
 
@@ -940,7 +934,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &view;
 	cfg.max_indirect = rw->max_ind;
-	cfg.notify = notify_cb;
+	cfg.notify = tc_notify_count;
 	cfg.notify_ctx = &notifies;
 
 	size_t ssz = vtio_devq_state_size(layout, num);
@@ -959,11 +953,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 	struct vtio_devq_chain c;
 	uint64_t last_rd = 0;
 	for (unsigned iter = 0; iter < num + 2; iter++) {
-		memset(&c, 0, sizeof(c));
-		c.rd = rd_iov;
-		c.rd_max = IOV_CAP;
-		c.wr = wr_iov;
-		c.wr_max = IOV_CAP;
+		tc_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
 		rc = vtio_devq_pop(q, &c);
 		if (rc != 0)
 			break;
@@ -1023,11 +1013,7 @@ static int run_row(const struct row *rw, enum view_kind vk)
 		if (vtio_devq_broken_reason(q) == NULL)
 			fail_msg("%s/%s: broken without a reason", rw->name, view_name[vk]);
 		/* Every later call fails with VTIO_EIO. */
-		memset(&c, 0, sizeof(c));
-		c.rd = rd_iov;
-		c.rd_max = IOV_CAP;
-		c.wr = wr_iov;
-		c.wr_max = IOV_CAP;
+		tc_chain_init(&c, rd_iov, IOV_CAP, wr_iov, IOV_CAP);
 		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
 		assert_int_equal(vtio_devq_pop(q, &c), VTIO_EIO);
 		struct vtio_devq_chain fake;
@@ -1069,64 +1055,33 @@ static void test_row(void **state)
 
 /* ---- iov arrays too small: VTIO_ENOBUFS, not broken, nothing consumed ------------- */
 
-struct small_env {
-	unsigned char *mem;
-	struct vtio_mem view;
-	struct vtio_mem_region reg;
-	void *state;
-	struct vtio_devq *q;
-	unsigned notifies;
-};
-
-static void small_setup_layout(struct small_env *e, uint32_t num, enum vtio_layout layout)
+static void small_setup_layout(struct hr_dev *e, uint32_t num, enum vtio_layout layout)
 {
-	e->mem = aligned_alloc(4096, MEM_SIZE);
-	assert_non_null(e->mem);
-	memset(e->mem, 0, MEM_SIZE);
-	e->reg = (struct vtio_mem_region){BASE, MEM_SIZE, e->mem, VTIO_MEM_RW};
-	assert_int_equal(vtio_mem_init(&e->view, &e->reg, 1), 0);
-	struct vtio_devq_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.layout = layout;
-	cfg.num = num;
-	cfg.features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_VERSION_1);
+	struct hr_dev_config c = {.layout = layout,
+				  .num = num,
+				  .features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
+				  .base = BASE,
+				  .size = MEM_SIZE,
+				  .desc_off = DESC_OFF,
+				  .driver_off = AVAIL_OFF,
+				  .device_off = USED_OFF};
 	if (layout == VTIO_LAYOUT_PACKED)
-		cfg.features |= VTIO_FEATURE(VTIO_F_RING_PACKED);
-	cfg.desc_addr = desc_addr();
-	cfg.driver_addr = BASE + AVAIL_OFF;
-	cfg.device_addr = BASE + USED_OFF;
-	cfg.mem = &e->view;
-	cfg.notify = notify_cb;
-	cfg.notify_ctx = &e->notifies;
-	size_t ssz = vtio_devq_state_size(layout, num);
-	e->state = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
-	assert_non_null(e->state);
-	assert_int_equal(vtio_devq_init(&e->q, e->state, ssz, &cfg), 0);
+		c.features |= VTIO_FEATURE(VTIO_F_RING_PACKED);
+	hr_dev_setup(e, &c);
 }
 
-static void small_setup(struct small_env *e, uint32_t num)
+static void small_setup(struct hr_dev *e, uint32_t num)
 {
 	small_setup_layout(e, num, VTIO_LAYOUT_SPLIT);
-}
-
-static void small_teardown(struct small_env *e)
-{
-	free(e->state);
-	free(e->mem);
 }
 
 static int pop_caps(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned rd_max,
 		    unsigned wr_max)
 {
-	memset(c, 0, sizeof(*c));
-	c->rd = rd_iov;
-	c->rd_max = rd_max;
-	c->wr = wr_iov;
-	c->wr_max = wr_max;
-	return vtio_devq_pop(q, c);
+	return hr_pop(q, c, rd_iov, rd_max, wr_iov, wr_max);
 }
 
-static uint16_t used_idx(const struct small_env *e)
+static uint16_t used_idx(const struct hr_dev *e)
 {
 	uint16_t v;
 	memcpy(&v, e->mem + USED_OFF + 2, 2);
@@ -1137,7 +1092,7 @@ static uint16_t used_idx(const struct small_env *e)
 static void test_enobufs_nothing_consumed(void **state)
 {
 	(void)state;
-	struct small_env e;
+	struct hr_dev e;
 	small_setup(&e, 8);
 	struct ring r = {e.mem, 8, 0};
 	desc(&r, 0, data(0), 16, NEXT, 1);
@@ -1181,14 +1136,14 @@ static void test_enobufs_nothing_consumed(void **state)
 	assert_int_equal(vtio_devq_push(e.q, &c, 8), 0);
 	assert_int_equal(pop_caps(e.q, &c, 8, 8), VTIO_EAGAIN);
 	assert_int_equal(used_idx(&e), 2);
-	small_teardown(&e);
+	hr_dev_teardown(&e);
 }
 
 /* The same for a packed ring: a 3 + 2 list, then an indirect 5 + 1 table. */
 static void test_enobufs_packed(void **state)
 {
 	(void)state;
-	struct small_env e;
+	struct hr_dev e;
 	small_setup_layout(&e, 8, VTIO_LAYOUT_PACKED);
 	struct ring r = {e.mem, 8, 0};
 	pd(&r, 0, data(0), 16, 0, NEXT);
@@ -1221,7 +1176,7 @@ static void test_enobufs_packed(void **state)
 	assert_int_equal(c.wr_len, 8);
 	assert_int_equal(vtio_devq_push(e.q, &c, 8), 0);
 	assert_int_equal(pop_caps(e.q, &c, 8, 8), VTIO_EAGAIN);
-	small_teardown(&e);
+	hr_dev_teardown(&e);
 }
 
 /* devq.h: a push with len larger than the chain's writable length is
@@ -1232,7 +1187,7 @@ static void test_enobufs_packed(void **state)
 static void test_push_len_too_big(void **state)
 {
 	(void)state;
-	struct small_env e;
+	struct hr_dev e;
 	small_setup(&e, 8);
 	struct ring r = {e.mem, 8, 0};
 	desc(&r, 0, data(0), 16, NEXT, 1);
@@ -1257,7 +1212,7 @@ static void test_push_len_too_big(void **state)
 	d[0].len = 32;
 	assert_int_equal(vtio_devq_push_batch(e.q, d, 1), 0);
 	assert_int_equal(used_idx(&e), 2);
-	small_teardown(&e);
+	hr_dev_teardown(&e);
 }
 
 /* The largest split queue (32768, SPLIT-DRV-2): head and next == 32768 are
@@ -1327,7 +1282,7 @@ static void test_max_queue_size(void **state)
 		cfg.device_addr = BASE + used_off;
 		cfg.mem = &view;
 		unsigned notifies = 0;
-		cfg.notify = notify_cb;
+		cfg.notify = tc_notify_count;
 		cfg.notify_ctx = &notifies;
 		size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, num);
 		void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);
@@ -1339,11 +1294,7 @@ static void test_max_queue_size(void **state)
 		int rc;
 		for (;;) {
 			struct vtio_devq_chain c;
-			memset(&c, 0, sizeof(c));
-			c.rd = big_rd;
-			c.rd_max = 32768;
-			c.wr = wr_iov;
-			c.wr_max = IOV_CAP;
+			tc_chain_init(&c, big_rd, 32768, wr_iov, IOV_CAP);
 			rc = vtio_devq_pop(q, &c);
 			if (rc != 0)
 				break;
@@ -1375,7 +1326,7 @@ static void test_max_queue_size(void **state)
 static void test_loop_with_small_arrays(void **state)
 {
 	(void)state;
-	struct small_env e;
+	struct hr_dev e;
 	small_setup(&e, 8);
 	struct ring r = {e.mem, 8, 0};
 	desc(&r, 0, data(0), 16, NEXT, 1);
@@ -1394,7 +1345,7 @@ static void test_loop_with_small_arrays(void **state)
 	assert_int_equal(rc, VTIO_ELOOP);
 	assert_true(cap <= 16);
 	assert_true(vtio_devq_is_broken(e.q));
-	small_teardown(&e);
+	hr_dev_teardown(&e);
 }
 
 /* A broken queue stays broken until vtio_devq_reset() (RESET-DEV-4), which
@@ -1402,7 +1353,7 @@ static void test_loop_with_small_arrays(void **state)
 static void test_broken_until_reset(void **state)
 {
 	(void)state;
-	struct small_env e;
+	struct hr_dev e;
 	small_setup(&e, 8);
 	struct ring r = {e.mem, 8, 0};
 	avail(&r, 9);
@@ -1420,7 +1371,7 @@ static void test_broken_until_reset(void **state)
 	assert_int_equal(pop_caps(e.q, &c, 4, 4), 0);
 	assert_int_equal(c.id, 0);
 	assert_int_equal(c.rd_len, 16);
-	small_teardown(&e);
+	hr_dev_teardown(&e);
 }
 
 /* A writable descriptor pointing into memory the view maps read-only must not
@@ -1452,7 +1403,7 @@ static void test_writable_into_readonly_region(void **state)
 	cfg.driver_addr = BASE + AVAIL_OFF;
 	cfg.device_addr = BASE + USED_OFF;
 	cfg.mem = &view;
-	cfg.notify = notify_cb;
+	cfg.notify = tc_notify_count;
 	cfg.notify_ctx = &notifies;
 	size_t ssz = vtio_devq_state_size(VTIO_LAYOUT_SPLIT, 8);
 	void *st = aligned_alloc(16, (ssz + 15) & ~(size_t)15);

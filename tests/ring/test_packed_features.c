@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
+#include "tc_util.h"
 
 #define AV VTIO_DESC_F_AVAIL
 #define US VTIO_DESC_F_USED
@@ -33,28 +34,9 @@ static void set16(void *base, size_t off, uint16_t v)
 	memcpy((unsigned char *)base + off, &v, 2);
 }
 
-static uint16_t ring_flags(const struct fx *f, uint32_t slot)
-{
-	return raw16(f->areas.desc, slot * 16u + 14u);
-}
-
-/* Add a buffer of @nout readable + @nin writable 8-byte segments. */
-static void add(struct fx *f, unsigned nout, unsigned nin, void *token)
-{
-	struct vtio_sg sg[8];
-	unsigned char *b = fx_alloc(f, 8u * (nout + nin), 8);
-	for (unsigned i = 0; i < nout + nin; i++)
-		sg[i] = vtio_sg_of(b + 8u * i, 8);
-	assert_int_equal(vtio_vq_add(f->vq, sg, nout, nin, token), 0);
-}
-
 static void pop(struct fx *f, struct vtio_devq_chain *c, struct vtio_iov *rd, struct vtio_iov *wr)
 {
-	memset(c, 0, sizeof(*c));
-	c->rd = rd;
-	c->rd_max = 8;
-	c->wr = wr;
-	c->wr_max = 8;
+	tc_chain_init(c, rd, 8, wr, 8);
 	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
@@ -73,9 +55,9 @@ static void test_in_order_batch(void **state)
 	    0);
 	int tok[8];
 	for (int lap = 0; lap < 6; lap++) {
-		add(&f, 1, 1, &tok[0]); /* 2 slots */
-		add(&f, 0, 2, &tok[1]); /* 2 slots */
-		add(&f, 1, 0, &tok[2]); /* 1 slot */
+		fx_add_segs(&f, 1, 1, 8, &tok[0]); /* 2 slots */
+		fx_add_segs(&f, 0, 2, 8, &tok[1]); /* 2 slots */
+		fx_add_segs(&f, 1, 0, 8, &tok[2]); /* 1 slot */
 		struct vtio_devq_chain c[3];
 		struct vtio_iov rd[3][8], wr[3][8];
 		for (int i = 0; i < 3; i++)
@@ -93,13 +75,13 @@ static void test_in_order_batch(void **state)
 		/* batch of the first two only, then the third alone */
 		assert_int_equal(vtio_devq_push_batch(f.dq, u, 2), 0);
 		/* one used descriptor at the batch's first slot, id of the last */
-		assert_int_equal(raw16(f.areas.desc, first_slot * 16u + 12u), c[1].id);
-		uint16_t fl = ring_flags(&f, first_slot);
+		assert_int_equal(fx_pdesc_id(&f, first_slot), c[1].id);
+		uint16_t fl = fx_pdesc_flags(&f, first_slot);
 		assert_int_equal((fl & AV) != 0, (fl & US) != 0);
 		assert_true(fl & WR);
 		/* the batch's other slots were not written as used */
 		uint32_t s2 = (first_slot + 2u) % 7u;
-		uint16_t f2 = ring_flags(&f, s2);
+		uint16_t f2 = fx_pdesc_flags(&f, s2);
 		assert_int_not_equal((f2 & AV) != 0, (f2 & US) != 0);
 		uint32_t len = 99;
 		assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[0]);
@@ -123,11 +105,7 @@ static void test_in_order_long(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 4;
-	o.indirect_max = 8;
-	o.indirect_threshold = 4;
+	struct fx_opts o = {.indirect_tables = 4, .indirect_max = 8, .indirect_threshold = 4};
 	assert_int_equal(
 	    fx_setup(&f, VTIO_LAYOUT_PACKED, 13,
 		     FX_MODERN | VTIO_FEATURE(VTIO_F_IN_ORDER) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
@@ -152,11 +130,7 @@ static void test_in_order_long(void **state)
 		    vtio_vq_add(f.vq, sg, n / 2, n - n / 2, &tok[head % 64]) == 0)
 			head++;
 		for (;;) {
-			memset(&c, 0, sizeof(c));
-			c.rd = rd;
-			c.rd_max = 8;
-			c.wr = wr;
-			c.wr_max = 8;
+			tc_chain_init(&c, rd, 8, wr, 8);
 			if (npend == 16 || vtio_devq_pop(f.dq, &c) != 0)
 				break;
 			pend[npend].h = vtio_devq_handle_of(&c);
@@ -200,7 +174,7 @@ static void test_notification_data(void **state)
 	unsigned wrap = 1;
 	for (int i = 0; i < 12; i++) {
 		unsigned n = 1 + (unsigned)i % 3;
-		add(&f, n, 0, &tok);
+		fx_add_segs(&f, n, 0, 8, &tok);
 		slot += n;
 		if (slot >= 5) {
 			slot -= 5;
@@ -217,7 +191,7 @@ static void test_notification_data(void **state)
 	fx_teardown(&f);
 
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 5, FX_MODERN, NULL), 0);
-	add(&f, 2, 0, &tok);
+	fx_add_segs(&f, 2, 0, 8, &tok);
 	assert_int_equal(vtio_vq_kick(f.vq), 0);
 	assert_int_equal(f.last_kick_data, 3);
 	fx_teardown(&f);
@@ -236,20 +210,20 @@ static void test_evt_device_area_flags(void **state)
 	assert_false(vtio_vq_kick_prepare(f.vq));
 	vtio_devq_disable_notify(f.dq);
 	assert_int_equal(raw16(f.areas.device, 2), VTIO_RING_EVENT_FLAGS_DISABLE);
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	assert_false(vtio_vq_kick_prepare(f.vq));
 	/* enable_notify: ENABLE without EVENT_IDX; false because a chain waits */
 	assert_false(vtio_devq_enable_notify(f.dq));
 	assert_int_equal(raw16(f.areas.device, 2), VTIO_RING_EVENT_FLAGS_ENABLE);
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	assert_true(vtio_vq_kick_prepare(f.vq));
 	assert_false(vtio_vq_kick_prepare(f.vq)); /* nothing new */
 	/* reserved value 3 and DESC without EVENT_IDX: treated as ENABLE */
 	set16(f.areas.device, 2, 3);
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	assert_true(vtio_vq_kick_prepare(f.vq));
 	set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	assert_true(vtio_vq_kick_prepare(f.vq));
 	fx_teardown(&f);
 }
@@ -267,7 +241,7 @@ static void test_evt_driver_area_flags(void **state)
 	struct vtio_iov rd[8], wr[8];
 	vtio_vq_disable_cb(f.vq);
 	assert_int_equal(raw16(f.areas.driver, 2), VTIO_RING_EVENT_FLAGS_DISABLE);
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 	assert_false(vtio_devq_notify_prepare(f.dq));
@@ -276,7 +250,7 @@ static void test_evt_driver_area_flags(void **state)
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
 	assert_true(vtio_vq_enable_cb(f.vq));
 	assert_null(vtio_vq_get_used(f.vq, NULL)); /* EVT-DRV-3: spurious is fine */
-	add(&f, 1, 0, &tok);
+	fx_add_segs(&f, 1, 0, 8, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 	assert_true(vtio_devq_notify_prepare(f.dq));
@@ -315,10 +289,10 @@ static void test_evt_desc_mode(void **state)
 	for (int i = 0; i < 40; i++) {
 		unsigned n = 1 + (unsigned)i % 4;
 		/* the device's event is at its own next slot: the kick is needed */
-		add(&f, n, 0, &tok);
+		fx_add_segs(&f, n, 0, 8, &tok);
 		assert_true(vtio_vq_kick_prepare(f.vq));
 		/* a second buffer with the event now behind: no kick */
-		add(&f, 1, 0, &tok);
+		fx_add_segs(&f, 1, 0, 8, &tok);
 		assert_false(vtio_vq_kick_prepare(f.vq));
 		for (int k = 0; k < 2; k++) {
 			pop(&f, &c, rd, wr);
@@ -356,7 +330,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 	struct vtio_iov rd[8], wr[8];
 	/* move the driver to slot 6 of lap 0 */
 	for (int i = 0; i < 6; i++) {
-		add(&f, 1, 0, &tok);
+		fx_add_segs(&f, 1, 0, 8, &tok);
 		pop(&f, &c, rd, wr);
 		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
@@ -376,7 +350,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		set16(f.areas.device, 0, cases[k].off_wrap);
 		/* add 3 descriptors (slots 6, 7, 0) and decide */
-		add(&f, 3, 0, &tok);
+		fx_add_segs(&f, 3, 0, 8, &tok);
 		assert_int_equal(vtio_vq_kick_prepare(f.vq), cases[k].kick);
 		/* complete it and bring the driver back to slot 6 of lap 0 by
 		 * resetting both sides */
@@ -386,7 +360,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 		assert_int_equal(vtio_vq_reset(f.vq), 0);
 		vtio_devq_reset(f.dq);
 		for (int i = 0; i < 6; i++) {
-			add(&f, 1, 0, &tok);
+			fx_add_segs(&f, 1, 0, 8, &tok);
 			pop(&f, &c, rd, wr);
 			assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 			assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
@@ -410,7 +384,7 @@ static void test_evt_delayed(void **state)
 	struct vtio_devq_chain c[8];
 	struct vtio_iov rd[8][8], wr[8][8];
 	for (int i = 0; i < 8; i++)
-		add(&f, 1, 0, &tok[i]);
+		fx_add_segs(&f, 1, 0, 8, &tok[i]);
 	assert_true(vtio_vq_enable_cb_delayed(f.vq));
 	assert_int_equal(raw16(f.areas.driver, 0), 0x8000u | 6u); /* 8 * 3/4 */
 	for (int i = 0; i < 8; i++) {
@@ -436,7 +410,7 @@ static void test_evt_dev_long_gap(void **state)
 	struct vtio_iov rd[8], wr[8];
 	assert_true(vtio_vq_enable_cb(f.vq)); /* event at slot 0, lap 1 */
 	for (int i = 0; i < 6; i++) {
-		add(&f, 1, 0, &tok);
+		fx_add_segs(&f, 1, 0, 8, &tok);
 		pop(&f, &c, rd, wr);
 		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
@@ -458,21 +432,21 @@ static void test_used_len_write_flag(void **state)
 	int tok;
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
-	add(&f, 1, 1, &tok);
+	fx_add_segs(&f, 1, 1, 8, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 5), 0);
-	assert_int_equal(ring_flags(&f, 0), AV | US | WR);
+	assert_int_equal(fx_pdesc_flags(&f, 0), AV | US | WR);
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
 	assert_int_equal(len, 5);
-	add(&f, 1, 1, &tok);
+	fx_add_segs(&f, 1, 1, 8, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
-	assert_int_equal(ring_flags(&f, 2), AV | US); /* after the first 2-slot buffer */
+	assert_int_equal(fx_pdesc_flags(&f, 2), AV | US); /* after the first 2-slot buffer */
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
 	assert_int_equal(len, 0);
 	/* more than the writable part: refused by the device API */
-	add(&f, 1, 1, &tok);
+	fx_add_segs(&f, 1, 1, 8, &tok);
 	pop(&f, &c, rd, wr);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 9), VTIO_EINVAL);
 	assert_int_equal(vtio_devq_push(f.dq, &c, 8), 0);
@@ -491,7 +465,7 @@ static void test_push_batch_out_of_order(void **state)
 	struct vtio_devq_chain c[4];
 	struct vtio_iov rd[4][8], wr[4][8];
 	for (int i = 0; i < 4; i++)
-		add(&f, 1, (unsigned)i % 2, &tok[i]);
+		fx_add_segs(&f, 1, (unsigned)i % 2, 8, &tok[i]);
 	for (int i = 0; i < 4; i++)
 		pop(&f, &c[i], rd[i], wr[i]);
 	struct vtio_devq_done u[4] = {{vtio_devq_handle_of(&c[3]), 8},
@@ -517,16 +491,12 @@ static void test_indirect_needs_feature(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 4;
-	o.indirect_max = 8;
-	o.indirect_threshold = 2;
+	struct fx_opts o = {.indirect_tables = 4, .indirect_max = 8, .indirect_threshold = 2};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FX_MODERN, &o), 0);
 	int tok;
-	add(&f, 2, 2, &tok);
+	fx_add_segs(&f, 2, 2, 8, &tok);
 	for (uint32_t s = 0; s < 4; s++)
-		assert_int_equal(ring_flags(&f, s) & VTIO_DESC_F_INDIRECT, 0);
+		assert_int_equal(fx_pdesc_flags(&f, s) & VTIO_DESC_F_INDIRECT, 0);
 	assert_int_equal(vtio_vq_num_free(f.vq), 4);
 	struct vtio_vq_stats st;
 	vtio_vq_get_stats(f.vq, &st);
@@ -657,10 +627,5 @@ int main(void)
 	    cmocka_unit_test(test_indirect_needs_feature),
 	    cmocka_unit_test(test_no_lost_notification),
 	};
-#if VTIO_CONFIG_PACKED
-	return cmocka_run_group_tests(tests, NULL, NULL);
-#else
-	(void)tests;
-	return 0; /* packed layout compiled out: nothing to test */
-#endif
+	return FX_RUN_PACKED_ONLY(tests);
 }

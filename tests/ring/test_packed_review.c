@@ -30,47 +30,7 @@ static const uint64_t FEAT_AP = FX_MODERN | VTIO_FEATURE(VTIO_F_ACCESS_PLATFORM)
 
 /* ---- A ring_mem view that refuses chosen ranges (offsets in the arena) ---------- */
 
-struct fault_ctx {
-	const struct vtio_mem *inner;
-	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail with VTIO_EFAULT */
-	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
-};
-
-static bool overlaps(uint64_t a, size_t len, uint64_t lo, uint64_t hi)
-{
-	return a < hi && lo < a + len;
-}
-
-static int fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps(addr, len, c->rd_lo, c->rd_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_read(c->inner, addr, dst, len);
-}
-
-static int fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps(addr, len, c->wr_lo, c->wr_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_write(c->inner, addr, src, len);
-}
-
-static const struct vtio_mem_ops fault_ops = {fault_read, fault_write, NULL};
-
-static struct fault_ctx fctx;
-static struct vtio_mem fview;
-
-/* Accessor-only view over f->mem (fx_setup initialises f->mem before the queues). */
-static const struct vtio_mem *fault_view(struct fx *f)
-{
-	memset(&fctx, 0, sizeof(fctx));
-	fctx.inner = &f->mem;
-	vtio_mem_init(&fview, NULL, 0);
-	vtio_mem_set_ops(&fview, &fault_ops, &fctx);
-	return &fview;
-}
+static struct fx_fault fctx; /* the refusing view of the current test */
 
 static void fail_reads(uint64_t lo, uint64_t hi)
 {
@@ -82,32 +42,6 @@ static void fail_writes(uint64_t lo, uint64_t hi)
 {
 	fctx.wr_lo = lo;
 	fctx.wr_hi = hi;
-}
-
-/* ---- Helpers ------------------------------------------------------------------------ */
-
-static void round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
-		       void *token, uint32_t len)
-{
-	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, token), 0);
-	assert_int_equal(vtio_vq_kick(f->vq), 0);
-	struct vtio_devq_chain c;
-	fx_chain_init(f, &c);
-	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
-	assert_int_equal(c.rd_num, out);
-	assert_int_equal(c.wr_num, in);
-	assert_int_equal(vtio_devq_push(f->dq, &c, len), 0);
-	uint32_t got = 0;
-	assert_ptr_equal(vtio_vq_get_used(f->vq, &got), token);
-	assert_int_equal(got, len);
-}
-
-/* Flags of descriptor slot @slot as the device reads them (CPU order). */
-static uint16_t slot_flags(const struct fx *f, uint32_t slot)
-{
-	uint16_t v;
-	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 14u, 2);
-	return vtio_le16(v);
 }
 
 /* ---- Finding 1: map failure partway through a chain --------------------------------- */
@@ -141,7 +75,7 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 							vtio_sg_of(buf + 128, 48)};
 				/* Move the head to slot @prefix. */
 				for (unsigned k = 0; k < prefix; k++)
-					round_trip(&f, sg, 1, 0, (void *)0x50, 0);
+					fx_round_trip(&f, sg, 1, 0, (void *)0x50, 0);
 				unsigned char before[16 * 8];
 				memcpy(before, f.areas.desc, sizeof(before));
 
@@ -155,17 +89,18 @@ static void test_map_failure_partway_leaves_ring_untouched(void **state)
 				/* Nothing of the failed buffer reached the ring. */
 				assert_memory_equal(f.areas.desc, before, sizeof(before));
 				for (uint32_t s = 0; s < num; s++)
-					assert_int_equal(slot_flags(&f, s) & VTIO_DESC_F_NEXT, 0);
+					assert_int_equal(fx_pdesc_flags(&f, s) & VTIO_DESC_F_NEXT,
+							 0);
 
 				/* A shorter buffer at the same head, then nothing more. */
-				round_trip(&f, sg, 1, 0, (void *)0x70, 0);
+				fx_round_trip(&f, sg, 1, 0, (void *)0x70, 0);
 				struct vtio_devq_chain c;
 				fx_chain_init(&f, &c);
 				assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_EAGAIN);
 				assert_false(vtio_devq_is_broken(f.dq));
 
 				/* The queue still carries the full chain afterwards. */
-				round_trip(&f, sg, 1, 2, (void *)0x80, 80);
+				fx_round_trip(&f, sg, 1, 2, (void *)0x80, 80);
 				assert_int_equal(rec_live(), 0);
 				assert_false(vtio_vq_is_broken(f.vq));
 				assert_false(vtio_devq_is_broken(f.dq));
@@ -188,22 +123,8 @@ static void test_writable_len_of_4gib(void **state)
 		struct fx f;
 		uint64_t feat = FX_MODERN | (in_order ? VTIO_FEATURE(VTIO_F_IN_ORDER) : 0u);
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, NULL), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
-		struct vtio_sg sg[2];
-		sg[0].addr = fx_addr(buf);
-		sg[0].len = 0x80000000u;
-		sg[1].addr = fx_addr(buf) + 0x80000000u;
-		sg[1].len = 0x80000000u;
-		assert_int_equal(vtio_vq_add(f.vq, sg, 0, 2, (void *)0x70), 0);
-		assert_int_equal(vtio_vq_kick(f.vq), 0);
-		/* Used descriptor over slot 0: id 0, len UINT32_MAX, AVAIL|USED|WRITE (wrap 1). */
-		unsigned char *d = f.areas.desc;
-		uint32_t len = vtio_le32(UINT32_MAX);
-		uint16_t id = vtio_le16(0);
-		uint16_t fl = vtio_le16(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED | VTIO_DESC_F_WRITE);
-		memcpy(d + 8, &len, 4);
-		memcpy(d + 12, &id, 2);
-		memcpy(d + 14, &fl, 2);
+		fx_add_4gib_writable(&f, (void *)0x70);
+		fx_hand_first_used(&f, 0, UINT32_MAX); /* id 0 over slot 0, wrap 1 */
 		uint32_t got = 0;
 		assert_ptr_equal(vtio_vq_get_used(f.vq, &got), (void *)0x70);
 		assert_true(got == UINT32_MAX);
@@ -222,8 +143,8 @@ static void test_writable_len_of_4gib(void **state)
 static void second_lap(struct fx *f, unsigned char *buf)
 {
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
-	round_trip(f, &sg, 0, 1, (void *)0x10, 4);
-	round_trip(f, &sg, 0, 1, (void *)0x20, 4);
+	fx_round_trip(f, &sg, 0, 1, (void *)0x10, 4);
+	fx_round_trip(f, &sg, 0, 1, (void *)0x20, 4);
 }
 
 /*
@@ -237,9 +158,7 @@ static void test_used_flags_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 2, FX_MODERN);
 	second_lap(&f, buf);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
@@ -262,9 +181,7 @@ static void test_used_id_len_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 2, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 2, FX_MODERN);
 	second_lap(&f, buf);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x30), 0);
@@ -292,10 +209,8 @@ static void test_kick_event_area_unreadable_breaks(void **state)
 	(void)state;
 	for (int evidx = 0; evidx < 2; evidx++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
 		uint64_t feat = FX_MODERN | (evidx ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
+		unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 8, feat);
 		struct vtio_sg sg = vtio_sg_of(buf, 16);
 		if (evidx) {
 			/* The device asks for a kick at a given slot: flags DESC. */
@@ -323,9 +238,8 @@ static void test_event_suppression_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 3; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
 		uint64_t feat = FX_MODERN | (which == 2 ? VTIO_FEATURE(VTIO_F_EVENT_IDX) : 0u);
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, feat, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_PACKED, 8, feat);
 		if (which == 0) {
 			fail_writes(f.areas.driver_addr + 2u, f.areas.driver_addr + 4u);
 			vtio_vq_disable_cb(f.vq);
@@ -355,7 +269,7 @@ static void test_add_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 4; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f),
+		struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f),
 				    .dma = rec_make_dev(),
 				    .bus_offset = REC_BUS_OFF,
 				    .indirect_tables = 2,
@@ -398,19 +312,9 @@ static void test_add_unwritable_breaks(void **state)
 static void test_linear_stack_bus_addresses_in_ring(void **state)
 {
 	(void)state;
-	static struct vtio_dma_direct dd;
-	static struct vtio_dma_dev ldev;
-	struct vtio_dma_direct_config dc;
-	memset(&dc, 0, sizeof(dc));
-	dc.mode = VTIO_DMA_DIRECT_OFFSET;
-	dc.offset = REC_BUS_OFF;
-	assert_int_equal(vtio_dma_direct_init(&dd, &dc), 0);
-	vtio_dma_dev_init(&ldev);
-	assert_int_equal(vtio_dma_dev_push(&ldev, &dd.layer), 0);
-	assert_int_equal(vtio_dma_dev_build(&ldev), 0);
-	assert_true(ldev.linear);
+	struct vtio_dma_dev *ldev = rec_make_linear_dev();
 	struct fx f;
-	struct fx_opts o = {.dma = &ldev, .bus_offset = REC_BUS_OFF};
+	struct fx_opts o = {.dma = ldev, .bus_offset = REC_BUS_OFF};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 8, FEAT_AP, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
 	struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};

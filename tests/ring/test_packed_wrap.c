@@ -21,29 +21,6 @@
 #define SEG  4u /* bytes per segment */
 #define MAXS 4u /* segments per buffer */
 
-/* ---- Raw view of the descriptor ring ---------------------------------------------------- */
-
-static uint16_t raw_flags(const struct fx *f, uint32_t slot)
-{
-	uint16_t v;
-	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 14u, 2);
-	return vtio_le16(v);
-}
-
-static uint16_t raw_id(const struct fx *f, uint32_t slot)
-{
-	uint16_t v;
-	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 12u, 2);
-	return vtio_le16(v);
-}
-
-static uint32_t raw_len(const struct fx *f, uint32_t slot)
-{
-	uint32_t v;
-	memcpy(&v, (const unsigned char *)f->areas.desc + (size_t)slot * 16u + 8u, 4);
-	return vtio_le32(v);
-}
-
 #define AV VTIO_DESC_F_AVAIL
 #define US VTIO_DESC_F_USED
 
@@ -79,11 +56,8 @@ enum order { ORD_FIFO, ORD_LIFO, ORD_RANDOM, ORD_PARTIAL };
 static void tort_setup(struct tort *t, uint32_t num, uint64_t features, uint32_t tables)
 {
 	memset(t, 0, sizeof(*t));
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = tables;
-	o.indirect_max = tables ? MAXS : 0;
-	o.indirect_threshold = 3;
+	struct fx_opts o = {
+	    .indirect_tables = tables, .indirect_max = tables ? MAXS : 0, .indirect_threshold = 3};
 	assert_int_equal(fx_setup(&t->f, VTIO_LAYOUT_PACKED, num, features, &o), 0);
 	t->e = calloc(num, sizeof(*t->e));
 	t->free_e = calloc(num, sizeof(unsigned));
@@ -319,9 +293,9 @@ static void test_wrap_straddle_bits(void **state)
 	int tok[4];
 
 	add_chain(&f, 1, &tok[0], buf);
-	assert_int_equal(raw_flags(&f, 0), AV);
+	assert_int_equal(fx_pdesc_flags(&f, 0), AV);
 	pop_push(&f, 1, 0);
-	assert_int_equal(raw_flags(&f, 0) & (AV | US), AV | US);
+	assert_int_equal(fx_pdesc_flags(&f, 0) & (AV | US), AV | US);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[0]);
 
 	add_chain(&f, 2, &tok[1], buf); /* slots 1, 2 */
@@ -330,28 +304,28 @@ static void test_wrap_straddle_bits(void **state)
 
 	/* slots 3, 4, 0: lap 0 bits on 3 and 4, lap 1 bits on 0 */
 	add_chain(&f, 3, &tok[2], buf);
-	assert_int_equal(raw_flags(&f, 3), AV | VTIO_DESC_F_NEXT);
-	assert_int_equal(raw_flags(&f, 4), AV | VTIO_DESC_F_NEXT | VTIO_DESC_F_WRITE);
-	assert_int_equal(raw_flags(&f, 0), US | VTIO_DESC_F_WRITE);
-	uint16_t id = raw_id(&f, 0);
+	assert_int_equal(fx_pdesc_flags(&f, 3), AV | VTIO_DESC_F_NEXT);
+	assert_int_equal(fx_pdesc_flags(&f, 4), AV | VTIO_DESC_F_NEXT | VTIO_DESC_F_WRITE);
+	assert_int_equal(fx_pdesc_flags(&f, 0), US | VTIO_DESC_F_WRITE);
+	uint16_t id = fx_pdesc_id(&f, 0);
 	assert_true(id < 5);
 	assert_int_equal(vtio_vq_num_free(f.vq), 2);
 	pop_push(&f, 3, 16);
 	/* The used descriptor goes at the device's next-used slot (3) with the
 	 * lap-0 bits and WRITE (len > 0), the id of the last descriptor. */
-	assert_int_equal(raw_flags(&f, 3), AV | US | VTIO_DESC_F_WRITE);
-	assert_int_equal(raw_id(&f, 3), id);
-	assert_int_equal(raw_len(&f, 3), 16);
+	assert_int_equal(fx_pdesc_flags(&f, 3), AV | US | VTIO_DESC_F_WRITE);
+	assert_int_equal(fx_pdesc_id(&f, 3), id);
+	assert_int_equal(fx_pdesc_len(&f, 3), 16);
 	uint32_t len = 0;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok[2]);
 	assert_int_equal(len, 16);
 
 	/* Next buffer at slot 1 with lap-1 bits (AVAIL=0, USED=1). */
 	add_chain(&f, 1, &tok[3], buf);
-	assert_int_equal(raw_flags(&f, 1), US);
+	assert_int_equal(fx_pdesc_flags(&f, 1), US);
 	pop_push(&f, 1, 0);
 	/* used in lap 1: AVAIL=USED=0, no WRITE for len 0 */
-	assert_int_equal(raw_flags(&f, 1), 0);
+	assert_int_equal(fx_pdesc_flags(&f, 1), 0);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[3]);
 	assert_false(vtio_vq_is_broken(f.vq));
 	assert_false(vtio_devq_is_broken(f.dq));
@@ -373,11 +347,11 @@ static void test_wrap_exact_num(void **state)
 		for (int lap = 0; lap < 3; lap++) {
 			add_chain(&f, num, &tok[lap], buf);
 			assert_int_equal(vtio_vq_num_free(f.vq), 0);
-			uint16_t head = raw_flags(&f, 0);
+			uint16_t head = fx_pdesc_flags(&f, 0);
 			/* lap 0: AVAIL=1,USED=0; lap 1: AVAIL=0,USED=1; ... */
 			assert_int_equal(head & (AV | US), (lap % 2 == 0) ? AV : US);
 			pop_push(&f, num, 0);
-			assert_int_equal(raw_flags(&f, 0) & (AV | US),
+			assert_int_equal(fx_pdesc_flags(&f, 0) & (AV | US),
 					 (lap % 2 == 0) ? AV | US : 0);
 			assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[lap]);
 			assert_int_equal(vtio_vq_num_free(f.vq), num);
@@ -414,11 +388,11 @@ static void test_wrap_used_position(void **state)
 	assert_int_equal(c[1].ndesc, 1);
 	assert_int_equal(c[2].ndesc, 2);
 	assert_int_equal(vtio_devq_push(f.dq, &c[1], 0), 0); /* 1-desc buffer first: slot 0 */
-	assert_int_equal(raw_id(&f, 0), c[1].id);
+	assert_int_equal(fx_pdesc_id(&f, 0), c[1].id);
 	assert_int_equal(vtio_devq_push(f.dq, &c[2], 8), 0); /* slot 1 */
-	assert_int_equal(raw_id(&f, 1), c[2].id);
+	assert_int_equal(fx_pdesc_id(&f, 1), c[2].id);
 	assert_int_equal(vtio_devq_push(f.dq, &c[0], 8), 0); /* slot 3 */
-	assert_int_equal(raw_id(&f, 3), c[0].id);
+	assert_int_equal(fx_pdesc_id(&f, 3), c[0].id);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[1]);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[2]);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok[0]);
@@ -480,10 +454,7 @@ static void test_wrap_indirect_wire(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o;
-	memset(&o, 0, sizeof(o));
-	o.indirect_tables = 2;
-	o.indirect_max = 8;
+	struct fx_opts o = {.indirect_tables = 2, .indirect_max = 8};
 	assert_int_equal(
 	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_INDIRECT_DESC), &o),
 	    0);
@@ -494,8 +465,8 @@ static void test_wrap_indirect_wire(void **state)
 		sg[i] = vtio_sg_of(buf + i * 8, 8);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 2, 3, &tok), 0);
 	assert_int_equal(vtio_vq_num_free(f.vq), 3);
-	assert_int_equal(raw_flags(&f, 0), AV | VTIO_DESC_F_INDIRECT);
-	assert_int_equal(raw_len(&f, 0), 5 * 16);
+	assert_int_equal(fx_pdesc_flags(&f, 0), AV | VTIO_DESC_F_INDIRECT);
+	assert_int_equal(fx_pdesc_len(&f, 0), 5 * 16);
 	uint64_t taddr;
 	memcpy(&taddr, f.areas.desc, 8);
 	const unsigned char *table = (const unsigned char *)(uintptr_t)vtio_le64(taddr);
@@ -510,7 +481,7 @@ static void test_wrap_indirect_wire(void **state)
 	assert_int_equal(c.ndesc, 1);
 	assert_int_equal(c.rd_num, 2);
 	assert_int_equal(c.wr_num, 3);
-	assert_int_equal(c.id, raw_id(&f, 0));
+	assert_int_equal(c.id, fx_pdesc_id(&f, 0));
 	assert_int_equal(vtio_devq_push(f.dq, &c, 24), 0);
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), &tok);
@@ -549,10 +520,5 @@ int main(void)
 	    cmocka_unit_test(test_wrap_sizes),	     cmocka_unit_test(test_wrap_indirect),
 	    cmocka_unit_test(test_wrap_32768),	     cmocka_unit_test(test_wrap_long_run),
 	};
-#if VTIO_CONFIG_PACKED
-	return cmocka_run_group_tests(tests, NULL, NULL);
-#else
-	(void)tests;
-	return 0; /* packed layout compiled out: nothing to test */
-#endif
+	return FX_RUN_PACKED_ONLY(tests);
 }

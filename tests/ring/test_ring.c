@@ -10,11 +10,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
-
-#define FOR_EACH_LAYOUT(L)                                                                         \
-	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
-		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
-		     L##_once = NULL)
+#include "tc_util.h"
 
 /* One buffer through both sides: out bytes read by the device, in bytes written. */
 static void round_trip(struct fx *f, unsigned nout, unsigned nin, uint32_t seglen, void *token)
@@ -53,7 +49,7 @@ static void round_trip(struct fx *f, unsigned nout, unsigned nin, uint32_t segle
 static void test_round_trip(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -140,7 +136,7 @@ static void test_area_sizes(void **state)
 static void test_init_checks(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -209,7 +205,7 @@ static void test_init_checks(void **state)
 static void test_all_queue_sizes(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (uint32_t num = 1; num <= 32768; num *= 2) {
 			struct fx f;
@@ -252,7 +248,7 @@ static void test_index_wraparound(void **state)
 {
 	(void)state;
 	static const uint64_t feats[2] = {FX_MODERN, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX)};
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int fi = 0; fi < 2; fi++) {
 			struct fx f;
@@ -301,7 +297,7 @@ static void test_index_wraparound(void **state)
 static void test_chain_lengths(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		const uint32_t num = 32;
@@ -336,7 +332,7 @@ static void test_chain_lengths(void **state)
 static void test_indirect(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.indirect_tables = 4, .indirect_max = 64};
@@ -459,7 +455,7 @@ static void test_need_event_vectors(void **state)
 static void test_flags_suppression(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -523,7 +519,7 @@ static void test_flags_suppression(void **state)
 static void test_event_idx(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(
@@ -608,7 +604,7 @@ static void test_event_idx(void **state)
 static void test_notification_data(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		if (L != VTIO_LAYOUT_SPLIT)
 			continue; /* packed value: the packed suite */
@@ -753,7 +749,7 @@ static void test_read_free_placement(void **state)
 static void test_in_order(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		if (L != VTIO_LAYOUT_SPLIT)
 			continue; /* packed IN_ORDER: the packed suite */
@@ -812,11 +808,7 @@ static void test_in_order(void **state)
 		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c1, c2;
 		struct vtio_iov r1[4], w1[4];
-		memset(&c1, 0, sizeof(c1));
-		c1.rd = r1;
-		c1.rd_max = 4;
-		c1.wr = w1;
-		c1.wr_max = 4;
+		tc_chain_init(&c1, r1, 4, w1, 4);
 		fx_chain_init(&f, &c2);
 		assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 		assert_int_equal(vtio_devq_pop(f.dq, &c2), 0);
@@ -829,16 +821,6 @@ static void test_in_order(void **state)
 }
 
 /* ---- Hostile device (SPLIT-DRV-15/16) ------------------------------------------------ */
-
-static void put_used(struct fx *f, uint16_t slot, uint32_t id, uint32_t len, uint16_t new_idx)
-{
-	unsigned char *u = f->areas.device;
-	uint32_t wid = vtio_le32(id), wlen = vtio_le32(len);
-	uint16_t widx = vtio_le16(new_idx);
-	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)), &wid, 4);
-	memcpy(u + vtio_split_used_ring_off(slot & (f->num - 1)) + 4, &wlen, 4);
-	memcpy(u + 2, &widx, 2);
-}
 
 static void test_hostile_device(void **state)
 {
@@ -853,7 +835,7 @@ static void test_hostile_device(void **state)
 	sg[1] = vtio_sg_of(buf + 16, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 8, 0, 1);
+	fx_put_used(&f, 0, 8, 0, 1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
 	assert_string_equal(vtio_vq_broken_reason(f.vq), "used id out of range");
@@ -874,7 +856,7 @@ static void test_hostile_device(void **state)
 	sg[1] = vtio_sg_of(buf + 16, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 1, 0, 1);
+	fx_put_used(&f, 0, 1, 0, 1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_string_equal(vtio_vq_broken_reason(f.vq), "used id not in flight");
 	fx_teardown(&f);
@@ -886,8 +868,8 @@ static void test_hostile_device(void **state)
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)1), 0);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)2), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 0, 1);
-	put_used(&f, 1, 0, 0, 2);
+	fx_put_used(&f, 0, 0, 0, 1);
+	fx_put_used(&f, 1, 0, 0, 2);
 	assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), (void *)1);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
@@ -901,8 +883,8 @@ static void test_hostile_device(void **state)
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)2), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 1000, 1);
-	put_used(&f, 1, 2, 5, 2);
+	fx_put_used(&f, 0, 0, 1000, 1);
+	fx_put_used(&f, 1, 2, 5, 2);
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)1);
 	assert_int_equal(len, 16);
@@ -920,7 +902,7 @@ static void test_hostile_device(void **state)
 	sg[0] = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, sg, 1, 0, (void *)1), 0);
 	vtio_vq_kick(f.vq);
-	put_used(&f, 0, 0, 0, 2);
+	fx_put_used(&f, 0, 0, 0, 2);
 	assert_false(vtio_vq_more_used(f.vq) && false);
 	assert_null(vtio_vq_get_used(f.vq, NULL));
 	assert_true(vtio_vq_is_broken(f.vq));
@@ -932,7 +914,7 @@ static void test_hostile_device(void **state)
 static void test_devq_capacity_and_push(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -944,11 +926,7 @@ static void test_devq_capacity_and_push(void **state)
 		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
 		struct vtio_iov rd[1], wr[1];
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 1;
-		c.wr = wr;
-		c.wr_max = 1;
+		tc_chain_init(&c, rd, 1, wr, 1);
 		/* Arrays too small: VTIO_ENOBUFS, the counts needed, nothing consumed. */
 		assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_ENOBUFS);
 		assert_int_equal(c.rd_num, 2);
@@ -963,17 +941,13 @@ static void test_devq_capacity_and_push(void **state)
 		assert_false(vtio_devq_more_avail(f.dq));
 		fx_teardown(&f);
 	}
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
-		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
-		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
-		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
-		fx_chain_init(&f, &c);
-		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		fx_add_pop_1_1(&f, buf, (void *)1, &c);
 		/* Partial reads/writes past the end are short, not errors. */
 		unsigned char tmp[40];
 		assert_int_equal(vtio_devq_read(f.dq, &c, 10, tmp, 40), 6);
@@ -1016,7 +990,7 @@ static int ops_write(void *ctx, uint64_t addr, const void *src, size_t len)
 static void test_devq_views(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		/* The fixture's arena view, wrapped in ops with no translate. */
 		static struct vtio_mem inner_view;
@@ -1042,12 +1016,8 @@ static void test_devq_views(void **state)
 		octx.inner = &inner_view;
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		memset(buf, 0x5a, 16);
-		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
-		assert_int_equal(vtio_vq_add(f.vq, sg, 1, 1, (void *)1), 0);
-		vtio_vq_kick(f.vq);
 		struct vtio_devq_chain c;
-		fx_chain_init(&f, &c);
-		assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+		fx_add_pop_1_1(&f, buf, (void *)1, &c);
 		assert_null(c.rd[0].ptr);
 		assert_int_equal(c.rd[0].addr, fx_addr(buf));
 		unsigned char tmp[16];
@@ -1061,7 +1031,7 @@ static void test_devq_views(void **state)
 		assert_true(octx.reads > 0 && octx.writes > 0);
 		fx_teardown(&f);
 	}
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		/* A buffer crossing two regions becomes two iovs. */
 		struct fx f;
@@ -1117,7 +1087,7 @@ static void test_devq_views(void **state)
 static void test_detach_reset(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.indirect_tables = 2, .indirect_max = 4};
@@ -1159,7 +1129,7 @@ static void test_detach_reset(void **state)
 static void test_stats_counters(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
@@ -1208,7 +1178,7 @@ static void test_stats_counters(void **state)
 static void test_publish_then_kick(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int ev = 0; ev < 2; ev++) {
 			struct fx f;
@@ -1461,11 +1431,7 @@ static void test_inord_drv_1_dev_2(void **state)
 	vtio_vq_kick(f.vq);
 	struct vtio_devq_chain c1, c2;
 	struct vtio_iov r[4], w[4];
-	memset(&c1, 0, sizeof(c1));
-	c1.rd = r;
-	c1.rd_max = 4;
-	c1.wr = w;
-	c1.wr_max = 4;
+	tc_chain_init(&c1, r, 4, w, 4);
 	fx_chain_init(&f, &c2);
 	assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 	assert_int_equal(vtio_devq_pop(f.dq, &c2), 0);
@@ -1551,7 +1517,7 @@ struct inflight {
 static void test_random_ops(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		for (int variant = 0; variant < 2; variant++) {
 			struct fx f;
@@ -1601,11 +1567,7 @@ static void test_random_ops(void **state)
 					unsigned burst = 1 + rnd() % 4;
 					for (unsigned k = 0; k < burst && npopped < 64; k++) {
 						struct vtio_devq_chain *c = &popped[npopped];
-						memset(c, 0, sizeof(*c));
-						c->rd = prd[npopped];
-						c->rd_max = 8;
-						c->wr = pwr[npopped];
-						c->wr_max = 8;
+						tc_chain_init(c, prd[npopped], 8, pwr[npopped], 8);
 						int err = vtio_devq_pop(f.dq, c);
 						if (err == VTIO_EAGAIN)
 							break;

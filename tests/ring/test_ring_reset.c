@@ -18,36 +18,16 @@
 
 #include "ring_fixture.h"
 
-#define FOR_EACH_LAYOUT(L)                                                                         \
-	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
-		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
-		     L##_once = NULL)
-
 #define RR (FX_MODERN | VTIO_FEATURE(VTIO_F_RING_RESET))
-
-static void add(struct fx *f, unsigned nout, unsigned nin, void *token)
-{
-	struct vtio_sg sg[8];
-	unsigned char *b = fx_alloc(f, 16u * (nout + nin), 8);
-	for (unsigned i = 0; i < nout + nin; i++)
-		sg[i] = vtio_sg_of(b + 16u * i, 16);
-	assert_int_equal(vtio_vq_add(f->vq, sg, nout, nin, token), 0);
-}
-
-static void pop(struct fx *f, struct vtio_devq_chain *c)
-{
-	fx_chain_init(f, c);
-	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
-}
 
 /* One full round trip on @f: the queue that keeps running. */
 static void round_trip(struct fx *f)
 {
 	int tok;
 	struct vtio_devq_chain c;
-	add(f, 1, 1, &tok);
+	fx_add_segs(f, 1, 1, 16, &tok);
 	assert_int_equal(vtio_vq_kick(f->vq), 0);
-	pop(f, &c);
+	fx_pop(f, &c);
 	assert_int_equal(vtio_devq_push(f->dq, &c, 16), 0);
 	assert_int_equal(vtio_devq_kick(f->dq), 0);
 	uint32_t len;
@@ -98,7 +78,7 @@ static void reset_queue(struct fx *f, int *base, unsigned n, unsigned *ret)
 static void test_reset_tokens_once(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx q0, q1;
 		assert_int_equal(fx_setup(&q0, L, 8, RR, NULL), 0);
@@ -106,12 +86,12 @@ static void test_reset_tokens_once(void **state)
 		int tok[6];
 		unsigned ret[6] = {0};
 		for (int i = 0; i < 6; i++) /* 8 descriptors */
-			add(&q0, 1, (unsigned)(i == 1 || i == 4), &tok[i]);
+			fx_add_segs(&q0, 1, (unsigned)(i == 1 || i == 4), 16, &tok[i]);
 		assert_int_equal(vtio_vq_kick(q0.vq), 0);
 		round_trip(&q1);
 		struct vtio_devq_chain c[3];
 		for (int i = 0; i < 3; i++)
-			pop(&q0, &c[i]);
+			fx_pop(&q0, &c[i]);
 		assert_int_equal(vtio_devq_push(q0.dq, &c[1], 0), 0); /* used */
 		assert_int_equal(vtio_devq_push(q0.dq, &c[0], 0), 0); /* used, reaped below */
 		round_trip(&q1);
@@ -141,7 +121,7 @@ static void test_reset_tokens_once(void **state)
 static void test_reset_defaults(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx q;
 		assert_int_equal(fx_setup(&q, L, 4, RR, NULL), 0);
@@ -149,10 +129,10 @@ static void test_reset_defaults(void **state)
 			round_trip(&q);
 		int tok;
 		unsigned ret[1] = {0};
-		add(&q, 2, 0, &tok);
+		fx_add_segs(&q, 2, 0, 16, &tok);
 		reset_queue(&q, &tok, 1, ret);
 		assert_int_equal(ret[0], 1);
-		add(&q, 1, 0, &tok);
+		fx_add_segs(&q, 1, 0, 16, &tok);
 		assert_int_equal(vtio_vq_kick(q.vq), 0);
 		if (L == VTIO_LAYOUT_PACKED) {
 			uint16_t fl;
@@ -164,7 +144,7 @@ static void test_reset_defaults(void **state)
 			assert_int_equal(vtio_le16(idx), 1);
 		}
 		struct vtio_devq_chain c;
-		pop(&q, &c);
+		fx_pop(&q, &c);
 		assert_int_equal(vtio_devq_push(q.dq, &c, 0), 0);
 		assert_ptr_equal(vtio_vq_get_used(q.vq, NULL), &tok);
 		fx_teardown(&q);
@@ -176,7 +156,7 @@ static void test_reset_defaults(void **state)
 static void test_reset_new_size(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx q0, q1;
 		assert_int_equal(fx_setup(&q0, L, 16, RR, NULL), 0);
@@ -184,7 +164,7 @@ static void test_reset_new_size(void **state)
 		int tok[4];
 		unsigned ret[4] = {0};
 		for (int i = 0; i < 4; i++)
-			add(&q0, 1, 1, &tok[i]);
+			fx_add_segs(&q0, 1, 1, 16, &tok[i]);
 		round_trip(&q1);
 		reset_queue(&q0, tok, 4, ret);
 		for (int i = 0; i < 4; i++)
@@ -207,14 +187,11 @@ static void test_reset_new_size(void **state)
 static void test_reset_in_order_indirect(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx q;
-		struct fx_opts o;
-		memset(&o, 0, sizeof(o));
-		o.indirect_tables = 2;
-		o.indirect_max = 4;
-		o.indirect_threshold = 3;
+		struct fx_opts o = {
+		    .indirect_tables = 2, .indirect_max = 4, .indirect_threshold = 3};
 		assert_int_equal(fx_setup(&q, L, 8,
 					  RR | VTIO_FEATURE(VTIO_F_IN_ORDER) |
 					      VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
@@ -222,16 +199,16 @@ static void test_reset_in_order_indirect(void **state)
 				 0);
 		int tok[5];
 		unsigned ret[5] = {0};
-		add(&q, 1, 0, &tok[0]);
-		add(&q, 1, 0, &tok[1]);
-		add(&q, 1, 0, &tok[2]);
-		add(&q, 1, 2, &tok[3]); /* indirect */
-		add(&q, 2, 1, &tok[4]); /* indirect */
+		fx_add_segs(&q, 1, 0, 16, &tok[0]);
+		fx_add_segs(&q, 1, 0, 16, &tok[1]);
+		fx_add_segs(&q, 1, 0, 16, &tok[2]);
+		fx_add_segs(&q, 1, 2, 16, &tok[3]); /* indirect */
+		fx_add_segs(&q, 2, 1, 16, &tok[4]); /* indirect */
 		assert_int_equal(vtio_vq_kick(q.vq), 0);
 		struct vtio_devq_chain c[3];
 		struct vtio_devq_done u[3];
 		for (int i = 0; i < 3; i++) {
-			pop(&q, &c[i]);
+			fx_pop(&q, &c[i]);
 			u[i].h = vtio_devq_handle_of(&c[i]);
 			u[i].len = 0;
 		}
@@ -243,12 +220,12 @@ static void test_reset_in_order_indirect(void **state)
 		for (int i = 0; i < 5; i++)
 			assert_int_equal(ret[i], 1);
 		/* both tables free again: two indirect buffers fit */
-		add(&q, 1, 2, &tok[0]);
-		add(&q, 1, 2, &tok[1]);
+		fx_add_segs(&q, 1, 2, 16, &tok[0]);
+		fx_add_segs(&q, 1, 2, 16, &tok[1]);
 		assert_int_equal(vtio_vq_kick(q.vq), 0);
 		assert_int_equal(vtio_vq_num_free(q.vq), 6);
 		for (int i = 0; i < 2; i++) {
-			pop(&q, &c[i]);
+			fx_pop(&q, &c[i]);
 			assert_int_equal(c[i].ndesc, 1);
 			assert_int_equal(vtio_devq_push(q.dq, &c[i], 0), 0);
 		}
@@ -263,13 +240,13 @@ static void test_reset_in_order_indirect(void **state)
 static void test_reset_clears_broken(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx q;
 		assert_int_equal(fx_setup(&q, L, 4, RR, NULL), 0);
 		int tok;
 		unsigned ret[1] = {0};
-		add(&q, 1, 0, &tok);
+		fx_add_segs(&q, 1, 0, 16, &tok);
 		assert_int_equal(vtio_vq_kick(q.vq), 0);
 		vtio_vq_set_broken(q.vq, "test");
 		assert_true(vtio_vq_is_broken(q.vq));

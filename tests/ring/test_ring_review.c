@@ -21,59 +21,11 @@
 #include "ring_dma_recorder.h"
 #include "vtio/dma.h"
 #include "vtio/dma_layers.h"
-
-#define FOR_EACH_LAYOUT(L)                                                                         \
-	for (size_t L##_i = 0; L##_i < FX_NLAYOUTS; L##_i++)                                       \
-		for (enum vtio_layout L = fx_layouts[L##_i].layout, *L##_once = &L; L##_once;      \
-		     L##_once = NULL)
+#include "tc_util.h"
 
 /* ---- A driver/device view over the fixture arena that refuses chosen ranges ---- */
 
-struct fault_ctx {
-	const struct vtio_mem *inner;
-	uint64_t rd_lo, rd_hi; /* reads overlapping [rd_lo, rd_hi) fail with VTIO_EFAULT */
-	uint64_t wr_lo, wr_hi; /* writes overlapping [wr_lo, wr_hi) fail */
-	bool relative;	       /* ranges are offsets from the arena's address */
-};
-
-static bool overlaps_in(const struct fault_ctx *c, uint64_t a, size_t len, uint64_t lo, uint64_t hi)
-{
-	if (c->relative)
-		a -= c->inner->regions[0].addr;
-	return a < hi && lo < a + len;
-}
-
-static int fault_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps_in(c, addr, len, c->rd_lo, c->rd_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_read(c->inner, addr, dst, len);
-}
-
-static int fault_write(void *ctx, uint64_t addr, const void *src, size_t len)
-{
-	struct fault_ctx *c = ctx;
-	if (overlaps_in(c, addr, len, c->wr_lo, c->wr_hi))
-		return VTIO_EFAULT;
-	return vtio_mem_write(c->inner, addr, src, len);
-}
-
-static const struct vtio_mem_ops fault_ops = {fault_read, fault_write, NULL};
-
-static struct fault_ctx fctx;
-static struct vtio_mem fview;
-
-/* An accessor-only view over f->mem (valid once fx_setup has run far enough:
- * f->mem is initialised before either queue). */
-static const struct vtio_mem *fault_view(struct fx *f)
-{
-	memset(&fctx, 0, sizeof(fctx));
-	fctx.inner = &f->mem;
-	vtio_mem_init(&fview, NULL, 0);
-	vtio_mem_set_ops(&fview, &fault_ops, &fctx);
-	return &fview;
-}
+static struct fx_fault fctx; /* the refusing view of the current test */
 
 static void pop_push(struct fx *f, uint32_t len)
 {
@@ -89,9 +41,7 @@ static void test_drv_used_elem_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x10), 0); /* head 0 */
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x20), 0); /* head 1 */
@@ -100,11 +50,7 @@ static void test_drv_used_elem_unreadable_breaks(void **state)
 	fx_chain_init(&f, &c0);
 	assert_int_equal(vtio_devq_pop(f.dq, &c0), 0);
 	struct vtio_iov rd1[4], wr1[4];
-	memset(&c1, 0, sizeof(c1));
-	c1.rd = rd1;
-	c1.rd_max = 4;
-	c1.wr = wr1;
-	c1.wr_max = 4;
+	tc_chain_init(&c1, rd1, 4, wr1, 4);
 	assert_int_equal(vtio_devq_pop(f.dq, &c1), 0);
 	assert_int_equal(vtio_devq_push(f.dq, &c1, 4), 0); /* only head 1 is used */
 	/* The used ring's elements become unreadable to the driver. */
@@ -121,9 +67,7 @@ static void test_drv_used_idx_unreadable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)0x10), 0);
 	assert_int_equal(vtio_vq_kick(f.vq), 0);
@@ -142,9 +86,7 @@ static void test_drv_avail_idx_unwritable_breaks(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
-	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
+	unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 	struct vtio_sg sg = vtio_sg_of(buf, 16);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 1, 0, (void *)0x10), 0);
 	fctx.wr_lo = f.areas.driver_addr + 2;
@@ -163,9 +105,7 @@ static void test_drv_add_unwritable_breaks(void **state)
 	(void)state;
 	for (int which = 0; which < 2; which++) {
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
-		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), 0);
-		unsigned char *buf = fx_alloc(&f, 64, 16);
+		unsigned char *buf = fx_setup_faulty(&f, &fctx, VTIO_LAYOUT_SPLIT, 8, FX_MODERN);
 		struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
 		if (which == 0) {
 			fctx.wr_lo = f.areas.desc_addr;
@@ -186,7 +126,7 @@ static void test_drv_init_zeroing_fails(void **state)
 {
 	(void)state;
 	struct fx f;
-	struct fx_opts o = {.ring_mem = fault_view(&f)};
+	struct fx_opts o = {.ring_mem = fx_fault_view(&fctx, &f)};
 	fctx.wr_lo = 0;
 	fctx.wr_hi = UINT64_MAX;
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, &o), VTIO_EFAULT);
@@ -198,11 +138,10 @@ static void test_drv_init_zeroing_fails(void **state)
 static void test_drv_reset_zeroing_fails(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
-		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
 		fctx.wr_lo = f.areas.device_addr;
 		fctx.wr_hi = f.areas.device_addr + 1u;
 		assert_int_equal(vtio_vq_reset(f.vq), VTIO_EFAULT);
@@ -218,11 +157,10 @@ static void test_drv_reset_zeroing_fails(void **state)
 static void test_ring_mem_without_cpu_pointers(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
-		struct fx_opts o = {.ring_mem = fault_view(&f)};
-		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
+		(void)fx_setup_faulty(&f, &fctx, L, 8, FX_MODERN);
 		size_t st = vtio_vq_state_size(L, 8, 0, 0);
 		struct vtio_vq_config vc;
 		memset(&vc, 0, sizeof(vc));
@@ -233,7 +171,7 @@ static void test_ring_mem_without_cpu_pointers(void **state)
 		vc.areas.desc_addr = f.areas.desc_addr;
 		vc.areas.driver_addr = f.areas.driver_addr;
 		vc.areas.device_addr = f.areas.device_addr;
-		vc.ring_mem = &fview;
+		vc.ring_mem = &fctx.view;
 		vc.notify = fx_kick_cb;
 		vc.notify_ctx = &f;
 		struct vtio_vq *vq;
@@ -270,7 +208,7 @@ static const uint64_t FEAT_AP_IND =
 static void test_premapped_queue_maps_indirect_tables(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.dma = rec_make_dev(),
@@ -315,7 +253,7 @@ static void test_premapped_queue_maps_indirect_tables(void **state)
 static void test_indirect_unmap_uses_private_records(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct fx f;
 		struct fx_opts o = {.dma = rec_make_dev(),
@@ -359,22 +297,12 @@ static void test_indirect_unmap_uses_private_records(void **state)
 static void test_linear_stack_inline_offset(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
-		static struct vtio_dma_direct d;
-		static struct vtio_dma_dev ldev;
-		struct vtio_dma_direct_config dc;
-		memset(&dc, 0, sizeof(dc));
-		dc.mode = VTIO_DMA_DIRECT_OFFSET;
-		dc.offset = REC_BUS_OFF;
-		assert_int_equal(vtio_dma_direct_init(&d, &dc), 0);
-		vtio_dma_dev_init(&ldev);
-		assert_int_equal(vtio_dma_dev_push(&ldev, &d.layer), 0);
-		assert_int_equal(vtio_dma_dev_build(&ldev), 0);
-		assert_true(ldev.linear);
+		struct vtio_dma_dev *ldev = rec_make_linear_dev();
 		for (int premapped = 0; premapped < 2; premapped++) {
 			struct fx f;
-			struct fx_opts o = {.dma = &ldev,
+			struct fx_opts o = {.dma = ldev,
 					    .bus_offset = REC_BUS_OFF,
 					    .vq_flags = premapped ? VTIO_VQ_F_PREMAPPED : 0u,
 					    .indirect_tables = 2,
@@ -415,7 +343,7 @@ static void test_linear_stack_inline_offset(void **state)
 static void test_state_size_does_not_wrap(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		size_t sz = vtio_vq_state_size(L, 256, 4096, 65536);
 		uint64_t tables = (uint64_t)4096 * 65536 * 16;
@@ -455,21 +383,8 @@ static void test_writable_len_of_4gib(void **state)
 	(void)state;
 	struct fx f;
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 8, FX_MODERN, NULL), 0);
-	unsigned char *buf = fx_alloc(&f, 64, 16);
-	struct vtio_sg sg[2];
-	sg[0].addr = fx_addr(buf);
-	sg[0].len = 0x80000000u;
-	sg[1].addr = fx_addr(buf) + 0x80000000u;
-	sg[1].len = 0x80000000u;
-	assert_int_equal(vtio_vq_add(f.vq, sg, 0, 2, (void *)0x70), 0);
-	assert_int_equal(vtio_vq_kick(f.vq), 0);
-	/* The device's answer, by hand: used->ring[0] = {0, UINT32_MAX}, idx 1. */
-	uint32_t id = vtio_le32(0), len = vtio_le32(UINT32_MAX);
-	uint16_t idx = vtio_le16(1);
-	unsigned char *used = f.areas.device;
-	memcpy(used + 4, &id, 4);
-	memcpy(used + 8, &len, 4);
-	memcpy(used + 2, &idx, 2);
+	fx_add_4gib_writable(&f, (void *)0x70);
+	fx_hand_first_used(&f, 0, UINT32_MAX); /* used->ring[0] = {0, UINT32_MAX}, idx 1 */
 	uint32_t got = 0;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &got), (void *)0x70);
 	assert_true(got == UINT32_MAX);
@@ -531,7 +446,7 @@ static void test_devq_pop_error_not_repeated(void **state)
 static void test_devq_init_probes_accessor_view(void **state)
 {
 	(void)state;
-	FOR_EACH_LAYOUT(L)
+	FX_FOR_EACH_LAYOUT(L)
 	{
 		struct vtio_vq_area_sizes s;
 		assert_int_equal(vtio_vq_area_sizes(L, 8, &s), 0);
@@ -546,7 +461,7 @@ static void test_devq_init_probes_accessor_view(void **state)
 		for (int a = 0; a < 3; a++) {
 			for (int end = 0; end < 2; end++) {
 				struct fx f;
-				struct fx_opts o = {.dev_mem = fault_view(&f)};
+				struct fx_opts o = {.dev_mem = fx_fault_view(&fctx, &f)};
 				fctx.relative = true;
 				fctx.rd_lo = base[a] + (end ? size[a] - 1u : 0u);
 				fctx.rd_hi = fctx.rd_lo + 1u;
@@ -556,7 +471,7 @@ static void test_devq_init_probes_accessor_view(void **state)
 		}
 		/* The whole view readable: accepted. */
 		struct fx f;
-		struct fx_opts o = {.dev_mem = fault_view(&f)};
+		struct fx_opts o = {.dev_mem = fx_fault_view(&fctx, &f)};
 		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, &o), 0);
 		fx_teardown(&f);
 	}

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ring_fixture.h"
+#include "tc_util.h"
 
 #define ROUNDS 20000u
 
@@ -33,11 +34,7 @@ static void *device_thread(void *p)
 	struct vtio_iov rd[4], wr[4];
 	while (a->done < ROUNDS) {
 		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 4;
-		c.wr = wr;
-		c.wr_max = 4;
+		tc_chain_init(&c, rd, 4, wr, 4);
 		int err = vtio_devq_pop(f->dq, &c);
 		if (err == VTIO_EAGAIN) {
 			if (vtio_devq_enable_notify(f->dq))

@@ -31,6 +31,7 @@
 #include "vtio/transport/mmio_dev.h"
 #include "vtio/transport/msgq.h"
 #include "vtio/transport/shm.h"
+#include "transport_fixture.h"
 
 #ifdef VTIO_CONV_FORK
 #include <sched.h>
@@ -296,12 +297,7 @@ static void mmio_drv_init(const struct vtio_mmio_ops *ops, void *ctx)
 /* No forbidden register access happened on either side. */
 static void regs_clean(void)
 {
-	struct vtio_mmio_dev_stats s;
-	vtio_mmio_dev_get_stats(&E.md, &s);
-	assert_int_equal(s.bad_width, 0);
-	assert_int_equal(s.bad_offset, 0);
-	assert_int_equal(s.bad_direction, 0);
-	assert_int_equal(vtio_mmio_error(&E.drv), 0);
+	tf_mmio_assert_clean(&E.md, &E.drv);
 }
 
 /* ---- 1. loopback ---- */
@@ -339,23 +335,10 @@ static void nop_poll(void)
 
 /* ---- 2. virtio-mmio, the bus being direct calls ---- */
 
-static int bus_read(void *ctx, uint32_t off, unsigned width, uint32_t *val)
-{
-	return vtio_mmio_dev_read(ctx, off, width, val);
-}
-
-static int bus_write(void *ctx, uint32_t off, unsigned width, uint32_t val)
-{
-	return vtio_mmio_dev_write(ctx, off, width, val);
-}
-
-static const struct vtio_mmio_ops bus_ops = {
-    .name = "direct", .read = bus_read, .write = bus_write};
-
 static void mmio_setup(void)
 {
 	regs_init();
-	mmio_drv_init(&bus_ops, &E.md);
+	mmio_drv_init(&tf_mmio_direct_ops, &E.md);
 }
 
 /* The interrupt handler: reads and acks InterruptStatus, runs vq_irq. */

@@ -14,22 +14,14 @@
 
 #include "vtio/dev.h"
 #include "vtio/vq.h"
+#include "transport_fixture.h"
+#include "tc_util.h"
 
 /* ---- Fixture ------------------------------------------------------------------------------ */
 
 #define ARENA_SIZE (2u << 20)
 static _Alignas(4096) unsigned char arena[ARENA_SIZE];
-static size_t arena_used;
-
-static void *arena_alloc(size_t n)
-{
-	arena_used = (arena_used + 63u) & ~(size_t)63u;
-	assert_true(arena_used + n <= ARENA_SIZE);
-	void *p = arena + arena_used;
-	memset(p, 0, n);
-	arena_used += n;
-	return p;
-}
+static struct tf_arena A;
 
 #define NQ   3u
 #define QMAX 64u
@@ -165,15 +157,11 @@ static void base_config(struct vtio_dev_config *c, uint64_t offered)
 static void fx_reset(void)
 {
 	memset(&F, 0, sizeof(F));
-	arena_used = 0;
-	F.region.addr = (uint64_t)(uintptr_t)arena;
-	F.region.len = ARENA_SIZE;
-	F.region.host = arena;
-	F.region.perm = VTIO_MEM_RW;
-	assert_int_equal(vtio_mem_init(&F.mem, &F.region, 1), 0);
+	tf_arena_init(&A, arena, ARENA_SIZE);
+	tf_mem_init(&F.mem, &F.region, &A);
 	F.storage_size = vtio_dev_storage_size(NQ, QMAX);
 	assert_true(F.storage_size > 0);
-	F.storage = arena_alloc(F.storage_size);
+	F.storage = tf_alloc(&A, F.storage_size);
 }
 
 static void fx_setup(uint64_t offered)
@@ -228,7 +216,7 @@ static struct vtio_vq *drv_queue(uint16_t index, uint32_t num, struct vtio_trans
 	enum vtio_layout l =
 	    (f & VTIO_FEATURE(VTIO_F_RING_PACKED)) ? VTIO_LAYOUT_PACKED : VTIO_LAYOUT_SPLIT;
 	size_t rs = vtio_vq_ring_size(l, num, 64);
-	void *ring = arena_alloc(rs);
+	void *ring = tf_alloc(&A, rs);
 	struct vtio_vq_config vc;
 	memset(&vc, 0, sizeof(vc));
 	vc.layout = l;
@@ -242,7 +230,7 @@ static struct vtio_vq *drv_queue(uint16_t index, uint32_t num, struct vtio_trans
 	assert_int_equal(vtio_vq_areas_in(l, num, 64, ring, (uint64_t)(uintptr_t)ring, &vc.areas),
 			 0);
 	size_t ss = vtio_vq_state_size(l, num, 4, 8);
-	void *st = arena_alloc(ss);
+	void *st = tf_alloc(&A, ss);
 	struct vtio_vq *vq = NULL;
 	assert_int_equal(vtio_vq_init(&vq, st, ss, &vc), 0);
 	reg->num = num;
@@ -267,58 +255,17 @@ static void bring_up(uint64_t f, struct vtio_vq **vq)
 		assert_non_null(vtio_dev_devq(&F.dev, i));
 }
 
-static unsigned char *post(struct vtio_vq *vq, unsigned char tag)
-{
-	unsigned char *b = arena_alloc(64);
-	memset(b, tag, 32);
-	struct vtio_sg sg[2] = {vtio_sg_of(b, 32), vtio_sg_of(b + 32, 32)};
-	assert_int_equal(vtio_vq_add(vq, sg, 1, 1, b), 0);
-	return b;
-}
-
 /* Device: answer everything available on queue @p index with ~data. */
 static unsigned serve(uint16_t index)
 {
 	struct vtio_devq *d = vtio_dev_devq(&F.dev, index);
-	assert_non_null(d);
 	assert_ptr_equal(d, F.devq[index]); /* the queue_state hook's queue */
-	unsigned n = 0;
-	for (;;) {
-		struct vtio_iov rd[4], wr[4];
-		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 4;
-		c.wr = wr;
-		c.wr_max = 4;
-		int r = vtio_devq_pop(d, &c);
-		if (r != 0)
-			break;
-		unsigned char in[32], out[32];
-		assert_int_equal(vtio_devq_read(d, &c, 0, in, 32), 32);
-		for (int i = 0; i < 32; i++)
-			out[i] = (unsigned char)~in[i];
-		assert_int_equal(vtio_devq_write(d, &c, 0, out, 32), 32);
-		assert_int_equal(vtio_devq_push(d, &c, 32), 0);
-		n++;
-	}
-	(void)vtio_devq_kick(d);
-	return n;
-}
-
-static void reap_check(struct vtio_vq *vq, unsigned char *b, unsigned char tag)
-{
-	uint32_t len = 0;
-	assert_ptr_equal(vtio_vq_get_used(vq, &len), b);
-	assert_int_equal(len, 32);
-	for (int i = 0; i < 32; i++)
-		assert_int_equal(b[32 + i], (unsigned char)~tag);
+	return tf_serve_devq(d, false);	    /* pops may end in an error: hostile rings */
 }
 
 static uint64_t layout_bit(void **state)
 {
-	enum vtio_layout l = *(enum vtio_layout *)*state;
-	return l == VTIO_LAYOUT_PACKED ? VTIO_FEATURE(VTIO_F_RING_PACKED) : 0;
+	return tf_layout_features(*(enum vtio_layout *)*state);
 }
 
 /* ---- Setup checks ------------------------------------------------------------------------- */
@@ -413,7 +360,7 @@ static void test_feat_dev_7_bind_and_offer(void **state)
 	struct vtio_dev_transport_ops bare = {0};
 	fx_setup(BASE_FEATURES);
 	struct vtio_dev d2;
-	void *st = arena_alloc(F.storage_size);
+	void *st = tf_alloc(&A, F.storage_size);
 	base_config(&c, BASE_FEATURES);
 	assert_int_equal(vtio_dev_init(&d2, st, F.storage_size, &c), 0);
 	assert_int_equal(vtio_dev_bind(&d2, &bare, NULL), 0);
@@ -648,9 +595,9 @@ static void test_init_drv_12_queue_register_phase(void **state)
 	assert_int_equal(F.live[0], 0);
 	/* After DRIVER_OK (no RING_RESET): no queue register writes. The ring
 	 * at 0x10000.. is in the view (the arena is bigger). */
-	r.desc_addr = (uint64_t)(uintptr_t)arena_alloc(4096);
-	r.driver_addr = (uint64_t)(uintptr_t)arena_alloc(4096);
-	r.device_addr = (uint64_t)(uintptr_t)arena_alloc(4096);
+	r.desc_addr = (uint64_t)(uintptr_t)tf_alloc(&A, 4096);
+	r.driver_addr = (uint64_t)(uintptr_t)tf_alloc(&A, 4096);
+	r.device_addr = (uint64_t)(uintptr_t)tf_alloc(&A, 4096);
 	r.num = 8;
 	assert_int_equal(vtio_dev_queue_set(&F.dev, 1, &r), 0);
 	assert_int_equal(vtio_dev_queue_disable(&F.dev, 0), 0); /* before DRIVER_OK: fine */
@@ -699,7 +646,7 @@ static void test_notif_dev_1_nothing_before_driver_ok(void **state)
 		if (i < 2)
 			assert_int_equal(vtio_dev_queue_enable(&F.dev, i), 0);
 	}
-	unsigned char *b = post(vq[0], 0x5a);
+	unsigned char *b = tf_post(&A, vq[0], 0x5a);
 	/* A driver that kicks around the rule: dropped, counted. */
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	assert_int_equal(vtio_dev_notify(&F.dev, 1), 0);
@@ -725,7 +672,7 @@ static void test_notif_dev_1_nothing_before_driver_ok(void **state)
 	assert_int_equal(F.kicks[0], 1);
 	assert_int_equal(serve(0), 1);
 	assert_int_equal(F.vq_irqs[0], 1);
-	reap_check(vq[0], b, 0x5a);
+	tf_reap_check(vq[0], b, 0x5a);
 	/* A kick for the queue that never went live: dropped. */
 	uint64_t dropped = stats().kicks_dropped;
 	assert_int_equal(vtio_dev_notify(&F.dev, 2), 0);
@@ -753,16 +700,16 @@ static void test_dev_traffic(void **state)
 			unsigned char tag = (unsigned char)(round * 3 + q);
 			unsigned char *b[3];
 			for (int k = 0; k < 3; k++)
-				b[k] = post(vq[q], (unsigned char)(tag + k));
+				b[k] = tf_post(&A, vq[q], (unsigned char)(tag + k));
 			/* A four-segment buffer goes indirect. */
-			unsigned char *x = arena_alloc(64);
+			unsigned char *x = tf_alloc(&A, 64);
 			memset(x, tag, 32);
 			struct vtio_sg sg[4] = {vtio_sg_of(x, 16), vtio_sg_of(x + 16, 16),
 						vtio_sg_of(x + 32, 16), vtio_sg_of(x + 48, 16)};
 			assert_int_equal(vtio_vq_add(vq[q], sg, 2, 2, x), 0);
 			assert_int_equal(vtio_vq_kick(vq[q]), 0);
 			for (int k = 0; k < 3; k++)
-				reap_check(vq[q], b[k], (unsigned char)(tag + k));
+				tf_reap_check(vq[q], b[k], (unsigned char)(tag + k));
 			uint32_t len = 0;
 			assert_ptr_equal(vtio_vq_get_used(vq[q], &len), x);
 			assert_int_equal(len, 32);
@@ -801,18 +748,14 @@ static void test_reset_dev_1_reset_mid_stream(void **state)
 	assert_int_equal(gen, 2);
 	/* Buffers in flight on every queue, some popped, none used. */
 	for (uint16_t q = 0; q < NQ; q++) {
-		(void)post(vq[q], 1);
-		(void)post(vq[q], 2);
+		(void)tf_post(&A, vq[q], 1);
+		(void)tf_post(&A, vq[q], 2);
 		assert_int_equal(vtio_vq_kick(vq[q]), 0);
 	}
 	struct vtio_devq *d0 = vtio_dev_devq(&F.dev, 0);
 	struct vtio_iov rd[4], wr[4];
 	struct vtio_devq_chain c;
-	memset(&c, 0, sizeof(c));
-	c.rd = rd;
-	c.rd_max = 4;
-	c.wr = wr;
-	c.wr_max = 4;
+	tc_chain_init(&c, rd, 4, wr, 4);
 	assert_int_equal(vtio_devq_pop(d0, &c), 0);
 
 	unsigned resets = F.resets;
@@ -854,9 +797,9 @@ static void test_reset_dev_1_reset_mid_stream(void **state)
 	bring_up(f, vq);
 	for (uint16_t q = 0; q < NQ; q++) {
 		assert_int_equal(F.live[q], 2);
-		unsigned char *b = post(vq[q], (unsigned char)(0x30 + q));
+		unsigned char *b = tf_post(&A, vq[q], (unsigned char)(0x30 + q));
 		assert_int_equal(vtio_vq_kick(vq[q]), 0);
-		reap_check(vq[q], b, (unsigned char)(0x30 + q));
+		tf_reap_check(vq[q], b, (unsigned char)(0x30 + q));
 	}
 	assert_false(vtio_dev_get_status(&F.dev) & S_NR);
 }
@@ -873,12 +816,12 @@ static void test_reset_dev_3_queue_reset(void **state)
 	struct vtio_vq *vq[NQ];
 	bring_up(f, vq);
 	for (unsigned k = 0; k < 5; k++) {
-		unsigned char *b = post(vq[0], (unsigned char)k);
+		unsigned char *b = tf_post(&A, vq[0], (unsigned char)k);
 		assert_int_equal(vtio_vq_kick(vq[0]), 0);
-		reap_check(vq[0], b, (unsigned char)k);
+		tf_reap_check(vq[0], b, (unsigned char)k);
 	}
 	F.serve_in_kick = false;
-	(void)post(vq[0], 9); /* in flight at the reset */
+	(void)tf_post(&A, vq[0], 9); /* in flight at the reset */
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 
 	assert_int_equal(vtio_dev_queue_reset(&F.dev, NQ), VTIO_ENODEV);
@@ -896,9 +839,9 @@ static void test_reset_dev_3_queue_reset(void **state)
 	/* The other queues keep running. */
 	assert_non_null(vtio_dev_devq(&F.dev, 1));
 	F.serve_in_kick = true;
-	unsigned char *b1 = post(vq[1], 0x77);
+	unsigned char *b1 = tf_post(&A, vq[1], 0x77);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
-	reap_check(vq[1], b1, 0x77);
+	tf_reap_check(vq[1], b1, 0x77);
 	/* The driver takes its buffers back and re-enables with a new size. */
 	assert_non_null(vtio_vq_detach_unused(vq[0]));
 	assert_null(vtio_vq_detach_unused(vq[0]));
@@ -912,9 +855,9 @@ static void test_reset_dev_3_queue_reset(void **state)
 	/* Re-enabled: read-only again. */
 	assert_int_equal(vtio_dev_queue_set(&F.dev, 0, &r), VTIO_EBUSY);
 	for (unsigned k = 0; k < 40; k++) { /* wraps the 32-entry ring */
-		unsigned char *b = post(vq[0], (unsigned char)(0x80 + k));
+		unsigned char *b = tf_post(&A, vq[0], (unsigned char)(0x80 + k));
 		assert_int_equal(vtio_vq_kick(vq[0]), 0);
-		reap_check(vq[0], b, (unsigned char)(0x80 + k));
+		tf_reap_check(vq[0], b, (unsigned char)(0x80 + k));
 	}
 	/* A queue reset is complete on return, also before DRIVER_OK; a device
 	 * reset clears the reset state (MMIO-DEV-7). */
@@ -944,7 +887,7 @@ static void test_init_dev_3_broken_queue_needs_reset(void **state)
 	assert_int_equal(vtio_dev_queue_get(&F.dev, 1, &r), 0);
 	if (lbit) {
 		unsigned char *d = (unsigned char *)(uintptr_t)r.desc_addr;
-		uint64_t a = vtio_le64((uint64_t)(uintptr_t)arena_alloc(64));
+		uint64_t a = vtio_le64((uint64_t)(uintptr_t)tf_alloc(&A, 64));
 		uint32_t len = vtio_le32(16);
 		uint16_t id = vtio_le16(999);
 		uint16_t flags = vtio_le16((uint16_t)(1u << 7)); /* AVAIL, wrap 1 */
@@ -967,9 +910,9 @@ static void test_init_dev_3_broken_queue_needs_reset(void **state)
 	assert_int_equal(stats().needs_reset, 1);
 	/* The queue stays live (the driver resets), others keep working. */
 	assert_non_null(vtio_dev_devq(&F.dev, 1));
-	unsigned char *b = post(vq[0], 0x12);
+	unsigned char *b = tf_post(&A, vq[0], 0x12);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
-	reap_check(vq[0], b, 0x12);
+	tf_reap_check(vq[0], b, 0x12);
 	/* Reset: bit gone, a clean run afterwards. */
 	vtio_dev_set_status(&F.dev, 0);
 	assert_int_equal(vtio_dev_get_status(&F.dev), 0);
@@ -1029,9 +972,9 @@ static void test_init_dev_3_bad_ring_and_late_view(void **state)
 	F.serve_in_kick = true;
 	bring_up(f, vq);
 	for (uint16_t q = 0; q < NQ; q++) {
-		unsigned char *b = post(vq[q], (unsigned char)q);
+		unsigned char *b = tf_post(&A, vq[q], (unsigned char)q);
 		assert_int_equal(vtio_vq_kick(vq[q]), 0);
-		reap_check(vq[q], b, (unsigned char)q);
+		tf_reap_check(vq[q], b, (unsigned char)q);
 	}
 }
 

@@ -12,21 +12,13 @@
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 #include "vtio/dma.h"
+#include "transport_fixture.h"
 
 /* ---- Shared fixture ------------------------------------------------------------------ */
 
 #define ARENA_SIZE (4u << 20)
 static _Alignas(4096) unsigned char arena[ARENA_SIZE];
-static size_t arena_used;
-
-static void *arena_alloc(size_t n)
-{
-	arena_used = (arena_used + 63u) & ~(size_t)63u;
-	assert_true(arena_used + n <= ARENA_SIZE);
-	void *p = arena + arena_used;
-	arena_used += n;
-	return p;
-}
+static struct tf_arena A;
 
 #define QMAX 64u
 #define NQ   2u
@@ -101,12 +93,8 @@ static void drv_config_irq(void *ctx)
 static void env_setup(uint64_t offered)
 {
 	memset(&E, 0, sizeof(E));
-	arena_used = 0;
-	E.region.addr = (uint64_t)(uintptr_t)arena;
-	E.region.len = ARENA_SIZE;
-	E.region.host = arena;
-	E.region.perm = VTIO_MEM_RW;
-	assert_int_equal(vtio_mem_init(&E.mem, &E.region, 1), 0);
+	tf_arena_init(&A, arena, ARENA_SIZE);
+	tf_mem_init(&E.mem, &E.region, &A);
 	struct vtio_loopback_config c;
 	memset(&c, 0, sizeof(c));
 	c.device_features = offered;
@@ -119,97 +107,16 @@ static void env_setup(uint64_t offered)
 	c.dev_ctx = &E;
 	size_t ss = vtio_loopback_storage_size(NQ, QMAX);
 	assert_true(ss > 0);
-	void *st = arena_alloc(ss);
+	void *st = tf_alloc(&A, ss);
 	assert_int_equal(vtio_loopback_init(&E.lb, st, ss, &c), 0);
 	E.t = vtio_loopback_transport(&E.lb);
 	vtio_transport_set_irq(E.t, drv_irq, drv_config_irq, &E);
 }
 
-static uint64_t layout_features(enum vtio_layout l)
-{
-	return l == VTIO_LAYOUT_PACKED ? VTIO_FEATURE(VTIO_F_RING_PACKED) : 0;
-}
-
-static struct vtio_vq *make_vq(uint16_t index, uint32_t num)
-{
-	struct vtio_transport_vq_config qc;
-	memset(&qc, 0, sizeof(qc));
-	qc.index = index;
-	qc.num = num;
-	enum vtio_layout l = vtio_transport_layout(E.t);
-	qc.ring_size = vtio_transport_vq_ring_size(l, num);
-	qc.ring = arena_alloc(qc.ring_size);
-	qc.indirect_tables = 4;
-	qc.indirect_max = 8;
-	qc.state_size = vtio_vq_state_size(l, num, 4, 8);
-	qc.state = arena_alloc(qc.state_size);
-	struct vtio_vq *vq = NULL;
-	assert_int_equal(vtio_transport_vq_setup(E.t, &qc, &vq), 0);
-	return vq;
-}
-
-/* Negotiate @p supported and set up both queues; DRIVER_OK when @p ok. */
-static void bring_up(uint64_t supported, struct vtio_vq **vq, bool ok)
-{
-	struct vtio_transport_negotiation n;
-	memset(&n, 0, sizeof(n));
-	n.supported = supported;
-	assert_int_equal(vtio_transport_negotiate(E.t, &n), 0);
-	for (uint16_t i = 0; i < NQ; i++)
-		vq[i] = make_vq(i, 16);
-	if (ok)
-		assert_int_equal(vtio_transport_driver_ok(E.t), 0);
-}
-
-/* One buffer: 1 readable + 1 writable segment, device writes ~data. */
-static unsigned char *post(struct vtio_vq *vq, unsigned char tag)
-{
-	unsigned char *b = arena_alloc(64);
-	memset(b, tag, 32);
-	memset(b + 32, 0, 32);
-	struct vtio_sg sg[2] = {vtio_sg_of(b, 32), vtio_sg_of(b + 32, 32)};
-	assert_int_equal(vtio_vq_add(vq, sg, 1, 1, b), 0);
-	return b;
-}
-
 /* Device: serve everything available on queue @p index; returns count. */
 static unsigned serve(uint16_t index)
 {
-	struct vtio_devq *d = vtio_loopback_devq(&E.lb, index);
-	assert_non_null(d);
-	unsigned n = 0;
-	for (;;) {
-		struct vtio_iov rd[4], wr[4];
-		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 4;
-		c.wr = wr;
-		c.wr_max = 4;
-		int r = vtio_devq_pop(d, &c);
-		if (r == VTIO_EAGAIN)
-			break;
-		assert_int_equal(r, 0);
-		unsigned char in[32], out[32];
-		assert_int_equal(vtio_devq_read(d, &c, 0, in, 32), 32);
-		for (int i = 0; i < 32; i++)
-			out[i] = (unsigned char)~in[i];
-		assert_int_equal(vtio_devq_write(d, &c, 0, out, 32), 32);
-		assert_int_equal(vtio_devq_push(d, &c, 32), 0);
-		n++;
-	}
-	assert_int_equal(vtio_devq_kick(d), 0);
-	return n;
-}
-
-static void reap_check(struct vtio_vq *vq, unsigned char *b, unsigned char tag)
-{
-	uint32_t len = 0;
-	void *tok = vtio_vq_get_used(vq, &len);
-	assert_ptr_equal(tok, b);
-	assert_int_equal(len, 32);
-	for (int i = 0; i < 32; i++)
-		assert_int_equal(b[32 + i], (unsigned char)~tag);
+	return tf_serve_devq(vtio_loopback_devq(&E.lb, index), true);
 }
 
 /* ---- Ops table ---------------------------------------------------------------------- */
@@ -501,7 +408,7 @@ static void test_feat_dev_offer_checks(void **state)
 	c.queue_max = 8;
 	c.mem = &m;
 	size_t ss = vtio_loopback_storage_size(1, 8);
-	void *st = arena_alloc(ss);
+	void *st = tf_alloc(&A, ss);
 	c.device_features = VTIO_FEATURE(VTIO_F_INDIRECT_DESC);
 	assert_int_equal(vtio_loopback_init(&lb, st, ss, &c), VTIO_EINVAL);
 	c.device_features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_SR_IOV);
@@ -540,7 +447,7 @@ static void test_init_config_space(void **state)
 	assert_int_equal(vtio_transport_config_write(E.t, 0, b, 1), VTIO_EPERM);
 	assert_int_equal(E.config[0], 0);
 	struct vtio_vq *vq[NQ];
-	bring_up(0, vq, true);
+	tf_bring_up(E.t, &A, 0, NQ, vq, true);
 	assert_int_equal(vtio_transport_config_write(E.t, 0, b, 1), 0);
 	assert_int_equal(E.config[0], 0xee);
 	/* INIT-DEV-5: a device change bumps the generation and notifies. */
@@ -571,7 +478,7 @@ static void test_notif_dev_2_needs_reset(void **state)
 	assert_int_equal(E.config_irqs, 0);
 	assert_int_equal(vtio_transport_reset(E.t), 0);
 	struct vtio_vq *vq[NQ];
-	bring_up(0, vq, true);
+	tf_bring_up(E.t, &A, 0, NQ, vq, true);
 	vtio_loopback_needs_reset(&E.lb);
 	assert_int_equal(E.config_irqs, 1);
 	assert_true(vtio_transport_get_status(E.t) & VTIO_STATUS_DEVICE_NEEDS_RESET);
@@ -591,7 +498,7 @@ static void test_init_drv_6_status_bits_sticky(void **state)
 	(void)state;
 	env_setup(BASE_FEATURES);
 	struct vtio_vq *vq[NQ];
-	bring_up(0, vq, true);
+	tf_bring_up(E.t, &A, 0, NQ, vq, true);
 	unsigned irqs = E.config_irqs;
 	E.t->fn.set_status(E.t, VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_FAILED);
 	assert_int_equal(vtio_loopback_status(&E.lb),
@@ -609,14 +516,14 @@ static void test_init_drv_6_status_bits_sticky(void **state)
 static void test_init_drv_12_queue_setup_phase(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l));
+	env_setup(BASE_FEATURES | tf_layout_features(l));
 	struct vtio_transport_vq_config qc;
 	memset(&qc, 0, sizeof(qc));
 	qc.num = 16;
 	qc.ring_size = vtio_transport_vq_ring_size(l, 16);
-	qc.ring = arena_alloc(qc.ring_size);
+	qc.ring = tf_alloc(&A, qc.ring_size);
 	qc.state_size = vtio_vq_state_size(l, 16, 0, 0);
-	qc.state = arena_alloc(qc.state_size);
+	qc.state = tf_alloc(&A, qc.state_size);
 	struct vtio_vq *vq = NULL;
 	/* Before FEATURES_OK. */
 	assert_int_equal(vtio_transport_vq_setup(E.t, &qc, &vq), VTIO_EPERM);
@@ -653,9 +560,9 @@ static void test_init_drv_12_queue_setup_phase(void **state)
 	assert_int_equal(vtio_transport_negotiate(E.t, &n), 0);
 	qc.num = 0;
 	qc.ring_size = vtio_transport_vq_ring_size(l, QMAX);
-	qc.ring = arena_alloc(qc.ring_size);
+	qc.ring = tf_alloc(&A, qc.ring_size);
 	qc.state_size = vtio_vq_state_size(l, QMAX, 0, 0);
-	qc.state = arena_alloc(qc.state_size);
+	qc.state = tf_alloc(&A, qc.state_size);
 	assert_int_equal(vtio_transport_vq_setup(E.t, &qc, &vq), 0);
 	assert_int_equal(vtio_vq_size(vq), QMAX);
 }
@@ -664,10 +571,10 @@ static void test_init_drv_12_queue_setup_phase(void **state)
 static void test_notif_drv_1_no_notify_before_driver_ok(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l));
+	env_setup(BASE_FEATURES | tf_layout_features(l));
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED), vq, false);
-	unsigned char *b = post(vq[0], 0x11);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED), NQ, vq, false);
+	unsigned char *b = tf_post(&A, vq[0], 0x11);
 	/* The driver-side helper refuses the notification... */
 	assert_int_equal(vtio_vq_kick(vq[0]), VTIO_EPERM);
 	assert_int_equal(vtio_transport_notify(E.t, 0), VTIO_EPERM);
@@ -689,33 +596,34 @@ static void test_notif_drv_1_no_notify_before_driver_ok(void **state)
 	/* The buffer made available before DRIVER_OK is served now. */
 	assert_int_equal(serve(0), 1);
 	assert_int_equal(E.irqs[0], 1);
-	reap_check(vq[0], b, 0x11);
+	tf_reap_check(vq[0], b, 0x11);
 }
 
 /* Round trips on both queues, notifications both ways, indirect chains. */
 static void test_loopback_round_trip(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l));
+	env_setup(BASE_FEATURES | tf_layout_features(l));
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC), vq, true);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_INDIRECT_DESC),
+		    NQ, vq, true);
 	for (unsigned round = 0; round < 50; round++) {
 		for (uint16_t q = 0; q < NQ; q++) {
 			unsigned char tag = (unsigned char)(round * 2 + q);
 			unsigned char *b[3];
 			for (int i = 0; i < 3; i++)
-				b[i] = post(vq[q], (unsigned char)(tag + i));
+				b[i] = tf_post(&A, vq[q], (unsigned char)(tag + i));
 			assert_int_equal(vtio_vq_kick(vq[q]), 0);
 			assert_int_equal(serve(q), 3);
 			for (int i = 0; i < 3; i++)
-				reap_check(vq[q], b[i], (unsigned char)(tag + i));
+				tf_reap_check(vq[q], b[i], (unsigned char)(tag + i));
 			assert_null(vtio_vq_get_used(vq[q], NULL));
 		}
 	}
 	assert_true(E.kicks[0] >= 1 && E.kicks[0] <= 50);
 	assert_true(E.irqs[1] >= 1);
 	/* A 5-segment buffer goes indirect (threshold 2, tables of 8). */
-	unsigned char *big = arena_alloc(5 * 16);
+	unsigned char *big = tf_alloc(&A, 5 * 16);
 	memset(big, 0x3c, 4 * 16);
 	struct vtio_sg sg[5];
 	for (int i = 0; i < 5; i++)
@@ -745,12 +653,13 @@ static void test_loopback_round_trip(void **state)
 static void test_notif_drv_5_notification_data(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA));
+	env_setup(BASE_FEATURES | tf_layout_features(l) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA));
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), vq,
-		 true);
-	(void)post(vq[1], 1);
-	(void)post(vq[1], 2);
+	tf_bring_up(E.t, &A,
+		    VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), NQ,
+		    vq, true);
+	(void)tf_post(&A, vq[1], 1);
+	(void)tf_post(&A, vq[1], 2);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(E.kicks[1], 1);
 	/* split: the new avail idx (2); packed: the next ring slot (as many
@@ -766,12 +675,12 @@ static void test_notif_drv_5_notification_data(void **state)
 static void test_reset_dev_1_reset_clears_queues(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l));
+	env_setup(BASE_FEATURES | tf_layout_features(l));
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED), vq, true);
-	unsigned char *b0 = post(vq[0], 1);
-	unsigned char *b1 = post(vq[0], 2);
-	(void)post(vq[1], 3);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED), NQ, vq, true);
+	unsigned char *b0 = tf_post(&A, vq[0], 1);
+	unsigned char *b1 = tf_post(&A, vq[0], 2);
+	(void)tf_post(&A, vq[1], 3);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	struct vtio_devq *d0 = vtio_loopback_devq(&E.lb, 0);
 	assert_non_null(d0);
@@ -797,11 +706,11 @@ static void test_reset_dev_1_reset_clears_queues(void **state)
 	assert_non_null(vtio_vq_detach_unused(vq[1]));
 	assert_null(vtio_vq_detach_unused(vq[1]));
 	/* Re-initialisation after reset works (FEAT-DEV-4). */
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED), vq, true);
-	unsigned char *b = post(vq[1], 9);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED), NQ, vq, true);
+	unsigned char *b = tf_post(&A, vq[1], 9);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(serve(1), 1);
-	reap_check(vq[1], b, 9);
+	tf_reap_check(vq[1], b, 9);
 }
 
 /* RESET-DEV-3/4/5, RESET-DRV-3/5/6: per-queue reset with RING_RESET while
@@ -809,19 +718,20 @@ static void test_reset_dev_1_reset_clears_queues(void **state)
 static void test_reset_dev_3_queue_reset(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l) | VTIO_FEATURE(VTIO_F_RING_RESET));
+	env_setup(BASE_FEATURES | tf_layout_features(l) | VTIO_FEATURE(VTIO_F_RING_RESET));
 	struct vtio_vq *vq[NQ];
 	/* RESET-DRV-6: not negotiated, not allowed. */
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED), vq, true);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED), NQ, vq, true);
 	assert_int_equal(vtio_transport_queue_reset(E.t, 0), VTIO_ENOTSUP);
 	assert_int_equal(E.t->fn.queue_reset(E.t, 0), VTIO_ENOTSUP);
 
-	bring_up(VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_RING_RESET), vq, true);
+	tf_bring_up(E.t, &A, VTIO_FEATURE(VTIO_F_RING_PACKED) | VTIO_FEATURE(VTIO_F_RING_RESET), NQ,
+		    vq, true);
 	unsigned char *a[5];
 	for (int i = 0; i < 5; i++)
-		a[i] = post(vq[0], (unsigned char)(0x40 + i));
+		a[i] = tf_post(&A, vq[0], (unsigned char)(0x40 + i));
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
-	unsigned char *b = post(vq[1], 0x50);
+	unsigned char *b = tf_post(&A, vq[1], 0x50);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 
 	/* The device takes two of queue 0's buffers before the reset. */
@@ -840,7 +750,7 @@ static void test_reset_dev_3_queue_reset(void **state)
 	assert_int_equal(E.kicks[0], kicks);
 	/* Queue 1 keeps running. */
 	assert_int_equal(serve(1), 1);
-	reap_check(vq[1], b, 0x50);
+	tf_reap_check(vq[1], b, 0x50);
 
 	/* RESET-DRV-3: now reclaim every token of queue 0 exactly once. */
 	unsigned seen = 0;
@@ -859,10 +769,10 @@ static void test_reset_dev_3_queue_reset(void **state)
 	assert_int_equal(vtio_vq_reset(vq[0]), 0);
 	assert_int_equal(vtio_transport_queue_attach(E.t, vq[0]), 0);
 	assert_int_equal(E.live_events[0], 3); /* 2 bring-ups + re-enable */
-	unsigned char *x = post(vq[0], 0x77);
+	unsigned char *x = tf_post(&A, vq[0], 0x77);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	assert_int_equal(serve(0), 1); /* only the new buffer: state was reset */
-	reap_check(vq[0], x, 0x77);
+	tf_reap_check(vq[0], x, 0x77);
 	struct vtio_loopback_stats st;
 	vtio_loopback_get_stats(&E.lb, &st);
 	assert_int_equal(st.queue_resets, 1);
@@ -899,7 +809,7 @@ static int al_alloc(struct vtio_dma_layer *l, size_t size, void **cpu, uint64_t 
 {
 	struct arena_layer *a = (struct arena_layer *)l;
 	a->allocs++;
-	*cpu = arena_alloc(size);
+	*cpu = tf_alloc(&A, size);
 	*bus = (uint64_t)(uintptr_t)*cpu;
 	return 0;
 }
@@ -923,7 +833,7 @@ static const struct vtio_dma_ops arena_ops = {
 static void test_ring_from_dma_device(void **state)
 {
 	enum vtio_layout l = *(enum vtio_layout *)*state;
-	env_setup(BASE_FEATURES | layout_features(l));
+	env_setup(BASE_FEATURES | tf_layout_features(l));
 	struct arena_layer al;
 	memset(&al, 0, sizeof(al));
 	al.l.ops = &arena_ops;
@@ -939,7 +849,7 @@ static void test_ring_from_dma_device(void **state)
 	qc.num = 8;
 	qc.dma = &dev;
 	qc.state_size = vtio_vq_state_size(l, 8, 0, 0);
-	qc.state = arena_alloc(qc.state_size);
+	qc.state = tf_alloc(&A, qc.state_size);
 	struct vtio_vq *vq;
 	assert_int_equal(vtio_transport_vq_setup(E.t, &qc, &vq), 0);
 	assert_int_equal(al.allocs, 1);
@@ -951,10 +861,10 @@ static void test_ring_from_dma_device(void **state)
 	assert_int_equal(al.allocs, 2);
 	assert_int_equal(al.frees, 1);
 	assert_int_equal(vtio_transport_driver_ok(E.t), 0);
-	unsigned char *b = post(vq, 0x21);
+	unsigned char *b = tf_post(&A, vq, 0x21);
 	assert_int_equal(vtio_vq_kick(vq), 0);
 	assert_int_equal(serve(0), 1);
-	reap_check(vq, b, 0x21);
+	tf_reap_check(vq, b, 0x21);
 	assert_int_equal(vtio_transport_reset(E.t), 0);
 	assert_int_equal(vtio_transport_vq_release(vq, &dev), 0);
 	assert_int_equal(al.frees, 2);

@@ -16,19 +16,11 @@
 #include "vtio/transport.h"
 #include "vtio/transport/mmio.h"
 #include "vtio/transport/mmio_dev.h"
+#include "transport_fixture.h"
 
 #define ARENA_SIZE (2u << 20)
 static _Alignas(4096) unsigned char arena[ARENA_SIZE];
-static size_t arena_used;
-
-static void *arena_alloc(size_t n)
-{
-	arena_used = (arena_used + 63u) & ~(size_t)63u;
-	assert_true(arena_used + n <= ARENA_SIZE);
-	void *p = arena + arena_used;
-	arena_used += n;
-	return p;
-}
+static struct tf_arena A;
 
 #define NQ   2u
 #define QMAX 64u
@@ -83,22 +75,6 @@ static const struct vtio_dev_ops d_ops = {
 
 /* ---- The bus: direct calls ------------------------------------------------------------------- */
 
-static int bus_read(void *ctx, uint32_t off, unsigned width, uint32_t *val)
-{
-	return vtio_mmio_dev_read(&((struct env *)ctx)->md, off, width, val);
-}
-
-static int bus_write(void *ctx, uint32_t off, unsigned width, uint32_t val)
-{
-	return vtio_mmio_dev_write(&((struct env *)ctx)->md, off, width, val);
-}
-
-static const struct vtio_mmio_ops bus_ops = {
-    .name = "direct",
-    .read = bus_read,
-    .write = bus_write,
-};
-
 static void bus_line(void *ctx, bool level)
 {
 	struct env *e = ctx;
@@ -127,12 +103,8 @@ static void drv_config_irq(void *ctx)
 static void env_setup_offer(uint64_t offer, uint32_t num_shm)
 {
 	memset(&E, 0, sizeof(E));
-	arena_used = 0;
-	E.region.addr = (uint64_t)(uintptr_t)arena;
-	E.region.len = ARENA_SIZE;
-	E.region.host = arena;
-	E.region.perm = VTIO_MEM_RW;
-	assert_int_equal(vtio_mem_init(&E.mem, &E.region, 1), 0);
+	tf_arena_init(&A, arena, ARENA_SIZE);
+	tf_mem_init(&E.mem, &E.region, &A);
 	for (unsigned i = 0; i < sizeof(E.config); i++)
 		E.config[i] = (unsigned char)(0xa0 + i);
 	struct vtio_dev_config dc = {
@@ -147,7 +119,7 @@ static void env_setup_offer(uint64_t offer, uint32_t num_shm)
 	    .ctx = &E,
 	};
 	size_t ds = vtio_dev_storage_size(NQ, QMAX);
-	assert_int_equal(vtio_dev_init(&E.dev, arena_alloc(ds), ds, &dc), 0);
+	assert_int_equal(vtio_dev_init(&E.dev, tf_alloc(&A, ds), ds, &dc), 0);
 	E.shm[0].base = 0x80000000ull;
 	E.shm[0].len = 0x100000ull;
 	struct vtio_mmio_dev_config mc = {
@@ -158,8 +130,9 @@ static void env_setup_offer(uint64_t offer, uint32_t num_shm)
 	    .num_shm = num_shm,
 	};
 	size_t ms = vtio_mmio_dev_storage_size(NQ);
-	assert_int_equal(vtio_mmio_dev_init(&E.md, arena_alloc(ms), ms, &mc), 0);
-	struct vtio_mmio_config c = {.ops = &bus_ops, .ctx = &E, .window_size = 0x100 + 16};
+	assert_int_equal(vtio_mmio_dev_init(&E.md, tf_alloc(&A, ms), ms, &mc), 0);
+	struct vtio_mmio_config c = {
+	    .ops = &tf_mmio_direct_ops, .ctx = &E.md, .window_size = 0x100 + 16};
 	assert_int_equal(vtio_mmio_init(&E.drv, &c), 0);
 	E.t = vtio_mmio_transport(&E.drv);
 	vtio_transport_set_irq(E.t, drv_irq, drv_config_irq, &E);
@@ -173,12 +146,7 @@ static void env_setup(void)
 /* No forbidden access happened on either side. */
 static void assert_clean(void)
 {
-	struct vtio_mmio_dev_stats s;
-	vtio_mmio_dev_get_stats(&E.md, &s);
-	assert_int_equal(s.bad_width, 0);
-	assert_int_equal(s.bad_offset, 0);
-	assert_int_equal(s.bad_direction, 0);
-	assert_int_equal(vtio_mmio_error(&E.drv), 0);
+	tf_mmio_assert_clean(&E.md, &E.drv);
 }
 
 static enum vtio_layout L(void **state)
@@ -186,88 +154,17 @@ static enum vtio_layout L(void **state)
 	return *(enum vtio_layout *)*state;
 }
 
-static uint64_t layout_bits(enum vtio_layout l)
-{
-	return l == VTIO_LAYOUT_PACKED ? VTIO_FEATURE(VTIO_F_RING_PACKED) : 0;
-}
-
-static struct vtio_vq *make_vq(uint16_t index, uint32_t num)
-{
-	enum vtio_layout l = vtio_transport_layout(E.t);
-	struct vtio_transport_vq_config qc = {
-	    .index = index,
-	    .num = num,
-	    .indirect_tables = 4,
-	    .indirect_max = 8,
-	};
-	qc.ring_size = vtio_transport_vq_ring_size(l, num);
-	qc.ring = arena_alloc(qc.ring_size);
-	qc.state_size = vtio_vq_state_size(l, num, 4, 8);
-	qc.state = arena_alloc(qc.state_size);
-	struct vtio_vq *vq = NULL;
-	assert_int_equal(vtio_transport_vq_setup(E.t, &qc, &vq), 0);
-	return vq;
-}
-
 static void bring_up(uint64_t supported, struct vtio_vq **vq)
 {
-	struct vtio_transport_negotiation n = {.supported = supported};
-	assert_int_equal(vtio_transport_negotiate(E.t, &n), 0);
-	for (uint16_t i = 0; i < NQ; i++)
-		vq[i] = make_vq(i, 16);
-	assert_int_equal(vtio_transport_driver_ok(E.t), 0);
+	tf_bring_up(E.t, &A, supported, NQ, vq, true);
 	for (uint16_t i = 0; i < NQ; i++)
 		assert_non_null(E.devq[i]);
-}
-
-static unsigned char *post(struct vtio_vq *vq, unsigned char tag)
-{
-	unsigned char *b = arena_alloc(64);
-	memset(b, tag, 32);
-	memset(b + 32, 0, 32);
-	struct vtio_sg sg[2] = {vtio_sg_of(b, 32), vtio_sg_of(b + 32, 32)};
-	assert_int_equal(vtio_vq_add(vq, sg, 1, 1, b), 0);
-	return b;
 }
 
 /* Device: serve everything available on queue @p index, writing ~data back. */
 static unsigned serve(uint16_t index)
 {
-	struct vtio_devq *d = E.devq[index];
-	assert_non_null(d);
-	unsigned n = 0;
-	for (;;) {
-		struct vtio_iov rd[4], wr[4];
-		struct vtio_devq_chain c;
-		memset(&c, 0, sizeof(c));
-		c.rd = rd;
-		c.rd_max = 4;
-		c.wr = wr;
-		c.wr_max = 4;
-		int r = vtio_devq_pop(d, &c);
-		if (r == VTIO_EAGAIN)
-			break;
-		assert_int_equal(r, 0);
-		unsigned char in[32], out[32];
-		assert_int_equal(vtio_devq_read(d, &c, 0, in, 32), 32);
-		for (int i = 0; i < 32; i++)
-			out[i] = (unsigned char)~in[i];
-		assert_int_equal(vtio_devq_write(d, &c, 0, out, 32), 32);
-		assert_int_equal(vtio_devq_push(d, &c, 32), 0);
-		n++;
-	}
-	assert_int_equal(vtio_devq_kick(d), 0);
-	return n;
-}
-
-static void reap_check(struct vtio_vq *vq, unsigned char *b, unsigned char tag)
-{
-	uint32_t len = 0;
-	void *tok = vtio_vq_get_used(vq, &len);
-	assert_ptr_equal(tok, b);
-	assert_int_equal(len, 32);
-	for (int i = 0; i < 32; i++)
-		assert_int_equal(b[32 + i], (unsigned char)~tag);
+	return tf_serve_devq(E.devq[index], true);
 }
 
 static uint32_t rd(uint32_t off)
@@ -292,7 +189,7 @@ static void test_mmio_round_trip(void **state)
 	env_setup();
 	struct vtio_vq *vq[NQ];
 	bring_up(VTIO_FEATURE(VTIO_F_INDIRECT_DESC) | VTIO_FEATURE(VTIO_F_EVENT_IDX) |
-		     layout_bits(l),
+		     tf_layout_features(l),
 		 vq);
 	assert_int_equal(vtio_vq_layout(vq[0]), l);
 	assert_int_equal(vtio_dev_get_status(&E.dev), VTIO_STATUS_ACKNOWLEDGE | VTIO_STATUS_DRIVER |
@@ -303,7 +200,7 @@ static void test_mmio_round_trip(void **state)
 		uint16_t q = (uint16_t)(round % NQ);
 		unsigned char *b[3];
 		for (unsigned i = 0; i < 3; i++)
-			b[i] = post(vq[q], (unsigned char)(round * 3 + i));
+			b[i] = tf_post(&A, vq[q], (unsigned char)(round * 3 + i));
 		assert_int_equal(vtio_vq_kick(vq[q]), 0);
 		assert_true(E.kicks[q] > 0);
 		assert_int_equal(serve(q), 3);
@@ -316,7 +213,7 @@ static void test_mmio_round_trip(void **state)
 		assert_int_equal(vtio_mmio_dev_interrupt_status(&E.md), 0);
 		assert_int_equal(E.irqs[q], before + 1);
 		for (unsigned i = 0; i < 3; i++)
-			reap_check(vq[q], b[i], (unsigned char)(round * 3 + i));
+			tf_reap_check(vq[q], b[i], (unsigned char)(round * 3 + i));
 		/* Re-arm (EVENT_IDX: used_event moves on); nothing new arrived. */
 		assert_true(vtio_vq_enable_cb(vq[q]));
 		/* Nothing pending: the driver's handler reports "not mine". */
@@ -332,10 +229,10 @@ static void test_mmio_notification_data(void **state)
 	enum vtio_layout l = L(state);
 	env_setup();
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) | layout_bits(l), vq);
+	bring_up(VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA) | tf_layout_features(l), vq);
 	assert_true(vtio_dev_has(&E.dev, VTIO_F_NOTIFICATION_DATA));
-	(void)post(vq[1], 1);
-	(void)post(vq[1], 2);
+	(void)tf_post(&A, vq[1], 1);
+	(void)tf_post(&A, vq[1], 2);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(E.kicks[1], 1);
 	assert_int_equal(E.kick_data & 0xffffu, 1);
@@ -353,8 +250,8 @@ static void test_mmio_queue_reset(void **state)
 	enum vtio_layout l = L(state);
 	env_setup();
 	struct vtio_vq *vq[NQ];
-	bring_up(VTIO_FEATURE(VTIO_F_RING_RESET) | layout_bits(l), vq);
-	(void)post(vq[0], 7);
+	bring_up(VTIO_FEATURE(VTIO_F_RING_RESET) | tf_layout_features(l), vq);
+	(void)tf_post(&A, vq[0], 7);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	assert_int_equal(vtio_transport_queue_reset(E.t, 0), 0);
 	assert_null(E.devq[0]);
@@ -365,21 +262,21 @@ static void test_mmio_queue_reset(void **state)
 	assert_null(vtio_vq_detach_unused(vq[0]));
 	assert_int_equal(vtio_vq_reset(vq[0]), 0);
 	/* The other queue keeps working. */
-	unsigned char *b = post(vq[1], 9);
+	unsigned char *b = tf_post(&A, vq[1], 9);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(serve(1), 1);
-	reap_check(vq[1], b, 9);
+	tf_reap_check(vq[1], b, 9);
 	/* Re-enable (RESET-DRV-5) and use it. */
 	assert_int_equal(vtio_transport_queue_attach(E.t, vq[0]), 0);
 	assert_non_null(E.devq[0]);
 	wr(VTIO_MMIO_QUEUE_SEL, 0);
 	assert_int_equal(rd(VTIO_MMIO_QUEUE_READY), 1);
 	assert_int_equal(rd(VTIO_MMIO_QUEUE_RESET), 0); /* MMIO-DEV-8 */
-	b = post(vq[0], 11);
+	b = tf_post(&A, vq[0], 11);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	assert_int_equal(serve(0), 1);
 	assert_true(vtio_mmio_irq(&E.drv) > 0);
-	reap_check(vq[0], b, 11);
+	tf_reap_check(vq[0], b, 11);
 	assert_clean();
 }
 
@@ -390,8 +287,8 @@ static void test_mmio_dev_4_reset(void **state)
 	enum vtio_layout l = L(state);
 	env_setup();
 	struct vtio_vq *vq[NQ];
-	bring_up(layout_bits(l), vq);
-	(void)post(vq[0], 1);
+	bring_up(tf_layout_features(l), vq);
+	(void)tf_post(&A, vq[0], 1);
 	assert_int_equal(vtio_vq_kick(vq[0]), 0);
 	assert_int_equal(serve(0), 1);
 	assert_true(E.line);
@@ -408,13 +305,13 @@ static void test_mmio_dev_4_reset(void **state)
 	wr(VTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VTIO_MMIO_QUEUE_READY), 0);
 	/* Again from scratch. */
-	arena_used = (size_t)(arena_used + 4096u);
-	bring_up(layout_bits(l), vq);
-	unsigned char *b = post(vq[1], 5);
+	A.used += 4096u;
+	bring_up(tf_layout_features(l), vq);
+	unsigned char *b = tf_post(&A, vq[1], 5);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(serve(1), 1);
 	assert_int_equal(vtio_mmio_irq(&E.drv), VTIO_MMIO_INT_VRING);
-	reap_check(vq[1], b, 5);
+	tf_reap_check(vq[1], b, 5);
 	struct vtio_mmio_dev_stats s;
 	vtio_mmio_dev_get_stats(&E.md, &s);
 	assert_int_equal(s.bad_width + s.bad_offset + s.bad_direction, 0);
@@ -464,7 +361,7 @@ static void test_mmio_dev_offer_not_carried(void **state)
 {
 	(void)state;
 	memset(&E, 0, sizeof(E));
-	arena_used = 0;
+	tf_arena_init(&A, arena, ARENA_SIZE);
 	struct vtio_dev_config dc = {
 	    .device_id = 1,
 	    .features = VTIO_FEATURE(VTIO_F_VERSION_1) | VTIO_FEATURE(VTIO_F_ADMIN_VQ),
@@ -472,10 +369,10 @@ static void test_mmio_dev_offer_not_carried(void **state)
 	    .queue_max = 8,
 	};
 	size_t ds = vtio_dev_storage_size(1, 8);
-	assert_int_equal(vtio_dev_init(&E.dev, arena_alloc(ds), ds, &dc), 0);
+	assert_int_equal(vtio_dev_init(&E.dev, tf_alloc(&A, ds), ds, &dc), 0);
 	struct vtio_mmio_dev_config mc = {.dev = &E.dev};
 	size_t ms = vtio_mmio_dev_storage_size(1);
-	void *st = arena_alloc(ms);
+	void *st = tf_alloc(&A, ms);
 	assert_int_equal(vtio_mmio_dev_init(&E.md, st, ms, &mc), VTIO_EINVAL);
 	/* Bad arguments. */
 	assert_int_equal(vtio_mmio_dev_init(&E.md, st, ms - 1, &mc), VTIO_EINVAL);
@@ -684,7 +581,7 @@ static void test_mmio_dev_queue_rules(void **state)
 	/* A kick naming no queue. */
 	assert_int_equal(vtio_mmio_dev_write(&E.md, VTIO_MMIO_QUEUE_NOTIFY, 4, 9), VTIO_EINVAL);
 	/* Undefined InterruptACK bits clear nothing. */
-	(void)post(vq[1], 3);
+	(void)tf_post(&A, vq[1], 3);
 	assert_int_equal(vtio_vq_kick(vq[1]), 0);
 	assert_int_equal(serve(1), 1);
 	wr(VTIO_MMIO_INTERRUPT_ACK, 0xfffffffcu);
@@ -723,7 +620,7 @@ static void test_mmio_needs_reset(void **state)
 	assert_int_equal(vtio_transport_queue_reset(E.t, 0), VTIO_EIO);
 	assert_int_equal(vtio_transport_reset(E.t), 0);
 	assert_false(vtio_transport_get_status(E.t) & VTIO_STATUS_DEVICE_NEEDS_RESET);
-	arena_used += 4096u;
+	A.used += 4096u;
 	bring_up(0, vq);
 	assert_clean();
 }
@@ -736,7 +633,7 @@ static void test_mmio_probe_twice(void **state)
 	env_setup();
 	struct vtio_mmio_dev_stats a, b;
 	vtio_mmio_dev_get_stats(&E.md, &a);
-	struct vtio_mmio_config c = {.ops = &bus_ops, .ctx = &E};
+	struct vtio_mmio_config c = {.ops = &tf_mmio_direct_ops, .ctx = &E.md};
 	assert_int_equal(vtio_mmio_init(&E.drv, &c), 0);
 	vtio_mmio_dev_get_stats(&E.md, &b);
 	assert_int_equal(b.reads - a.reads, 4);

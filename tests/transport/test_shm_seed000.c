@@ -30,6 +30,7 @@
 #include "vtio/dma_layers.h"
 #include "vtio/transport.h"
 #include "vtio/transport/shm.h"
+#include "tc_util.h"
 
 #define DEVMEM_SIZE (1u << 20)
 #define DRVMEM_SIZE (4u << 20)
@@ -150,11 +151,7 @@ static void dev_serve(void)
 		if (k == NUM)
 			return;
 		struct job *j = &D.jobs[k];
-		memset(&j->c, 0, sizeof(j->c));
-		j->c.rd = j->rd;
-		j->c.rd_max = 2;
-		j->c.wr = j->wr;
-		j->c.wr_max = 2;
+		tc_chain_init(&j->c, j->rd, 2, j->wr, 2);
 		int r = vtio_devq_pop(D.q, &j->c);
 		if (r == VTIO_EAGAIN) {
 			if (vtio_devq_enable_notify(D.q))

@@ -22,6 +22,7 @@
 #include "vtio/transport.h"
 #include "vtio/transport/loopback.h"
 #include "vtio_host.h"
+#include "tc_util.h"
 
 #define QSIZE	   64u
 #define MAX_RD	   4u
@@ -110,11 +111,7 @@ static void *device_thread(void *arg)
 	while (c->served < c->cfg->buffers && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
 		struct vtio_iov rd[MAX_RD + 1], wr[MAX_WR + 1];
 		struct vtio_devq_chain ch;
-		memset(&ch, 0, sizeof(ch));
-		ch.rd = rd;
-		ch.rd_max = MAX_RD + 1;
-		ch.wr = wr;
-		ch.wr_max = MAX_WR + 1;
+		tc_chain_init(&ch, rd, MAX_RD + 1, wr, MAX_WR + 1);
 		int r = vtio_devq_pop(q, &ch);
 		if (r == VTIO_EAGAIN) {
 			if (c->cfg->sleep) {

@@ -35,6 +35,7 @@
 
 #include "vtio/vhost_user.h"
 #include "vhost_internal.h"
+#include "tc_util.h"
 
 #define NQ    2u
 #define QSIZE 64u
@@ -68,11 +69,8 @@ static bool xor_work(void *ctx, struct vtio_vhost_be *be, unsigned qi, struct vt
 			if (s->nkept[qi] == QSIZE)
 				return true;
 			struct vtio_devq_chain *k = &s->kept[qi][s->nkept[qi]];
-			memset(k, 0, sizeof(*k));
-			k->rd = s->kept_iov[qi][s->nkept[qi]][0];
-			k->rd_max = 4;
-			k->wr = s->kept_iov[qi][s->nkept[qi]][1];
-			k->wr_max = 4;
+			tc_chain_init(k, s->kept_iov[qi][s->nkept[qi]][0], 4,
+				      s->kept_iov[qi][s->nkept[qi]][1], 4);
 			if (vtio_devq_pop(q, k) != 0)
 				return true;
 			s->nkept[qi]++;

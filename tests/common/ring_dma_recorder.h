@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vtio/dma.h"
+#include "vtio/dma_layers.h"
 
 #define REC_BUS_OFF 0x100000000000ull
 #define REC_MAX	    256
@@ -98,6 +99,24 @@ static inline unsigned rec_live(void)
 	for (unsigned i = 0; i < nrec; i++)
 		n += recs[i].live;
 	return n;
+}
+
+/* A linear DMA device: one direct layer adding REC_BUS_OFF (the ring core
+ * adds the offset inline: no map call, nothing recorded). */
+static inline struct vtio_dma_dev *rec_make_linear_dev(void)
+{
+	static struct vtio_dma_direct dd;
+	static struct vtio_dma_dev ldev;
+	struct vtio_dma_direct_config dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.mode = VTIO_DMA_DIRECT_OFFSET;
+	dc.offset = REC_BUS_OFF;
+	assert_int_equal(vtio_dma_direct_init(&dd, &dc), 0);
+	vtio_dma_dev_init(&ldev);
+	assert_int_equal(vtio_dma_dev_push(&ldev, &dd.layer), 0);
+	assert_int_equal(vtio_dma_dev_build(&ldev), 0);
+	assert_true(ldev.linear);
+	return &ldev;
 }
 
 #endif /* VTIO_TEST_RING_DMA_RECORDER_H */
