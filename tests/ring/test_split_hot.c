@@ -40,16 +40,6 @@ static void used_elem(const struct fx *f, uint32_t slot, uint32_t *id, uint32_t 
 	*len = vtio_le32(e.len);
 }
 
-/* Write a used element and used->idx as a (possibly hostile) device would. */
-static void dev_write_used(struct fx *f, uint32_t slot, uint32_t id, uint32_t len, uint16_t idx)
-{
-	struct vtio_split_used_elem e;
-	e.id = vtio_le32(id);
-	e.len = vtio_le32(len);
-	memcpy((unsigned char *)f->areas.device + vtio_split_used_ring_off(slot), &e, sizeof(e));
-	wr16((unsigned char *)f->areas.device + 2, idx);
-}
-
 /* Pop @n one-descriptor chains into @h (device side). */
 static void dev_pop(struct fx *f, struct vtio_devq_handle *h, unsigned n)
 {
@@ -156,7 +146,7 @@ static void test_split_drv_16_hot_in_order_clamp(void **state)
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)1), 0);
 	assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, (void *)2), 0);
 	vtio_vq_kick(f.vq);
-	dev_write_used(&f, 0, 1, 4096, 2); /* one entry for both, len too large */
+	fx_put_used(&f, 0, 1, 4096, 2); /* one entry for both, len too large */
 	uint32_t len;
 	assert_ptr_equal(vtio_vq_get_used(f.vq, &len), (void *)1);
 	assert_int_equal(len, 32);
@@ -198,16 +188,16 @@ static void hostile_case(enum bad_kind kind, const char *reason)
 	vtio_vq_kick(f.vq);
 	switch (kind) {
 	case BAD_MID_CHAIN:
-		dev_write_used(&f, 0, 1, 8, 2); /* descriptor 1 is inside the first chain */
+		fx_put_used(&f, 0, 1, 8, 2); /* descriptor 1 is inside the first chain */
 		break;
 	case BAD_PAST_COUNT:
-		dev_write_used(&f, 0, 2, 8, 2); /* names the third buffer, counts two */
+		fx_put_used(&f, 0, 2, 8, 2); /* names the third buffer, counts two */
 		break;
 	case BAD_RANGE:
-		dev_write_used(&f, 0, 8, 8, 1);
+		fx_put_used(&f, 0, 8, 8, 1);
 		break;
 	case BAD_IDX_JUMP:
-		dev_write_used(&f, 0, 0, 8, 4); /* 4 used of 3 in flight */
+		fx_put_used(&f, 0, 0, 8, 4); /* 4 used of 3 in flight */
 		break;
 	}
 	assert_null(vtio_vq_get_used(f.vq, NULL));
@@ -340,21 +330,6 @@ static unsigned dev_round(struct fx *f, unsigned n)
 	return k;
 }
 
-/* Add one buffer, let the device take and return it, reap it. */
-static void round_trip(struct fx *f, const struct vtio_sg *sg, unsigned out, unsigned in,
-		       uint32_t used_len)
-{
-	assert_int_equal(vtio_vq_add(f->vq, sg, out, in, (void *)7), 0);
-	assert_int_equal(vtio_vq_publish(f->vq), 0);
-	struct vtio_devq_chain c;
-	fx_chain_init(f, &c);
-	assert_int_equal(vtio_devq_pop(f->dq, &c), 0);
-	assert_int_equal(vtio_devq_push(f->dq, &c, used_len), 0);
-	uint32_t len;
-	assert_ptr_equal(vtio_vq_get_used(f->vq, &len), (void *)7);
-	assert_int_equal(len, used_len);
-}
-
 /*
  * SPLIT-DRV-10 with the write-skipping shadows: a one-segment add skips the
  * descriptor and avail entry the ring already holds, and writes whatever
@@ -376,11 +351,12 @@ static void test_split_drv_10_skip_identical(void **state)
 		uint32_t len;
 		uint16_t flags;
 		for (int lap = 0; lap < 3; lap++) {
-			round_trip(&f, &a, 0, 1, 5); /* descriptor 0 (free list / ring order) */
-			round_trip(&f, &a, 0, 1, 6);
+			fx_round_trip(&f, &a, 0, 1, (void *)7,
+				      5); /* descriptor 0 (free list / ring order) */
+			fx_round_trip(&f, &a, 0, 1, (void *)7, 6);
 		}
 		/* The same slot and descriptor, another buffer: written. */
-		round_trip(&f, &b, 1, 0, 0);
+		fx_round_trip(&f, &b, 1, 0, (void *)7, 0);
 		uint16_t at = 0; /* both orders hand out descriptor 0 again here */
 		ring_desc(&f, at, &addr, &len, &flags);
 		assert_int_equal(addr, fx_addr(buf + 64));
@@ -389,7 +365,7 @@ static void test_split_drv_10_skip_identical(void **state)
 		/* A two-descriptor chain over descriptors 1 and 0, then the first
 		 * buffer again: the chain's values are replaced. */
 		struct vtio_sg ch[2] = {vtio_sg_of(buf + 128, 16), vtio_sg_of(buf + 160, 24)};
-		round_trip(&f, ch, 1, 1, 24);
+		fx_round_trip(&f, ch, 1, 1, (void *)7, 24);
 		assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)5), 0);
 		assert_int_equal(vtio_vq_add(f.vq, &a, 0, 1, (void *)6), 0);
 		assert_int_equal(vtio_vq_publish(f.vq), 0);
@@ -437,24 +413,24 @@ static void test_split_dev_5_used_shadow(void **state)
 	struct vtio_sg a = vtio_sg_of(buf, 64);
 	uint32_t id, len;
 	for (int lap = 0; lap < 3; lap++) {
-		round_trip(&f, &a, 0, 1, 9);
-		round_trip(&f, &a, 0, 1, 9);
+		fx_round_trip(&f, &a, 0, 1, (void *)7, 9);
+		fx_round_trip(&f, &a, 0, 1, (void *)7, 9);
 	}
-	round_trip(&f, &a, 0, 1, 10); /* slot 0, another length */
+	fx_round_trip(&f, &a, 0, 1, (void *)7, 10); /* slot 0, another length */
 	used_elem(&f, 0, &id, &len);
 	assert_int_equal(len, 10);
-	round_trip(&f, &a, 0, 1, 9);
+	fx_round_trip(&f, &a, 0, 1, (void *)7, 9);
 	/* Reset both sides (the driver zeroes the used ring). */
 	vtio_devq_reset(f.dq);
 	assert_int_equal(vtio_vq_reset(f.vq), 0);
 	used_elem(&f, 0, &id, &len);
 	assert_int_equal(len, 0);
-	round_trip(&f, &a, 0, 1, 10);
+	fx_round_trip(&f, &a, 0, 1, (void *)7, 10);
 	used_elem(&f, 0, &id, &len);
 	assert_int_equal(id, 0);
 	assert_int_equal(len, 10);
 	/* set_pos: the contents at the new position are unknown to the device. */
-	round_trip(&f, &a, 0, 1, 10); /* slot 1 holds (0 or 1, 10) */
+	fx_round_trip(&f, &a, 0, 1, (void *)7, 10); /* slot 1 holds (0 or 1, 10) */
 	memset((unsigned char *)f.areas.device + vtio_split_used_ring_off(0), 0, 16);
 	struct vtio_devq_pos pos;
 	vtio_devq_get_pos(f.dq, &pos);
