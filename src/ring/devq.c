@@ -208,7 +208,7 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	VTIO_ASSERT((c->rd != NULL || c->rd_max == 0) && (c->wr != NULL || c->wr_max == 0));
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
-		return vtio__devq_split_pop_hot(q, c);
+		return vtio__devq_split_pop_fast(q, c);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
@@ -222,7 +222,7 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 		return q->broken ? broken_error(q) : VTIO_EINVAL;
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
-		return vtio__devq_split_push1(q, c->id, len);
+		return vtio__devq_split_push_one(q, c->id, len);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
@@ -241,7 +241,7 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
 		return q->broken ? broken_error(q) : VTIO_EINVAL;
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
-		return vtio__devq_split_push1(q, h.id, len);
+		return vtio__devq_split_push_one(q, h.id, len);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
@@ -312,6 +312,13 @@ void vtio_devq_disable_notify(struct vtio_devq *q)
 bool vtio_devq_more_avail(struct vtio_devq *q)
 {
 	VTIO_ASSERT(q != NULL);
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot)) {
+		bool r = vtio__devq_split_more_avail_hot(q);
+		keep_breaking_error(q);
+		return r;
+	}
+#endif
 	if (VTIO_UNLIKELY(q->broken))
 		return false;
 	bool r = VTIO__DDISPATCH(q, more_avail, q);
@@ -415,6 +422,7 @@ int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
 	s->avail_idx = pos->avail_idx;
 	s->used_idx = pos->used_idx;
 	s->signalled_valid = false;
+	vtio__devq_split_forget_used(q);
 #endif
 	return 0;
 }

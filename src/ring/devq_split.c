@@ -10,8 +10,7 @@
 
 size_t vtio__devq_split_state_size(uint32_t num)
 {
-	(void)num;
-	return 0;
+	return (size_t)num * sizeof(uint64_t); /* the used-element shadow */
 }
 
 int vtio__devq_split_check_areas(uint32_t num, size_t size[3], size_t align[3])
@@ -27,14 +26,25 @@ int vtio__devq_split_check_areas(uint32_t num, size_t size[3], size_t align[3])
 	return 0;
 }
 
+/* The used ring's contents are not known (after init, reset or a new
+ * position): all ones is no element a push writes (ids are < 2^15). */
+void vtio__devq_split_forget_used(struct vtio_devq *q)
+{
+	VTIO_MEMSET(q->u.split.used_shadow, 0xff, (size_t)q->num * sizeof(uint64_t));
+}
+
 void vtio__devq_split_reset(struct vtio_devq *q)
 {
+	uint64_t *used_shadow = q->u.split.used_shadow;
 	VTIO_MEMSET(&q->u.split, 0, sizeof(q->u.split));
+	q->u.split.used_shadow = used_shadow;
+	q->u.split.mask = (uint16_t)(q->num - 1u);
+	vtio__devq_split_forget_used(q);
 }
 
 int vtio__devq_split_init(struct vtio_devq *q, void *extra)
 {
-	(void)extra;
+	q->u.split.used_shadow = extra;
 	vtio__devq_split_reset(q);
 	return 0;
 }
@@ -209,44 +219,17 @@ int vtio__devq_split_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 #if VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->fast))
-		return vtio__devq_split_pop_hot(q, c);
+		return vtio__devq_split_pop_fast(q, c);
 #endif
 	return pop_general(q, c);
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-/*
- * One descriptor of direction @p wr (a constant at each call): when the
- * whole buffer lies in the view's first region (cached at init) with the
- * permission the direction needs and the caller's array has room, fill the
- * chain's pieces and return true; else false (the general walk decides).
- */
-static inline bool pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
-			   uint32_t len, bool wr)
-{
-	uint64_t rlen = q->r0_len[wr ? 1 : 0];
-	uint64_t off = addr - q->r0_addr;
-	unsigned max = wr ? c->wr_max : c->rd_max;
-	/* off < rlen also means addr >= r0_addr: the cached region does not
-	 * wrap (devq.c), so addr below it gives off >= 2^64 - r0_addr >= rlen. */
-	if (len == 0 || max == 0 || off >= rlen || rlen - off < len)
-		return false;
-	struct vtio_iov *v = wr ? c->wr : c->rd;
-	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-	v->addr = addr;
-	v->len = len;
-	c->rd_num = wr ? 0u : 1u;
-	c->wr_num = wr ? 1u : 0u;
-	c->rd_len = wr ? 0u : len;
-	c->wr_len = wr ? len : 0u;
-	return true;
-}
-
 /* The general walk from a head descriptor the hot pop has already copied
  * (wire format, passed by value: it stays in registers), so it is not read
  * twice. */
-static VTIO__NOINLINE int walk_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
-					 uint16_t head, struct vtio_split_desc w)
+VTIO__NOINLINE int vtio__devq_split_walk_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+						   uint16_t head, struct vtio_split_desc w)
 {
 	struct vtio_split_desc d;
 	desc_from_wire(q, &w, &d);
@@ -254,64 +237,15 @@ static VTIO__NOINLINE int walk_from_head(struct vtio_devq *q, struct vtio_devq_c
 }
 
 /* The hot pop's refusals, out of line: the queue breaks with the error. */
-static VTIO__NOINLINE int hot_bad_idx(struct vtio_devq *q)
+VTIO__NOINLINE int vtio__devq_split_bad_idx(struct vtio_devq *q)
 {
 	return vtio__devq_fail(q, VTIO_EPROTO, "avail idx moved by more than the queue size");
 }
-static VTIO__NOINLINE int hot_bad_head(struct vtio_devq *q)
+VTIO__NOINLINE int vtio__devq_split_bad_head(struct vtio_devq *q)
 {
 	return vtio__devq_fail(q, VTIO_ERANGE, "avail head out of range");
 }
 
-int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
-{
-	struct vtio__devq_split *s = &q->u.split;
-	if (s->last_avail == s->avail_idx) {
-		/* SPLIT-DEV-8: idx (acquire), validated, before ring entries. */
-		uint16_t idx = vtio__w16(
-		    q->legacy,
-		    vtio__load16_acquire_ptr(q->area_ptr[VTIO__AREA_DRIVER] + 2, q->dma_barriers));
-		if (idx == s->last_avail)
-			return VTIO_EAGAIN;
-		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_avail) > q->num))
-			return hot_bad_idx(q);
-		s->avail_idx = idx;
-	}
-	/* Avail entry and head descriptor are each read once, here: the
-	 * general walk gets the copies (read once, TOCTOU). */
-	uint16_t raw;
-	vtio__peer_copy(&raw,
-			q->area_ptr[VTIO__AREA_DRIVER] +
-			    vtio_split_avail_ring_off((uint16_t)(s->last_avail & (q->num - 1u))),
-			2);
-	uint16_t head = vtio__w16(q->legacy, raw);
-	if (VTIO_UNLIKELY(head >= q->num))
-		return hot_bad_head(q);
-	/* One-descriptor chain in the view's first region: copied once to
-	 * private memory, checked, used from the copy. */
-	struct vtio_split_desc w;
-	vtio__peer_copy(&w, q->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, sizeof(w));
-	uint16_t flags = vtio__w16(q->legacy, w.flags);
-	uint64_t addr = vtio__w64(q->legacy, w.addr);
-	uint32_t len = vtio__w32(q->legacy, w.len);
-	/* No NEXT, no INDIRECT: one path per direction, each with
-	 * constants (other flag bits are ignored, as in the walk). */
-	uint16_t kind =
-	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
-	bool done = false;
-	if (kind == VTIO_DESC_F_WRITE)
-		done = pop_one(q, c, addr, len, true);
-	else if (kind == 0)
-		done = pop_one(q, c, addr, len, false);
-	if (VTIO_LIKELY(done)) {
-		c->id = head;
-		c->ndesc = 1;
-		c->flags = 0;
-		s->last_avail++;
-		return 0;
-	}
-	return walk_from_head(q, c, head, w); /* the copy, not the ring */
-}
 #endif /* VTIO_CONFIG_FAST_PATHS */
 
 /* push_batch through the view (used ring not mapped to a local pointer). */
@@ -359,17 +293,14 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 		return push_batch_view(q, u, first, n, checked);
 	/* Local used ring (fast path): element stores without a call. The
 	 * mask is below 2^16, so the free-running slot needs no truncation. */
-	const unsigned mask = q->num - 1u;
+	const unsigned mask = s->mask;
 	unsigned slot = s->used_idx;
 	for (unsigned k = first; k < n; k++) {
 		/* Checked as it is written: an element past used->idx is not seen
 		 * by the driver, so a refused batch publishes nothing. */
 		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
 			return VTIO_EINVAL;
-		struct vtio_split_used_elem e;
-		e.id = vtio__w32(q->legacy, u[k].h.id);
-		e.len = vtio__w32(q->legacy, u[k].len);
-		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot & mask), &e, sizeof(e));
+		vtio__devq_split_put_used(q, used, slot & mask, u[k].h.id, u[k].len);
 		slot++;
 	}
 	/* SPLIT-DEV-5/7: elements, write barrier (release), then idx once. */
@@ -379,25 +310,6 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 	VTIO_STORE_RELEASE16((uint16_t *)(void *)(used + 2), vtio__w16(q->legacy, s->used_idx));
 	return 0;
 }
-
-#if VTIO_CONFIG_FAST_PATHS
-int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len)
-{
-	struct vtio__devq_split *s = &q->u.split;
-	unsigned char *used = q->area_ptr[VTIO__AREA_DEVICE]; /* hot: local ring */
-	struct vtio_split_used_elem e;
-	e.id = vtio__w32(q->legacy, id);
-	e.len = vtio__w32(q->legacy, len);
-	VTIO_MEMCPY(used + vtio_split_used_ring_off(s->used_idx & (q->num - 1u)), &e, sizeof(e));
-	/* SPLIT-DEV-5/7: element, write barrier (release), then idx. */
-	s->used_idx++;
-	if (q->dma_barriers)
-		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16((uint16_t *)(void *)(used + 2), vtio__w16(q->legacy, s->used_idx));
-	return 0;
-}
-
-#endif
 
 bool vtio__devq_split_notify_prepare(struct vtio_devq *q)
 {

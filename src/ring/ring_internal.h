@@ -33,6 +33,11 @@ struct vtio__vq_split {
 	 * ring's table back (read-free placement). Free descriptors are linked
 	 * through shadow[i].next. */
 	struct vtio_split_desc *shadow;
+	/* CPU-order copy of avail->ring[] as the driver last wrote it: an add
+	 * whose head is already there (and whose descriptor already holds its
+	 * addr/len/flags, per the shadow above) writes nothing, so a line the
+	 * device has cached stays valid (fixed buffers re-posted in order). */
+	uint16_t *avail_shadow;
 	uint16_t avail_idx;	  /* next avail idx (includes unpublished heads) */
 	uint16_t avail_published; /* avail idx as last written to the ring */
 	uint16_t kick_old;	  /* avail idx at the last kick_prepare decision */
@@ -41,6 +46,7 @@ struct vtio__vq_split {
 	uint16_t free_head;	  /* head of the free descriptor list */
 	uint16_t avail_flags;	  /* shadow of avail->flags */
 	uint16_t used_event;	  /* shadow of used_event */
+	uint16_t mask;		  /* num - 1 (the hot paths' slot mask) */
 	/* VIRTIO_F_IN_ORDER: sequential allocation and batched used entries. */
 	uint16_t next_desc;  /* next descriptor to hand out */
 	uint16_t oldest;     /* head of the oldest buffer in flight */
@@ -51,12 +57,18 @@ struct vtio__vq_split {
 
 /** Device-side split state. */
 struct vtio__devq_split {
+	/* Wire copy of each used element as the device last wrote it through
+	 * its local pointer (all ones: unknown): a push of the same id and len
+	 * to the same slot writes nothing (the driver's cached line stays
+	 * valid). The device still never reads the used ring. */
+	uint64_t *used_shadow;
 	uint16_t last_avail;	 /* next avail slot to take (free-running) */
 	uint16_t avail_idx;	 /* last avail->idx read from the ring */
 	uint16_t used_idx;	 /* shadow of used->idx (the device never reads the used ring) */
 	uint16_t signalled_used; /* used idx at the last notify decision */
 	bool signalled_valid;	 /* signalled_used is meaningful */
 	uint16_t used_flags;	 /* shadow of used->flags */
+	uint16_t mask;		 /* num - 1 (the hot paths' slot mask) */
 };
 
 #if VTIO_CONFIG_PACKED
@@ -106,6 +118,7 @@ struct vtio_vq {
 	 * calls go straight to the split straight-line paths on one test
 	 * (no broken / layout / fast tests on the way). */
 	bool hot;	     /* split && fast && !in_order && !broken */
+	bool hot_io;	     /* split && fast && in_order && !broken (the IN_ORDER straight line) */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -235,13 +248,15 @@ struct vtio_devq {
 VTIO__DECLARE_VQ_LAYOUT(split)
 VTIO__DECLARE_DEVQ_LAYOUT(split)
 /*
- * Split straight-line entries, called by the public functions when the
- * queue is hot (vtio_vq::hot, vtio_devq::hot): the caller has
- * checked its arguments and the hot flag, nothing else.
- * vtio__vq_split_add1: one segment (@p write: device-writable, len != 0),
- * vq->num_free != 0. The others fall back to the general path themselves.
+ * The split straight-line paths are inline in ring_split.h (included at the
+ * end of this file): the public functions run them when the queue is hot
+ * (vtio_vq::hot, vtio_vq::hot_io, vtio_devq::hot). The IN_ORDER get_used
+ * is one call away (inline in the public function, it would make the
+ * other one spill).
  */
-int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len);
+/* Device: forget the used-element shadow (vtio_devq_set_pos). */
+void vtio__devq_split_forget_used(struct vtio_devq *q);
 /* Publish avail idx without a notification decision (vtio_vq_publish). */
 bool vtio__vq_split_publish(struct vtio_vq *vq);
 /*
@@ -252,12 +267,6 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 {
 	return (uint16_t)(vq->u.split.avail_idx - vq->u.split.avail_published);
 }
-void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len);
-#if VTIO_CONFIG_FAST_PATHS
-int vtio__devq_split_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
-/* One used entry (vtio_devq_push on a hot queue; id from a popped chain). */
-int vtio__devq_split_push1(struct vtio_devq *q, uint16_t id, uint32_t len);
-#endif
 #endif
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
@@ -484,6 +493,7 @@ static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
 		vq->broken_reason = reason;
 		vq->broken = true;
 		vq->hot = false;
+		vq->hot_io = false;
 	}
 }
 
@@ -808,5 +818,8 @@ static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct
 	VTIO__PEER_COPY_BARRIER();
 	return err;
 }
+
+/* The split straight-line paths (inline). */
+#include "ring_split.h"
 
 #endif /* VTIO_RING_INTERNAL_H */

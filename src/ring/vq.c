@@ -19,6 +19,7 @@ static void set_hot(struct vtio_vq *vq)
 {
 	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
 	vq->hot = VTIO_CONFIG_FAST_PATHS && split_fast && !vq->in_order;
+	vq->hot_io = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_IN_ORDER && split_fast && vq->in_order;
 }
 
 static bool layout_ok(enum vtio_layout layout)
@@ -354,10 +355,16 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 {
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
-	/* Hot split queue, one segment, a free descriptor: one call, no re-tests. */
-	if (VTIO_LIKELY(vq->hot && out_num + in_num == 1 && sg != NULL && token != NULL &&
-			sg[0].len != 0 && vq->num_free != 0))
-		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
+	/* Hot split queue, one segment, a free descriptor: the straight line,
+	 * here (no call). */
+	bool one = out_num + in_num == 1 && sg != NULL && token != NULL && sg[0].len != 0 &&
+		   vq->num_free != 0;
+	if (VTIO_LIKELY(one)) {
+		if (VTIO_LIKELY(vq->hot))
+			return vtio__vq_split_add_one(vq, sg, in_num != 0, token, false);
+		if (VTIO_CONFIG_IN_ORDER && vq->hot_io)
+			return vtio__vq_split_add_one(vq, sg, in_num != 0, token, true);
+	}
 #endif
 	return add_checked(vq, sg, out_num, in_num, token);
 }
@@ -373,6 +380,12 @@ bool vtio_vq_kick_prepare(struct vtio_vq *vq)
 int vtio_vq_publish(struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot | vq->hot_io)) {
+		vtio__vq_split_publish_hot(vq);
+		return 0;
+	}
+#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return VTIO_EIO;
 #if VTIO_CONFIG_SPLIT
@@ -407,7 +420,11 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 	VTIO_ASSERT(vq != NULL);
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot))
-		return vtio__vq_split_get_used_hot(vq, len);
+		return vtio__vq_split_used_hot(vq, len);
+#if VTIO_CONFIG_IN_ORDER
+	if (vq->hot_io)
+		return vtio__vq_split_get_used_io(vq, len); /* out of line: keeps this one lean */
+#endif
 #endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
@@ -427,6 +444,10 @@ int vtio_vq_take_used(struct vtio_vq *vq, void **token, uint32_t *len)
 bool vtio_vq_more_used(const struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot | vq->hot_io))
+		return vtio__vq_split_more_used_hot(vq);
+#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return false;
 	return VTIO__DISPATCH(vq, more_used, vq);

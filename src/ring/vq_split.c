@@ -22,18 +22,24 @@ int vtio__vq_split_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
 
 size_t vtio__vq_split_state_size(uint32_t num)
 {
-	return (size_t)num * sizeof(struct vtio_split_desc);
+	/* The descriptor shadow, then the avail ring's (16-byte aligned). */
+	return (size_t)num * sizeof(struct vtio_split_desc) + vtio__align16((size_t)num * 2u);
 }
 
 void vtio__vq_split_reset(struct vtio_vq *vq)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	struct vtio_split_desc *shadow = s->shadow;
+	uint16_t *avail_shadow = s->avail_shadow;
 	/* Buffers added since the last kick_prepare are counted there (see
 	 * vtio__vq_split_pending_added): fold them in before the indexes go. */
 	vq->stats.added += vtio__vq_split_pending_added(vq);
 	VTIO_MEMSET(s, 0, sizeof(*s));
 	s->shadow = shadow;
+	s->avail_shadow = avail_shadow;
+	/* The areas were zeroed (reset_common): so are the shadows. */
+	VTIO_MEMSET(avail_shadow, 0, (size_t)vq->num * 2u);
+	s->mask = (uint16_t)(vq->num - 1u);
 	for (uint32_t i = 0; i < vq->num; i++) {
 		shadow[i].addr = 0;
 		shadow[i].len = 0;
@@ -46,6 +52,9 @@ int vtio__vq_split_init(struct vtio_vq *vq, void *extra)
 {
 	VTIO_MEMSET(&vq->u.split, 0, sizeof(vq->u.split));
 	vq->u.split.shadow = extra;
+	vq->u.split.avail_shadow =
+	    (uint16_t *)(void *)((unsigned char *)extra +
+				 (size_t)vq->num * sizeof(struct vtio_split_desc));
 	vtio__vq_split_reset(vq);
 	return 0;
 }
@@ -93,6 +102,7 @@ static inline int commit_buf(struct vtio_vq *vq, const struct add_rec *r, void *
 	struct vtio__vq_split *s = &vq->u.split;
 	uint16_t slot = (uint16_t)(s->avail_idx & (vq->num - 1u));
 	uint16_t h = vtio__w16(vq->legacy, r->head);
+	s->avail_shadow[slot] = r->head; /* what the ring holds from now on */
 	if (direct || VTIO_LIKELY(!VTIO__VQ_RING_MEM(vq)))
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
 			    2);
@@ -241,65 +251,28 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	return add_chain(vq, sg, out_num, in_num, token);
 }
 
-/* One segment on a fast queue with a free descriptor (checked by the caller). */
-static inline int add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, void *token,
-			  bool in_order)
+#if VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_IN_ORDER
+void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len)
 {
-	struct vtio__vq_split *s = &vq->u.split;
-	/* One segment, direct ring, nothing to map out of line: no calls,
-	 * so no spills. A linear DMA stack adds its offset here. With
-	 * vq->fast nothing reads a shadow descriptor's addr/len/flags
-	 * back (they serve unmap_chain, which needs do_map), so only the
-	 * free-list link is read and no shadow field is written (the
-	 * next link of a free descriptor stays as it is; IN_ORDER does
-	 * not use it). */
-	const uint16_t mask = (uint16_t)(vq->num - 1u);
-	uint16_t head, next;
-	if (in_order) {
-		head = s->next_desc;
-		next = (uint16_t)((head + 1u) & mask);
-		s->next_desc = next;
-	} else {
-		head = s->free_head;
-		next = s->shadow[head].next;
-		s->free_head = next;
-	}
-	uint32_t len = sg[0].len;
-	struct vtio_split_desc wire;
-	wire.addr = vtio__w64(vq->legacy, sg[0].addr + vq->bus_offset);
-	wire.len = vtio__w32(vq->legacy, len);
-	wire.flags = vtio__w16(vq->legacy, w ? VTIO_DESC_F_WRITE : 0u);
-	wire.next = vtio__w16(vq->legacy, next);
-	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DESC] + (size_t)head * 16u, &wire, 16);
-	/* SPLIT-DRV-10: head into avail->ring[idx % num]; kick_prepare publishes idx. */
-	uint16_t h = vtio__w16(vq->legacy, head);
-	VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] +
-			vtio_split_avail_ring_off((uint16_t)(s->avail_idx & mask)),
-		    &h, 2);
-	/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
-	struct vtio__vq_buf *b = &vq->bufs[head];
-	b->token = token;
-	b->wr_len = w ? len : 0u;
-	b->indir = 0;
-	b->ndesc = 1;
-	b->last = head;
-	vq->num_free--;
-	vq->inflight++;
-	s->avail_idx++;
-	return 0;
+	return vtio__vq_split_used_in_order_hot(vq, len);
 }
 
-int vtio__vq_split_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token)
+VTIO__NOINLINE void *vtio__vq_split_get_used_io_batch(struct vtio_vq *vq, uint32_t *len,
+						      uint32_t uid, uint32_t ulen)
 {
-	return add_one(vq, sg, write, token, false); /* hot: not IN_ORDER */
+	if (!vtio__vq_split_in_order_batch(vq, uid, ulen))
+		return NULL;
+	return vtio__vq_split_used_in_order_hot(vq, len); /* batch pending: takes the oldest */
 }
+#endif
 
 int vtio__vq_split_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,
 		       unsigned in_num, void *token)
 {
-	if (VTIO_CONFIG_FAST_PATHS &&
-	    VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
-		return add_one(vq, sg, in_num != 0, token, VTIO__VQ_IN_ORDER(vq));
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(out_num + in_num == 1 && vq->fast && vq->num_free != 0))
+		return vtio__vq_split_add_one(vq, sg, in_num != 0, token, VTIO__VQ_IN_ORDER(vq));
+#endif
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
@@ -356,7 +329,12 @@ bool vtio__vq_split_kick_prepare(struct vtio_vq *vq)
 	uint16_t new_idx = s->avail_idx;
 	if (old == new_idx)
 		return false;
-	if (VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot | vq->hot_io))
+		vtio__vq_split_publish_hot(vq);
+	else
+#endif
+	    if (VTIO_UNLIKELY(!vtio__vq_split_publish(vq)))
 		return false;
 	s->kick_old = new_idx;
 	/* Full barrier between publishing idx and reading the device's
@@ -439,74 +417,83 @@ static bool read_used_elem(struct vtio_vq *vq, uint32_t *id, uint32_t *ulen)
 	return true;
 }
 
-/* IN_ORDER reaping: one used entry may complete a batch (CHECKLIST 3.11). */
+/*
+ * IN_ORDER: the used entry at last_used names @p uid, not the oldest buffer
+ * in flight: one entry for a batch (CHECKLIST 3.11). @p uid must be in
+ * flight and reached from the oldest buffer, walking in order, within the
+ * buffers used->idx says are used. Records the batch (the buffers up to
+ * uid are used, uid with @p ulen) and returns true; false when the entry
+ * is bad (the queue is broken).
+ */
+VTIO__NOINLINE bool vtio__vq_split_in_order_batch(struct vtio_vq *vq, uint32_t uid, uint32_t ulen)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	const uint16_t mask = (uint16_t)(vq->num - 1u);
+	if (VTIO_UNLIKELY(uid >= vq->num)) {
+		vtio__vq_break(vq, "used id out of range");
+		return false;
+	}
+	if (VTIO_UNLIKELY(vq->bufs[uid].token == NULL)) {
+		vtio__vq_break(vq, "used id not in flight");
+		return false;
+	}
+	uint16_t h = s->oldest;
+	uint32_t k = 1;
+	while (h != uid && k <= vq->inflight) {
+		h = (uint16_t)((h + vq->bufs[h].ndesc) & mask);
+		k++;
+	}
+	if (VTIO_UNLIKELY(h != uid || k > (uint16_t)(s->used_idx - s->last_used))) {
+		vtio__vq_break(vq, "used buffer out of order (IN_ORDER)");
+		return false;
+	}
+	s->batch_pending = true;
+	s->batch_last = (uint16_t)uid;
+	s->batch_len = ulen;
+	return true;
+}
+
+/* IN_ORDER reaping through the view or with unmapping (the general path). */
 static VTIO__NOINLINE void *get_used_in_order(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	const uint16_t mask = (uint16_t)(vq->num - 1u);
-	uint16_t id;
+	uint16_t id = s->oldest;
 	uint32_t ulen;
 
-	if (VTIO__VQ_IN_ORDER(vq) && s->batch_pending) {
+	if (s->batch_pending) {
 		/* IN_ORDER batch: buffers before the named one are fully used. */
-		id = s->oldest;
 		if (id == s->batch_last) {
 			s->batch_pending = false;
 			ulen = s->batch_len;
 		} else {
 			ulen = vq->bufs[id].wr_len;
 		}
-		goto take;
-	}
-	if (s->last_used == s->used_idx) {
-		if (!refresh_used_idx(vq) || s->last_used == s->used_idx)
-			return NULL;
-	}
-	{
+	} else {
+		if (s->last_used == s->used_idx) {
+			if (!refresh_used_idx(vq) || s->last_used == s->used_idx)
+				return NULL;
+		}
 		uint32_t uid;
 		if (!read_used_elem(vq, &uid, &ulen))
 			return NULL;
-		if (VTIO_UNLIKELY(uid >= vq->num)) {
-			vtio__vq_break(vq, "used id out of range");
-			return NULL;
+		if (uid != id || VTIO_UNLIKELY(vq->bufs[id].token == NULL)) {
+			/* One entry for a batch: the buffers up to it, oldest first. */
+			if (!vtio__vq_split_in_order_batch(vq, uid, ulen))
+				return NULL;
+			ulen = vq->bufs[id].wr_len;
 		}
-		if (VTIO_UNLIKELY(vq->bufs[uid].token == NULL)) {
-			vtio__vq_break(vq, "used id not in flight");
-			return NULL;
-		}
-		id = (uint16_t)uid;
 	}
-	if (VTIO__VQ_IN_ORDER(vq) && id != s->oldest) {
-		/* One entry for a batch: count the buffers up to it, oldest first. */
-		uint16_t h = s->oldest;
-		uint32_t k = 1;
-		while (h != id && k <= vq->inflight) {
-			h = (uint16_t)((h + vq->bufs[h].ndesc) & mask);
-			k++;
-		}
-		if (VTIO_UNLIKELY(h != id || k > (uint16_t)(s->used_idx - s->last_used))) {
-			vtio__vq_break(vq, "used buffer out of order (IN_ORDER)");
-			return NULL;
-		}
-		s->batch_pending = true;
-		s->batch_last = id;
-		s->batch_len = ulen;
-		id = s->oldest;
-		ulen = vq->bufs[id].wr_len;
-	}
-take : {
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	void *token = b->token;
 	uint32_t wr_len = b->wr_len;
-	if (VTIO__VQ_IN_ORDER(vq))
-		s->oldest = (uint16_t)((id + b->ndesc) & mask);
+	s->oldest = (uint16_t)((id + b->ndesc) & mask);
 	detach(vq, id);
 	s->last_used++;
 	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
 }
-}
 
-static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
+VTIO__NOINLINE void *vtio__vq_split_get_used_slow(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	if (VTIO_UNLIKELY(VTIO__VQ_IN_ORDER(vq)))
@@ -546,44 +533,13 @@ static VTIO__NOINLINE void *get_used_general(struct vtio_vq *vq, uint32_t *len)
 
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
-	if (VTIO_UNLIKELY(!VTIO__VQ_HOT(vq))) /* ring_mem, unmapping, or IN_ORDER */
-		return get_used_general(vq, len);
-	return vtio__vq_split_get_used_hot(vq, len);
-}
-
-void *vtio__vq_split_get_used_hot(struct vtio_vq *vq, uint32_t *len)
-{
-	struct vtio__vq_split *s = &vq->u.split;
-	if (s->last_used == s->used_idx) {
-		uint16_t idx = vtio__w16(
-		    vq->legacy, vtio__load16_acquire_ptr(vq->area_ptr[VTIO__AREA_DEVICE] + 2,
-							 vq->dma_barriers));
-		if (idx == s->last_used)
-			return NULL;
-		if (VTIO_UNLIKELY((uint16_t)(idx - s->last_used) > vq->inflight))
-			return get_used_general(vq, len); /* breaks the queue */
-		s->used_idx = idx;
-	}
-	struct vtio_split_used_elem e;
-	VTIO_MEMCPY(&e,
-		    vq->area_ptr[VTIO__AREA_DEVICE] +
-			vtio_split_used_ring_off((uint16_t)(s->last_used & (vq->num - 1u))),
-		    sizeof(e));
-	VTIO__PEER_COPY_BARRIER();
-	uint32_t id = vtio__w32(vq->legacy, e.id);
-	uint32_t ulen = vtio__w32(vq->legacy, e.len);
-	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
-		return get_used_general(vq, len); /* re-reads the entry and breaks the queue */
-	struct vtio__vq_buf *b = &vq->bufs[id];
-	void *token = b->token;
-	vtio__vq_indir_put(vq, b->indir); /* fast: nothing to unmap on this path */
-	s->shadow[b->last].next = s->free_head;
-	s->free_head = (uint16_t)id;
-	vq->num_free += b->ndesc;
-	vq->inflight--;
-	b->token = NULL;
-	s->last_used++;
-	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot))
+		return vtio__vq_split_used_hot(vq, len);
+	if (VTIO__VQ_IN_ORDER(vq) && vq->hot_io)
+		return vtio__vq_split_used_in_order_hot(vq, len);
+#endif
+	return vtio__vq_split_get_used_slow(vq, len); /* ring_mem or unmapping */
 }
 
 bool vtio__vq_split_more_used(const struct vtio_vq *vq)
