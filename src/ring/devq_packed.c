@@ -290,9 +290,10 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 /* pop_general from a head slot the hot pop has already read, so it is
  * not read twice. */
 static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
-				    const struct pk_head *h)
+				    uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
 {
-	return pop_general(q, c, h);
+	struct pk_head h = {addr, len, id, flags};
+	return pop_general(q, c, &h);
 }
 
 /*
@@ -309,10 +310,8 @@ static inline int pop_hot_one(struct vtio_devq *q, struct vtio_devq_chain *c, ui
 	uint64_t off = addr - q->r0_addr;
 	unsigned max = wr ? c->wr_max : c->rd_max;
 	/* off < rlen also means addr >= r0_addr (the cached region does not wrap). */
-	if (VTIO_UNLIKELY(len == 0 || max == 0 || off >= rlen || rlen - off < len)) {
-		struct pk_head h = {addr, len, id, flags};
-		return pop_from_head(q, c, &h);
-	}
+	if (VTIO_UNLIKELY(len == 0 || max == 0 || off >= rlen || rlen - off < len))
+		return pop_from_head(q, c, addr, len, id, flags);
 	struct vtio_iov *v = wr ? c->wr : c->rd;
 	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
 	v->addr = addr;
@@ -364,8 +363,7 @@ int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 		if (kind == 0)
 			return pop_hot_one(q, c, addr, len, id, flags, false);
 	}
-	struct pk_head h = {addr, len, id, flags};
-	return pop_from_head(q, c, &h); /* the copies, not the ring */
+	return pop_from_head(q, c, addr, len, id, flags); /* the copies, not the ring */
 }
 #endif
 

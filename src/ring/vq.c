@@ -364,9 +364,12 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 		return vtio__vq_split_add1(vq, sg, in_num != 0, token);
 #endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	/* Hot packed queue, one segment: a full ring is answered here (the
+	 * general path would only reach the same VTIO_ENOSPC). */
 	if (VTIO_LIKELY(vq->hot_packed && out_num + in_num == 1 && sg != NULL && token != NULL &&
-			sg[0].len != 0 && vq->num_free != 0))
-		return vtio__vq_packed_add1(vq, sg, in_num != 0, token);
+			sg[0].len != 0))
+		return VTIO_LIKELY(vq->num_free != 0) ? vtio__vq_packed_add1(vq, sg, in_num != 0, token)
+						      : VTIO_ENOSPC;
 #endif
 	return add_checked(vq, sg, out_num, in_num, token);
 }

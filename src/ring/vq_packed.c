@@ -564,7 +564,8 @@ void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len)
 	    slot;
 	uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
 	    (const unsigned char *)(const volatile void *)&d->flags, vq->dma_barriers));
-	if (!is_used(f, p->used_wrap))
+	/* is_used(): AVAIL == USED == the wrap counter, as one compare. */
+	if ((f & PK_AU) != (p->used_wrap ? PK_AU : 0u))
 		return NULL;
 	uint16_t id = vtio_le16(d->id);
 	uint32_t ulen = vtio_le32(d->len); /* CHECKLIST 3.3: whatever WRITE says */
