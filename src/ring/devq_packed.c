@@ -289,8 +289,8 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 #if VTIO_CONFIG_FAST_PATHS
 /* pop_general from a head slot the hot pop has already read, so it is
  * not read twice. */
-static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
-				    uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
+				    uint32_t len, uint16_t id, uint16_t flags)
 {
 	struct pk_head h = {addr, len, id, flags};
 	return pop_general(q, c, &h);
@@ -416,14 +416,41 @@ int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, ui
 }
 
 /*
+ * A refused hot batch wrote id/len/flags of entries 1..k-1 before entry k
+ * failed its check: put those slots back to a pattern that does not read as
+ * used (AVAIL = the slot's lap, USED the other), so a later push that
+ * publishes the head cannot expose them. Until the head's flags are stored
+ * the driver reads none of them (it looks at a used descriptor only from
+ * the head on), and the device does not read them again before the driver
+ * makes them available on its next lap.
+ */
+static VTIO__COLD int push_batch_undo(struct vtio_devq *q, const struct vtio_devq_done *u,
+				      unsigned k)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	struct vtio_packed_desc *ring =
+	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC];
+	uint32_t slot = p->next_used;
+	bool wrap = p->used_wrap;
+	for (unsigned j = 0; j < k; j++) {
+		if (j != 0)
+			VTIO_WRITE_ONCE16(&ring[slot].flags,
+					  vtio_le16(wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED));
+		slot += u[j].h.ndesc;
+		if (slot >= q->num) {
+			slot -= q->num;
+			wrap = !wrap;
+		}
+	}
+	return VTIO_EINVAL; /* nothing published */
+}
+
+/*
  * push_batch on a hot queue, not IN_ORDER: one pass. Each entry is checked
- * in the loop that writes it; until the head's flags are stored nothing of
- * the batch is visible (the driver reads a used descriptor only from
- * its next slot, the head, on; the slots written lie in the popped range,
- * which only the device writes), so a refused batch publishes nothing, and
- * the next push writes those slots again. The batch's consecutive
- * one-descriptor chains fill each descriptor line in turn; the head's
- * flags go last (PACKED-DEV-8).
+ * in the loop that writes it; the head's flags go last (PACKED-DEV-8), so
+ * a refused batch publishes nothing (push_batch_undo() clears what it
+ * wrote). The batch's consecutive one-descriptor chains fill each
+ * descriptor line in turn.
  */
 static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
 			  bool checked)
@@ -443,7 +470,7 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 		uint32_t len = u[k].len;
 		if (VTIO_UNLIKELY(nd == 0 || nd > left ||
 				  (!checked && vtio__devq_done_bad(q, &u[k]))))
-			return VTIO_EINVAL; /* nothing published */
+			return push_batch_undo(q, u, k);
 		left -= nd;
 		struct vtio_packed_desc *d = ring + slot;
 		d->len = vtio_le32(len);
