@@ -468,8 +468,8 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 	for (unsigned k = 0; k < n; k++) {
 		uint32_t nd = u[k].h.ndesc;
 		uint32_t len = u[k].len;
-		if (VTIO_UNLIKELY(nd == 0 || nd > left ||
-				  (!checked && vtio__devq_done_bad(q, &u[k]))))
+		/* nd == 0 wraps: one compare refuses it and nd > left. */
+		if (VTIO_UNLIKELY(nd - 1u >= left || (!checked && vtio__devq_done_bad(q, &u[k]))))
 			return push_batch_undo(q, u, k);
 		left -= nd;
 		struct vtio_packed_desc *d = ring + slot;
