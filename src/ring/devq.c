@@ -153,6 +153,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
 	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
 		 q->fast;
+	q->hot_packed = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED &&
+			q->layout == VTIO_LAYOUT_PACKED && q->fast && !q->legacy;
 	/* Cached only when the region does not wrap past 2^64 (vtio_mem_init
 	 * refuses those; a hand-built view might not): then off < len also
 	 * proves addr >= r0_addr. */
@@ -210,6 +212,10 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	if (VTIO_LIKELY(q->hot))
 		return vtio__devq_split_pop_fast(q, c);
 #endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed))
+		return vtio__devq_packed_pop_hot(q, c);
+#endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
 	return VTIO__DDISPATCH(q, pop, q, c);
@@ -223,6 +229,10 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
 		return vtio__devq_split_push_one(q, c->id, len);
+#endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed))
+		return vtio__devq_packed_push1(q, c->id, c->ndesc, len);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
@@ -242,6 +252,10 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot))
 		return vtio__devq_split_push_one(q, h.id, len);
+#endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed))
+		return vtio__devq_packed_push1(q, h.id, h.ndesc, len);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
 		return broken_error(q);
@@ -385,6 +399,8 @@ void vtio_devq_reset(struct vtio_devq *q)
 	q->broken_err_pending = false;
 	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
 		 q->fast;
+	q->hot_packed = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED &&
+			q->layout == VTIO_LAYOUT_PACKED && q->fast && !q->legacy;
 	VTIO__DDISPATCH(q, reset, q);
 }
 

@@ -277,71 +277,95 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	return 0;
 }
 
-/* pop_general from a head slot the fast pop has already read (passed by
- * value: it stays in registers), so it is not read twice. */
-static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c,
-				    struct pk_head h)
+int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed))
+		return vtio__devq_packed_pop_hot(q, c);
+#endif
+	return pop_general(q, c, NULL);
+}
+
+#if VTIO_CONFIG_FAST_PATHS
+/* pop_general from a head slot the hot pop has already read, so it is
+ * not read twice. */
+static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
+				    uint32_t len, uint16_t id, uint16_t flags)
+{
+	struct pk_head h = {addr, len, id, flags};
 	return pop_general(q, c, &h);
 }
 
-int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
+/*
+ * The hot pop's one-descriptor case for direction @p wr (a constant at each
+ * call): the buffer in the view's first region (cached at init) with the
+ * permission the direction needs, and room for it; else the general walk,
+ * from the copies.
+ */
+static inline int pop_hot_one(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
+			      uint32_t len, uint16_t id, uint16_t flags, bool wr)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_CONFIG_FAST_PATHS && VTIO_LIKELY(q->fast)) {
-		/* One descriptor in the view's first region, ring through a local
-		 * pointer: straight line. Anything else (or anything wrong) takes
-		 * the general walk, which reports it. */
-		uint32_t slot = p->last_avail;
-		const volatile struct vtio_packed_desc *d =
-		    (const volatile struct vtio_packed_desc *)(const void *)
-			q->area_ptr[VTIO__AREA_DESC] +
-		    slot;
-		/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
-		uint16_t flags =
-		    vtio__w16(q->legacy,
-			      vtio__load16_acquire_ptr(
-				  (const unsigned char *)(const void *)&d->flags, q->dma_barriers));
-		if (!is_avail(flags, p->avail_wrap))
-			return VTIO_EAGAIN;
-		/* One volatile load per field: each read once, then only the copy
-		 * (the general walk gets the copies too). */
-		uint64_t addr = vtio__w64(q->legacy, d->addr);
-		uint32_t len = vtio__w32(q->legacy, d->len);
-		uint16_t id = vtio__w16(q->legacy, d->id);
-		VTIO__PEER_FETCHED(d, 14);
-		bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
-		unsigned max = wr ? c->wr_max : c->rd_max;
-		uint64_t rlen = q->r0_len[wr];
-		uint64_t off = addr - q->r0_addr;
-		if (VTIO_LIKELY(!(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) &&
-				p->outstanding < q->num && id < q->num && len != 0 && max != 0 &&
-				addr >= q->r0_addr && off < rlen && rlen - off >= len)) {
-			struct vtio_iov *v = wr ? c->wr : c->rd;
-			v->ptr =
-			    (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-			v->addr = addr;
-			v->len = len;
-			c->rd_num = wr ? 0u : 1u;
-			c->wr_num = wr ? 1u : 0u;
-			c->rd_len = wr ? 0u : len;
-			c->wr_len = wr ? len : 0u;
-			c->id = id;
-			c->ndesc = 1;
-			c->flags = 0;
-			if (++slot >= q->num) {
-				slot = 0;
-				p->avail_wrap = !p->avail_wrap;
-			}
-			p->last_avail = (uint16_t)slot;
-			p->outstanding++;
-			return 0;
-		}
-		struct pk_head h = {addr, len, id, flags};
-		return pop_from_head(q, c, h); /* the copies, not the ring */
+	uint64_t rlen = q->r0_len[wr ? 1 : 0];
+	uint64_t off = addr - q->r0_addr;
+	unsigned max = wr ? c->wr_max : c->rd_max;
+	/* off < rlen also means addr >= r0_addr (the cached region does not wrap). */
+	if (VTIO_UNLIKELY(len == 0 || max == 0 || off >= rlen || rlen - off < len))
+		return pop_from_head(q, c, addr, len, id, flags);
+	struct vtio_iov *v = wr ? c->wr : c->rd;
+	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+	v->addr = addr;
+	v->len = len;
+	c->rd_num = wr ? 0u : 1u;
+	c->wr_num = wr ? 1u : 0u;
+	c->rd_len = wr ? 0u : len;
+	c->wr_len = wr ? len : 0u;
+	c->id = id;
+	c->ndesc = 1;
+	c->flags = 0;
+	uint32_t slot = p->last_avail + 1u;
+	if (VTIO_UNLIKELY(slot >= q->num)) {
+		slot = 0;
+		p->avail_wrap = !p->avail_wrap;
 	}
-	return pop_general(q, c, NULL);
+	p->last_avail = (uint16_t)slot;
+	p->outstanding++;
+	return 0;
 }
+
+/*
+ * Hot queue (vtio_devq::hot_packed: fast, VERSION_1). The head's flags
+ * (acquire), then addr, len and id, each read once; one descriptor
+ * without NEXT/INDIRECT in the first region is done here, anything else
+ * goes to the general walk with the copies (never re-read).
+ */
+int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	const volatile struct vtio_packed_desc *d =
+	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC] +
+	    p->last_avail;
+	/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
+	uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
+	    (const unsigned char *)(const volatile void *)&d->flags, q->dma_barriers));
+	/* PACKED-DEV-4 (is_avail): AVAIL == wrap, USED != wrap, as one compare. */
+	if ((flags & PK_AU) != (uint16_t)(VTIO_DESC_F_USED >> ((unsigned)p->avail_wrap << 3)))
+		return VTIO_EAGAIN;
+	uint64_t addr = vtio_le64(d->addr);
+	uint32_t len = vtio_le32(d->len);
+	uint16_t id = vtio_le16(d->id);
+	VTIO__PEER_FETCHED(d, 14);
+	uint16_t kind =
+	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
+	if (VTIO_LIKELY(p->outstanding < q->num && id < q->num)) {
+		if (kind == VTIO_DESC_F_WRITE)
+			return pop_hot_one(q, c, addr, len, id, flags, true);
+		if (kind == 0)
+			return pop_hot_one(q, c, addr, len, id, flags, false);
+	}
+	return pop_from_head(q, c, addr, len, id, flags); /* the copies, not the ring */
+}
+#endif
 
 /* ---- Push ------------------------------------------------------------------------------- */
 
@@ -363,11 +387,125 @@ static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint
 	return vtio__devq_ring_write(q, VTIO__AREA_DESC, (size_t)slot * 16u + 8u, w, sizeof(w));
 }
 
+#if VTIO_CONFIG_FAST_PATHS
+int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	if (VTIO_UNLIKELY(ndesc == 0 || ndesc > p->outstanding))
+		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
+	uint32_t slot = p->next_used;
+	struct vtio_packed_desc *d =
+	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
+	d->len = vtio_le32(len);
+	d->id = vtio_le16(id);
+	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
+	uint16_t f = (uint16_t)((p->used_wrap ? PK_AU : 0u) | (len ? VTIO_DESC_F_WRITE : 0u));
+	slot += ndesc;
+	if (VTIO_UNLIKELY(slot >= q->num)) {
+		slot -= q->num;
+		p->used_wrap = !p->used_wrap;
+	}
+	p->next_used = (uint16_t)slot;
+	p->outstanding -= ndesc;
+	p->pushed += ndesc;
+	/* PACKED-DEV-8: id/len, write barrier (release), then the flags. */
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16(&d->flags, vtio_le16(f));
+	return 0;
+}
+
+/*
+ * A refused hot batch wrote id/len/flags of entries 1..k-1 before entry k
+ * failed its check: put those slots back to a pattern that does not read as
+ * used (AVAIL = the slot's lap, USED the other), so a later push that
+ * publishes the head cannot expose them. Until the head's flags are stored
+ * the driver reads none of them (it looks at a used descriptor only from
+ * the head on), and the device does not read them again before the driver
+ * makes them available on its next lap.
+ */
+static VTIO__COLD int push_batch_undo(struct vtio_devq *q, const struct vtio_devq_done *u,
+				      unsigned k)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	struct vtio_packed_desc *ring =
+	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC];
+	uint32_t slot = p->next_used;
+	bool wrap = p->used_wrap;
+	for (unsigned j = 0; j < k; j++) {
+		if (j != 0)
+			VTIO_WRITE_ONCE16(&ring[slot].flags,
+					  vtio_le16(wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED));
+		slot += u[j].h.ndesc;
+		if (slot >= q->num) {
+			slot -= q->num;
+			wrap = !wrap;
+		}
+	}
+	return VTIO_EINVAL; /* nothing published */
+}
+
+/*
+ * push_batch on a hot queue, not IN_ORDER: one pass. Each entry is checked
+ * in the loop that writes it; the head's flags go last (PACKED-DEV-8), so
+ * a refused batch publishes nothing (push_batch_undo() clears what it
+ * wrote). The batch's consecutive one-descriptor chains fill each
+ * descriptor line in turn.
+ */
+static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
+			  bool checked)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	struct vtio_packed_desc *ring =
+	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC];
+	const uint32_t num = q->num;
+	const uint32_t before = p->outstanding;
+	uint32_t left = before;
+	uint32_t slot = p->next_used;
+	uint32_t head = slot;
+	uint16_t au = p->used_wrap ? PK_AU : 0u;
+	uint16_t head_flags = 0;
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t nd = u[k].h.ndesc;
+		uint32_t len = u[k].len;
+		/* nd == 0 wraps: one compare refuses it and nd > left. */
+		if (VTIO_UNLIKELY(nd - 1u >= left || (!checked && vtio__devq_done_bad(q, &u[k]))))
+			return push_batch_undo(q, u, k);
+		left -= nd;
+		struct vtio_packed_desc *d = ring + slot;
+		d->len = vtio_le32(len);
+		d->id = vtio_le16(u[k].h.id);
+		uint16_t f = (uint16_t)(au | (len ? VTIO_DESC_F_WRITE : 0u));
+		if (k == 0)
+			head_flags = f;
+		else
+			VTIO_WRITE_ONCE16(&d->flags, vtio_le16(f));
+		slot += nd;
+		if (slot >= num) {
+			slot -= num;
+			au ^= PK_AU;
+		}
+	}
+	p->next_used = (uint16_t)slot;
+	p->used_wrap = au != 0;
+	p->outstanding = left;
+	p->pushed += before - left;
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16(&ring[head].flags, vtio_le16(head_flags));
+	return 0;
+}
+#endif
+
 int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
 				 bool checked)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t num = q->num;
+#if VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed && !VTIO__DEVQ_IN_ORDER(q)))
+		return push_batch_hot(q, u, n, checked);
+#endif
 	uint32_t total = 0;
 	for (unsigned k = 0; k < n; k++) {
 		/* Every entry checked before the first write. */

@@ -119,6 +119,7 @@ struct vtio_vq {
 	 * (no broken / layout / fast tests on the way). */
 	bool hot;	     /* split && fast && !in_order && !broken */
 	bool hot_io;	     /* split && fast && in_order && !broken (the IN_ORDER straight line) */
+	bool hot_packed;     /* the same for packed, && !legacy (vtio__vq_packed_add1 etc.) */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -174,6 +175,7 @@ struct vtio_devq {
 	bool in_order;
 	bool fast; /* all three areas translated to local pointers at init */
 	bool hot;  /* split && fast && !broken (see vtio_vq::hot); cleared on break */
+	bool hot_packed; /* packed && fast && !legacy && !broken */
 	bool broken;
 	const char *broken_reason;
 	int broken_err;		 /* the error that broke the queue */
@@ -271,6 +273,18 @@ static inline uint64_t vtio__vq_split_pending_added(const struct vtio_vq *vq)
 #if VTIO_CONFIG_PACKED
 VTIO__DECLARE_VQ_LAYOUT(packed)
 VTIO__DECLARE_DEVQ_LAYOUT(packed)
+#if VTIO_CONFIG_FAST_PATHS
+/*
+ * Packed straight-line entries, called when vtio_vq::hot_packed /
+ * vtio_devq::hot_packed is set (the split ones' contract): add1 as
+ * vtio__vq_split_add1; push1 returns one chain of @p ndesc descriptors
+ * (id from a popped chain, len checked against it by the caller).
+ */
+int vtio__vq_packed_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
+void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
+int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
+int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+#endif
 #endif
 
 /* ---- Shared helpers ------------------------------------------------------------ */
@@ -494,6 +508,7 @@ static inline void vtio__vq_break(struct vtio_vq *vq, const char *reason)
 		vq->broken = true;
 		vq->hot = false;
 		vq->hot_io = false;
+		vq->hot_packed = false;
 	}
 }
 
@@ -667,6 +682,7 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 		q->broken_reason = reason;
 		q->broken = true;
 		q->hot = false;
+		q->hot_packed = false;
 		q->broken_err = err; /* see broken_err_pending (devq.c) */
 	}
 	return err;

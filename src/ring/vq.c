@@ -20,6 +20,10 @@ static void set_hot(struct vtio_vq *vq)
 	bool split_fast = VTIO_CONFIG_SPLIT && vq->layout == VTIO_LAYOUT_SPLIT && vq->fast;
 	vq->hot = VTIO_CONFIG_FAST_PATHS && split_fast && !vq->in_order;
 	vq->hot_io = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_IN_ORDER && split_fast && vq->in_order;
+	/* Packed needs VERSION_1 on the wire (legacy stays on the general path). */
+	vq->hot_packed = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED &&
+			 vq->layout == VTIO_LAYOUT_PACKED && vq->fast && !vq->in_order &&
+			 !vq->legacy;
 }
 
 static bool layout_ok(enum vtio_layout layout)
@@ -366,6 +370,14 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 			return vtio__vq_split_add_one(vq, sg, in_num != 0, token, true);
 	}
 #endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	/* Hot packed queue, one segment: a full ring is answered here (the
+	 * general path would only reach the same VTIO_ENOSPC). */
+	if (VTIO_LIKELY(vq->hot_packed && out_num + in_num == 1 && sg != NULL && token != NULL &&
+			sg[0].len != 0))
+		return VTIO_LIKELY(vq->num_free != 0) ? vtio__vq_packed_add1(vq, sg, in_num != 0, token)
+						      : VTIO_ENOSPC;
+#endif
 	return add_checked(vq, sg, out_num, in_num, token);
 }
 
@@ -425,6 +437,10 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 	if (vq->hot_io)
 		return vtio__vq_split_get_used_io(vq, len); /* out of line: keeps this one lean */
 #endif
+#endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot_packed))
+		return vtio__vq_packed_get_used_hot(vq, len);
 #endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
