@@ -145,18 +145,21 @@ int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *
 	if (hint == VTIO_BOUNCE_AREA_CPU)
 		hint = (uint32_t)(VTIO_BOUNCE_CPU_ID());
 	c->area = hint % p->nareas;
-	/* Tags only tell caches apart; 0 means "no cache". */
-	uint32_t tag;
-	do
-		tag = __atomic_add_fetch(&p->next_tag, 1u, __ATOMIC_RELAXED);
-	while (tag == 0u);
-	c->tag = tag;
 	struct vtio__bounce_area *a = &p->areas[c->area];
 	int r = 0;
 	VTIO_LOCK(&a->lock);
 	if (a->closing) {
 		r = VTIO_ENODEV;
 	} else {
+		/* Tags only tell caches apart; 0 means "no cache". Each area
+		 * counts its own under its lock (no atomic read-modify-write,
+		 * which Cortex-M0+ lacks), and tag % nareas names the area, so
+		 * tags from two areas never meet. */
+		uint32_t tag;
+		do
+			tag = ++a->next_tag * p->nareas + c->area + 1u;
+		while (tag == 0u);
+		c->tag = tag;
 		c->next = a->caches;
 		a->caches = c;
 	}

@@ -87,6 +87,7 @@ struct vtio__bounce_area {
 	uint64_t maps, unmaps, allocs, frees, bounced;
 	/* Caches attached to this area (their slots count in in_use). */
 	struct vtio_bounce_cache *caches;
+	uint32_t next_tag; /* caches tagged on this area so far (under the lock) */
 };
 
 struct vtio_bounce_pool {
@@ -110,7 +111,6 @@ struct vtio_bounce_pool {
 	 * and cleared under the area lock; read without it by the cache's
 	 * owner (the only one for which the answer can be its own tag). */
 	uint32_t *cache_tag;
-	uint32_t next_tag;	       /* last tag handed out (relaxed atomic) */
 	struct vtio_bounce_set *owner; /* set registered with (under the set lock) */
 	/* rare failures, relaxed atomics */
 	uint32_t fail_nospace, fail_too_big, fail_unknown, fail_double, fail_mismatch;

@@ -217,6 +217,7 @@ int vtio_bounce_pool_init(struct vtio_bounce_pool **out, void *storage, size_t s
 		struct vtio__bounce_area *a = &p->areas[i];
 		VTIO_LOCK_INIT(&a->lock);
 		a->closing = 1; /* opened when registered with a set */
+		a->next_tag = 0;
 		a->start = area_start(nslots, nareas, i);
 		a->end = area_start(nslots, nareas, i + 1);
 		a->hint = a->start;
