@@ -257,6 +257,7 @@ void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len)
 	return vtio__vq_split_used_in_order_hot(vq, len);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): one level (see vtio__vq_split_used_in_order_hot) */
 VTIO__NOINLINE void *vtio__vq_split_get_used_io_batch(struct vtio_vq *vq, uint32_t *len,
 						      uint32_t uid, uint32_t ulen)
 {
