@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (burst == 0 || batch == 0 || buffers == 0 || nbufs == 0 || nbufs > 256) {
-		fprintf(stderr, "ring_lines: --burst, --batch, --buffers must be > 0, --bufs 1..256\n");
+		fprintf(stderr,
+			"ring_lines: --burst, --batch, --buffers must be > 0, --bufs 1..256\n");
 		return 2;
 	}
 

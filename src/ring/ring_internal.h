@@ -173,8 +173,8 @@ struct vtio_devq {
 	bool event_idx;
 	bool indirect;
 	bool in_order;
-	bool fast; /* all three areas translated to local pointers at init */
-	bool hot;  /* split && fast && !broken (see vtio_vq::hot); cleared on break */
+	bool fast;	 /* all three areas translated to local pointers at init */
+	bool hot;	 /* split && fast && !broken (see vtio_vq::hot); cleared on break */
 	bool hot_packed; /* packed && fast && !legacy && !broken */
 	bool broken;
 	const char *broken_reason;
