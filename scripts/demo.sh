@@ -14,11 +14,11 @@ dir=build/demo
 mkdir -p "$dir"
 sock=$dir/blk.sock img=$dir/disk.img
 truncate -s 64M "$img"
-timeout 60 ./build/examples/msgq/vtio-blk-dev --socket "$sock" --file "$img" --quiet &
+timeout -k 5 60 ./build/examples/msgq/vtio-blk-dev --socket "$sock" --file "$img" --quiet &
 dev=$!
 trap 'kill "$(pgrep -P $dev)" 2>/dev/null; wait $dev 2>/dev/null || true' EXIT
 status=0
 for ring in "" --packed; do
-  timeout 60 ./build/examples/msgq/vtio-blk-drv --socket "$sock" --size 32M --depth 16 $ring || status=1
+  timeout -k 5 60 ./build/examples/msgq/vtio-blk-drv --socket "$sock" --size 32M --depth 16 $ring || status=1
 done
 exit $status

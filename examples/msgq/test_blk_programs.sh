@@ -21,7 +21,7 @@ killprog() { local sig=$1 p=$2 c; c=$(child "$p"); [ -n "$c" ] && kill "-$sig" "
 cleanup() { for p in "${pids[@]}"; do killprog 9 "$p"; kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; pids=(); }
 trap cleanup EXIT
 start_dev() {
-  timeout 150 "$DEV" --socket "$SOCK" --file "$IMG" --quiet >>"$DIR/dev.log" 2>&1 &
+  timeout -k 5 150 "$DEV" --socket "$SOCK" --file "$IMG" --quiet >>"$DIR/dev.log" 2>&1 &
   DEVPID=$!; pids+=("$DEVPID")
   for _ in $(seq 100); do [ -S "$SOCK" ] && return 0; sleep 0.05; done
   fail "device did not start"
@@ -40,19 +40,19 @@ echo "ok: usage and error messages"
 # --- split and packed -----------------------------------------------------------
 start_dev
 for mode in "" --packed; do
-  timeout 60 "$DRV" --socket "$SOCK" --size 8M --depth 8 $mode >"$LOG" 2>&1 || fail "drv $mode"
+  timeout -k 5 60 "$DRV" --socket "$SOCK" --size 8M --depth 8 $mode >"$LOG" 2>&1 || fail "drv $mode"
   grep -q "data check: OK" "$LOG" || fail "data check $mode"
   grep "MB/s" "$LOG"
 done
 # Block size at the device's size_max, a different pattern per pass.
-timeout 60 "$DRV" --socket "$SOCK" --size 2M --block 128k --passes 2 --packed >"$LOG" 2>&1 || fail "drv 128k"
+timeout -k 5 60 "$DRV" --socket "$SOCK" --size 2M --block 128k --passes 2 --packed >"$LOG" 2>&1 || fail "drv 128k"
 echo "ok: split and packed, data checked"
 
 # --- driver killed mid-stream, repeatedly: the device serves the next one -------------
 for i in 1 2 3; do
-  timeout 60 "$DRV" --socket "$SOCK" --size 32M --passes 50 --quiet >/dev/null 2>&1 &
+  timeout -k 5 60 "$DRV" --socket "$SOCK" --size 32M --passes 50 --quiet >/dev/null 2>&1 &
   p=$!; sleep 0.5; killprog 9 $p; wait $p 2>/dev/null
-  timeout 60 "$DRV" --socket "$SOCK" --size 1M --quiet >"$LOG" 2>&1 || fail "driver after killed driver $i"
+  timeout -k 5 60 "$DRV" --socket "$SOCK" --size 1M --quiet >"$LOG" 2>&1 || fail "driver after killed driver $i"
   grep -q "data check: OK" "$LOG" || fail "data after killed driver $i"
 done
 [ -n "$(child "$DEVPID")" ] || fail "device died with its driver"
@@ -61,7 +61,7 @@ echo "ok: 3 drivers killed mid-stream, the device served the next driver each ti
 # --- device killed mid-stream, repeatedly: the driver fails back and recovers ------------
 # Enough passes (1.6 GB) that the driver is still running at the third kill
 # even on a quiet machine (about 1 GB/s here); under load it takes longer.
-timeout 120 "$DRV" --socket "$SOCK" --size 4M --passes 400 --reconnect --connect-timeout 5000 >"$LOG" 2>&1 &
+timeout -k 5 120 "$DRV" --socket "$SOCK" --size 4M --passes 400 --reconnect --connect-timeout 5000 >"$LOG" 2>&1 &
 DRVPID=$!; pids+=("$DRVPID")
 for i in 1 2 3; do
   sleep 0.4
