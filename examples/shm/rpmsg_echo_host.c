@@ -1,11 +1,43 @@
 /* POSIX glue of the rpmsg echo service (see rpmsg_echo_host.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "rpmsg_echo_host.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vtio/transport.h"
+
+volatile sig_atomic_t rpm_host_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	rpm_host_stop = 1;
+}
+
+void rpm_host_catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int rpm_host_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
 
 int rpm_host_dev_create(struct rpm_host_dev *h)
 {

@@ -16,6 +16,13 @@
 #define RPM_HOST_BOUNCE (512u << 10)
 #define RPM_HOST_BELLS	2u
 
+/* Both programs: SIGINT and SIGTERM set rpm_host_stop (the loops check it and
+ * end cleanly), SIGPIPE is ignored (a peer gone shows as an error). */
+extern volatile sig_atomic_t rpm_host_stop;
+void rpm_host_catch_signals(void);
+/* A decimal argument in 0..@max; -1 for anything else (sign, junk, range). */
+int rpm_host_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
 /* Device process: owns the window, the directory and the device. */
 struct rpm_host_dev {
 	struct vtio_host_link link;

@@ -3,7 +3,6 @@
  * (name service: "rpmsg-echo" at 0x400) and serves drivers that connect to
  * its UNIX socket, one at a time, echoing every message back. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +10,6 @@
 #include <unistd.h>
 
 #include "rpmsg_echo_host.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -36,17 +27,6 @@ static void usage(FILE *f)
 		   "SIGINT / SIGTERM end it cleanly (exit 0).\n");
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -62,7 +42,7 @@ int main(int argc, char **argv)
 			once = 1;
 		} else if (!strcmp(argv[i], "--idle-timeout") && i + 1 < argc) {
 			unsigned long v;
-			if (parse_uint(argv[++i], 86400, &v) || v == 0) {
+			if (rpm_host_parse_uint(argv[++i], 86400, &v) || v == 0) {
 				fprintf(
 				    stderr,
 				    "vtio-rpmsg-echo-dev: --idle-timeout wants 1..86400 seconds, "
@@ -84,12 +64,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rpm_host_catch_signals();
 
 	static struct rpm_host_dev h;
 	int r = rpm_host_dev_create(&h);
@@ -111,7 +86,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	int rc = 0;
 	long waited = 0;
-	while (!stop_flag) {
+	while (!rpm_host_stop) {
 		int sfd;
 		r = vtio_host_accept(lfd, 200, &sfd);
 		if (r == VTIO_ETIMEDOUT || r == VTIO_EAGAIN) {
@@ -135,7 +110,7 @@ int main(int argc, char **argv)
 		uint64_t echoed0 = h.rd.echoed;
 		printf("vtio-rpmsg-echo-dev: driver connected\n");
 		fflush(stdout);
-		r = rpm_host_dev_serve(&h, sfd, &stop_flag, (int)idle_ms);
+		r = rpm_host_dev_serve(&h, sfd, &rpm_host_stop, (int)idle_ms);
 		printf("vtio-rpmsg-echo-dev: driver %s; echoed %llu message(s)\n",
 		       r == VTIO_ECANCELED ? "dropped (stopping)" : "gone",
 		       (unsigned long long)(h.rd.echoed - echoed0));
@@ -158,7 +133,7 @@ int main(int argc, char **argv)
 	close(lfd);
 	unlink(path);
 	rpm_host_dev_destroy(&h);
-	if (stop_flag)
+	if (rpm_host_stop)
 		printf("vtio-rpmsg-echo-dev: stopped by signal\n");
 	return rc;
 }

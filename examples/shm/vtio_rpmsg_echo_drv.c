@@ -3,7 +3,6 @@
  * is sent, finds the rpmsg device in the directory, brings it up, binds the
  * "rpmsg-echo" endpoint the device announces and checks COUNT echoes. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +10,6 @@
 #include <unistd.h>
 
 #include "rpmsg_echo_host.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -40,17 +31,6 @@ static void usage(FILE *f)
 		   "SIGINT / SIGTERM end it cleanly (the device is reset first).\n");
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *path = NULL, *text = "hello";
@@ -63,7 +43,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
-			if (parse_uint(argv[++i], 10000000, &count)) {
+			if (rpm_host_parse_uint(argv[++i], 10000000, &count)) {
 				fprintf(
 				    stderr,
 				    "vtio-rpmsg-echo-drv: --count wants 0..10000000, not '%s'\n",
@@ -80,7 +60,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			if (parse_uint(argv[++i], 3600, &timeout_s) || timeout_s == 0) {
+			if (rpm_host_parse_uint(argv[++i], 3600, &timeout_s) || timeout_s == 0) {
 				fprintf(stderr,
 					"vtio-rpmsg-echo-drv: --timeout wants 1..3600 seconds, not "
 					"'%s'\n",
@@ -100,12 +80,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rpm_host_catch_signals();
 
 	int ms = (int)timeout_s * 1000;
 	int sfd;
@@ -128,7 +103,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	unsigned ok = 0;
-	r = rpm_host_drv_echo(&h, text, (unsigned)count, &stop_flag, ms, &ok);
+	r = rpm_host_drv_echo(&h, text, (unsigned)count, &rpm_host_stop, ms, &ok);
 	if (h.d.bound)
 		printf("vtio-rpmsg-echo-drv: bound '%s' at 0x%x (%s ring); %u/%lu echoes matched\n",
 		       h.d.remote_name, h.d.remote, packed ? "packed" : "split", ok, count);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "bounce_test_util.h"
+#include "tc_util.h"
 
 #define SLOT	 2048u
 #define INFLIGHT 5
@@ -49,23 +50,6 @@ struct inflight {
 	unsigned char want[4096];
 };
 
-static uint32_t xr(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return (uint32_t)(*s >> 16);
-}
-
-#define WCHECK(w, c)                                                                               \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			print_error("worker %u: %s failed (line %d)\n", (w)->id, #c, __LINE__);    \
-			(w)->failures++;                                                           \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static unsigned char *tlb(struct shared *sh, uint64_t bus)
 {
 	return sh->tp.mem + (bus - sh->dev_base);
@@ -81,14 +65,14 @@ static void finish(struct worker *w, struct vtio_bounce_cache *c, struct infligh
 	if (s->dir != VTIO_DMA_TO_DEVICE)
 		for (size_t k = 0; k < s->len; k++)
 			s->want[k] = (unsigned char)(w->id * 31u + k);
-	WCHECK(w, vtio_bounce_cache_unmap(c, s->bus, s->len, s->dir, 0) == 0);
+	TC_WORKER_CHECK(w, vtio_bounce_cache_unmap(c, s->bus, s->len, s->dir, 0) == 0);
 	s->live = false;
-	WCHECK(w, memcmp(s->orig, s->want, s->len) == 0);
+	TC_WORKER_CHECK(w, memcmp(s->orig, s->want, s->len) == 0);
 	/* Double unmap: refused (the slots are free in the cache, back in the
 	 * area, or mapped again by the other worker, whose lengths are of the
 	 * other parity, so no mapping of its can match). */
 	int r = vtio_bounce_cache_unmap(c, s->bus, s->len, s->dir, 0);
-	WCHECK(w, r == VTIO_EALREADY || r == VTIO_EINVAL || r == VTIO_ENOENT);
+	TC_WORKER_CHECK(w, r == VTIO_EALREADY || r == VTIO_EINVAL || r == VTIO_ENOENT);
 }
 
 static void work(struct worker *w)
@@ -100,45 +84,45 @@ static void work(struct worker *w)
 	struct vtio_bounce_cache *c = tpool_aligned(64, sizeof(*c));
 	struct inflight *fl = tpool_aligned(64, sizeof(*fl) * INFLIGHT);
 	memset(fl, 0, sizeof(*fl) * INFLIGHT);
-	WCHECK(w, vtio_bounce_cache_init(c, sh->set, &d) == 0);
+	TC_WORKER_CHECK(w, vtio_bounce_cache_init(c, sh->set, &d) == 0);
 	uint64_t rnd = 0x9e3779b97f4a7c15ull * (w->id + 1u);
 	for (long it = 0; it < w->iters && w->failures == 0; it++) {
-		struct inflight *s = &fl[xr(&rnd) % INFLIGHT];
+		struct inflight *s = &fl[tc_rand32(&rnd) % INFLIGHT];
 		if (s->live) {
 			finish(w, c, s);
 			continue;
 		}
 		/* Lengths of this worker's parity, mostly one or two slots. */
-		size_t len = 1 + xr(&rnd) % 4095;
+		size_t len = 1 + tc_rand32(&rnd) % 4095;
 		len = (len & ~(size_t)1) | w->id;
 		if (len == 0)
 			len = 2;
 		s->len = len;
-		s->dir = (enum vtio_dma_dir)(xr(&rnd) % 3);
+		s->dir = (enum vtio_dma_dir)(tc_rand32(&rnd) % 3);
 		for (size_t k = 0; k < len; k++)
-			s->orig[k] = (unsigned char)xr(&rnd);
+			s->orig[k] = (unsigned char)tc_rand32(&rnd);
 		memcpy(s->want, s->orig, len);
 		int r = vtio_bounce_cache_map(c, s->orig, len, s->dir, 0, &s->bus);
 		if (r == VTIO_ENOMEM) {
 			w->nomem++;
 			continue;
 		}
-		WCHECK(w, r == 0);
+		TC_WORKER_CHECK(w, r == 0);
 		w->maps++;
 		s->live = true;
 		unsigned char *t = tlb(sh, s->bus);
-		WCHECK(w, memcmp(t, s->orig, len) == 0);
+		TC_WORKER_CHECK(w, memcmp(t, s->orig, len) == 0);
 		size_t off = (size_t)(s->bus - sh->dev_base) % SLOT;
 		size_t end = (off + len + SLOT - 1) / SLOT * SLOT;
 		for (size_t k = off + len; k < end; k++)
-			WCHECK(w, t[k - off] == 0); /* no stale byte after the data */
+			TC_WORKER_CHECK(w, t[k - off] == 0); /* no stale byte after the data */
 		/* ... and the device scribbles over the slack too */
 		memset(t + len, 0xEE, end - off - len);
 	}
 	for (int i = 0; i < INFLIGHT; i++)
 		if (fl[i].live)
 			finish(w, c, &fl[i]);
-	WCHECK(w, vtio_bounce_cache_fini(c) == 0);
+	TC_WORKER_CHECK(w, vtio_bounce_cache_fini(c) == 0);
 	free(fl);
 	free(c);
 }

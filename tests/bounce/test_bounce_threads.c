@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "bounce_test_util.h"
+#include "tc_util.h"
 
 #define ITERS	 6000
 #define INFLIGHT 6
@@ -49,41 +50,24 @@ struct slot {
 	void *cpu;
 };
 
-static uint32_t xr(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return (uint32_t)(*s >> 16);
-}
-
-#define WCHECK(w, c)                                                                               \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			print_error("worker %u: %s failed (line %d)\n", (w)->id, #c, __LINE__);    \
-			(w)->failures++;                                                           \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static void finish(struct worker *w, struct slot *s)
 {
 	struct vtio_bounce_set *set = w->sh->set;
 	if (s->is_alloc) {
 		unsigned char *p = s->cpu;
 		for (size_t i = 0; i < s->len; i++)
-			WCHECK(w, p[i] == (unsigned char)(w->id + 1));
-		WCHECK(w, vtio_bounce_free(set, s->len, s->cpu, s->bus) == 0);
+			TC_WORKER_CHECK(w, p[i] == (unsigned char)(w->id + 1));
+		TC_WORKER_CHECK(w, vtio_bounce_free(set, s->len, s->cpu, s->bus) == 0);
 		s->live = false;
 		int r = vtio_bounce_free(set, s->len, s->cpu, s->bus);
-		WCHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
+		TC_WORKER_CHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
 		return;
 	}
-	WCHECK(w, vtio_bounce_unmap(set, s->bus, s->len, s->dir, 0) == 0);
-	WCHECK(w, memcmp(s->orig, s->want, s->len) == 0);
+	TC_WORKER_CHECK(w, vtio_bounce_unmap(set, s->bus, s->len, s->dir, 0) == 0);
+	TC_WORKER_CHECK(w, memcmp(s->orig, s->want, s->len) == 0);
 	s->live = false;
 	int r = vtio_bounce_unmap(set, s->bus, s->len, s->dir, 0);
-	WCHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
+	TC_WORKER_CHECK(w, r == VTIO_EALREADY || r == VTIO_ENOENT || r == VTIO_EINVAL);
 }
 
 static void run_worker(struct worker *w)
@@ -99,43 +83,43 @@ static void run_worker(struct worker *w)
 	}
 	uint64_t rs = 0x1234567u + w->id * 7919u;
 	for (int it = 0; it < ITERS && w->failures == 0; it++) {
-		struct slot *s = &slots[xr(&rs) % INFLIGHT];
+		struct slot *s = &slots[tc_rand32(&rs) % INFLIGHT];
 		if (s->live) {
 			finish(w, s);
 			continue;
 		}
-		if (xr(&rs) % 8 == 0) {
-			s->len = (1 + xr(&rs) % 1499) * 2 - w->id; /* parity of the worker */
+		if (tc_rand32(&rs) % 8 == 0) {
+			s->len = (1 + tc_rand32(&rs) % 1499) * 2 - w->id; /* parity of the worker */
 			int r = vtio_bounce_alloc(set, &d, s->len, 0, &s->cpu, &s->bus);
 			if (r == VTIO_ENOMEM) {
 				w->nomem++;
 				continue;
 			}
-			WCHECK(w, r == 0);
+			TC_WORKER_CHECK(w, r == 0);
 			unsigned char *p = s->cpu;
 			for (size_t i = 0; i < s->len; i++)
-				WCHECK(w, p[i] == 0);
+				TC_WORKER_CHECK(w, p[i] == 0);
 			memset(p, w->id + 1, s->len);
 			s->is_alloc = true;
 			s->live = true;
 			continue;
 		}
 		s->is_alloc = false;
-		s->len = (1 + xr(&rs) % 1500) * 2 - w->id;
-		s->dir = (enum vtio_dma_dir)(xr(&rs) % 3);
+		s->len = (1 + tc_rand32(&rs) % 1500) * 2 - w->id;
+		s->dir = (enum vtio_dma_dir)(tc_rand32(&rs) % 3);
 		for (size_t i = 0; i < s->len; i++)
-			s->orig[i] = (unsigned char)xr(&rs);
+			s->orig[i] = (unsigned char)tc_rand32(&rs);
 		memcpy(s->want, s->orig, s->len);
 		int r = vtio_bounce_map(set, &d, s->orig, s->len, s->dir, 0, &s->bus);
 		if (r == VTIO_ENOMEM) {
 			w->nomem++;
 			continue;
 		}
-		WCHECK(w, r == 0);
+		TC_WORKER_CHECK(w, r == 0);
 		w->maps++;
 		unsigned char *tlb = tset_cpu(set, s->bus);
-		WCHECK(w, tlb != NULL);
-		WCHECK(w, memcmp(tlb, s->orig, s->len) == 0);
+		TC_WORKER_CHECK(w, tlb != NULL);
+		TC_WORKER_CHECK(w, memcmp(tlb, s->orig, s->len) == 0);
 		/* The device writes the middle third. */
 		size_t a = s->len / 3, n = s->len / 3;
 		for (size_t i = a; i < a + n; i++)
@@ -144,9 +128,9 @@ static void run_worker(struct worker *w)
 			for (size_t i = a; i < a + n; i++)
 				s->want[i] = (unsigned char)(i ^ w->id);
 			if (n > 0) {
-				WCHECK(w,
-				       vtio_bounce_sync_for_cpu(set, s->bus + a, n, s->dir) == 0);
-				WCHECK(w, memcmp(s->orig, s->want, s->len) == 0);
+				TC_WORKER_CHECK(
+				    w, vtio_bounce_sync_for_cpu(set, s->bus + a, n, s->dir) == 0);
+				TC_WORKER_CHECK(w, memcmp(s->orig, s->want, s->len) == 0);
 			}
 		}
 		s->live = true;

@@ -1,5 +1,7 @@
 /* Small pieces every kind of test repeats: the chain a device-side test pops
- * into, and notification callbacks that do nothing or count. */
+ * into, notification callbacks that do nothing or count, a seeded random
+ * source, and the check a worker thread makes (it cannot fail the test
+ * itself: CMocka's asserts belong to the main thread). */
 #ifndef VTIO_TEST_TC_UTIL_H
 #define VTIO_TEST_TC_UTIL_H
 
@@ -35,5 +37,27 @@ static inline int tc_notify_count(void *ctx, uint32_t data)
 	(*(unsigned *)ctx)++;
 	return 0;
 }
+
+/* xorshift64 step, the upper bits returned: deterministic for a seed, so a
+ * failing run repeats. @p s must not be 0. */
+static inline uint32_t tc_rand32(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint32_t)(*s >> 16);
+}
+
+/* In a worker thread (@p w has `id` and `failures`): on a false @p c, print
+ * it with the line, count a failure and return from the function; the main
+ * thread asserts failures == 0 after the join. Needs <cmocka.h>. */
+#define TC_WORKER_CHECK(w, c)                                                                      \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			print_error("worker %u: %s failed (line %d)\n", (w)->id, #c, __LINE__);    \
+			(w)->failures++;                                                           \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
 
 #endif /* VTIO_TEST_TC_UTIL_H */
