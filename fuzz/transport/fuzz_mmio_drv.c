@@ -63,56 +63,6 @@ static uint32_t in32(void)
 	return v;
 }
 
-static bool is_readable(uint32_t off)
-{
-	switch (off) {
-	case VTIO_MMIO_MAGIC_VALUE:
-	case VTIO_MMIO_VERSION:
-	case VTIO_MMIO_DEVICE_ID:
-	case VTIO_MMIO_VENDOR_ID:
-	case VTIO_MMIO_DEVICE_FEATURES:
-	case VTIO_MMIO_QUEUE_NUM_MAX:
-	case VTIO_MMIO_QUEUE_READY:
-	case VTIO_MMIO_INTERRUPT_STATUS:
-	case VTIO_MMIO_STATUS:
-	case VTIO_MMIO_SHM_LEN_LOW:
-	case VTIO_MMIO_SHM_LEN_HIGH:
-	case VTIO_MMIO_SHM_BASE_LOW:
-	case VTIO_MMIO_SHM_BASE_HIGH:
-	case VTIO_MMIO_QUEUE_RESET:
-	case VTIO_MMIO_CONFIG_GENERATION:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool is_writable(uint32_t off)
-{
-	switch (off) {
-	case VTIO_MMIO_DEVICE_FEATURES_SEL:
-	case VTIO_MMIO_DRIVER_FEATURES:
-	case VTIO_MMIO_DRIVER_FEATURES_SEL:
-	case VTIO_MMIO_QUEUE_SEL:
-	case VTIO_MMIO_QUEUE_NUM:
-	case VTIO_MMIO_QUEUE_READY:
-	case VTIO_MMIO_QUEUE_NOTIFY:
-	case VTIO_MMIO_INTERRUPT_ACK:
-	case VTIO_MMIO_STATUS:
-	case VTIO_MMIO_QUEUE_DESC_LOW:
-	case VTIO_MMIO_QUEUE_DESC_HIGH:
-	case VTIO_MMIO_QUEUE_AVAIL_LOW:
-	case VTIO_MMIO_QUEUE_AVAIL_HIGH:
-	case VTIO_MMIO_QUEUE_USED_LOW:
-	case VTIO_MMIO_QUEUE_USED_HIGH:
-	case VTIO_MMIO_SHM_SEL:
-	case VTIO_MMIO_QUEUE_RESET:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void check_access(uint32_t off, unsigned width)
 {
 	CHECK(!W.dead);
@@ -167,7 +117,7 @@ static int win_read(void *ctx, uint32_t off, unsigned width, uint32_t *val)
 	(void)ctx;
 	check_access(off, width);
 	if (off < VTIO_MMIO_CONFIG)
-		CHECK(is_readable(off));
+		CHECK(vtio_mmio_reg_access(off) & VTIO_MMIO_REG_R);
 	CHECK(++W.reads < 4000000ul);
 	uint32_t v = sane_read(off);
 	if (W.n) {
@@ -208,7 +158,7 @@ static int win_write(void *ctx, uint32_t off, unsigned width, uint32_t v)
 	check_access(off, width);
 	if (off >= VTIO_MMIO_CONFIG)
 		return 0;
-	CHECK(is_writable(off));
+	CHECK(vtio_mmio_reg_access(off) & VTIO_MMIO_REG_W);
 	switch (off) {
 	case VTIO_MMIO_STATUS:
 		W.status = v;

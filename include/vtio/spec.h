@@ -273,6 +273,61 @@ VTIO_INLINE int vtio_need_event(uint16_t event, uint16_t new_idx, uint16_t old_i
 #define VTIO_MMIO_CONFIG_GENERATION   0x0fcu /**< R: configuration atomicity value. */
 #define VTIO_MMIO_CONFIG	      0x100u /**< Device-specific configuration space. */
 
+/** vtio_mmio_reg_access(): the driver may read the register. */
+#define VTIO_MMIO_REG_R 1u
+/** vtio_mmio_reg_access(): the driver may write the register. */
+#define VTIO_MMIO_REG_W 2u
+
+/**
+ * How a driver may access a version-2 virtio-mmio control register (virtio
+ * 1.2 section 4.2.2, the R/W marks above): VTIO_MMIO_REG_R and/or
+ * VTIO_MMIO_REG_W, 0 for a legacy-only register, a gap, a misaligned offset
+ * or the configuration space (VTIO_MMIO_CONFIG and up, which has rules of
+ * its own). One table for the device transport, which refuses every other
+ * access, and for tests and fuzzers that check a driver never makes one.
+ *
+ * Context: any.
+ */
+VTIO_INLINE unsigned vtio_mmio_reg_access(uint32_t off)
+{
+	switch (off) {
+	case VTIO_MMIO_MAGIC_VALUE:
+	case VTIO_MMIO_VERSION:
+	case VTIO_MMIO_DEVICE_ID:
+	case VTIO_MMIO_VENDOR_ID:
+	case VTIO_MMIO_DEVICE_FEATURES:
+	case VTIO_MMIO_QUEUE_NUM_MAX:
+	case VTIO_MMIO_INTERRUPT_STATUS:
+	case VTIO_MMIO_SHM_LEN_LOW:
+	case VTIO_MMIO_SHM_LEN_HIGH:
+	case VTIO_MMIO_SHM_BASE_LOW:
+	case VTIO_MMIO_SHM_BASE_HIGH:
+	case VTIO_MMIO_CONFIG_GENERATION:
+		return VTIO_MMIO_REG_R;
+	case VTIO_MMIO_DEVICE_FEATURES_SEL:
+	case VTIO_MMIO_DRIVER_FEATURES:
+	case VTIO_MMIO_DRIVER_FEATURES_SEL:
+	case VTIO_MMIO_QUEUE_SEL:
+	case VTIO_MMIO_QUEUE_NUM:
+	case VTIO_MMIO_QUEUE_NOTIFY:
+	case VTIO_MMIO_INTERRUPT_ACK:
+	case VTIO_MMIO_QUEUE_DESC_LOW:
+	case VTIO_MMIO_QUEUE_DESC_HIGH:
+	case VTIO_MMIO_QUEUE_AVAIL_LOW:
+	case VTIO_MMIO_QUEUE_AVAIL_HIGH:
+	case VTIO_MMIO_QUEUE_USED_LOW:
+	case VTIO_MMIO_QUEUE_USED_HIGH:
+	case VTIO_MMIO_SHM_SEL:
+		return VTIO_MMIO_REG_W;
+	case VTIO_MMIO_QUEUE_READY:
+	case VTIO_MMIO_STATUS:
+	case VTIO_MMIO_QUEUE_RESET:
+		return VTIO_MMIO_REG_R | VTIO_MMIO_REG_W;
+	default:
+		return 0;
+	}
+}
+
 #define VTIO_MMIO_MAGIC	     0x74726976u /**< MagicValue ("virt" little-endian). */
 #define VTIO_MMIO_INT_VRING  0x1u	 /**< InterruptStatus: used buffer notification. */
 #define VTIO_MMIO_INT_CONFIG 0x2u	 /**< InterruptStatus: configuration change. */

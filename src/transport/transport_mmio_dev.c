@@ -92,60 +92,10 @@ void vtio_mmio_dev_get_stats(const struct vtio_mmio_dev *m, struct vtio_mmio_dev
 /* ---- Register file ----------------------------------------------------------------------------
  */
 
-static bool reg_readable(uint32_t off)
-{
-	switch (off) {
-	case VTIO_MMIO_MAGIC_VALUE:
-	case VTIO_MMIO_VERSION:
-	case VTIO_MMIO_DEVICE_ID:
-	case VTIO_MMIO_VENDOR_ID:
-	case VTIO_MMIO_DEVICE_FEATURES:
-	case VTIO_MMIO_QUEUE_NUM_MAX:
-	case VTIO_MMIO_QUEUE_READY:
-	case VTIO_MMIO_INTERRUPT_STATUS:
-	case VTIO_MMIO_STATUS:
-	case VTIO_MMIO_SHM_LEN_LOW:
-	case VTIO_MMIO_SHM_LEN_HIGH:
-	case VTIO_MMIO_SHM_BASE_LOW:
-	case VTIO_MMIO_SHM_BASE_HIGH:
-	case VTIO_MMIO_QUEUE_RESET:
-	case VTIO_MMIO_CONFIG_GENERATION:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool reg_writable(uint32_t off)
-{
-	switch (off) {
-	case VTIO_MMIO_DEVICE_FEATURES_SEL:
-	case VTIO_MMIO_DRIVER_FEATURES:
-	case VTIO_MMIO_DRIVER_FEATURES_SEL:
-	case VTIO_MMIO_QUEUE_SEL:
-	case VTIO_MMIO_QUEUE_NUM:
-	case VTIO_MMIO_QUEUE_READY:
-	case VTIO_MMIO_QUEUE_NOTIFY:
-	case VTIO_MMIO_INTERRUPT_ACK:
-	case VTIO_MMIO_STATUS:
-	case VTIO_MMIO_QUEUE_DESC_LOW:
-	case VTIO_MMIO_QUEUE_DESC_HIGH:
-	case VTIO_MMIO_QUEUE_AVAIL_LOW:
-	case VTIO_MMIO_QUEUE_AVAIL_HIGH:
-	case VTIO_MMIO_QUEUE_USED_LOW:
-	case VTIO_MMIO_QUEUE_USED_HIGH:
-	case VTIO_MMIO_SHM_SEL:
-	case VTIO_MMIO_QUEUE_RESET:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* The access is refused: classify and count it. */
 static int refuse(struct vtio_mmio_dev *m, uint32_t off, bool write)
 {
-	if (write ? reg_readable(off) : reg_writable(off)) {
+	if (vtio_mmio_reg_access(off) & (write ? VTIO_MMIO_REG_R : VTIO_MMIO_REG_W)) {
 		m->stats.bad_direction++;
 		return VTIO_EPERM;
 	}
@@ -234,7 +184,7 @@ int vtio_mmio_dev_read(struct vtio_mmio_dev *m, uint32_t off, unsigned width, ui
 		*val = v;
 		return 0;
 	}
-	if (!reg_readable(off))
+	if (!(vtio_mmio_reg_access(off) & VTIO_MMIO_REG_R))
 		return refuse(m, off, false);
 	*val = reg_read(m, off);
 	return 0;
@@ -392,7 +342,7 @@ int vtio_mmio_dev_write(struct vtio_mmio_dev *m, uint32_t off, unsigned width, u
 		}
 		return vtio_dev_config_write(m->dev, c, b, width);
 	}
-	if (!reg_writable(off))
+	if (!(vtio_mmio_reg_access(off) & VTIO_MMIO_REG_W))
 		return refuse(m, off, true);
 	return reg_write(m, off, val);
 }
