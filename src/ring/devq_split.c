@@ -209,8 +209,7 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	err = vtio__walk_end(&w);
 	if (err != 0)
 		return err; /* VTIO_ENOBUFS: nothing consumed, retry with larger arrays */
-	c->id = head;
-	c->ndesc = ndesc;
+	vtio__devq_split_set_id(c, head, ndesc);
 	s->last_avail++;
 	return 0;
 }

@@ -13,6 +13,24 @@
 
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_DEVICE
 /*
+ * Set c->id and c->ndesc with one 32-bit store. A caller that keeps the
+ * handle (vtio_devq_handle_of()) reads the two as one 32-bit load right
+ * after the pop; two 16-bit stores (or an id store next to a merged
+ * ndesc+flags store) cannot forward to that load, which then waits for
+ * both stores to reach the cache: a store-forwarding stall on every pop.
+ */
+static inline void vtio__devq_split_set_id(struct vtio_devq_chain *c, uint16_t id, uint16_t ndesc)
+{
+	struct {
+		uint16_t id, ndesc;
+	} v = {id, ndesc};
+	VTIO_STATIC_ASSERT(offsetof(struct vtio_devq_chain, ndesc) ==
+			       offsetof(struct vtio_devq_chain, id) + 2u,
+			   "id and ndesc adjacent");
+	VTIO_MEMCPY((unsigned char *)c + offsetof(struct vtio_devq_chain, id), &v, 4);
+}
+
+/*
  * Write used element @p slot of the local used ring @p used, unless the
  * device's shadow says it already holds this id and len (written there a
  * lap ago: the line the driver has cached stays valid).
@@ -318,8 +336,7 @@ static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_dev
 	else if (kind == 0)
 		done = vtio__devq_split_pop_one(q, c, addr, len, false);
 	if (VTIO_LIKELY(done)) {
-		c->id = head;
-		c->ndesc = 1;
+		vtio__devq_split_set_id(c, head, 1);
 		c->flags = 0;
 		s->last_avail++;
 		return 0;
