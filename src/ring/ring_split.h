@@ -31,23 +31,40 @@ static inline void vtio__devq_split_set_id(struct vtio_devq_chain *c, uint16_t i
 }
 
 /*
- * Write used element @p slot of the local used ring @p used, unless the
- * device's shadow says it already holds this id and len (written there a
- * lap ago: the line the driver has cached stays valid).
+ * A used element {id, len} in wire format as the 8 bytes the ring holds,
+ * as one integer (built in a register: no round trip through memory or
+ * vector registers).
  */
+static inline uint64_t vtio__devq_split_used_word(bool legacy, uint32_t id, uint32_t len)
+{
+	uint64_t wid = vtio__w32(legacy, id), wlen = vtio__w32(legacy, len);
+#if VTIO_CONFIG_BIG_ENDIAN
+	return (wid << 32) | wlen; /* id's bytes first in memory */
+#else
+	return wid | (wlen << 32);
+#endif
+}
+
+/*
+ * Write used element @p slot of the local used ring @p used, unless the
+ * device's shadow @p sh says it already holds element word @p v (written
+ * there a lap ago: the line the driver has cached stays valid).
+ */
+static inline void vtio__devq_split_put_used_word(uint64_t *sh, unsigned char *used, uint32_t slot,
+						  uint64_t v)
+{
+	if (sh[slot] != v) {
+		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot), &v, 8);
+		sh[slot] = v;
+	}
+}
+
+/* The same for one element {id, len} of queue @p q. */
 static inline void vtio__devq_split_put_used(struct vtio_devq *q, unsigned char *used,
 					     uint32_t slot, uint32_t id, uint32_t len)
 {
-	struct vtio_split_used_elem e;
-	e.id = vtio__w32(q->legacy, id);
-	e.len = vtio__w32(q->legacy, len);
-	uint64_t v;
-	VTIO_MEMCPY(&v, &e, 8);
-	uint64_t *sh = &q->u.split.used_shadow[slot];
-	if (*sh != v) {
-		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot), &e, sizeof(e));
-		*sh = v;
-	}
+	vtio__devq_split_put_used_word(q->u.split.used_shadow, used, slot,
+				       vtio__devq_split_used_word(q->legacy, id, len));
 }
 #endif
 

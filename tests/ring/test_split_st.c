@@ -99,6 +99,57 @@ static void test_split_dev_7_pop_id_ndesc(void **state)
 	}
 }
 
+/*
+ * SPLIT-DEV-7 (element contents): vtio_devq_push_batch() writes each used
+ * element as one 8-byte word built from id and len; the ring must hold id
+ * then len in the queue's byte order (little-endian, or native for a
+ * legacy queue), in every slot of a batch that wraps, on the first lap and
+ * on a second lap where the same elements are already there.
+ */
+static void test_split_dev_7_batch_elements(void **state)
+{
+	(void)state;
+	for (int legacy = 0; legacy < 2; legacy++) {
+		struct fx f;
+		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 4, legacy ? 0 : FX_MODERN, NULL),
+				 0);
+		for (unsigned lap = 0; lap < 3; lap++) {
+			struct vtio_devq_done d[4];
+			for (unsigned i = 0; i < 3; i++)
+				fx_add_segs(&f, 0, 1, 64, (void *)(uintptr_t)(i + 1));
+			(void)vtio_vq_kick(f.vq);
+			for (unsigned i = 0; i < 3; i++) {
+				struct vtio_devq_chain c;
+				fx_pop(&f, &c);
+				d[i].h = vtio_devq_handle_of(&c);
+				d[i].len = (lap == 2 ? 50u : 40u) + i; /* lap 2: new lens */
+			}
+			assert_int_equal(vtio_devq_push_batch(f.dq, d, 3), 0);
+			for (unsigned i = 0; i < 3; i++) {
+				uint32_t slot = (lap * 3u + i) & 3u, id, len;
+				const unsigned char *e = (const unsigned char *)f.areas.device +
+							 vtio_split_used_ring_off(slot);
+				memcpy(&id, e, 4);
+				memcpy(&len, e + 4, 4);
+				if (!legacy) {
+					id = vtio_le32(id);
+					len = vtio_le32(len);
+				}
+				assert_int_equal(id, d[i].h.id);
+				assert_int_equal(len, d[i].len);
+			}
+			for (unsigned i = 0; i < 3; i++) {
+				uint32_t len = 0;
+				assert_ptr_equal(vtio_vq_get_used(f.vq, &len),
+						 (void *)(uintptr_t)(i + 1));
+				assert_int_equal(len, d[i].len);
+			}
+		}
+		assert_false(vtio_vq_is_broken(f.vq));
+		fx_teardown(&f);
+	}
+}
+
 /* Head descriptor of buffer @p j when the buffers were allocated from
  * @p off in ring order, the first one @p first_ndesc descriptors long. */
 static uint16_t head_of(unsigned off, unsigned j, unsigned first_ndesc)
@@ -191,6 +242,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_split_dev_7_pop_id_ndesc),
+	    cmocka_unit_test(test_split_dev_7_batch_elements),
 	    cmocka_unit_test(test_inord_drv_3_batch_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
