@@ -209,8 +209,7 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	err = vtio__walk_end(&w);
 	if (err != 0)
 		return err; /* VTIO_ENOBUFS: nothing consumed, retry with larger arrays */
-	c->id = head;
-	c->ndesc = ndesc;
+	vtio__devq_split_set_id(c, head, ndesc);
 	s->last_avail++;
 	return 0;
 }
@@ -295,12 +294,20 @@ int vtio__devq_split_push_batch(struct vtio_devq *q, const struct vtio_devq_done
 	 * mask is below 2^16, so the free-running slot needs no truncation. */
 	const unsigned mask = s->mask;
 	unsigned slot = s->used_idx;
+	/* Kept in locals: the element stores could alias *q as far as the
+	 * compiler knows, which would reload each per element. */
+	uint64_t *const sh = s->used_shadow;
+	const bool legacy = q->legacy;
+	const uint32_t num = q->num;
 	for (unsigned k = first; k < n; k++) {
-		/* Checked as it is written: an element past used->idx is not seen
-		 * by the driver, so a refused batch publishes nothing. */
-		if (VTIO_UNLIKELY(!checked && vtio__devq_done_bad(q, &u[k])))
+		uint32_t id = u[k].h.id, len = u[k].len;
+		/* Checked as it is written (vtio__devq_done_bad()): an element
+		 * past used->idx is not seen by the driver, so a refused batch
+		 * publishes nothing. */
+		if (VTIO_UNLIKELY(!checked && (id >= num || len > u[k].h.wr_cap)))
 			return VTIO_EINVAL;
-		vtio__devq_split_put_used(q, used, slot & mask, u[k].h.id, u[k].len);
+		vtio__devq_split_put_used_word(sh, used, slot & mask,
+					       vtio__devq_split_used_word(legacy, id, len));
 		slot++;
 	}
 	/* SPLIT-DEV-5/7: elements, write barrier (release), then idx once. */

@@ -52,7 +52,10 @@ struct vtio__vq_split {
 	uint16_t oldest;     /* head of the oldest buffer in flight */
 	uint16_t batch_last; /* id of the last buffer of the pending batch */
 	bool batch_pending;  /* buffers up to batch_last are used */
-	uint32_t batch_len;  /* len of the batch's last buffer */
+	/* vtio_vq_detach_unused() took buffers out of the middle: the heads in
+	 * flight may no longer follow each other (until reset). */
+	bool io_holes;
+	uint32_t batch_len; /* len of the batch's last buffer */
 };
 
 /** Device-side split state. */

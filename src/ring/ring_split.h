@@ -13,23 +13,58 @@
 
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_DEVICE
 /*
- * Write used element @p slot of the local used ring @p used, unless the
- * device's shadow says it already holds this id and len (written there a
- * lap ago: the line the driver has cached stays valid).
+ * Set c->id and c->ndesc with one 32-bit store. A caller that keeps the
+ * handle (vtio_devq_handle_of()) reads the two as one 32-bit load right
+ * after the pop; two 16-bit stores (or an id store next to a merged
+ * ndesc+flags store) cannot forward to that load, which then waits for
+ * both stores to reach the cache: a store-forwarding stall on every pop.
  */
+static inline void vtio__devq_split_set_id(struct vtio_devq_chain *c, uint16_t id, uint16_t ndesc)
+{
+	struct {
+		uint16_t id, ndesc;
+	} v = {id, ndesc};
+	VTIO_STATIC_ASSERT(offsetof(struct vtio_devq_chain, ndesc) ==
+			       offsetof(struct vtio_devq_chain, id) + 2u,
+			   "id and ndesc adjacent");
+	VTIO_MEMCPY((unsigned char *)c + offsetof(struct vtio_devq_chain, id), &v, 4);
+}
+
+/*
+ * A used element {id, len} in wire format as the 8 bytes the ring holds,
+ * as one integer (built in a register: no round trip through memory or
+ * vector registers).
+ */
+static inline uint64_t vtio__devq_split_used_word(bool legacy, uint32_t id, uint32_t len)
+{
+	uint64_t wid = vtio__w32(legacy, id), wlen = vtio__w32(legacy, len);
+#if VTIO_CONFIG_BIG_ENDIAN
+	return (wid << 32) | wlen; /* id's bytes first in memory */
+#else
+	return wid | (wlen << 32);
+#endif
+}
+
+/*
+ * Write used element @p slot of the local used ring @p used, unless the
+ * device's shadow @p sh says it already holds element word @p v (written
+ * there a lap ago: the line the driver has cached stays valid).
+ */
+static inline void vtio__devq_split_put_used_word(uint64_t *sh, unsigned char *used, uint32_t slot,
+						  uint64_t v)
+{
+	if (sh[slot] != v) {
+		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot), &v, 8);
+		sh[slot] = v;
+	}
+}
+
+/* The same for one element {id, len} of queue @p q. */
 static inline void vtio__devq_split_put_used(struct vtio_devq *q, unsigned char *used,
 					     uint32_t slot, uint32_t id, uint32_t len)
 {
-	struct vtio_split_used_elem e;
-	e.id = vtio__w32(q->legacy, id);
-	e.len = vtio__w32(q->legacy, len);
-	uint64_t v;
-	VTIO_MEMCPY(&v, &e, 8);
-	uint64_t *sh = &q->u.split.used_shadow[slot];
-	if (*sh != v) {
-		VTIO_MEMCPY(used + vtio_split_used_ring_off(slot), &e, sizeof(e));
-		*sh = v;
-	}
+	vtio__devq_split_put_used_word(q->u.split.used_shadow, used, slot,
+				       vtio__devq_split_used_word(q->legacy, id, len));
 }
 #endif
 
@@ -318,8 +353,7 @@ static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_dev
 	else if (kind == 0)
 		done = vtio__devq_split_pop_one(q, c, addr, len, false);
 	if (VTIO_LIKELY(done)) {
-		c->id = head;
-		c->ndesc = 1;
+		vtio__devq_split_set_id(c, head, 1);
 		c->flags = 0;
 		s->last_avail++;
 		return 0;

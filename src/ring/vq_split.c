@@ -440,9 +440,22 @@ VTIO__NOINLINE bool vtio__vq_split_in_order_batch(struct vtio_vq *vq, uint32_t u
 	}
 	uint16_t h = s->oldest;
 	uint32_t k = 1;
-	while (h != uid && k <= vq->inflight) {
-		h = (uint16_t)((h + vq->bufs[h].ndesc) & mask);
-		k++;
+	if (VTIO_LIKELY(!s->io_holes && vq->num - vq->num_free == vq->inflight)) {
+		/* Every buffer in flight holds one descriptor (each holds at
+		 * least one, and they hold inflight together): their heads are
+		 * oldest, oldest + 1, ... in ring order, so the walk below would
+		 * step one slot at a time. Its result without the walk (no
+		 * chain of loads per buffer): uid is reached at step d + 1 when
+		 * the walk gets that far (d <= inflight). */
+		uint32_t d = (uid - h) & mask;
+		k = d + 1u;
+		if (d <= vq->inflight)
+			h = (uint16_t)uid;
+	} else {
+		while (h != uid && k <= vq->inflight) {
+			h = (uint16_t)((h + vq->bufs[h].ndesc) & mask);
+			k++;
+		}
 	}
 	if (VTIO_UNLIKELY(h != uid || k > (uint16_t)(s->used_idx - s->last_used))) {
 		vtio__vq_break(vq, "used buffer out of order (IN_ORDER)");
@@ -632,6 +645,8 @@ void *vtio__vq_split_detach_unused(struct vtio_vq *vq)
 	for (uint32_t i = 0; i < vq->num; i++) {
 		void *token = vq->bufs[i].token;
 		if (token != NULL) {
+			if (VTIO__VQ_IN_ORDER(vq))
+				vq->u.split.io_holes = true; /* cleared by reset */
 			detach(vq, (uint16_t)i);
 			return token;
 		}
