@@ -188,6 +188,34 @@ static double run_memcpy_cold_dst(unsigned char *dst, const struct srcs *sr, siz
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
+/* Chunks per run of map_unmap: short (about 20-70 us each at 4 KiB), so a
+ * preemption or a burst of another process's load spoils few samples. */
+#define CHUNKS	   40
+#define MAXSAMPLES (31 * CHUNKS)
+
+/* Per-chunk samples of map_unmap (static: too large for a stack). */
+static struct {
+	double b[MAXSAMPLES], m[MAXSAMPLES], ratio[MAXSAMPLES], t[MAXSAMPLES], tratio[MAXSAMPLES],
+	    cb[MAXSAMPLES], cratio[MAXSAMPLES], tc[MAXSAMPLES], tcratio[MAXSAMPLES], z[MAXSAMPLES],
+	    mc[MAXSAMPLES], ms[MAXSAMPLES], csratio[MAXSAMPLES];
+} sm;
+
+/* CPU address of the slots a cached map of len bytes in dir gets next: map
+ * and unmap once, and the magazine (LIFO) hands the same run out again. */
+static unsigned char *cached_slot(struct vtio_bounce_cache *c, size_t len, enum vtio_dma_dir dir)
+{
+	static unsigned char probe[65536];
+	uint64_t bus;
+	void *cpu;
+	if (vtio_bounce_cache_map(c, probe, len, dir, 0, &bus) != 0 ||
+	    vtio_bounce_pool_dev_to_cpu(pool, bus, &cpu) != 0 ||
+	    vtio_bounce_cache_unmap(c, bus, len, dir, 0) != 0) {
+		fprintf(stderr, "cached slot probe failed\n");
+		exit(1);
+	}
+	return cpu;
+}
+
 static long iters_for(size_t len)
 {
 	long n = (long)((quick ? (4u << 20) : (256u << 20)) / len);
@@ -247,37 +275,46 @@ static void bench_map_unmap(void)
 			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
-				enum { N = 320 };
-				double b[N], m[N], ratio[N], t[N], tratio[N], cb[N], cratio[N],
-				    tc[N], tcratio[N], z[N], mc[N];
+				double *b = sm.b, *m = sm.m, *ratio = sm.ratio, *t = sm.t,
+				       *tratio = sm.tratio, *cb = sm.cb, *cratio = sm.cratio,
+				       *tc = sm.tc, *tcratio = sm.tcratio, *z = sm.z, *mc = sm.mc,
+				       *ms = sm.ms, *csratio = sm.csratio;
 				int nc = 0;
+				long ci = it / CHUNKS + 1;
 				/* warm up */
 				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(cache, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(tcache, &sr, len, dirs[di], it / 10 + 1);
+				/* Like for like: the slot the cache hands out next (LIFO:
+				 * the one it got back last), as a memcpy destination. */
+				unsigned char *slot = cached_slot(cache, len, dirs[di]);
 				for (int r = 0; r < runs; r++) {
-					/* Ten interleaved chunks per run; each chunk is a
+					/* CHUNKS interleaved chunks per run; each chunk is a
 					 * sample, so a preemption spoils one sample, not a run. */
-					for (int k = 0; k < 10; k++, nc++) {
-						m[nc] = run_memcpy(dst, &sr, len, it / 10);
+					for (int k = 0; k < CHUNKS; k++, nc++) {
+						m[nc] = run_memcpy(dst, &sr, len, ci);
 						b[nc] = run_map_unmap_ws(set, &d, &sr, len,
-									 dirs[di], it / 10);
-						cb[nc] = run_cached_ws(cache, &sr, len, dirs[di],
-								       it / 10);
+									 dirs[di], ci);
+						cb[nc] =
+						    run_cached_ws(cache, &sr, len, dirs[di], ci);
+						ms[nc] = run_memcpy(slot, &sr, len, ci);
 						t[nc] = run_map_unmap_ws(tset, &d, &sr, len,
-									 dirs[di], it / 10);
-						tc[nc] = run_cached_ws(tcache, &sr, len, dirs[di],
-								       it / 10);
-						z[nc] = slack ? run_memset(dst, slack, it / 10) : 0;
-						mc[nc] =
-						    run_memcpy_cold_dst(cold, &sr, len, it / 10);
+									 dirs[di], ci);
+						tc[nc] =
+						    run_cached_ws(tcache, &sr, len, dirs[di], ci);
+						z[nc] = slack ? run_memset(dst, slack, ci) : 0;
+						mc[nc] = run_memcpy_cold_dst(cold, &sr, len, ci);
 						ratio[nc] = m[nc] / b[nc];
 						cratio[nc] = m[nc] / cb[nc];
+						csratio[nc] = ms[nc] / cb[nc];
 						tratio[nc] = m[nc] / t[nc];
 						tcratio[nc] = m[nc] / tc[nc];
 					}
 				}
+				/* The cache still hands out that slot: the control was
+				 * the same destination all along. */
+				int same = cached_slot(cache, len, dirs[di]) == slot;
 				/* Minima too: on a loaded machine they are the best
 				 * estimate of the uncontended cost. */
 				double bmin, mmin, cmin, tmin, tcmin, zmin;
@@ -285,6 +322,8 @@ static void bench_map_unmap(void)
 				double cn = med_min(cb, nc, &cmin), tn = med_min(t, nc, &tmin);
 				double tcn = med_min(tc, nc, &tcmin), zn = med_min(z, nc, &zmin);
 				double mcmin, mcn = med_min(mc, nc, &mcmin);
+				double msmin, msn = med_min(ms, nc, &msmin);
+				double csrt = median(csratio, nc);
 				double rt = median(ratio, nc), crt = median(cratio, nc);
 				double trt = median(tratio, nc), tcrt = median(tcratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
@@ -304,10 +343,13 @@ static void bench_map_unmap(void)
 					    "\"trusted_cached_ratio_vs_memcpy\":%.3f,"
 					    "\"slack_memset_bytes\":%zu,\"slack_memset_ns\":%.1f,"
 					    "\"memcpy_cold_dst_ns\":%.1f,"
+					    "\"memcpy_slot_ns\":%.1f,\"cached_ratio_vs_memcpy_"
+					    "slot\":%.3f,"
+					    "\"same_slot\":%d,"
 					    "\"runs\":%d,\"samples\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
 					    bmin, mmin, mmin / bmin, cn, cmin, crt, tn, trt, tcn,
-					    tcmin, tcrt, slack, zn, mcn, runs, nc);
+					    tcmin, tcrt, slack, zn, mcn, msn, csrt, same, runs, nc);
 				else
 					printf(
 					    "map_unmap %6zu B %-13s %-4s memcpy %7.1f ns | plain "
@@ -315,17 +357,21 @@ static void bench_map_unmap(void)
 					    "trusted_dma plain %7.1f ns ratio %.3f, cached %7.1f "
 					    "ns ratio %.3f | slack memset %zu B %.1f ns | memcpy "
 					    "to "
-					    "cold dst %.1f ns "
+					    "cold dst %.1f ns | memcpy to the cache's slot %.1f "
+					    "ns, "
+					    "cached ratio to it %.3f%s "
 					    "(min: memcpy %.1f plain %.1f cached %.1f tr.cached "
-					    "%.1f; %d samples)\n",
+					    "%.1f; %d runs x %d chunks)\n",
 					    len, dir_name(dirs[di]), sn, mn, bn, rt, cn, crt, tn,
-					    trt, tcn, tcrt, slack, zn, mcn, mmin, bmin, cmin, tcmin,
-					    nc);
+					    trt, tcn, tcrt, slack, zn, mcn, msn, csrt,
+					    same ? "" : " (slot changed!)", mmin, bmin, cmin, tcmin,
+					    runs, CHUNKS);
 				(void)gbps;
 				(void)mgbps;
 				(void)tmin;
 				(void)zmin;
 				(void)mcmin;
+				(void)msmin;
 			}
 		}
 	}
