@@ -430,29 +430,47 @@ struct tharg {
 	long iters;
 	pthread_barrier_t *bar;
 	unsigned char *buf;
-	int spin;   /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
-	int cached; /* through a vtio_bounce_cache of the thread's own */
+	int spin;      /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
+	int cached;    /* through a vtio_bounce_cache of the thread's own */
+	double cpu_ns; /* out: the thread's CPU time for its work */
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void thread_work(struct tharg *a);
 
 static void *thread_main(void *p)
 {
 	struct tharg *a = p;
+	pthread_barrier_wait(a->bar);
+	uint64_t c0 = thread_cpu_ns();
+	thread_work(a);
+	a->cpu_ns = (double)(thread_cpu_ns() - c0);
+	return NULL;
+}
+
+static void thread_work(struct tharg *a)
+{
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	d.area_hint = a->area;
-	pthread_barrier_wait(a->bar);
 	if (a->spin == 2) {
 		unsigned char *dst = xalloc(4096, a->len);
 		struct srcs one = {a->buf, 0, 1};
 		(void)run_memcpy(dst, &one, a->len, a->iters * 2);
 		free(dst);
-		return NULL;
+		return;
 	}
 	if (a->spin) {
 		volatile unsigned long x = 0;
 		for (long i = 0; i < a->iters * 20; i++)
 			x = x + (unsigned long)i;
-		return NULL;
+		return;
 	}
 	if (a->cached) {
 		struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
@@ -467,14 +485,16 @@ static void *thread_main(void *p)
 			exit(1);
 		}
 		free(c);
-		return NULL;
+		return;
 	}
 	(void)run_map_unmap(&d, a->buf, a->len, VTIO_DMA_TO_DEVICE, a->iters);
-	return NULL;
 }
 
-/* Wall-clock ops/s of n threads each doing iters map+unmap. */
-static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
+/* Wall-clock ops/s of n threads each doing iters map+unmap; *cpu_per_op
+ * (if not NULL) receives the threads' CPU time per op, which time spent
+ * descheduled does not inflate. */
+static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int cached,
+			      double *cpu_per_op)
 {
 	pthread_t t[2];
 	struct tharg a[2];
@@ -496,10 +516,20 @@ static double run_threads(unsigned n, size_t len, long iters, int spin, int cach
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	double s = (double)(now_ns() - t0) / 1e9;
-	for (unsigned i = 0; i < n; i++)
+	double cpu = 0;
+	for (unsigned i = 0; i < n; i++) {
+		cpu += a[i].cpu_ns;
 		free(a[i].buf);
+	}
+	if (cpu_per_op != NULL)
+		*cpu_per_op = cpu / ((double)n * (double)iters);
 	pthread_barrier_destroy(&bar);
 	return (double)n * (double)iters / s;
+}
+
+static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
+{
+	return run_threads_cpu(n, len, iters, spin, cached, NULL);
 }
 
 static void bench_threads(void)
@@ -508,47 +538,62 @@ static void bench_threads(void)
 	for (size_t si = 0; si < 2; si++) {
 		long it = quick ? 20000 : (sizes[si] == 512 ? 3000000 : 1000000);
 		double one[32], two[32], ratio[32], sratio[32], cone[32], ctwo[32], cratio[32],
-		    mratio[32];
-		/* Each run measures the plain path, the cached path and the
-		 * compute control back to back (interleaved across runs). */
+		    mratio[32], ccpu[32], mcpu[32], rel[32];
+		/* Each run measures the cached path and, right after it, the copy
+		 * alone (its bound), then the plain path and the compute control. */
 		for (int r = 0; r < runs; r++) {
+			double c1, c2, k1, k2;
+			cone[r] = run_threads_cpu(1, sizes[si], it * 2, 0, 1, &c1);
+			ctwo[r] = run_threads_cpu(2, sizes[si], it * 2, 0, 1, &c2);
+			cratio[r] = ctwo[r] / cone[r];
+			/* The copy alone: the bound for the cached path, which is
+			 * mostly the copy (cores that share execution or store
+			 * resources show here). */
+			double m2 = run_threads_cpu(2, sizes[si], it, 2, 0, &k2);
+			double m1 = run_threads_cpu(1, sizes[si], it, 2, 0, &k1);
+			mratio[r] = m2 / m1;
+			/* CPU time per op, one thread against two: 2.0 when the
+			 * two threads slow each other down in no way (shared lines,
+			 * shared core resources), whatever else runs on the machine:
+			 * time spent descheduled is not CPU time. */
+			ccpu[r] = 2 * c1 / c2;
+			mcpu[r] = 2 * k1 / k2;
+			rel[r] = cratio[r] / mratio[r];
 			one[r] = run_threads(1, sizes[si], it, 0, 0);
 			two[r] = run_threads(2, sizes[si], it, 0, 0);
 			ratio[r] = two[r] / one[r];
-			cone[r] = run_threads(1, sizes[si], it * 2, 0, 1);
-			ctwo[r] = run_threads(2, sizes[si], it * 2, 0, 1);
-			cratio[r] = ctwo[r] / cone[r];
 			/* Control: how well two threads of plain compute scale on
 			 * this machine right now (other load shows up here). */
 			sratio[r] = run_threads(2, sizes[si], it, 1, 0) /
 				    run_threads(1, sizes[si], it, 1, 0);
-			/* and the copy alone: the bound for the cached path, which
-			 * is mostly the copy (cores that share execution or
-			 * store resources show here) */
-			mratio[r] = run_threads(2, sizes[si], it, 2, 0) /
-				    run_threads(1, sizes[si], it, 2, 0);
 			if (!json)
-				printf("threads %6zu B run %d: plain %.3f, cached %.3f, compute "
-				       "%.3f, memcpy %.3f\n",
-				       sizes[si], r, ratio[r], cratio[r], sratio[r], mratio[r]);
+				printf("threads %6zu B run %d: cached %.3f (cpu-time %.3f), memcpy "
+				       "%.3f (cpu-time %.3f), cached/memcpy %.3f | plain %.3f, "
+				       "compute %.3f\n",
+				       sizes[si], r, cratio[r], ccpu[r], mratio[r], mcpu[r], rel[r],
+				       ratio[r], sratio[r]);
 		}
 		double m1 = median(one, runs), m2 = median(two, runs), mr = median(ratio, runs);
 		double c1 = median(cone, runs), c2 = median(ctwo, runs), cr = median(cratio, runs);
 		double ms = median(sratio, runs), mm = median(mratio, runs);
+		double cc = median(ccpu, runs), mc = median(mcpu, runs), rl = median(rel, runs);
 		if (json)
 			printf(
 			    "{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
 			    "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
 			    "\"cached_mops_1\":%.3f,\"cached_mops_2\":%.3f,\"cached_ratio\":%.3f,"
-			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"runs\":%d}\n",
-			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm,
-			    runs);
+			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"cached_cpu_ratio\":%.3f,"
+			    "\"memcpy_cpu_ratio\":%.3f,\"cached_vs_memcpy\":%.3f,\"runs\":%d}\n",
+			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm, cc,
+			    mc, rl, runs);
 		else
 			printf("threads %6zu B to_device: plain 1 thread %.3f Mop/s, 2 threads "
 			       "%.3f Mop/s, ratio %.3f | cached 1 thread %.3f Mop/s, 2 threads "
-			       "%.3f Mop/s, ratio %.3f (plain compute on 2 threads: %.3f, memcpy "
-			       "alone: %.3f)\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm);
+			       "%.3f Mop/s, ratio %.3f, cpu-time ratio %.3f, per run against the "
+			       "copy alone %.3f (plain compute on 2 threads: %.3f, memcpy alone: "
+			       "%.3f, cpu-time %.3f; medians of %d runs)\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, cc, rl,
+			       ms, mm, mc, runs);
 	}
 }
 
