@@ -100,13 +100,14 @@ struct srcs {
 	unsigned char *base;
 	size_t stride;
 	long nbuf;
+	long pos; /* next buffer: kept across calls, so chunks go on cycling */
 };
 
 static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_dev *d,
-			       const struct srcs *sr, size_t len, enum vtio_dma_dir dir, long iters)
+			       struct srcs *sr, size_t len, enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		uint64_t bus;
 		unsigned char *buf = sr->base + (size_t)k * sr->stride;
@@ -117,15 +118,16 @@ static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_de
 			exit(1);
 		}
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
 /* The same through a per-thread cache (vtio_bounce_cache_map / _unmap). */
-static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, size_t len,
+static double run_cached_ws(struct vtio_bounce_cache *c, struct srcs *sr, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		uint64_t bus;
 		unsigned char *buf = sr->base + (size_t)k * sr->stride;
@@ -136,6 +138,7 @@ static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, 
 			exit(1);
 		}
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
@@ -153,19 +156,20 @@ static double run_memset(unsigned char *dst, size_t n, long iters)
 static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
-	struct srcs one = {buf, 0, 1};
+	struct srcs one = {buf, 0, 1, 0};
 	return run_map_unmap_ws(set, d, &one, len, dir, iters);
 }
 
-static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+static double run_memcpy(unsigned char *dst, struct srcs *sr, size_t len, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		copy_fn(dst, sr->base + (size_t)k * sr->stride, len);
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
@@ -173,24 +177,29 @@ static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, 
  * comparison: what a map would cost if its slot were cold (the cached and
  * plain paths reuse the most recently freed, warm slot, like the fixed
  * destination of run_memcpy). */
-static double run_memcpy_cold_dst(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+static double run_memcpy_cold_dst(unsigned char *dst, struct srcs *sr, size_t len, long iters)
 {
 	size_t stride = len < 64 ? 64 : (len + 63) / 64 * 64;
-	long ndst = (long)(POOL_SIZE / stride), j = 0;
+	static long j; /* kept across calls, as the sources' position */
+	long ndst = (long)(POOL_SIZE / stride);
+	j = j < ndst ? j : 0;
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		copy_fn(dst + (size_t)j * stride, sr->base + (size_t)k * sr->stride, len);
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		j = j + 1 == ndst ? 0 : j + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
-/* Chunks per run of map_unmap: short (about 20-70 us each at 4 KiB), so a
- * preemption or a burst of another process's load spoils few samples. */
-#define CHUNKS	   40
+/* Chunks per run of map_unmap, each about CHUNK_NS long for the slowest
+ * kernel: short, so that a preemption (a time slice of another process on a
+ * loaded machine lasts milliseconds) spoils a few samples, not the median. */
+#define CHUNKS	   100
+#define CHUNK_NS   40000.0
 #define MAXSAMPLES (31 * CHUNKS)
 
 /* Per-chunk samples of map_unmap (static: too large for a stack). */
@@ -214,6 +223,15 @@ static unsigned char *cached_slot(struct vtio_bounce_cache *c, size_t len, enum 
 		exit(1);
 	}
 	return cpu;
+}
+
+/* Iterations per chunk: CHUNK_NS of work at ns_per_op, at least 32, at most
+ * it / CHUNKS + 1 (the same total work as before the chunks were cut). */
+static long chunk_iters(double ns_per_op, long it)
+{
+	long hi = it / CHUNKS + 1;
+	long n = ns_per_op > 0 ? (long)(CHUNK_NS / ns_per_op) : hi;
+	return n < 32 ? 32 : n > hi ? hi : n;
 }
 
 static long iters_for(size_t len)
@@ -272,7 +290,7 @@ static void bench_map_unmap(void)
 		 * the sources cycle through 4 MiB, as a driver's buffers would. */
 		for (int ws = 0; ws < 2; ws++) {
 			size_t stride = len < 64 ? 64 : len;
-			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
+			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1, 0};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
 				double *b = sm.b, *m = sm.m, *ratio = sm.ratio, *t = sm.t,
@@ -280,12 +298,15 @@ static void bench_map_unmap(void)
 				       *tc = sm.tc, *tcratio = sm.tcratio, *z = sm.z, *mc = sm.mc,
 				       *ms = sm.ms, *csratio = sm.csratio;
 				int nc = 0;
-				long ci = it / CHUNKS + 1;
-				/* warm up */
-				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
+				/* warm up; the plain map's time per op (the slowest
+				 * kernel but the cold-destination copy) sets the chunk
+				 * length */
+				double plain_ns =
+				    run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(cache, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(tcache, &sr, len, dirs[di], it / 10 + 1);
+				long ci = chunk_iters(plain_ns, it);
 				/* Like for like: the slot the cache hands out next (LIFO:
 				 * the one it got back last), as a memcpy destination. */
 				unsigned char *slot = cached_slot(cache, len, dirs[di]);
@@ -461,7 +482,7 @@ static void thread_work(struct tharg *a)
 	d.area_hint = a->area;
 	if (a->spin == 2) {
 		unsigned char *dst = xalloc(4096, a->len);
-		struct srcs one = {a->buf, 0, 1};
+		struct srcs one = {a->buf, 0, 1, 0};
 		(void)run_memcpy(dst, &one, a->len, a->iters * 2);
 		free(dst);
 		return;
@@ -474,7 +495,7 @@ static void thread_work(struct tharg *a)
 	}
 	if (a->cached) {
 		struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
-		struct srcs one = {a->buf, 0, 1};
+		struct srcs one = {a->buf, 0, 1, 0};
 		if (vtio_bounce_cache_init(c, set, &d) != 0) {
 			fprintf(stderr, "cache init failed\n");
 			exit(1);
@@ -610,7 +631,7 @@ static void bench_count(int trusted)
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
-	struct srcs one = {src, 0, 1};
+	struct srcs one = {src, 0, 1, 0};
 	if (vtio_bounce_cache_init(c, st, &d) != 0) {
 		fprintf(stderr, "cache init failed\n");
 		exit(1);
