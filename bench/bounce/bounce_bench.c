@@ -13,7 +13,7 @@
  * --json prints one object per line.
  * --quick shrinks the work for a ctest smoke run (no timing is asserted).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_setaffinity_np (--pin) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 
 #include "vtio/bounce.h"
 
-static int json, quick, runs = 5;
+static int json, quick, pin, runs = 5;
 static size_t only_size; /* --size: one map_unmap size only */
 
 static uint64_t now_ns(void)
@@ -451,6 +451,7 @@ struct tharg {
 	long iters;
 	pthread_barrier_t *bar;
 	unsigned char *buf;
+	int cpu;       /* pin the thread to this CPU, or -1 */
 	int spin;      /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
 	int cached;    /* through a vtio_bounce_cache of the thread's own */
 	double cpu_ns; /* out: the thread's CPU time for its work */
@@ -468,6 +469,15 @@ static void thread_work(struct tharg *a);
 static void *thread_main(void *p)
 {
 	struct tharg *a = p;
+	if (a->cpu >= 0) {
+		cpu_set_t cs;
+		CPU_ZERO(&cs);
+		CPU_SET(a->cpu, &cs);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs) != 0) {
+			fprintf(stderr, "cannot pin a thread to CPU %d\n", a->cpu);
+			exit(1);
+		}
+	}
 	pthread_barrier_wait(a->bar);
 	uint64_t c0 = thread_cpu_ns();
 	thread_work(a);
@@ -514,8 +524,8 @@ static void thread_work(struct tharg *a)
 /* Wall-clock ops/s of n threads each doing iters map+unmap; *cpu_per_op
  * (if not NULL) receives the threads' CPU time per op, which time spent
  * descheduled does not inflate. */
-static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int cached,
-			      double *cpu_per_op)
+static double run_threads_pin(unsigned n, size_t len, long iters, int spin, int cached,
+			      double *cpu_per_op, int cpu0)
 {
 	pthread_t t[2];
 	struct tharg a[2];
@@ -529,6 +539,7 @@ static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int 
 		a[i].buf = xalloc(4096, len);
 		a[i].spin = spin;
 		a[i].cached = cached;
+		a[i].cpu = cpu0 < 0 ? -1 : cpu0 + (int)i;
 		memset(a[i].buf, (int)i, len);
 		pthread_create(&t[i], NULL, thread_main, &a[i]);
 	}
@@ -548,9 +559,32 @@ static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int 
 	return (double)n * (double)iters / s;
 }
 
+/* Unpinned: where the scheduler puts the threads. */
+static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int cached,
+			      double *cpu_per_op)
+{
+	return run_threads_pin(n, len, iters, spin, cached, cpu_per_op, -1);
+}
+
 static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
 {
 	return run_threads_cpu(n, len, iters, spin, cached, NULL);
+}
+
+/* One thread's ops/s and CPU time per op; with --pin the mean of a run on
+ * CPU 0 and one on CPU 1, so that two threads pinned to CPUs 0 and 1 reach
+ * a ratio of 2.0 when they do not slow each other down, even when the two
+ * CPUs run at different speeds (on this VM, CPU 0 ran core-bound code 1.7x
+ * slower than CPU 1). */
+static double one_thread(size_t len, long iters, int spin, int cached, double *cpu_per_op)
+{
+	if (!pin)
+		return run_threads_cpu(1, len, iters, spin, cached, cpu_per_op);
+	double c0, c1;
+	double t0 = run_threads_pin(1, len, iters, spin, cached, &c0, 0);
+	double t1 = run_threads_pin(1, len, iters, spin, cached, &c1, 1);
+	*cpu_per_op = (c0 + c1) / 2;
+	return (t0 + t1) / 2;
 }
 
 static void bench_threads(void)
@@ -564,14 +598,14 @@ static void bench_threads(void)
 		 * alone (its bound), then the plain path and the compute control. */
 		for (int r = 0; r < runs; r++) {
 			double c1, c2, k1, k2;
-			cone[r] = run_threads_cpu(1, sizes[si], it * 2, 0, 1, &c1);
-			ctwo[r] = run_threads_cpu(2, sizes[si], it * 2, 0, 1, &c2);
+			cone[r] = one_thread(sizes[si], it * 2, 0, 1, &c1);
+			ctwo[r] = run_threads_pin(2, sizes[si], it * 2, 0, 1, &c2, pin ? 0 : -1);
 			cratio[r] = ctwo[r] / cone[r];
 			/* The copy alone: the bound for the cached path, which is
 			 * mostly the copy (cores that share execution or store
 			 * resources show here). */
-			double m2 = run_threads_cpu(2, sizes[si], it, 2, 0, &k2);
-			double m1 = run_threads_cpu(1, sizes[si], it, 2, 0, &k1);
+			double m2 = run_threads_pin(2, sizes[si], it, 2, 0, &k2, pin ? 0 : -1);
+			double m1 = one_thread(sizes[si], it, 2, 0, &k1);
 			mratio[r] = m2 / m1;
 			/* CPU time per op, one thread against two: 2.0 when the
 			 * two threads slow each other down in no way (shared lines,
@@ -604,17 +638,18 @@ static void bench_threads(void)
 			    "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
 			    "\"cached_mops_1\":%.3f,\"cached_mops_2\":%.3f,\"cached_ratio\":%.3f,"
 			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"cached_cpu_ratio\":%.3f,"
-			    "\"memcpy_cpu_ratio\":%.3f,\"cached_vs_memcpy\":%.3f,\"runs\":%d}\n",
+			    "\"memcpy_cpu_ratio\":%.3f,\"cached_vs_memcpy\":%.3f,\"pinned\":%d,"
+			    "\"runs\":%d}\n",
 			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm, cc,
-			    mc, rl, runs);
+			    mc, rl, pin, runs);
 		else
 			printf("threads %6zu B to_device: plain 1 thread %.3f Mop/s, 2 threads "
 			       "%.3f Mop/s, ratio %.3f | cached 1 thread %.3f Mop/s, 2 threads "
 			       "%.3f Mop/s, ratio %.3f, cpu-time ratio %.3f, per run against the "
 			       "copy alone %.3f (plain compute on 2 threads: %.3f, memcpy alone: "
-			       "%.3f, cpu-time %.3f; medians of %d runs)\n",
+			       "%.3f, cpu-time %.3f; medians of %d runs%s)\n",
 			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, cc, rl,
-			       ms, mm, mc, runs);
+			       ms, mm, mc, runs, pin ? ", threads pinned to CPUs 0 and 1" : "");
 	}
 }
 
@@ -663,10 +698,12 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else if (!strcmp(argv[i], "--trusted"))
 			trusted = 1;
+		else if (!strcmp(argv[i], "--pin"))
+			pin = 1;
 		else {
 			fprintf(stderr,
 				"usage: %s [--json] [--quick] [--runs N] "
-				"[--only map_unmap|alloc_free|threads|count] [--trusted] "
+				"[--only map_unmap|alloc_free|threads|count] [--trusted] [--pin] "
 				"[--size 64|512|4096|65536]\n",
 				argv[0]);
 			return 2;
