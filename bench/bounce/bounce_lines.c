@@ -205,6 +205,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bounce_lines: %" PRIu64 " slots left in use\n", st.in_use);
 		return 1;
 	}
+	if ((err = vtio_bounce_set_unregister(set, pool)) != 0)
+		die("unregister", err);
+	free(cache[0]);
+	if (!adjacent)
+		free(cache[1]);
+	free(src[0]);
+	free(src[1]);
+	free(set_st);
+	free(pool_st);
 	printf("done %lu\n", buffers);
 	return 0;
 }
