@@ -13,7 +13,7 @@
  * --json prints one object per line.
  * --quick shrinks the work for a ctest smoke run (no timing is asserted).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_setaffinity_np (--pin) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 
 #include "vtio/bounce.h"
 
-static int json, quick, runs = 5;
+static int json, quick, pin, runs = 5;
 static size_t only_size; /* --size: one map_unmap size only */
 
 static uint64_t now_ns(void)
@@ -100,13 +100,14 @@ struct srcs {
 	unsigned char *base;
 	size_t stride;
 	long nbuf;
+	long pos; /* next buffer: kept across calls, so chunks go on cycling */
 };
 
 static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_dev *d,
-			       const struct srcs *sr, size_t len, enum vtio_dma_dir dir, long iters)
+			       struct srcs *sr, size_t len, enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		uint64_t bus;
 		unsigned char *buf = sr->base + (size_t)k * sr->stride;
@@ -117,15 +118,16 @@ static double run_map_unmap_ws(struct vtio_bounce_set *st, struct vtio_bounce_de
 			exit(1);
 		}
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
 /* The same through a per-thread cache (vtio_bounce_cache_map / _unmap). */
-static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, size_t len,
+static double run_cached_ws(struct vtio_bounce_cache *c, struct srcs *sr, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		uint64_t bus;
 		unsigned char *buf = sr->base + (size_t)k * sr->stride;
@@ -136,6 +138,7 @@ static double run_cached_ws(struct vtio_bounce_cache *c, const struct srcs *sr, 
 			exit(1);
 		}
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
@@ -153,19 +156,20 @@ static double run_memset(unsigned char *dst, size_t n, long iters)
 static double run_map_unmap(struct vtio_bounce_dev *d, unsigned char *buf, size_t len,
 			    enum vtio_dma_dir dir, long iters)
 {
-	struct srcs one = {buf, 0, 1};
+	struct srcs one = {buf, 0, 1, 0};
 	return run_map_unmap_ws(set, d, &one, len, dir, iters);
 }
 
-static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+static double run_memcpy(unsigned char *dst, struct srcs *sr, size_t len, long iters)
 {
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		copy_fn(dst, sr->base + (size_t)k * sr->stride, len);
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
@@ -173,19 +177,61 @@ static double run_memcpy(unsigned char *dst, const struct srcs *sr, size_t len, 
  * comparison: what a map would cost if its slot were cold (the cached and
  * plain paths reuse the most recently freed, warm slot, like the fixed
  * destination of run_memcpy). */
-static double run_memcpy_cold_dst(unsigned char *dst, const struct srcs *sr, size_t len, long iters)
+static double run_memcpy_cold_dst(unsigned char *dst, struct srcs *sr, size_t len, long iters)
 {
 	size_t stride = len < 64 ? 64 : (len + 63) / 64 * 64;
-	long ndst = (long)(POOL_SIZE / stride), j = 0;
+	static long j; /* kept across calls, as the sources' position */
+	long ndst = (long)(POOL_SIZE / stride);
+	j = j < ndst ? j : 0;
 	uint64_t t0 = now_ns();
-	long k = 0;
+	long k = sr->pos;
 	for (long i = 0; i < iters; i++) {
 		copy_fn(dst + (size_t)j * stride, sr->base + (size_t)k * sr->stride, len);
 		k = k + 1 == sr->nbuf ? 0 : k + 1;
 		j = j + 1 == ndst ? 0 : j + 1;
 		__asm__ __volatile__("" ::: "memory");
 	}
+	sr->pos = k;
 	return (double)(now_ns() - t0) / (double)iters;
+}
+
+/* Chunks per run of map_unmap, each about CHUNK_NS long for the slowest
+ * kernel: short, so that a preemption (a time slice of another process on a
+ * loaded machine lasts milliseconds) spoils a few samples, not the median. */
+#define CHUNKS	   100
+#define CHUNK_NS   40000.0
+#define MAXSAMPLES (31 * CHUNKS)
+
+/* Per-chunk samples of map_unmap (static: too large for a stack). */
+static struct {
+	double b[MAXSAMPLES], m[MAXSAMPLES], ratio[MAXSAMPLES], t[MAXSAMPLES], tratio[MAXSAMPLES],
+	    cb[MAXSAMPLES], cratio[MAXSAMPLES], tc[MAXSAMPLES], tcratio[MAXSAMPLES], z[MAXSAMPLES],
+	    mc[MAXSAMPLES], ms[MAXSAMPLES], csratio[MAXSAMPLES];
+} sm;
+
+/* CPU address of the slots a cached map of len bytes in dir gets next: map
+ * and unmap once, and the magazine (LIFO) hands the same run out again. */
+static unsigned char *cached_slot(struct vtio_bounce_cache *c, size_t len, enum vtio_dma_dir dir)
+{
+	static unsigned char probe[65536];
+	uint64_t bus;
+	void *cpu;
+	if (vtio_bounce_cache_map(c, probe, len, dir, 0, &bus) != 0 ||
+	    vtio_bounce_pool_dev_to_cpu(pool, bus, &cpu) != 0 ||
+	    vtio_bounce_cache_unmap(c, bus, len, dir, 0) != 0) {
+		fprintf(stderr, "cached slot probe failed\n");
+		exit(1);
+	}
+	return cpu;
+}
+
+/* Iterations per chunk: CHUNK_NS of work at ns_per_op, at least 32, at most
+ * it / CHUNKS + 1 (the same total work as before the chunks were cut). */
+static long chunk_iters(double ns_per_op, long it)
+{
+	long hi = it / CHUNKS + 1;
+	long n = ns_per_op > 0 ? (long)(CHUNK_NS / ns_per_op) : hi;
+	return n < 32 ? 32 : n > hi ? hi : n;
 }
 
 static long iters_for(size_t len)
@@ -244,40 +290,52 @@ static void bench_map_unmap(void)
 		 * the sources cycle through 4 MiB, as a driver's buffers would. */
 		for (int ws = 0; ws < 2; ws++) {
 			size_t stride = len < 64 ? 64 : len;
-			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1};
+			struct srcs sr = {src, stride, ws ? (long)(WS_BYTES / stride) : 1, 0};
 			for (size_t di = 0; di < 3; di++) {
 				long it = iters_for(len);
-				enum { N = 320 };
-				double b[N], m[N], ratio[N], t[N], tratio[N], cb[N], cratio[N],
-				    tc[N], tcratio[N], z[N], mc[N];
+				double *b = sm.b, *m = sm.m, *ratio = sm.ratio, *t = sm.t,
+				       *tratio = sm.tratio, *cb = sm.cb, *cratio = sm.cratio,
+				       *tc = sm.tc, *tcratio = sm.tcratio, *z = sm.z, *mc = sm.mc,
+				       *ms = sm.ms, *csratio = sm.csratio;
 				int nc = 0;
-				/* warm up */
-				(void)run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
+				/* warm up; the plain map's time per op (the slowest
+				 * kernel but the cold-destination copy) sets the chunk
+				 * length */
+				double plain_ns =
+				    run_map_unmap_ws(set, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_map_unmap_ws(tset, &d, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(cache, &sr, len, dirs[di], it / 10 + 1);
 				(void)run_cached_ws(tcache, &sr, len, dirs[di], it / 10 + 1);
+				long ci = chunk_iters(plain_ns, it);
+				/* Like for like: the slot the cache hands out next (LIFO:
+				 * the one it got back last), as a memcpy destination. */
+				unsigned char *slot = cached_slot(cache, len, dirs[di]);
 				for (int r = 0; r < runs; r++) {
-					/* Ten interleaved chunks per run; each chunk is a
+					/* CHUNKS interleaved chunks per run; each chunk is a
 					 * sample, so a preemption spoils one sample, not a run. */
-					for (int k = 0; k < 10; k++, nc++) {
-						m[nc] = run_memcpy(dst, &sr, len, it / 10);
+					for (int k = 0; k < CHUNKS; k++, nc++) {
+						m[nc] = run_memcpy(dst, &sr, len, ci);
 						b[nc] = run_map_unmap_ws(set, &d, &sr, len,
-									 dirs[di], it / 10);
-						cb[nc] = run_cached_ws(cache, &sr, len, dirs[di],
-								       it / 10);
+									 dirs[di], ci);
+						cb[nc] =
+						    run_cached_ws(cache, &sr, len, dirs[di], ci);
+						ms[nc] = run_memcpy(slot, &sr, len, ci);
 						t[nc] = run_map_unmap_ws(tset, &d, &sr, len,
-									 dirs[di], it / 10);
-						tc[nc] = run_cached_ws(tcache, &sr, len, dirs[di],
-								       it / 10);
-						z[nc] = slack ? run_memset(dst, slack, it / 10) : 0;
-						mc[nc] =
-						    run_memcpy_cold_dst(cold, &sr, len, it / 10);
+									 dirs[di], ci);
+						tc[nc] =
+						    run_cached_ws(tcache, &sr, len, dirs[di], ci);
+						z[nc] = slack ? run_memset(dst, slack, ci) : 0;
+						mc[nc] = run_memcpy_cold_dst(cold, &sr, len, ci);
 						ratio[nc] = m[nc] / b[nc];
 						cratio[nc] = m[nc] / cb[nc];
+						csratio[nc] = ms[nc] / cb[nc];
 						tratio[nc] = m[nc] / t[nc];
 						tcratio[nc] = m[nc] / tc[nc];
 					}
 				}
+				/* The cache still hands out that slot: the control was
+				 * the same destination all along. */
+				int same = cached_slot(cache, len, dirs[di]) == slot;
 				/* Minima too: on a loaded machine they are the best
 				 * estimate of the uncontended cost. */
 				double bmin, mmin, cmin, tmin, tcmin, zmin;
@@ -285,6 +343,8 @@ static void bench_map_unmap(void)
 				double cn = med_min(cb, nc, &cmin), tn = med_min(t, nc, &tmin);
 				double tcn = med_min(tc, nc, &tcmin), zn = med_min(z, nc, &zmin);
 				double mcmin, mcn = med_min(mc, nc, &mcmin);
+				double msmin, msn = med_min(ms, nc, &msmin);
+				double csrt = median(csratio, nc);
 				double rt = median(ratio, nc), crt = median(cratio, nc);
 				double trt = median(tratio, nc), tcrt = median(tcratio, nc);
 				double gbps = (double)len * 8 / bn, mgbps = (double)len * 8 / mn;
@@ -304,10 +364,13 @@ static void bench_map_unmap(void)
 					    "\"trusted_cached_ratio_vs_memcpy\":%.3f,"
 					    "\"slack_memset_bytes\":%zu,\"slack_memset_ns\":%.1f,"
 					    "\"memcpy_cold_dst_ns\":%.1f,"
+					    "\"memcpy_slot_ns\":%.1f,\"cached_ratio_vs_memcpy_"
+					    "slot\":%.3f,"
+					    "\"same_slot\":%d,"
 					    "\"runs\":%d,\"samples\":%d}\n",
 					    len, dir_name(dirs[di]), sn, bn, gbps, mn, mgbps, rt,
 					    bmin, mmin, mmin / bmin, cn, cmin, crt, tn, trt, tcn,
-					    tcmin, tcrt, slack, zn, mcn, runs, nc);
+					    tcmin, tcrt, slack, zn, mcn, msn, csrt, same, runs, nc);
 				else
 					printf(
 					    "map_unmap %6zu B %-13s %-4s memcpy %7.1f ns | plain "
@@ -315,17 +378,21 @@ static void bench_map_unmap(void)
 					    "trusted_dma plain %7.1f ns ratio %.3f, cached %7.1f "
 					    "ns ratio %.3f | slack memset %zu B %.1f ns | memcpy "
 					    "to "
-					    "cold dst %.1f ns "
+					    "cold dst %.1f ns | memcpy to the cache's slot %.1f "
+					    "ns, "
+					    "cached ratio to it %.3f%s "
 					    "(min: memcpy %.1f plain %.1f cached %.1f tr.cached "
-					    "%.1f; %d samples)\n",
+					    "%.1f; %d runs x %d chunks)\n",
 					    len, dir_name(dirs[di]), sn, mn, bn, rt, cn, crt, tn,
-					    trt, tcn, tcrt, slack, zn, mcn, mmin, bmin, cmin, tcmin,
-					    nc);
+					    trt, tcn, tcrt, slack, zn, mcn, msn, csrt,
+					    same ? "" : " (slot changed!)", mmin, bmin, cmin, tcmin,
+					    runs, CHUNKS);
 				(void)gbps;
 				(void)mgbps;
 				(void)tmin;
 				(void)zmin;
 				(void)mcmin;
+				(void)msmin;
 			}
 		}
 	}
@@ -384,33 +451,61 @@ struct tharg {
 	long iters;
 	pthread_barrier_t *bar;
 	unsigned char *buf;
-	int spin;   /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
-	int cached; /* through a vtio_bounce_cache of the thread's own */
+	int cpu;       /* pin the thread to this CPU, or -1 */
+	int spin;      /* control: 1 a pure compute loop, 2 the copy alone, instead of map+unmap */
+	int cached;    /* through a vtio_bounce_cache of the thread's own */
+	double cpu_ns; /* out: the thread's CPU time for its work */
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void thread_work(struct tharg *a);
 
 static void *thread_main(void *p)
 {
 	struct tharg *a = p;
+	if (a->cpu >= 0) {
+		cpu_set_t cs;
+		CPU_ZERO(&cs);
+		CPU_SET(a->cpu, &cs);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs) != 0) {
+			fprintf(stderr, "cannot pin a thread to CPU %d\n", a->cpu);
+			exit(1);
+		}
+	}
+	pthread_barrier_wait(a->bar);
+	uint64_t c0 = thread_cpu_ns();
+	thread_work(a);
+	a->cpu_ns = (double)(thread_cpu_ns() - c0);
+	return NULL;
+}
+
+static void thread_work(struct tharg *a)
+{
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	d.area_hint = a->area;
-	pthread_barrier_wait(a->bar);
 	if (a->spin == 2) {
 		unsigned char *dst = xalloc(4096, a->len);
-		struct srcs one = {a->buf, 0, 1};
+		struct srcs one = {a->buf, 0, 1, 0};
 		(void)run_memcpy(dst, &one, a->len, a->iters * 2);
 		free(dst);
-		return NULL;
+		return;
 	}
 	if (a->spin) {
 		volatile unsigned long x = 0;
 		for (long i = 0; i < a->iters * 20; i++)
 			x = x + (unsigned long)i;
-		return NULL;
+		return;
 	}
 	if (a->cached) {
 		struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
-		struct srcs one = {a->buf, 0, 1};
+		struct srcs one = {a->buf, 0, 1, 0};
 		if (vtio_bounce_cache_init(c, set, &d) != 0) {
 			fprintf(stderr, "cache init failed\n");
 			exit(1);
@@ -421,14 +516,16 @@ static void *thread_main(void *p)
 			exit(1);
 		}
 		free(c);
-		return NULL;
+		return;
 	}
 	(void)run_map_unmap(&d, a->buf, a->len, VTIO_DMA_TO_DEVICE, a->iters);
-	return NULL;
 }
 
-/* Wall-clock ops/s of n threads each doing iters map+unmap. */
-static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
+/* Wall-clock ops/s of n threads each doing iters map+unmap; *cpu_per_op
+ * (if not NULL) receives the threads' CPU time per op, which time spent
+ * descheduled does not inflate. */
+static double run_threads_pin(unsigned n, size_t len, long iters, int spin, int cached,
+			      double *cpu_per_op, int cpu0)
 {
 	pthread_t t[2];
 	struct tharg a[2];
@@ -442,6 +539,7 @@ static double run_threads(unsigned n, size_t len, long iters, int spin, int cach
 		a[i].buf = xalloc(4096, len);
 		a[i].spin = spin;
 		a[i].cached = cached;
+		a[i].cpu = cpu0 < 0 ? -1 : cpu0 + (int)i;
 		memset(a[i].buf, (int)i, len);
 		pthread_create(&t[i], NULL, thread_main, &a[i]);
 	}
@@ -450,10 +548,43 @@ static double run_threads(unsigned n, size_t len, long iters, int spin, int cach
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	double s = (double)(now_ns() - t0) / 1e9;
-	for (unsigned i = 0; i < n; i++)
+	double cpu = 0;
+	for (unsigned i = 0; i < n; i++) {
+		cpu += a[i].cpu_ns;
 		free(a[i].buf);
+	}
+	if (cpu_per_op != NULL)
+		*cpu_per_op = cpu / ((double)n * (double)iters);
 	pthread_barrier_destroy(&bar);
 	return (double)n * (double)iters / s;
+}
+
+/* Unpinned: where the scheduler puts the threads. */
+static double run_threads_cpu(unsigned n, size_t len, long iters, int spin, int cached,
+			      double *cpu_per_op)
+{
+	return run_threads_pin(n, len, iters, spin, cached, cpu_per_op, -1);
+}
+
+static double run_threads(unsigned n, size_t len, long iters, int spin, int cached)
+{
+	return run_threads_cpu(n, len, iters, spin, cached, NULL);
+}
+
+/* One thread's ops/s and CPU time per op; with --pin the mean of a run on
+ * CPU 0 and one on CPU 1, so that two threads pinned to CPUs 0 and 1 reach
+ * a ratio of 2.0 when they do not slow each other down, even when the two
+ * CPUs run at different speeds (on this VM, CPU 0 ran core-bound code 1.7x
+ * slower than CPU 1). */
+static double one_thread(size_t len, long iters, int spin, int cached, double *cpu_per_op)
+{
+	if (!pin)
+		return run_threads_cpu(1, len, iters, spin, cached, cpu_per_op);
+	double c0, c1;
+	double t0 = run_threads_pin(1, len, iters, spin, cached, &c0, 0);
+	double t1 = run_threads_pin(1, len, iters, spin, cached, &c1, 1);
+	*cpu_per_op = (c0 + c1) / 2;
+	return (t0 + t1) / 2;
 }
 
 static void bench_threads(void)
@@ -462,47 +593,63 @@ static void bench_threads(void)
 	for (size_t si = 0; si < 2; si++) {
 		long it = quick ? 20000 : (sizes[si] == 512 ? 3000000 : 1000000);
 		double one[32], two[32], ratio[32], sratio[32], cone[32], ctwo[32], cratio[32],
-		    mratio[32];
-		/* Each run measures the plain path, the cached path and the
-		 * compute control back to back (interleaved across runs). */
+		    mratio[32], ccpu[32], mcpu[32], rel[32];
+		/* Each run measures the cached path and, right after it, the copy
+		 * alone (its bound), then the plain path and the compute control. */
 		for (int r = 0; r < runs; r++) {
+			double c1, c2, k1, k2;
+			cone[r] = one_thread(sizes[si], it * 2, 0, 1, &c1);
+			ctwo[r] = run_threads_pin(2, sizes[si], it * 2, 0, 1, &c2, pin ? 0 : -1);
+			cratio[r] = ctwo[r] / cone[r];
+			/* The copy alone: the bound for the cached path, which is
+			 * mostly the copy (cores that share execution or store
+			 * resources show here). */
+			double m2 = run_threads_pin(2, sizes[si], it, 2, 0, &k2, pin ? 0 : -1);
+			double m1 = one_thread(sizes[si], it, 2, 0, &k1);
+			mratio[r] = m2 / m1;
+			/* CPU time per op, one thread against two: 2.0 when the
+			 * two threads slow each other down in no way (shared lines,
+			 * shared core resources), whatever else runs on the machine:
+			 * time spent descheduled is not CPU time. */
+			ccpu[r] = 2 * c1 / c2;
+			mcpu[r] = 2 * k1 / k2;
+			rel[r] = cratio[r] / mratio[r];
 			one[r] = run_threads(1, sizes[si], it, 0, 0);
 			two[r] = run_threads(2, sizes[si], it, 0, 0);
 			ratio[r] = two[r] / one[r];
-			cone[r] = run_threads(1, sizes[si], it * 2, 0, 1);
-			ctwo[r] = run_threads(2, sizes[si], it * 2, 0, 1);
-			cratio[r] = ctwo[r] / cone[r];
 			/* Control: how well two threads of plain compute scale on
 			 * this machine right now (other load shows up here). */
 			sratio[r] = run_threads(2, sizes[si], it, 1, 0) /
 				    run_threads(1, sizes[si], it, 1, 0);
-			/* and the copy alone: the bound for the cached path, which
-			 * is mostly the copy (cores that share execution or
-			 * store resources show here) */
-			mratio[r] = run_threads(2, sizes[si], it, 2, 0) /
-				    run_threads(1, sizes[si], it, 2, 0);
 			if (!json)
-				printf("threads %6zu B run %d: plain %.3f, cached %.3f, compute "
-				       "%.3f, memcpy %.3f\n",
-				       sizes[si], r, ratio[r], cratio[r], sratio[r], mratio[r]);
+				printf("threads %6zu B run %d: cached %.3f (cpu-time %.3f), memcpy "
+				       "%.3f (cpu-time %.3f), cached/memcpy %.3f | plain %.3f, "
+				       "compute %.3f\n",
+				       sizes[si], r, cratio[r], ccpu[r], mratio[r], mcpu[r], rel[r],
+				       ratio[r], sratio[r]);
 		}
 		double m1 = median(one, runs), m2 = median(two, runs), mr = median(ratio, runs);
 		double c1 = median(cone, runs), c2 = median(ctwo, runs), cr = median(cratio, runs);
 		double ms = median(sratio, runs), mm = median(mratio, runs);
+		double cc = median(ccpu, runs), mc = median(mcpu, runs), rl = median(rel, runs);
 		if (json)
 			printf(
 			    "{\"bench\":\"threads\",\"size\":%zu,\"dir\":\"to_device\","
 			    "\"threads\":2,\"mops_1\":%.3f,\"mops_2\":%.3f,\"ratio\":%.3f,"
 			    "\"cached_mops_1\":%.3f,\"cached_mops_2\":%.3f,\"cached_ratio\":%.3f,"
-			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"runs\":%d}\n",
-			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm,
-			    runs);
+			    "\"spin_ratio\":%.3f,\"memcpy_ratio\":%.3f,\"cached_cpu_ratio\":%.3f,"
+			    "\"memcpy_cpu_ratio\":%.3f,\"cached_vs_memcpy\":%.3f,\"pinned\":%d,"
+			    "\"runs\":%d}\n",
+			    sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm, cc,
+			    mc, rl, pin, runs);
 		else
 			printf("threads %6zu B to_device: plain 1 thread %.3f Mop/s, 2 threads "
 			       "%.3f Mop/s, ratio %.3f | cached 1 thread %.3f Mop/s, 2 threads "
-			       "%.3f Mop/s, ratio %.3f (plain compute on 2 threads: %.3f, memcpy "
-			       "alone: %.3f)\n",
-			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, ms, mm);
+			       "%.3f Mop/s, ratio %.3f, cpu-time ratio %.3f, per run against the "
+			       "copy alone %.3f (plain compute on 2 threads: %.3f, memcpy alone: "
+			       "%.3f, cpu-time %.3f; medians of %d runs%s)\n",
+			       sizes[si], m1 / 1e6, m2 / 1e6, mr, c1 / 1e6, c2 / 1e6, cr, cc, rl,
+			       ms, mm, mc, runs, pin ? ", threads pinned to CPUs 0 and 1" : "");
 	}
 }
 
@@ -519,7 +666,7 @@ static void bench_count(int trusted)
 	struct vtio_bounce_dev d;
 	vtio_bounce_dev_init(&d, UINT64_MAX);
 	struct vtio_bounce_cache *c = xalloc(64, sizeof(*c));
-	struct srcs one = {src, 0, 1};
+	struct srcs one = {src, 0, 1, 0};
 	if (vtio_bounce_cache_init(c, st, &d) != 0) {
 		fprintf(stderr, "cache init failed\n");
 		exit(1);
@@ -551,10 +698,12 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else if (!strcmp(argv[i], "--trusted"))
 			trusted = 1;
+		else if (!strcmp(argv[i], "--pin"))
+			pin = 1;
 		else {
 			fprintf(stderr,
 				"usage: %s [--json] [--quick] [--runs N] "
-				"[--only map_unmap|alloc_free|threads|count] [--trusted] "
+				"[--only map_unmap|alloc_free|threads|count] [--trusted] [--pin] "
 				"[--size 64|512|4096|65536]\n",
 				argv[0]);
 			return 2;

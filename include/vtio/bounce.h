@@ -478,6 +478,19 @@ int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64
 #define VTIO_BOUNCE_CACHE_DEPTH 16u
 #endif
 
+#ifndef VTIO_BOUNCE_CACHE_GUARD
+/**
+ * Bytes at each end of a vtio_bounce_cache that no call ever writes (nor
+ * reads; vtio_bounce_cache_init() leaves them as they are): at least
+ * the CPU's cache-line size (64 by default; 128 for CPUs with 128-byte
+ * lines), so that whatever the caller places next to a cache (another
+ * thread's cache in an array, the fields of a queue structure) shares no
+ * line with the bytes the cache's fast path reads and writes, wherever the
+ * cache is placed and however it is aligned.
+ */
+#define VTIO_BOUNCE_CACHE_GUARD 64u
+#endif
+
 /**
  * A per-thread (or per-queue, per-CPU) cache of free slot runs of one pool:
  * two magazines, of single-slot and of two-slot runs, taken from one area
@@ -488,8 +501,10 @@ int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64
  * plain calls.
  *
  * The caller owns the storage (static, on a stack, inside a queue) and
- * serialises the calls on one cache (one thread at a time); keep each
- * thread's cache on its own cache lines. No thread-local storage is
+ * serialises the calls on one cache (one thread at a time). The caches of
+ * two threads may sit side by side (an array, one allocation): the guards
+ * at both ends (VTIO_BOUNCE_CACHE_GUARD) keep them off each other's lines,
+ * without any alignment requirement. No thread-local storage is
  * needed: the core never finds a cache by itself. A mapping made through a
  * cache is unmapped through the same cache; syncs (vtio_bounce_sync_for_cpu()
  * and vtio_bounce_sync_for_device()) work on it as on any mapping.
@@ -503,6 +518,9 @@ int vtio_bounce_free(struct vtio_bounce_set *set, size_t size, void *cpu, uint64
  * it first. All fields are private.
  */
 struct vtio_bounce_cache {
+	/** private: never written, so the lines the fast path writes hold
+	 * nothing of the object before the cache (see VTIO_BOUNCE_CACHE_GUARD) */
+	unsigned char guard_head[VTIO_BOUNCE_CACHE_GUARD];
 	struct vtio_bounce_set *set;	/**< private: the set (plain calls) */
 	struct vtio_bounce_pool *pool;	/**< private: the pool the runs come from */
 	struct vtio_bounce_cache *next; /**< private: the area's list of caches */
@@ -517,6 +535,9 @@ struct vtio_bounce_cache {
 	uint32_t unmaps;		/**< private: unmaps not yet counted in the area */
 	uint32_t bounced;		/**< private: bytes not yet counted in the area */
 	uint32_t run[2][VTIO_BOUNCE_CACHE_DEPTH]; /**< private: the magazines (head slots) */
+	/** private: never written, so the lines the fast path writes hold
+	 * nothing of the object after the cache */
+	unsigned char guard_tail[VTIO_BOUNCE_CACHE_GUARD];
 };
 
 /**

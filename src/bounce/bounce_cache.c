@@ -13,6 +13,16 @@ VTIO_STATIC_ASSERT(VTIO_BOUNCE_CACHE_DEPTH >= 2u && VTIO_BOUNCE_CACHE_DEPTH <= 1
 		       VTIO_BOUNCE_CACHE_DEPTH % 2u == 0u,
 		   "VTIO_BOUNCE_CACHE_DEPTH must be even, 2 .. 1024");
 
+/* The guards must keep the fast path's bytes at least a line away from
+ * both ends (bounce.h): nothing but them may sit before the first field
+ * or after the magazines. */
+VTIO_STATIC_ASSERT(VTIO_BOUNCE_CACHE_GUARD >= 1u, "VTIO_BOUNCE_CACHE_GUARD must be at least 1");
+VTIO_STATIC_ASSERT(offsetof(struct vtio_bounce_cache, set) == VTIO_BOUNCE_CACHE_GUARD &&
+		       offsetof(struct vtio_bounce_cache, guard_tail) ==
+			   offsetof(struct vtio_bounce_cache, run) +
+			       sizeof(((struct vtio_bounce_cache *)0)->run),
+		   "vtio_bounce_cache: the guards must be the first and last fields");
+
 /* Counters a cache keeps before folding them into its area's (32-bit, so
  * they are single-copy atomic on every target): folded under the lock at
  * every refill and give-back, and when one reaches 2^31. */
@@ -129,7 +139,10 @@ int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *
 {
 	if (c == NULL || set == NULL || dev == NULL)
 		return VTIO_EINVAL;
-	VTIO_MEMSET(c, 0, sizeof(*c));
+	/* Everything but the guards, which nothing writes (bounce.h). */
+	VTIO_MEMSET(&c->set, 0,
+		    offsetof(struct vtio_bounce_cache, guard_tail) -
+			offsetof(struct vtio_bounce_cache, set));
 	struct vtio_bounce_pool *p = vtio__bounce_first_pool(set, dev);
 	if (p == NULL)
 		return VTIO_ENODEV;
