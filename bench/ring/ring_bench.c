@@ -320,6 +320,16 @@ struct thr {
 	uint64_t t_start, t_end; /* measured in the thread: main may not get a CPU */
 };
 
+/* Pinning that silently failed would compare unlike placements (ringtest
+ * asserts on it too). */
+static void pin_or_die(int cpu)
+{
+	if (vtio_host_pin_self(cpu) != 0) {
+		fprintf(stderr, "ring_bench: cannot pin a thread to CPU %d\n", cpu);
+		exit(1);
+	}
+}
+
 static inline void busy_wait(unsigned *spins)
 {
 	if (opt.relax)
@@ -339,7 +349,7 @@ static void *guest_thread(void *arg)
 	struct thr *th = arg;
 	struct pair *p = th->p;
 	struct vtio_vq *vq = p->vq;
-	vtio_host_pin_self(th->cpu);
+	pin_or_die(th->cpu);
 	pthread_barrier_wait(th->bar);
 	th->t_start = vtio_host_now_ns();
 	struct vtio_sg sg = vtio_sg_of(p->buf, 64);
@@ -410,7 +420,7 @@ static void *host_thread(void *arg)
 	struct thr *th = arg;
 	struct pair *p = th->p;
 	struct vtio_devq *dq = p->dq;
-	vtio_host_pin_self(th->cpu);
+	pin_or_die(th->cpu);
 	pthread_barrier_wait(th->bar);
 	th->t_start = vtio_host_now_ns();
 	uint64_t completed = 0, bufs = th->bufs;
