@@ -318,7 +318,13 @@ struct thr {
 	uint64_t bufs;
 	unsigned batch;
 	uint64_t t_start, t_end; /* measured in the thread: main may not get a CPU */
+	uint64_t wakeups;	 /* device: times it found the ring non-empty and started popping */
 };
+
+/* Buffers the device found per wakeup in each run of the last measurement
+ * (two-thread modes): how far behind the driver the device runs (ringtest
+ * `ring`'s device finds tens; a device that never catches up finds thousands). */
+static double *bpw_runs;
 
 static inline void busy_wait(unsigned *spins)
 {
@@ -423,6 +429,7 @@ static void *host_thread(void *arg)
 			while (!vtio_devq_more_avail(dq))
 				busy_wait(&spins);
 		}
+		th->wakeups++;
 		for (;;) {
 			struct vtio_iov rd[1], wr[1];
 			struct vtio_devq_chain c;
@@ -447,7 +454,9 @@ static void *host_thread(void *arg)
 	}
 }
 
-static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, uint64_t nbuf)
+/* @bpw: set to the buffers the device found per wakeup. */
+static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, uint64_t nbuf,
+			  double *bpw)
 {
 	struct pair p;
 	pair_setup(&p, layout, sleep);
@@ -456,8 +465,8 @@ static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, ui
 	int ncpu = vtio_host_ncpus();
 	int hc = opt.host_cpu == -2 ? (ncpu >= 2 ? 0 : -1) : opt.host_cpu;
 	int gc = opt.guest_cpu == -2 ? (ncpu >= 2 ? 1 : -1) : opt.guest_cpu;
-	struct thr host = {&p, &bar, hc, sleep, nbuf, batch, 0, 0};
-	struct thr guest = {&p, &bar, gc, sleep, nbuf, batch, 0, 0};
+	struct thr host = {&p, &bar, hc, sleep, nbuf, batch, 0, 0, 0};
+	struct thr guest = {&p, &bar, gc, sleep, nbuf, batch, 0, 0, 0};
 	pthread_t th, tg;
 	if (pthread_create(&th, NULL, host_thread, &host) ||
 	    pthread_create(&tg, NULL, guest_thread, &guest)) {
@@ -470,6 +479,7 @@ static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, ui
 	uint64_t t0 = host.t_start < guest.t_start ? host.t_start : guest.t_start;
 	uint64_t t1 = host.t_end > guest.t_end ? host.t_end : guest.t_end;
 	uint64_t dt = t1 - t0;
+	*bpw = host.wakeups ? (double)nbuf / (double)host.wakeups : 0.0;
 	pthread_barrier_destroy(&bar);
 	pair_teardown(&p);
 	return (double)dt / (double)nbuf;
@@ -489,17 +499,22 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* @cpu: per-run CPU ns per buffer, or NULL when not measured. */
+/* @cpu: per-run CPU ns per buffer, or NULL when not measured; @bpw: per-run
+ * buffers per device wakeup (two-thread modes), or NULL. */
 static void report(const char *bench, enum vtio_layout layout, int threads, unsigned batch,
-		   uint64_t nbuf, double *v, double *cpu, unsigned n)
+		   uint64_t nbuf, double *v, double *cpu, double *bpw, unsigned n)
 {
 	double cmed = cpu ? median(cpu, n) : 0;
+	double bmed = bpw ? median(bpw, n) : 0;
 	double med = median(v, n);
 	char cbuf[64] = "";
+	char bbuf[64] = "";
 	const char *ln = layout == VTIO_LAYOUT_PACKED ? "packed" : "split";
 	if (opt.json) {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ",\"cpu_ns_per_buf\":%.2f", cmed);
+		if (bpw)
+			snprintf(bbuf, sizeof(bbuf), ",\"bufs_per_wakeup\":%.1f", bmed);
 		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
 		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
 		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s}\n",
@@ -509,10 +524,12 @@ static void report(const char *bench, enum vtio_layout layout, int threads, unsi
 	} else {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ", cpu %.2f ns/buf", cmed);
+		if (bpw)
+			snprintf(bbuf, sizeof(bbuf), ", %.1f bufs/wakeup", bmed);
 		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
-		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s)\n",
+		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s%s)\n",
 		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
-		       v[n - 1], cbuf);
+		       v[n - 1], cbuf, bbuf);
 	}
 	fflush(stdout);
 }
@@ -619,7 +636,8 @@ int main(int argc, char **argv)
 #endif
 	double *v = calloc(opt.runs, sizeof(double));
 	double *cpu = calloc(opt.runs, sizeof(double));
-	if (!v || !cpu)
+	bpw_runs = calloc(opt.runs, sizeof(double));
+	if (!v || !cpu || !bpw_runs)
 		return 1;
 	for (int l = 0; l < 2; l++) {
 		if (!(opt.layouts & (1 << l)))
@@ -637,22 +655,23 @@ int main(int argc, char **argv)
 					v[r] = run_single(layout, batches[b], opt.single_buffers,
 							  &cpu[r]);
 				report("single", layout, 1, batches[b], opt.single_buffers, v, cpu,
-				       opt.runs);
+				       NULL, opt.runs);
 			}
 		}
 		unsigned tb = opt.batch ? opt.batch : 1;
 		if (opt.modes & MODE_POLL) {
 			for (unsigned r = 0; r < opt.runs; r++)
-				v[r] = run_threads(layout, 0, tb, opt.buffers);
-			report("poll", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
+				v[r] = run_threads(layout, 0, tb, opt.buffers, &bpw_runs[r]);
+			report("poll", layout, 2, tb, opt.buffers, v, NULL, bpw_runs, opt.runs);
 		}
 		if (opt.modes & MODE_EVENTFD) {
 			for (unsigned r = 0; r < opt.runs; r++)
-				v[r] = run_threads(layout, 1, tb, opt.buffers);
-			report("eventfd", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
+				v[r] = run_threads(layout, 1, tb, opt.buffers, &bpw_runs[r]);
+			report("eventfd", layout, 2, tb, opt.buffers, v, NULL, bpw_runs, opt.runs);
 		}
 	}
 	free(v);
 	free(cpu);
+	free(bpw_runs);
 	return 0;
 }
