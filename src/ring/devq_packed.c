@@ -287,83 +287,23 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-/* pop_general from a head slot the hot pop has already read, so it is
- * not read twice. */
-static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
-				    uint32_t len, uint16_t id, uint16_t flags)
+/* pop_general from a head slot the hot pop (ring_packed_hot.h) has
+ * already read, so it is not read twice. */
+VTIO__COLD int vtio__devq_packed_pop_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+					  uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
 {
 	struct pk_head h = {addr, len, id, flags};
 	return pop_general(q, c, &h);
 }
 
-/*
- * The hot pop's one-descriptor case for direction @p wr (a constant at each
- * call): the buffer in the view's first region (cached at init) with the
- * permission the direction needs, and room for it; else the general walk,
- * from the copies.
- */
-static inline int pop_hot_one(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
-			      uint32_t len, uint16_t id, uint16_t flags, bool wr)
-{
-	struct vtio__devq_packed *p = &q->u.packed;
-	uint64_t rlen = q->r0_len[wr ? 1 : 0];
-	uint64_t off = addr - q->r0_addr;
-	unsigned max = wr ? c->wr_max : c->rd_max;
-	/* off < rlen also means addr >= r0_addr (the cached region does not wrap). */
-	if (VTIO_UNLIKELY(len == 0 || max == 0 || off >= rlen || rlen - off < len))
-		return pop_from_head(q, c, addr, len, id, flags);
-	struct vtio_iov *v = wr ? c->wr : c->rd;
-	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-	v->addr = addr;
-	v->len = len;
-	c->rd_num = wr ? 0u : 1u;
-	c->wr_num = wr ? 1u : 0u;
-	c->rd_len = wr ? 0u : len;
-	c->wr_len = wr ? len : 0u;
-	c->id = id;
-	c->ndesc = 1;
-	c->flags = 0;
-	uint32_t slot = p->last_avail + 1u;
-	if (VTIO_UNLIKELY(slot >= q->num)) {
-		slot = 0;
-		p->avail_wrap = !p->avail_wrap;
-	}
-	p->last_avail = (uint16_t)slot;
-	p->outstanding++;
-	return 0;
-}
-
-/*
- * Hot queue (vtio_devq::hot_packed: fast, VERSION_1). The head's flags
- * (acquire), then addr, len and id, each read once; one descriptor
- * without NEXT/INDIRECT in the first region is done here, anything else
- * goes to the general walk with the copies (never re-read).
- */
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
-	struct vtio__devq_packed *p = &q->u.packed;
-	const volatile struct vtio_packed_desc *d =
-	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC] +
-	    p->last_avail;
-	/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
-	uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
-	    (const unsigned char *)(const volatile void *)&d->flags, q->dma_barriers));
-	/* PACKED-DEV-4 (is_avail): AVAIL == wrap, USED != wrap, as one compare. */
-	if ((flags & PK_AU) != (uint16_t)(VTIO_DESC_F_USED >> ((unsigned)p->avail_wrap << 3)))
-		return VTIO_EAGAIN;
-	uint64_t addr = vtio_le64(d->addr);
-	uint32_t len = vtio_le32(d->len);
-	uint16_t id = vtio_le16(d->id);
-	VTIO__PEER_FETCHED(d, 14);
-	uint16_t kind =
-	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
-	if (VTIO_LIKELY(p->outstanding < q->num && id < q->num)) {
-		if (kind == VTIO_DESC_F_WRITE)
-			return pop_hot_one(q, c, addr, len, id, flags, true);
-		if (kind == 0)
-			return pop_hot_one(q, c, addr, len, id, flags, false);
-	}
-	return pop_from_head(q, c, addr, len, id, flags); /* the copies, not the ring */
+	return vtio__devq_packed_pop_one(q, c);
+}
+
+int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
+{
+	return vtio__devq_packed_push_one(q, id, ndesc, len);
 }
 #endif
 
@@ -388,33 +328,6 @@ static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
-{
-	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_UNLIKELY(ndesc == 0 || ndesc > p->outstanding))
-		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
-	uint32_t slot = p->next_used;
-	struct vtio_packed_desc *d =
-	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
-	d->len = vtio_le32(len);
-	d->id = vtio_le16(id);
-	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
-	uint16_t f = (uint16_t)((p->used_wrap ? PK_AU : 0u) | (len ? VTIO_DESC_F_WRITE : 0u));
-	slot += ndesc;
-	if (VTIO_UNLIKELY(slot >= q->num)) {
-		slot -= q->num;
-		p->used_wrap = !p->used_wrap;
-	}
-	p->next_used = (uint16_t)slot;
-	p->outstanding -= ndesc;
-	p->pushed += ndesc;
-	/* PACKED-DEV-8: id/len, write barrier (release), then the flags. */
-	if (q->dma_barriers)
-		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&d->flags, vtio_le16(f));
-	return 0;
-}
-
 /*
  * A refused hot batch wrote id/len/flags of entries 1..k-1 before entry k
  * failed its check: put those slots back to a pattern that does not read as

@@ -119,7 +119,7 @@ struct vtio_vq {
 	 * (no broken / layout / fast tests on the way). */
 	bool hot;	     /* split && fast && !in_order && !broken */
 	bool hot_io;	     /* split && fast && in_order && !broken (the IN_ORDER straight line) */
-	bool hot_packed;     /* the same for packed, && !legacy (vtio__vq_packed_add1 etc.) */
+	bool hot_packed;     /* the same for packed, && !legacy (ring_packed_hot.h) */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -276,11 +276,12 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 #if VTIO_CONFIG_FAST_PATHS
 /*
  * Packed straight-line entries, called when vtio_vq::hot_packed /
- * vtio_devq::hot_packed is set (the split ones' contract): add1 as
- * vtio__vq_split_add1; push1 returns one chain of @p ndesc descriptors
- * (id from a popped chain, len checked against it by the caller).
+ * vtio_devq::hot_packed is set: out-of-line bodies of the inline paths in
+ * ring_packed_hot.h (inlined into vtio_vq_add only: in the other public
+ * functions an inline packed path costs the split path registers).
+ * push1 returns one chain of @p ndesc descriptors (id from a popped chain,
+ * len checked against it by the caller).
  */
-int vtio__vq_packed_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
@@ -835,7 +836,8 @@ static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct
 	return err;
 }
 
-/* The split straight-line paths (inline). */
+/* The split and packed straight-line paths (inline). */
 #include "ring_split.h"
+#include "ring_packed_hot.h"
 
 #endif /* VTIO_RING_INTERNAL_H */
