@@ -52,6 +52,8 @@ static struct {
 	int no_yield;
 	unsigned exit_cycles;
 	int event_idx;
+	unsigned dev_batch; /* device pops up to this many per vtio_devq_pop_batch() (0:
+			       vtio_devq_pop) */
 } opt = {
     .layouts = 3,
     .modes = MODE_SINGLE | MODE_POLL | MODE_EVENTFD,
@@ -270,6 +272,14 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 	vtio_vq_disable_cb(p.vq);
 	struct vtio_sg sg = vtio_sg_of(p.buf, 64);
 	struct vtio_devq_done used[256];
+	static struct vtio_iov crd[256], cwr[256];
+	static struct vtio_devq_chain chains[256];
+	for (unsigned i = 0; i < 256; i++) {
+		chains[i].rd = &crd[i];
+		chains[i].rd_max = 1;
+		chains[i].wr = &cwr[i];
+		chains[i].wr_max = 1;
+	}
 	uint64_t rounds = (nbuf + batch - 1) / batch;
 	uint64_t c0 = thread_cpu_ns();
 	uint64_t t0 = vtio_host_now_ns();
@@ -278,6 +288,28 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 			if (VTIO_UNLIKELY(vtio_vq_add(p.vq, &sg, 0, 1, p.buf) != 0))
 				die("add", VTIO_ENOSPC);
 		(void)vtio_vq_kick_prepare(p.vq);
+		if (opt.dev_batch && batch > 1) {
+			/* The device takes the batch with vtio_devq_pop_batch(). */
+			for (unsigned i = 0; i < batch;) {
+				unsigned want =
+				    batch - i < opt.dev_batch ? batch - i : opt.dev_batch;
+				int k = vtio_devq_pop_batch(p.dq, chains + i, want);
+				if (VTIO_UNLIKELY(k <= 0))
+					die("pop_batch", k);
+				for (int j = 0; j < k; j++) {
+					used[i + (unsigned)j].h =
+					    vtio_devq_handle_of(&chains[i + (unsigned)j]);
+					used[i + (unsigned)j].len = 1;
+				}
+				i += (unsigned)k;
+			}
+			if (VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))
+				die("push_batch", VTIO_EIO);
+			for (unsigned i = 0; i < batch; i++)
+				if (VTIO_UNLIKELY(vtio_vq_get_used(p.vq, NULL) == NULL))
+					die("get_used", VTIO_EIO);
+			continue;
+		}
 		for (unsigned i = 0; i < batch; i++) {
 			struct vtio_iov rd[1], wr[1];
 			struct vtio_devq_chain c;
@@ -430,6 +462,36 @@ static void *host_thread(void *arg)
 				busy_wait(&spins);
 		}
 		th->wakeups++;
+		if (opt.dev_batch) {
+			/* Pop up to dev_batch chains per call, push each at once. */
+			struct vtio_iov rd[64], wr[64];
+			struct vtio_devq_chain cs[64];
+			for (unsigned i = 0; i < opt.dev_batch; i++) {
+				cs[i].rd = &rd[i];
+				cs[i].rd_max = 1;
+				cs[i].wr = &wr[i];
+				cs[i].wr_max = 1;
+			}
+			for (;;) {
+				int k = vtio_devq_pop_batch(dq, cs, opt.dev_batch);
+				if (k == VTIO_EAGAIN)
+					break;
+				if (VTIO_UNLIKELY(k < 0))
+					die("pop_batch", k);
+				for (int j = 0; j < k; j++) {
+					if (VTIO_UNLIKELY(vtio_devq_push(dq, &cs[j], 1) != 0))
+						die("push", VTIO_EIO);
+					if (th->sleep)
+						vtio_devq_kick(dq);
+				}
+				completed += (uint64_t)k;
+				if (completed >= bufs) {
+					th->t_end = vtio_host_now_ns();
+					return NULL;
+				}
+			}
+			continue;
+		}
 		for (;;) {
 			struct vtio_iov rd[1], wr[1];
 			struct vtio_devq_chain c;
@@ -542,7 +604,7 @@ static void usage(const char *argv0)
 	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
 	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
-	    "       [--exit-cycles C]\n"
+	    "       [--exit-cycles C] [--dev-batch N]\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
 	    "       --poll (= --mode poll)\n",
 	    argv0);
@@ -616,6 +678,8 @@ int main(int argc, char **argv)
 			opt.guest_cpu = (int)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--exit-cycles"))
 			opt.exit_cycles = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--dev-batch"))
+			opt.dev_batch = (unsigned)num_arg(argc, argv, &i);
 		else
 			usage(argv[0]);
 	}
@@ -628,7 +692,7 @@ int main(int argc, char **argv)
 			opt.runs = 3;
 	}
 	if (opt.runs == 0 || opt.runs > 101 || opt.ring == 0 || opt.buffers == 0 ||
-	    opt.outstanding == 0)
+	    opt.outstanding == 0 || opt.dev_batch > 64)
 		usage(argv[0]);
 #if !defined(__OPTIMIZE__)
 	fprintf(stderr, "ring_bench: warning: unoptimised build; configure with "

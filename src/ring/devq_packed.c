@@ -305,6 +305,105 @@ int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, ui
 {
 	return vtio__devq_packed_push_one(q, id, ndesc, len);
 }
+
+/*
+ * vtio_devq_pop_batch on a hot queue. Per chain the same reads and checks
+ * as vtio__devq_packed_pop_one(): the slot's flags (acquire, PACKED-DEV-9),
+ * then addr, len and id, each read once; the id range and the outstanding
+ * count checked; a one-descriptor buffer inside the view's first region
+ * with the permission of its direction, and room in the caller's array,
+ * is filled in the loop. What changes is that the ring position, the wrap
+ * counter, the outstanding count and the cached region live in locals for
+ * the whole batch (stored back once), so no store to a chain makes the
+ * compiler reload them. Anything off the straight line stores the
+ * position back and takes the general pop from the copies (never re-read);
+ * the batch goes on after it when it succeeds.
+ */
+static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n,
+				const bool dma)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	const volatile struct vtio_packed_desc *ring =
+	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC];
+	const uint32_t num = q->num;
+	uint32_t slot = p->last_avail;
+	bool wrap = p->avail_wrap;
+	/* is_avail() for this lap as one compare: AVAIL == wrap, USED != wrap. */
+	uint16_t expect = wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED;
+	uint32_t outstanding = p->outstanding;
+	int err = 0;
+	unsigned k = 0;
+	for (; k < n; k++) {
+		struct vtio_devq_chain *ck = &c[k];
+		VTIO_ASSERT((ck->rd != NULL || ck->rd_max == 0) &&
+			    (ck->wr != NULL || ck->wr_max == 0));
+		const volatile struct vtio_packed_desc *d = ring + slot;
+		uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
+		    (const unsigned char *)(const volatile void *)&d->flags, dma));
+		if ((flags & PK_AU) != expect) {
+			err = VTIO_EAGAIN;
+			break;
+		}
+		uint64_t addr = vtio_le64(d->addr);
+		uint32_t len = vtio_le32(d->len);
+		uint16_t id = vtio_le16(d->id);
+		VTIO__PEER_FETCHED(d, 14);
+		const bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
+		const uint64_t rlen = q->r0_len[wr];
+		const uint64_t off = addr - q->r0_addr;
+		const unsigned max = wr ? ck->wr_max : ck->rd_max;
+		/* off < rlen also means addr >= r0_addr (the cached region does
+		 * not wrap); len - 1 < rlen - off is len != 0 && len <= rlen - off. */
+		if (VTIO_UNLIKELY((flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) != 0 ||
+				  outstanding >= num || id >= num || max == 0 || off >= rlen ||
+				  (uint64_t)len - 1u >= rlen - off)) {
+			p->last_avail = (uint16_t)slot;
+			p->avail_wrap = wrap;
+			p->outstanding = outstanding;
+			err = vtio__devq_packed_pop_head(q, ck, addr, len, id, flags);
+			if (err != 0)
+				break;
+			slot = p->last_avail;
+			wrap = p->avail_wrap;
+			expect = wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED;
+			outstanding = p->outstanding;
+			continue;
+		}
+		struct vtio_iov *v = wr ? ck->wr : ck->rd;
+		v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+		v->addr = addr;
+		v->len = len;
+		ck->rd_num = wr ? 0u : 1u;
+		ck->wr_num = wr ? 1u : 0u;
+		ck->rd_len = wr ? 0u : len;
+		ck->wr_len = wr ? len : 0u;
+		ck->id = id;
+		ck->ndesc = 1;
+		ck->flags = 0;
+		outstanding++;
+		if (VTIO_UNLIKELY(++slot >= num)) {
+			slot = 0;
+			wrap = !wrap;
+			expect ^= PK_AU;
+		}
+	}
+	p->last_avail = (uint16_t)slot;
+	p->avail_wrap = wrap;
+	p->outstanding = outstanding;
+	if (k == 0)
+		return err;
+	if (VTIO_UNLIKELY(q->broken))
+		q->broken_err_pending = true; /* taken chains first; the next call reports it */
+	return (int)k;
+}
+
+int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n)
+{
+	/* The barrier choice made once per batch, not per descriptor. */
+	if (q->dma_barriers)
+		return pop_batch_hot(q, c, n, true);
+	return pop_batch_hot(q, c, n, false);
+}
 #endif
 
 /* ---- Push ------------------------------------------------------------------------------- */

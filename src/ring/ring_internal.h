@@ -285,6 +285,8 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+/* vtio_devq_pop_batch on a hot queue (n >= 1, c != NULL: checked by devq.c). */
+int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
 #endif
 #endif
 
