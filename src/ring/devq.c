@@ -448,9 +448,9 @@ int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
 		if (p->outstanding != 0)
 			return VTIO_EBUSY;
 		p->last_avail = pos->avail_idx;
-		p->avail_wrap = pos->avail_wrap;
+		vtio__devq_pk_set_avail_wrap(p, pos->avail_wrap);
 		p->next_used = pos->used_idx;
-		p->used_wrap = pos->used_wrap;
+		vtio__devq_pk_set_used_wrap(p, pos->used_wrap);
 		p->pushed = 0;
 		return 0;
 	}

@@ -35,8 +35,8 @@ void vtio__devq_packed_reset(struct vtio_devq *q)
 	struct vtio__devq_packed *p = &q->u.packed;
 	VTIO_MEMSET(p, 0, sizeof(*p));
 	/* RESET-DEV-4: indices 0, both wrap counters 1. */
-	p->avail_wrap = true;
-	p->used_wrap = true;
+	vtio__devq_pk_set_avail_wrap(p, true);
+	vtio__devq_pk_set_used_wrap(p, true);
 	p->event_flags = VTIO_RING_EVENT_FLAGS_ENABLE;
 }
 
@@ -272,7 +272,7 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	c->id = id;
 	c->ndesc = (uint16_t)count;
 	p->last_avail = (uint16_t)slot;
-	p->avail_wrap = wrap;
+	vtio__devq_pk_set_avail_wrap(p, wrap);
 	p->outstanding += count;
 	return 0;
 }
@@ -329,7 +329,7 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 	uint32_t slot = p->last_avail;
 	bool wrap = p->avail_wrap;
 	/* is_avail() for this lap as one compare: AVAIL == wrap, USED != wrap. */
-	uint16_t expect = wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED;
+	uint16_t expect = p->avail_au;
 	uint32_t outstanding = p->outstanding;
 	int err = 0;
 	unsigned k = 0;
@@ -358,14 +358,14 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 				  outstanding >= num || id >= num || max == 0 || off >= rlen ||
 				  (uint64_t)len - 1u >= rlen - off)) {
 			p->last_avail = (uint16_t)slot;
-			p->avail_wrap = wrap;
+			vtio__devq_pk_set_avail_wrap(p, wrap);
 			p->outstanding = outstanding;
 			err = vtio__devq_packed_pop_head(q, ck, addr, len, id, flags);
 			if (err != 0)
 				break;
 			slot = p->last_avail;
 			wrap = p->avail_wrap;
-			expect = wrap ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED;
+			expect = p->avail_au;
 			outstanding = p->outstanding;
 			continue;
 		}
@@ -388,7 +388,7 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 		}
 	}
 	p->last_avail = (uint16_t)slot;
-	p->avail_wrap = wrap;
+	vtio__devq_pk_set_avail_wrap(p, wrap);
 	p->outstanding = outstanding;
 	if (k == 0)
 		return err;
@@ -475,7 +475,7 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 	uint32_t left = before;
 	uint32_t slot = p->next_used;
 	uint32_t head = slot;
-	uint16_t au = p->used_wrap ? PK_AU : 0u;
+	uint16_t au = p->used_au;
 	uint16_t head_flags = 0;
 	for (unsigned k = 0; k < n; k++) {
 		uint32_t nd = u[k].h.ndesc;
@@ -499,7 +499,7 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 		}
 	}
 	p->next_used = (uint16_t)slot;
-	p->used_wrap = au != 0;
+	vtio__devq_pk_set_used_wrap(p, au != 0);
 	p->outstanding = left;
 	p->pushed += before - left;
 	if (q->dma_barriers)
@@ -557,7 +557,7 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 		}
 	}
 	p->next_used = (uint16_t)slot;
-	p->used_wrap = wrap;
+	vtio__devq_pk_set_used_wrap(p, wrap);
 	p->outstanding -= total;
 	p->pushed += total;
 	/* PACKED-DEV-8: id/len, write barrier (release), then the flags of the

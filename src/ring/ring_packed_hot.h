@@ -86,7 +86,7 @@ static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 	uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
 	    (const unsigned char *)(const volatile void *)&d->flags, vq->dma_barriers));
 	/* is_used(): AVAIL == USED == the wrap counter, as one compare. */
-	if ((f & VTIO__PK_AU) != (p->used_wrap ? VTIO__PK_AU : 0u))
+	if ((f & VTIO__PK_AU) != p->used_au)
 		return NULL;
 	uint16_t id = vtio_le16(d->id);
 	uint32_t ulen = vtio_le32(d->len); /* CHECKLIST 3.3: whatever WRITE says */
@@ -99,7 +99,7 @@ static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 	slot += ndesc;
 	if (slot >= vq->num) {
 		slot -= vq->num;
-		p->used_wrap = !p->used_wrap;
+		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
 	}
 	p->last_used = (uint16_t)slot;
 	vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
@@ -155,7 +155,7 @@ static inline int vtio__devq_packed_pop_single(struct vtio_devq *q, struct vtio_
 	uint32_t slot = p->last_avail + 1u;
 	if (VTIO_UNLIKELY(slot >= q->num)) {
 		slot = 0;
-		p->avail_wrap = !p->avail_wrap;
+		vtio__devq_pk_set_avail_wrap(p, !p->avail_wrap);
 	}
 	p->last_avail = (uint16_t)slot;
 	p->outstanding++;
@@ -178,7 +178,7 @@ static inline int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_dev
 	uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
 	    (const unsigned char *)(const volatile void *)&d->flags, q->dma_barriers));
 	/* PACKED-DEV-4 (is_avail): AVAIL == wrap, USED != wrap, as one compare. */
-	if ((flags & VTIO__PK_AU) != (uint16_t)(VTIO_DESC_F_USED >> ((unsigned)p->avail_wrap << 3)))
+	if ((flags & VTIO__PK_AU) != p->avail_au)
 		return VTIO_EAGAIN;
 	uint64_t addr = vtio_le64(d->addr);
 	uint32_t len = vtio_le32(d->len);
@@ -213,11 +213,11 @@ static inline int vtio__devq_packed_push_one(struct vtio_devq *q, uint16_t id, u
 	d->len = vtio_le32(len);
 	d->id = vtio_le16(id);
 	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
-	uint16_t f = (uint16_t)((p->used_wrap ? VTIO__PK_AU : 0u) | (len ? VTIO_DESC_F_WRITE : 0u));
+	uint16_t f = (uint16_t)(p->used_au | (len ? VTIO_DESC_F_WRITE : 0u));
 	slot += ndesc;
 	if (VTIO_UNLIKELY(slot >= q->num)) {
 		slot -= q->num;
-		p->used_wrap = !p->used_wrap;
+		vtio__devq_pk_set_used_wrap(p, !p->used_wrap);
 	}
 	p->next_used = (uint16_t)slot;
 	p->outstanding -= ndesc;

@@ -40,7 +40,7 @@ void vtio__vq_packed_reset(struct vtio_vq *vq)
 	p->ext = ext;
 	/* PACKED-DRV-3: both wrap counters start at 1 on the zeroed ring. */
 	p->avail_wrap = true;
-	p->used_wrap = true;
+	vtio__vq_pk_set_used_wrap(p, true);
 	p->avail_used = VTIO_DESC_F_AVAIL;
 	p->event_flags = VTIO_RING_EVENT_FLAGS_ENABLE;
 	for (uint32_t i = 0; i < vq->num; i++) {
@@ -390,7 +390,7 @@ static inline void advance_used(struct vtio_vq *vq, uint16_t ndesc)
 	uint32_t u = (uint32_t)p->last_used + ndesc;
 	if (u >= vq->num) {
 		u -= vq->num;
-		p->used_wrap = !p->used_wrap;
+		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
 	}
 	p->last_used = (uint16_t)u;
 }
