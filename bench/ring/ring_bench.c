@@ -579,10 +579,10 @@ static void report(const char *bench, enum vtio_layout layout, int threads, unsi
 			snprintf(bbuf, sizeof(bbuf), ",\"bufs_per_wakeup\":%.1f", bmed);
 		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
 		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
-		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s}\n",
+		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s%s}\n",
 		       bench, ln, threads, batch, opt.in_order ? "true" : "false",
 		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1],
-		       cbuf);
+		       cbuf, bbuf);
 	} else {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ", cpu %.2f ns/buf", cmed);
