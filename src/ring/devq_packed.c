@@ -348,15 +348,12 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 		uint32_t len = vtio_le32(d->len);
 		uint16_t id = vtio_le16(d->id);
 		VTIO__PEER_FETCHED(d, 14);
-		const bool wr = (flags & VTIO_DESC_F_WRITE) != 0;
-		const uint64_t rlen = q->r0_len[wr];
-		const uint64_t off = addr - q->r0_addr;
-		const unsigned max = wr ? ck->wr_max : ck->rd_max;
-		/* off < rlen also means addr >= r0_addr (the cached region does
-		 * not wrap); len - 1 < rlen - off is len != 0 && len <= rlen - off. */
+		/* One descriptor (no NEXT, no INDIRECT; WRITE is the direction),
+		 * id in range, room in the ring, the buffer in the first region. */
 		if (VTIO_UNLIKELY((flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) != 0 ||
-				  outstanding >= num || id >= num || max == 0 || off >= rlen ||
-				  (uint64_t)len - 1u >= rlen - off)) {
+				  outstanding >= num || id >= num ||
+				  !vtio__devq_one_piece(q, ck, addr, len,
+							(flags & VTIO_DESC_F_WRITE) != 0))) {
 			p->last_avail = (uint16_t)slot;
 			vtio__devq_pk_set_avail_wrap(p, wrap);
 			p->outstanding = outstanding;
@@ -369,14 +366,6 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 			outstanding = p->outstanding;
 			continue;
 		}
-		struct vtio_iov *v = wr ? ck->wr : ck->rd;
-		v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-		v->addr = addr;
-		v->len = len;
-		ck->rd_num = wr ? 0u : 1u;
-		ck->wr_num = wr ? 1u : 0u;
-		ck->rd_len = wr ? 0u : len;
-		ck->wr_len = wr ? len : 0u;
 		ck->id = id;
 		ck->ndesc = 1;
 		ck->flags = 0;

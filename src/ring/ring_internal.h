@@ -782,6 +782,36 @@ static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w
 	return vtio__walk_add_slow(q, w, addr, len, write);
 }
 
+/**
+ * One device-side descriptor of direction @p wr, copied from the ring: when
+ * the whole buffer lies in the view's first region (cached at init) with
+ * the permission the direction needs and the caller's array has room, fill
+ * the chain's pieces and lengths and return true; else false, nothing
+ * written (the general walk decides, and reports the error). The packed
+ * straight lines use it (ring_packed_hot.h, devq_packed.c); split's
+ * vtio__devq_split_pop_one() is the same check.
+ */
+static inline bool vtio__devq_one_piece(const struct vtio_devq *q, struct vtio_devq_chain *c,
+					uint64_t addr, uint32_t len, bool wr)
+{
+	uint64_t rlen = q->r0_len[wr ? 1 : 0];
+	uint64_t off = addr - q->r0_addr;
+	unsigned max = wr ? c->wr_max : c->rd_max;
+	/* off < rlen also means addr >= r0_addr (the cached region does not
+	 * wrap, devq.c); len - 1 < rlen - off is len != 0 && len <= rlen - off. */
+	if (VTIO_UNLIKELY(max == 0 || off >= rlen || (uint64_t)len - 1u >= rlen - off))
+		return false;
+	struct vtio_iov *v = wr ? c->wr : c->rd;
+	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+	v->addr = addr;
+	v->len = len;
+	c->rd_num = wr ? 0u : 1u;
+	c->wr_num = wr ? 1u : 0u;
+	c->rd_len = wr ? 0u : len;
+	c->wr_len = wr ? len : 0u;
+	return true;
+}
+
 /** End a walk: @return 0 or VTIO_ENOBUFS (not an error of the driver). */
 static inline int vtio__walk_end(const struct vtio__walk *w)
 {

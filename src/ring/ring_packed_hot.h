@@ -134,21 +134,8 @@ static inline int vtio__devq_packed_pop_single(struct vtio_devq *q, struct vtio_
 					       uint16_t flags, bool wr)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	uint64_t rlen = q->r0_len[wr ? 1 : 0];
-	uint64_t off = addr - q->r0_addr;
-	unsigned max = wr ? c->wr_max : c->rd_max;
-	/* off < rlen also means addr >= r0_addr (the cached region does not
-	 * wrap); len - 1 < rlen - off is len != 0 && len <= rlen - off. */
-	if (VTIO_UNLIKELY(max == 0 || off >= rlen || (uint64_t)len - 1u >= rlen - off))
+	if (VTIO_UNLIKELY(!vtio__devq_one_piece(q, c, addr, len, wr)))
 		return vtio__devq_packed_pop_head(q, c, addr, len, id, flags);
-	struct vtio_iov *v = wr ? c->wr : c->rd;
-	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-	v->addr = addr;
-	v->len = len;
-	c->rd_num = wr ? 0u : 1u;
-	c->wr_num = wr ? 1u : 0u;
-	c->rd_len = wr ? 0u : len;
-	c->wr_len = wr ? len : 0u;
 	c->id = id;
 	c->ndesc = 1;
 	c->flags = 0;
