@@ -52,6 +52,8 @@ static struct {
 	int no_yield;
 	unsigned exit_cycles;
 	int event_idx;
+	unsigned dev_batch; /* device pops up to this many per vtio_devq_pop_batch() (0:
+			       vtio_devq_pop) */
 } opt = {
     .layouts = 3,
     .modes = MODE_SINGLE | MODE_POLL | MODE_EVENTFD,
@@ -270,6 +272,14 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 	vtio_vq_disable_cb(p.vq);
 	struct vtio_sg sg = vtio_sg_of(p.buf, 64);
 	struct vtio_devq_done used[256];
+	static struct vtio_iov crd[256], cwr[256];
+	static struct vtio_devq_chain chains[256];
+	for (unsigned i = 0; i < 256; i++) {
+		chains[i].rd = &crd[i];
+		chains[i].rd_max = 1;
+		chains[i].wr = &cwr[i];
+		chains[i].wr_max = 1;
+	}
 	uint64_t rounds = (nbuf + batch - 1) / batch;
 	uint64_t c0 = thread_cpu_ns();
 	uint64_t t0 = vtio_host_now_ns();
@@ -278,6 +288,28 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 			if (VTIO_UNLIKELY(vtio_vq_add(p.vq, &sg, 0, 1, p.buf) != 0))
 				die("add", VTIO_ENOSPC);
 		(void)vtio_vq_kick_prepare(p.vq);
+		if (opt.dev_batch && batch > 1) {
+			/* The device takes the batch with vtio_devq_pop_batch(). */
+			for (unsigned i = 0; i < batch;) {
+				unsigned want =
+				    batch - i < opt.dev_batch ? batch - i : opt.dev_batch;
+				int k = vtio_devq_pop_batch(p.dq, chains + i, want);
+				if (VTIO_UNLIKELY(k <= 0))
+					die("pop_batch", k);
+				for (int j = 0; j < k; j++) {
+					used[i + (unsigned)j].h =
+					    vtio_devq_handle_of(&chains[i + (unsigned)j]);
+					used[i + (unsigned)j].len = 1;
+				}
+				i += (unsigned)k;
+			}
+			if (VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))
+				die("push_batch", VTIO_EIO);
+			for (unsigned i = 0; i < batch; i++)
+				if (VTIO_UNLIKELY(vtio_vq_get_used(p.vq, NULL) == NULL))
+					die("get_used", VTIO_EIO);
+			continue;
+		}
 		for (unsigned i = 0; i < batch; i++) {
 			struct vtio_iov rd[1], wr[1];
 			struct vtio_devq_chain c;
@@ -318,6 +350,7 @@ struct thr {
 	uint64_t bufs;
 	unsigned batch;
 	uint64_t t_start, t_end; /* measured in the thread: main may not get a CPU */
+	uint64_t wakeups;	 /* device: times it found the ring non-empty and started popping */
 };
 
 /* Pinning that silently failed would compare unlike placements (ringtest
@@ -329,6 +362,11 @@ static void pin_or_die(int cpu)
 		exit(1);
 	}
 }
+
+/* Buffers the device found per wakeup in each run of the last measurement
+ * (two-thread modes): how far behind the driver the device runs (ringtest
+ * `ring`'s device finds tens; a device that never catches up finds thousands). */
+static double *bpw_runs;
 
 static inline void busy_wait(unsigned *spins)
 {
@@ -433,6 +471,37 @@ static void *host_thread(void *arg)
 			while (!vtio_devq_more_avail(dq))
 				busy_wait(&spins);
 		}
+		th->wakeups++;
+		if (opt.dev_batch) {
+			/* Pop up to dev_batch chains per call, push each at once. */
+			struct vtio_iov rd[64], wr[64];
+			struct vtio_devq_chain cs[64];
+			for (unsigned i = 0; i < opt.dev_batch; i++) {
+				cs[i].rd = &rd[i];
+				cs[i].rd_max = 1;
+				cs[i].wr = &wr[i];
+				cs[i].wr_max = 1;
+			}
+			for (;;) {
+				int k = vtio_devq_pop_batch(dq, cs, opt.dev_batch);
+				if (k == VTIO_EAGAIN)
+					break;
+				if (VTIO_UNLIKELY(k < 0))
+					die("pop_batch", k);
+				for (int j = 0; j < k; j++) {
+					if (VTIO_UNLIKELY(vtio_devq_push(dq, &cs[j], 1) != 0))
+						die("push", VTIO_EIO);
+					if (th->sleep)
+						vtio_devq_kick(dq);
+				}
+				completed += (uint64_t)k;
+				if (completed >= bufs) {
+					th->t_end = vtio_host_now_ns();
+					return NULL;
+				}
+			}
+			continue;
+		}
 		for (;;) {
 			struct vtio_iov rd[1], wr[1];
 			struct vtio_devq_chain c;
@@ -457,7 +526,9 @@ static void *host_thread(void *arg)
 	}
 }
 
-static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, uint64_t nbuf)
+/* @bpw: set to the buffers the device found per wakeup. */
+static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, uint64_t nbuf,
+			  double *bpw)
 {
 	struct pair p;
 	pair_setup(&p, layout, sleep);
@@ -466,8 +537,8 @@ static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, ui
 	int ncpu = vtio_host_ncpus();
 	int hc = opt.host_cpu == -2 ? (ncpu >= 2 ? 0 : -1) : opt.host_cpu;
 	int gc = opt.guest_cpu == -2 ? (ncpu >= 2 ? 1 : -1) : opt.guest_cpu;
-	struct thr host = {&p, &bar, hc, sleep, nbuf, batch, 0, 0};
-	struct thr guest = {&p, &bar, gc, sleep, nbuf, batch, 0, 0};
+	struct thr host = {&p, &bar, hc, sleep, nbuf, batch, 0, 0, 0};
+	struct thr guest = {&p, &bar, gc, sleep, nbuf, batch, 0, 0, 0};
 	pthread_t th, tg;
 	if (pthread_create(&th, NULL, host_thread, &host) ||
 	    pthread_create(&tg, NULL, guest_thread, &guest)) {
@@ -480,6 +551,7 @@ static double run_threads(enum vtio_layout layout, int sleep, unsigned batch, ui
 	uint64_t t0 = host.t_start < guest.t_start ? host.t_start : guest.t_start;
 	uint64_t t1 = host.t_end > guest.t_end ? host.t_end : guest.t_end;
 	uint64_t dt = t1 - t0;
+	*bpw = host.wakeups ? (double)nbuf / (double)host.wakeups : 0.0;
 	pthread_barrier_destroy(&bar);
 	pair_teardown(&p);
 	return (double)dt / (double)nbuf;
@@ -499,30 +571,37 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* @cpu: per-run CPU ns per buffer, or NULL when not measured. */
+/* @cpu: per-run CPU ns per buffer, or NULL when not measured; @bpw: per-run
+ * buffers per device wakeup (two-thread modes), or NULL. */
 static void report(const char *bench, enum vtio_layout layout, int threads, unsigned batch,
-		   uint64_t nbuf, double *v, double *cpu, unsigned n)
+		   uint64_t nbuf, double *v, double *cpu, double *bpw, unsigned n)
 {
 	double cmed = cpu ? median(cpu, n) : 0;
+	double bmed = bpw ? median(bpw, n) : 0;
 	double med = median(v, n);
 	char cbuf[64] = "";
+	char bbuf[64] = "";
 	const char *ln = layout == VTIO_LAYOUT_PACKED ? "packed" : "split";
 	if (opt.json) {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ",\"cpu_ns_per_buf\":%.2f", cmed);
+		if (bpw)
+			snprintf(bbuf, sizeof(bbuf), ",\"bufs_per_wakeup\":%.1f", bmed);
 		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
 		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
-		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s}\n",
+		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s%s}\n",
 		       bench, ln, threads, batch, opt.in_order ? "true" : "false",
 		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1],
-		       cbuf);
+		       cbuf, bbuf);
 	} else {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ", cpu %.2f ns/buf", cmed);
+		if (bpw)
+			snprintf(bbuf, sizeof(bbuf), ", %.1f bufs/wakeup", bmed);
 		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
-		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s)\n",
+		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s%s)\n",
 		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
-		       v[n - 1], cbuf);
+		       v[n - 1], cbuf, bbuf);
 	}
 	fflush(stdout);
 }
@@ -535,7 +614,7 @@ static void usage(const char *argv0)
 	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
 	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
-	    "       [--exit-cycles C]\n"
+	    "       [--exit-cycles C] [--dev-batch N]\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
 	    "       --poll (= --mode poll)\n",
 	    argv0);
@@ -609,6 +688,8 @@ int main(int argc, char **argv)
 			opt.guest_cpu = (int)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--exit-cycles"))
 			opt.exit_cycles = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--dev-batch"))
+			opt.dev_batch = (unsigned)num_arg(argc, argv, &i);
 		else
 			usage(argv[0]);
 	}
@@ -621,7 +702,7 @@ int main(int argc, char **argv)
 			opt.runs = 3;
 	}
 	if (opt.runs == 0 || opt.runs > 101 || opt.ring == 0 || opt.buffers == 0 ||
-	    opt.outstanding == 0)
+	    opt.outstanding == 0 || opt.dev_batch > 64)
 		usage(argv[0]);
 #if !defined(__OPTIMIZE__)
 	fprintf(stderr, "ring_bench: warning: unoptimised build; configure with "
@@ -629,7 +710,8 @@ int main(int argc, char **argv)
 #endif
 	double *v = calloc(opt.runs, sizeof(double));
 	double *cpu = calloc(opt.runs, sizeof(double));
-	if (!v || !cpu)
+	bpw_runs = calloc(opt.runs, sizeof(double));
+	if (!v || !cpu || !bpw_runs)
 		return 1;
 	for (int l = 0; l < 2; l++) {
 		if (!(opt.layouts & (1 << l)))
@@ -647,22 +729,23 @@ int main(int argc, char **argv)
 					v[r] = run_single(layout, batches[b], opt.single_buffers,
 							  &cpu[r]);
 				report("single", layout, 1, batches[b], opt.single_buffers, v, cpu,
-				       opt.runs);
+				       NULL, opt.runs);
 			}
 		}
 		unsigned tb = opt.batch ? opt.batch : 1;
 		if (opt.modes & MODE_POLL) {
 			for (unsigned r = 0; r < opt.runs; r++)
-				v[r] = run_threads(layout, 0, tb, opt.buffers);
-			report("poll", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
+				v[r] = run_threads(layout, 0, tb, opt.buffers, &bpw_runs[r]);
+			report("poll", layout, 2, tb, opt.buffers, v, NULL, bpw_runs, opt.runs);
 		}
 		if (opt.modes & MODE_EVENTFD) {
 			for (unsigned r = 0; r < opt.runs; r++)
-				v[r] = run_threads(layout, 1, tb, opt.buffers);
-			report("eventfd", layout, 2, tb, opt.buffers, v, NULL, opt.runs);
+				v[r] = run_threads(layout, 1, tb, opt.buffers, &bpw_runs[r]);
+			report("eventfd", layout, 2, tb, opt.buffers, v, NULL, bpw_runs, opt.runs);
 		}
 	}
 	free(v);
 	free(cpu);
+	free(bpw_runs);
 	return 0;
 }

@@ -246,6 +246,30 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c);
 
 /**
+ * Take up to @p n available chains in one call: the same as calling
+ * vtio_devq_pop() on c[0], c[1], ... until one does not return 0, with the
+ * same checks of every descriptor, but on a packed queue whose ring the
+ * device reaches through local pointers (VERSION_1) the ring position and
+ * the view's first region are loaded once per call instead of once per
+ * chain. Each c[i] needs its own rd/wr arrays and capacities, set by the
+ * caller as for vtio_devq_pop().
+ *
+ * @param q the queue.
+ * @param c @p n chains.
+ * @param n number of chains in @p c (at least 1).
+ * @return the number of chains filled, 1..@p n (c[0..k-1], in ring order);
+ *         when the chain after them could not be taken, it is left in the
+ *         ring: nothing available, or VTIO_ENOBUFS (retry it with larger
+ *         arrays), or an error that broke the queue, which the next pop or
+ *         push returns once (see vtio_devq_pop());
+ *         when no chain was filled: VTIO_EINVAL (@p n 0 or @p c NULL), or
+ *         what vtio_devq_pop() returns for c[0] (VTIO_EAGAIN, VTIO_ENOBUFS,
+ *         VTIO_EIO, or the protocol error that broke the queue).
+ * Context: device side, serialised.
+ */
+int vtio_devq_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
+
+/**
  * Return one used buffer, from its chain (a convenience for a back end that
  * completes a request while it still has the chain): the same as
  * vtio_devq_push_handle(q, vtio_devq_handle_of(c), len).

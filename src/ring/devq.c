@@ -221,6 +221,29 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 	return VTIO__DDISPATCH(q, pop, q, c);
 }
 
+int vtio_devq_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n)
+{
+	VTIO_ASSERT(q != NULL);
+	if (VTIO_UNLIKELY(n == 0 || c == NULL))
+		return VTIO_EINVAL;
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(q->hot_packed))
+		return vtio__devq_packed_pop_batch(q, c, n);
+#endif
+	unsigned k = 0;
+	for (; k < n; k++) {
+		int err = vtio_devq_pop(q, &c[k]);
+		if (err != 0) {
+			if (k == 0)
+				return err;
+			/* Chains were taken before it broke: the next call reports it. */
+			keep_breaking_error(q);
+			break;
+		}
+	}
+	return (int)k;
+}
+
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
@@ -425,9 +448,9 @@ int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
 		if (p->outstanding != 0)
 			return VTIO_EBUSY;
 		p->last_avail = pos->avail_idx;
-		p->avail_wrap = pos->avail_wrap;
+		vtio__devq_pk_set_avail_wrap(p, pos->avail_wrap);
 		p->next_used = pos->used_idx;
-		p->used_wrap = pos->used_wrap;
+		vtio__devq_pk_set_used_wrap(p, pos->used_wrap);
 		p->pushed = 0;
 		return 0;
 	}

@@ -35,8 +35,8 @@ void vtio__devq_packed_reset(struct vtio_devq *q)
 	struct vtio__devq_packed *p = &q->u.packed;
 	VTIO_MEMSET(p, 0, sizeof(*p));
 	/* RESET-DEV-4: indices 0, both wrap counters 1. */
-	p->avail_wrap = true;
-	p->used_wrap = true;
+	vtio__devq_pk_set_avail_wrap(p, true);
+	vtio__devq_pk_set_used_wrap(p, true);
 	p->event_flags = VTIO_RING_EVENT_FLAGS_ENABLE;
 }
 
@@ -272,7 +272,7 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	c->id = id;
 	c->ndesc = (uint16_t)count;
 	p->last_avail = (uint16_t)slot;
-	p->avail_wrap = wrap;
+	vtio__devq_pk_set_avail_wrap(p, wrap);
 	p->outstanding += count;
 	return 0;
 }
@@ -287,83 +287,111 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-/* pop_general from a head slot the hot pop has already read, so it is
- * not read twice. */
-static VTIO__COLD int pop_from_head(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
-				    uint32_t len, uint16_t id, uint16_t flags)
+/* pop_general from a head slot the hot pop (ring_packed_hot.h) has
+ * already read, so it is not read twice. */
+VTIO__COLD int vtio__devq_packed_pop_head(struct vtio_devq *q, struct vtio_devq_chain *c,
+					  uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
 {
 	struct pk_head h = {addr, len, id, flags};
 	return pop_general(q, c, &h);
 }
 
-/*
- * The hot pop's one-descriptor case for direction @p wr (a constant at each
- * call): the buffer in the view's first region (cached at init) with the
- * permission the direction needs, and room for it; else the general walk,
- * from the copies.
- */
-static inline int pop_hot_one(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
-			      uint32_t len, uint16_t id, uint16_t flags, bool wr)
+int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
-	struct vtio__devq_packed *p = &q->u.packed;
-	uint64_t rlen = q->r0_len[wr ? 1 : 0];
-	uint64_t off = addr - q->r0_addr;
-	unsigned max = wr ? c->wr_max : c->rd_max;
-	/* off < rlen also means addr >= r0_addr (the cached region does not wrap). */
-	if (VTIO_UNLIKELY(len == 0 || max == 0 || off >= rlen || rlen - off < len))
-		return pop_from_head(q, c, addr, len, id, flags);
-	struct vtio_iov *v = wr ? c->wr : c->rd;
-	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-	v->addr = addr;
-	v->len = len;
-	c->rd_num = wr ? 0u : 1u;
-	c->wr_num = wr ? 1u : 0u;
-	c->rd_len = wr ? 0u : len;
-	c->wr_len = wr ? len : 0u;
-	c->id = id;
-	c->ndesc = 1;
-	c->flags = 0;
-	uint32_t slot = p->last_avail + 1u;
-	if (VTIO_UNLIKELY(slot >= q->num)) {
-		slot = 0;
-		p->avail_wrap = !p->avail_wrap;
-	}
-	p->last_avail = (uint16_t)slot;
-	p->outstanding++;
-	return 0;
+	return vtio__devq_packed_pop_one(q, c);
+}
+
+int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
+{
+	return vtio__devq_packed_push_one(q, id, ndesc, len);
 }
 
 /*
- * Hot queue (vtio_devq::hot_packed: fast, VERSION_1). The head's flags
- * (acquire), then addr, len and id, each read once; one descriptor
- * without NEXT/INDIRECT in the first region is done here, anything else
- * goes to the general walk with the copies (never re-read).
+ * vtio_devq_pop_batch on a hot queue. Per chain the same reads and checks
+ * as vtio__devq_packed_pop_one(): the slot's flags (acquire, PACKED-DEV-9),
+ * then addr, len and id, each read once; the id range and the outstanding
+ * count checked; a one-descriptor buffer inside the view's first region
+ * with the permission of its direction, and room in the caller's array,
+ * is filled in the loop. What changes is that the ring position, the wrap
+ * counter, the outstanding count and the cached region live in locals for
+ * the whole batch (stored back once), so no store to a chain makes the
+ * compiler reload them. Anything off the straight line stores the
+ * position back and takes the general pop from the copies (never re-read);
+ * the batch goes on after it when it succeeds.
  */
-int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
+static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n,
+				const bool dma)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	const volatile struct vtio_packed_desc *d =
-	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC] +
-	    p->last_avail;
-	/* PACKED-DEV-9: flags (acquire) first, then the other fields. */
-	uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
-	    (const unsigned char *)(const volatile void *)&d->flags, q->dma_barriers));
-	/* PACKED-DEV-4 (is_avail): AVAIL == wrap, USED != wrap, as one compare. */
-	if ((flags & PK_AU) != (uint16_t)(VTIO_DESC_F_USED >> ((unsigned)p->avail_wrap << 3)))
-		return VTIO_EAGAIN;
-	uint64_t addr = vtio_le64(d->addr);
-	uint32_t len = vtio_le32(d->len);
-	uint16_t id = vtio_le16(d->id);
-	VTIO__PEER_FETCHED(d, 14);
-	uint16_t kind =
-	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
-	if (VTIO_LIKELY(p->outstanding < q->num && id < q->num)) {
-		if (kind == VTIO_DESC_F_WRITE)
-			return pop_hot_one(q, c, addr, len, id, flags, true);
-		if (kind == 0)
-			return pop_hot_one(q, c, addr, len, id, flags, false);
+	const volatile struct vtio_packed_desc *ring =
+	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC];
+	const uint32_t num = q->num;
+	uint32_t slot = p->last_avail;
+	bool wrap = p->avail_wrap;
+	/* is_avail() for this lap as one compare: AVAIL == wrap, USED != wrap. */
+	uint16_t expect = p->avail_au;
+	uint32_t outstanding = p->outstanding;
+	int err = 0;
+	unsigned k = 0;
+	for (; k < n; k++) {
+		struct vtio_devq_chain *ck = &c[k];
+		VTIO_ASSERT((ck->rd != NULL || ck->rd_max == 0) &&
+			    (ck->wr != NULL || ck->wr_max == 0));
+		const volatile struct vtio_packed_desc *d = ring + slot;
+		uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
+		    (const unsigned char *)(const volatile void *)&d->flags, dma));
+		if ((flags & PK_AU) != expect) {
+			err = VTIO_EAGAIN;
+			break;
+		}
+		uint64_t addr = vtio_le64(d->addr);
+		uint32_t len = vtio_le32(d->len);
+		uint16_t id = vtio_le16(d->id);
+		VTIO__PEER_FETCHED(d, 14);
+		/* One descriptor (no NEXT, no INDIRECT; WRITE is the direction),
+		 * id in range, room in the ring, the buffer in the first region. */
+		if (VTIO_UNLIKELY((flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) != 0 ||
+				  outstanding >= num || id >= num ||
+				  !vtio__devq_one_piece(q, ck, addr, len,
+							(flags & VTIO_DESC_F_WRITE) != 0))) {
+			p->last_avail = (uint16_t)slot;
+			vtio__devq_pk_set_avail_wrap(p, wrap);
+			p->outstanding = outstanding;
+			err = vtio__devq_packed_pop_head(q, ck, addr, len, id, flags);
+			if (err != 0)
+				break;
+			slot = p->last_avail;
+			wrap = p->avail_wrap;
+			expect = p->avail_au;
+			outstanding = p->outstanding;
+			continue;
+		}
+		ck->id = id;
+		ck->ndesc = 1;
+		ck->flags = 0;
+		outstanding++;
+		if (VTIO_UNLIKELY(++slot >= num)) {
+			slot = 0;
+			wrap = !wrap;
+			expect ^= PK_AU;
+		}
 	}
-	return pop_from_head(q, c, addr, len, id, flags); /* the copies, not the ring */
+	p->last_avail = (uint16_t)slot;
+	vtio__devq_pk_set_avail_wrap(p, wrap);
+	p->outstanding = outstanding;
+	if (k == 0)
+		return err;
+	if (VTIO_UNLIKELY(q->broken))
+		q->broken_err_pending = true; /* taken chains first; the next call reports it */
+	return (int)k;
+}
+
+int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n)
+{
+	/* The barrier choice made once per batch, not per descriptor. */
+	if (q->dma_barriers)
+		return pop_batch_hot(q, c, n, true);
+	return pop_batch_hot(q, c, n, false);
 }
 #endif
 
@@ -388,33 +416,6 @@ static inline int put_used(struct vtio_devq *q, uint32_t slot, uint16_t id, uint
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
-{
-	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_UNLIKELY(ndesc == 0 || ndesc > p->outstanding))
-		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
-	uint32_t slot = p->next_used;
-	struct vtio_packed_desc *d =
-	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
-	d->len = vtio_le32(len);
-	d->id = vtio_le16(id);
-	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
-	uint16_t f = (uint16_t)((p->used_wrap ? PK_AU : 0u) | (len ? VTIO_DESC_F_WRITE : 0u));
-	slot += ndesc;
-	if (VTIO_UNLIKELY(slot >= q->num)) {
-		slot -= q->num;
-		p->used_wrap = !p->used_wrap;
-	}
-	p->next_used = (uint16_t)slot;
-	p->outstanding -= ndesc;
-	p->pushed += ndesc;
-	/* PACKED-DEV-8: id/len, write barrier (release), then the flags. */
-	if (q->dma_barriers)
-		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&d->flags, vtio_le16(f));
-	return 0;
-}
-
 /*
  * A refused hot batch wrote id/len/flags of entries 1..k-1 before entry k
  * failed its check: put those slots back to a pattern that does not read as
@@ -463,7 +464,7 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 	uint32_t left = before;
 	uint32_t slot = p->next_used;
 	uint32_t head = slot;
-	uint16_t au = p->used_wrap ? PK_AU : 0u;
+	uint16_t au = p->used_au;
 	uint16_t head_flags = 0;
 	for (unsigned k = 0; k < n; k++) {
 		uint32_t nd = u[k].h.ndesc;
@@ -487,7 +488,7 @@ static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, u
 		}
 	}
 	p->next_used = (uint16_t)slot;
-	p->used_wrap = au != 0;
+	vtio__devq_pk_set_used_wrap(p, au != 0);
 	p->outstanding = left;
 	p->pushed += before - left;
 	if (q->dma_barriers)
@@ -545,7 +546,7 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 		}
 	}
 	p->next_used = (uint16_t)slot;
-	p->used_wrap = wrap;
+	vtio__devq_pk_set_used_wrap(p, wrap);
 	p->outstanding -= total;
 	p->pushed += total;
 	/* PACKED-DEV-8: id/len, write barrier (release), then the flags of the

@@ -122,7 +122,7 @@ struct vtio_vq {
 	 * (no broken / layout / fast tests on the way). */
 	bool hot;	     /* split && fast && !in_order && !broken */
 	bool hot_io;	     /* split && fast && in_order && !broken (the IN_ORDER straight line) */
-	bool hot_packed;     /* the same for packed, && !legacy (vtio__vq_packed_add1 etc.) */
+	bool hot_packed;     /* the same for packed, && !legacy (ring_packed_hot.h) */
 	uint64_t bus_offset; /* added to buffer addresses when !do_map (linear DMA stack) */
 	bool broken;
 	const char *broken_reason;
@@ -279,14 +279,17 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 #if VTIO_CONFIG_FAST_PATHS
 /*
  * Packed straight-line entries, called when vtio_vq::hot_packed /
- * vtio_devq::hot_packed is set (the split ones' contract): add1 as
- * vtio__vq_split_add1; push1 returns one chain of @p ndesc descriptors
- * (id from a popped chain, len checked against it by the caller).
+ * vtio_devq::hot_packed is set: out-of-line bodies of the inline paths in
+ * ring_packed_hot.h (inlined into vtio_vq_add only: in the other public
+ * functions an inline packed path costs the split path registers).
+ * push1 returns one chain of @p ndesc descriptors (id from a popped chain,
+ * len checked against it by the caller).
  */
-int vtio__vq_packed_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool write, void *token);
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+/* vtio_devq_pop_batch on a hot queue (n >= 1, c != NULL: checked by devq.c). */
+int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
 #endif
 #endif
 
@@ -782,6 +785,36 @@ static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w
 	return vtio__walk_add_slow(q, w, addr, len, write);
 }
 
+/**
+ * One device-side descriptor of direction @p wr, copied from the ring: when
+ * the whole buffer lies in the view's first region (cached at init) with
+ * the permission the direction needs and the caller's array has room, fill
+ * the chain's pieces and lengths and return true; else false, nothing
+ * written (the general walk decides, and reports the error). The packed
+ * straight lines use it (ring_packed_hot.h, devq_packed.c); split's
+ * vtio__devq_split_pop_one() is the same check.
+ */
+static inline bool vtio__devq_one_piece(const struct vtio_devq *q, struct vtio_devq_chain *c,
+					uint64_t addr, uint32_t len, bool wr)
+{
+	uint64_t rlen = q->r0_len[wr ? 1 : 0];
+	uint64_t off = addr - q->r0_addr;
+	unsigned max = wr ? c->wr_max : c->rd_max;
+	/* off < rlen also means addr >= r0_addr (the cached region does not
+	 * wrap, devq.c); len - 1 < rlen - off is len != 0 && len <= rlen - off. */
+	if (VTIO_UNLIKELY(max == 0 || off >= rlen || (uint64_t)len - 1u >= rlen - off))
+		return false;
+	struct vtio_iov *v = wr ? c->wr : c->rd;
+	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
+	v->addr = addr;
+	v->len = len;
+	c->rd_num = wr ? 0u : 1u;
+	c->wr_num = wr ? 1u : 0u;
+	c->rd_len = wr ? 0u : len;
+	c->wr_len = wr ? len : 0u;
+	return true;
+}
+
 /** End a walk: @return 0 or VTIO_ENOBUFS (not an error of the driver). */
 static inline int vtio__walk_end(const struct vtio__walk *w)
 {
@@ -838,7 +871,8 @@ static inline int vtio__devq_table_entry(const struct vtio_devq *q, const struct
 	return err;
 }
 
-/* The split straight-line paths (inline). */
+/* The split and packed straight-line paths (inline). */
 #include "ring_split.h"
+#include "ring_packed_hot.h"
 
 #endif /* VTIO_RING_INTERNAL_H */

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vtio/spec.h"
+
 /*
  * Driver-side bookkeeping entry, one per buffer id (== one per ring slot:
  * a chain of n descriptors takes n ids, as Linux does, so free ids and free
@@ -33,6 +35,7 @@ struct vtio__vq_packed {
 	uint16_t avail_used;	  /* AVAIL/USED bits for slots of the current lap */
 	bool avail_wrap;	  /* driver ring wrap counter */
 	bool used_wrap;		  /* driver-side used wrap counter */
+	uint16_t used_au;	  /* AVAIL|USED of a used slot this lap (used_wrap ? both : 0) */
 	uint16_t last_used;	  /* next slot to look at for a used descriptor */
 	uint16_t free_head;	  /* head of the free id list (not IN_ORDER) */
 	uint16_t event_flags;	  /* shadow of the driver event suppression flags */
@@ -47,13 +50,37 @@ struct vtio__vq_packed {
 
 /** Device-side packed state. */
 struct vtio__devq_packed {
-	uint16_t last_avail;  /* next slot to look at for an available descriptor */
-	bool avail_wrap;      /* device's expected avail wrap counter */
-	bool used_wrap;	      /* device ring wrap counter (for used descriptors) */
+	uint16_t last_avail; /* next slot to look at for an available descriptor */
+	bool avail_wrap;     /* device's expected avail wrap counter */
+	bool used_wrap;	     /* device ring wrap counter (for used descriptors) */
+	uint16_t
+	    avail_au;	  /* AVAIL|USED of an available slot this lap (avail_wrap ? AVAIL : USED) */
+	uint16_t used_au; /* AVAIL|USED of a used slot this lap (used_wrap ? both : 0) */
 	uint16_t next_used;   /* next slot to write a used descriptor */
 	uint16_t event_flags; /* shadow of the device event suppression flags */
 	uint32_t outstanding; /* descriptors popped and not yet returned */
 	uint32_t pushed;      /* descriptors returned since the last notify decision */
 };
+
+/*
+ * The wrap counters are only written through these, so the flags pattern
+ * each implies (what the hot paths compare and store: one load, no
+ * arithmetic per descriptor) always matches it.
+ */
+static inline void vtio__vq_pk_set_used_wrap(struct vtio__vq_packed *p, bool w)
+{
+	p->used_wrap = w;
+	p->used_au = w ? (uint16_t)(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED) : 0u;
+}
+static inline void vtio__devq_pk_set_avail_wrap(struct vtio__devq_packed *p, bool w)
+{
+	p->avail_wrap = w;
+	p->avail_au = w ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED; /* PACKED-DEV-4 */
+}
+static inline void vtio__devq_pk_set_used_wrap(struct vtio__devq_packed *p, bool w)
+{
+	p->used_wrap = w;
+	p->used_au = w ? (uint16_t)(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED) : 0u;
+}
 
 #endif /* VTIO_RING_PACKED_H */

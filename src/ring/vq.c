@@ -376,7 +376,7 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 	if (VTIO_LIKELY(vq->hot_packed && out_num + in_num == 1 && sg != NULL && token != NULL &&
 			sg[0].len != 0))
 		return VTIO_LIKELY(vq->num_free != 0)
-			   ? vtio__vq_packed_add1(vq, sg, in_num != 0, token)
+			   ? vtio__vq_packed_add_one(vq, sg, in_num != 0, token)
 			   : VTIO_ENOSPC;
 #endif
 	return add_checked(vq, sg, out_num, in_num, token);

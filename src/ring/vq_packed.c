@@ -40,7 +40,7 @@ void vtio__vq_packed_reset(struct vtio_vq *vq)
 	p->ext = ext;
 	/* PACKED-DRV-3: both wrap counters start at 1 on the zeroed ring. */
 	p->avail_wrap = true;
-	p->used_wrap = true;
+	vtio__vq_pk_set_used_wrap(p, true);
 	p->avail_used = VTIO_DESC_F_AVAIL;
 	p->event_flags = VTIO_RING_EVENT_FLAGS_ENABLE;
 	for (uint32_t i = 0; i < vq->num; i++) {
@@ -312,52 +312,6 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 	return add_general(vq, sg, out_num, in_num, token);
 }
 
-#if VTIO_CONFIG_FAST_PATHS
-/*
- * Hot queue (vtio_vq::hot_packed: fast, not IN_ORDER, VERSION_1), one
- * segment, a free slot: checked by vtio_vq_add(). The stores the layout
- * needs and nothing else: the descriptor's addr, len and id, the release
- * store of its flags (PACKED-DRV-7/8), then private bookkeeping. No stats
- * of its own beyond stats.added; indir_addr and nseg are only read for
- * indirect buffers, ext[] addr/len/flags only for mapped ones.
- */
-int vtio__vq_packed_add1(struct vtio_vq *vq, const struct vtio_sg *sg, bool w, void *token)
-{
-	struct vtio__vq_packed *p = &vq->u.packed;
-	uint32_t head = p->next_avail;
-	uint16_t id = p->free_head;
-	uint32_t len = sg[0].len;
-	struct vtio_packed_desc *d =
-	    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + head;
-	d->addr = vtio_le64(sg[0].addr + vq->bus_offset);
-	d->len = vtio_le32(len);
-	d->id = vtio_le16(id); /* PACKED-DRV-12 */
-	uint16_t au = p->avail_used;
-	if (vq->dma_barriers)
-		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | (w ? VTIO_DESC_F_WRITE : 0u))));
-	struct vtio__vq_buf *b = &vq->bufs[id];
-	b->token = token;
-	b->wr_len = w ? len : 0u;
-	b->indir = 0;
-	b->ndesc = 1;
-	b->last = id;
-	p->free_head = p->ext[id].next;
-	/* PACKED-DRV-4: flip after slot num-1. */
-	if (VTIO_UNLIKELY(++head >= vq->num)) {
-		head = 0;
-		p->avail_wrap = !p->avail_wrap;
-		p->avail_used = (uint16_t)(au ^ PK_AU);
-	}
-	p->next_avail = (uint16_t)head;
-	vq->num_free--;
-	vq->inflight++;
-	p->added++;
-	vq->stats.added++;
-	return 0;
-}
-#endif
-
 /* ---- Notifications ------------------------------------------------------------------- */
 
 bool vtio__vq_packed_kick_prepare(struct vtio_vq *vq)
@@ -436,7 +390,7 @@ static inline void advance_used(struct vtio_vq *vq, uint16_t ndesc)
 	uint32_t u = (uint32_t)p->last_used + ndesc;
 	if (u >= vq->num) {
 		u -= vq->num;
-		p->used_wrap = !p->used_wrap;
+		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
 	}
 	p->last_used = (uint16_t)u;
 }
@@ -540,55 +494,17 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 }
 
 #if VTIO_CONFIG_FAST_PATHS
-/* The hot get_used's refusals, out of line, from the values it read once. */
-static VTIO__COLD void *used_bad_id(struct vtio_vq *vq, uint16_t id)
+/* The hot get_used's refusals (ring_packed_hot.h), out of line, from the
+ * values it read once. */
+VTIO__COLD void *vtio__vq_packed_used_bad_id(struct vtio_vq *vq, uint16_t id)
 {
 	vtio__vq_break(vq, id >= vq->num ? "used id out of range" : "used id not in flight");
 	return NULL;
 }
 
-/*
- * Hot queue (vtio_vq::hot_packed). The flags of the next slot are read
- * only while buffers are in flight (with none, no slot can hold a used
- * descriptor of ours: nothing to read); id and len once each, after the
- * flags (PACKED-DRV-14); id checked for range and flight before use.
- */
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len)
 {
-	struct vtio__vq_packed *p = &vq->u.packed;
-	if (vq->inflight == 0)
-		return NULL;
-	uint32_t slot = p->last_used;
-	const volatile struct vtio_packed_desc *d =
-	    (const volatile struct vtio_packed_desc *)(const void *)vq->area_ptr[VTIO__AREA_DESC] +
-	    slot;
-	uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
-	    (const unsigned char *)(const volatile void *)&d->flags, vq->dma_barriers));
-	/* is_used(): AVAIL == USED == the wrap counter, as one compare. */
-	if ((f & PK_AU) != (p->used_wrap ? PK_AU : 0u))
-		return NULL;
-	uint16_t id = vtio_le16(d->id);
-	uint32_t ulen = vtio_le32(d->len); /* CHECKLIST 3.3: whatever WRITE says */
-	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
-		return used_bad_id(vq, id);
-	struct vtio__vq_buf *b = &vq->bufs[id];
-	void *token = b->token;
-	uint32_t ndesc = b->ndesc;
-	/* PACKED-DRV-14: advance by the buffer's own descriptor count. */
-	slot += ndesc;
-	if (slot >= vq->num) {
-		slot -= vq->num;
-		p->used_wrap = !p->used_wrap;
-	}
-	p->last_used = (uint16_t)slot;
-	vtio__vq_indir_put(vq, b->indir); /* fast: nothing to unmap */
-	p->ext[b->last].next = p->free_head;
-	p->free_head = id;
-	vq->num_free += ndesc;
-	vq->inflight--;
-	b->token = NULL;
-	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
-	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
+	return vtio__vq_packed_used_one(vq, len);
 }
 #endif
 

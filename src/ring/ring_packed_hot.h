@@ -1,0 +1,222 @@
+/*
+ * Packed-ring straight-line paths, inline: vq.c and devq.c put them in the
+ * public functions (vtio_vq_add, vtio_vq_get_used, vtio_devq_pop,
+ * vtio_devq_push*), so a hot packed queue pays one call per operation, not
+ * two, and nothing is re-loaded or re-checked between the public function
+ * and the ring code (docs/packed-hot-paths.md). Each falls back to an
+ * out-of-line function in vq_packed.c / devq_packed.c for everything off
+ * the straight line, from the values it has already read (never re-read
+ * from the ring: the peer may have rewritten them).
+ *
+ * Included by ring_internal.h after the queue structures. The caller has
+ * checked vtio_vq::hot_packed / vtio_devq::hot_packed (VERSION_1, local
+ * ring pointers, nothing to map, not broken; driver: not IN_ORDER).
+ */
+#ifndef VTIO_RING_PACKED_HOT_H
+#define VTIO_RING_PACKED_HOT_H
+
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+
+/** AVAIL and USED bits of a packed descriptor's flags. */
+#define VTIO__PK_AU (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED)
+
+#if VTIO_CONFIG_DRIVER
+/* The hot get_used's refusal of a used id (out of range, not in flight):
+ * breaks the queue. @return NULL. */
+void *vtio__vq_packed_used_bad_id(struct vtio_vq *vq, uint16_t id);
+
+/*
+ * One segment on a hot queue with a free slot (checked by the caller): the
+ * descriptor's addr, len and id, the release store of its flags
+ * (PACKED-DRV-7/8), then private bookkeeping. indir_addr and nseg are only
+ * read for indirect buffers, ext[] addr/len/flags only for mapped ones.
+ */
+static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+					  void *token)
+{
+	struct vtio__vq_packed *p = &vq->u.packed;
+	uint32_t head = p->next_avail;
+	uint16_t id = p->free_head;
+	uint32_t len = sg->len;
+	struct vtio_packed_desc *d =
+	    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + head;
+	d->addr = vtio_le64(sg->addr + vq->bus_offset);
+	d->len = vtio_le32(len);
+	d->id = vtio_le16(id); /* PACKED-DRV-12 */
+	uint16_t au = p->avail_used;
+	if (vq->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | (w ? VTIO_DESC_F_WRITE : 0u))));
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	b->token = token;
+	b->wr_len = w ? len : 0u;
+	b->indir = 0;
+	b->ndesc = 1;
+	b->last = id;
+	p->free_head = p->ext[id].next;
+	/* PACKED-DRV-4: flip after slot num-1. */
+	if (VTIO_UNLIKELY(++head >= vq->num)) {
+		head = 0;
+		p->avail_wrap = !p->avail_wrap;
+		p->avail_used = (uint16_t)(au ^ VTIO__PK_AU);
+	}
+	p->next_avail = (uint16_t)head;
+	vq->num_free--;
+	vq->inflight++;
+	p->added++;
+	vq->stats.added++;
+	return 0;
+}
+
+/*
+ * get_used on a hot queue. The flags of the next slot are read only while
+ * buffers are in flight (with none, no slot can hold a used descriptor of
+ * ours); id and len once each, after the flags (PACKED-DRV-14); the id
+ * checked for range and flight before use; len clamped (PACKED-DRV-15).
+ */
+static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
+{
+	struct vtio__vq_packed *p = &vq->u.packed;
+	if (vq->inflight == 0)
+		return NULL;
+	uint32_t slot = p->last_used;
+	const volatile struct vtio_packed_desc *d =
+	    (const volatile struct vtio_packed_desc *)(const void *)vq->area_ptr[VTIO__AREA_DESC] +
+	    slot;
+	uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
+	    (const unsigned char *)(const volatile void *)&d->flags, vq->dma_barriers));
+	/* is_used(): AVAIL == USED == the wrap counter, as one compare. */
+	if ((f & VTIO__PK_AU) != p->used_au)
+		return NULL;
+	uint16_t id = vtio_le16(d->id);
+	uint32_t ulen = vtio_le32(d->len); /* CHECKLIST 3.3: whatever WRITE says */
+	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
+		return vtio__vq_packed_used_bad_id(vq, id);
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	void *token = b->token;
+	uint32_t ndesc = b->ndesc;
+	/* PACKED-DRV-14: advance by the buffer's own descriptor count. */
+	slot += ndesc;
+	if (slot >= vq->num) {
+		slot -= vq->num;
+		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
+	}
+	p->last_used = (uint16_t)slot;
+	vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
+	p->ext[b->last].next = p->free_head;
+	p->free_head = id;
+	vq->num_free += ndesc;
+	vq->inflight--;
+	b->token = NULL;
+	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
+	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
+}
+#endif /* VTIO_CONFIG_DRIVER */
+
+#if VTIO_CONFIG_DEVICE
+/*
+ * The general pop from a head slot the straight line has already read
+ * (flags found available, addr/len/id copied): lists, indirect tables,
+ * buffers outside the view's first region, every refusal. The copies are
+ * used, the slot is not read again.
+ */
+int vtio__devq_packed_pop_head(struct vtio_devq *q, struct vtio_devq_chain *c, uint64_t addr,
+			       uint32_t len, uint16_t id, uint16_t flags);
+
+/*
+ * The straight line's one-descriptor case for direction @p wr (a constant
+ * at each call): the buffer in the view's first region (cached at init)
+ * with the permission the direction needs, and room for it; else the
+ * general pop, from the copies.
+ */
+static inline int vtio__devq_packed_pop_single(struct vtio_devq *q, struct vtio_devq_chain *c,
+					       uint64_t addr, uint32_t len, uint16_t id,
+					       uint16_t flags, bool wr)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	if (VTIO_UNLIKELY(!vtio__devq_one_piece(q, c, addr, len, wr)))
+		return vtio__devq_packed_pop_head(q, c, addr, len, id, flags);
+	c->id = id;
+	c->ndesc = 1;
+	c->flags = 0;
+	uint32_t slot = p->last_avail + 1u;
+	if (VTIO_UNLIKELY(slot >= q->num)) {
+		slot = 0;
+		vtio__devq_pk_set_avail_wrap(p, !p->avail_wrap);
+	}
+	p->last_avail = (uint16_t)slot;
+	p->outstanding++;
+	return 0;
+}
+
+/*
+ * pop on a hot queue: the head's flags (acquire), then addr, len and id,
+ * each read once (PACKED-DEV-9); one descriptor without NEXT/INDIRECT in
+ * the first region is done here, anything else goes to the general pop
+ * with the copies. The id range and the outstanding count (a driver
+ * making more available than the ring holds) are checked before use.
+ */
+static inline int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	const volatile struct vtio_packed_desc *d =
+	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC] +
+	    p->last_avail;
+	uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
+	    (const unsigned char *)(const volatile void *)&d->flags, q->dma_barriers));
+	/* PACKED-DEV-4 (is_avail): AVAIL == wrap, USED != wrap, as one compare. */
+	if ((flags & VTIO__PK_AU) != p->avail_au)
+		return VTIO_EAGAIN;
+	uint64_t addr = vtio_le64(d->addr);
+	uint32_t len = vtio_le32(d->len);
+	uint16_t id = vtio_le16(d->id);
+	VTIO__PEER_FETCHED(d, 14);
+	uint16_t kind =
+	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
+	if (VTIO_LIKELY(p->outstanding < q->num && id < q->num)) {
+		if (kind == VTIO_DESC_F_WRITE)
+			return vtio__devq_packed_pop_single(q, c, addr, len, id, flags, true);
+		if (kind == 0)
+			return vtio__devq_packed_pop_single(q, c, addr, len, id, flags, false);
+	}
+	return vtio__devq_packed_pop_head(q, c, addr, len, id, flags); /* the copies */
+}
+
+/*
+ * push of one chain of @p ndesc descriptors on a hot queue (id from a
+ * popped chain, len checked against it by the caller): len and id, the
+ * release store of the flags (PACKED-DEV-7/8).
+ * @return 0, or VTIO_EINVAL when more is returned than was popped.
+ */
+static inline int vtio__devq_packed_push_one(struct vtio_devq *q, uint16_t id, uint16_t ndesc,
+					     uint32_t len)
+{
+	struct vtio__devq_packed *p = &q->u.packed;
+	if (VTIO_UNLIKELY(ndesc == 0 || ndesc > p->outstanding))
+		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
+	uint32_t slot = p->next_used;
+	struct vtio_packed_desc *d =
+	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
+	d->len = vtio_le32(len);
+	d->id = vtio_le16(id);
+	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
+	uint16_t f = (uint16_t)(p->used_au | (len ? VTIO_DESC_F_WRITE : 0u));
+	slot += ndesc;
+	if (VTIO_UNLIKELY(slot >= q->num)) {
+		slot -= q->num;
+		vtio__devq_pk_set_used_wrap(p, !p->used_wrap);
+	}
+	p->next_used = (uint16_t)slot;
+	p->outstanding -= ndesc;
+	p->pushed += ndesc;
+	/* PACKED-DEV-8: id/len, write barrier (release), then the flags. */
+	if (q->dma_barriers)
+		VTIO_DMA_WMB();
+	VTIO_STORE_RELEASE16(&d->flags, vtio_le16(f));
+	return 0;
+}
+#endif /* VTIO_CONFIG_DEVICE */
+
+#endif /* VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS */
+
+#endif /* VTIO_RING_PACKED_HOT_H */
