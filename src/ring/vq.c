@@ -399,6 +399,11 @@ int vtio_vq_publish(struct vtio_vq *vq)
 		return 0;
 	}
 #endif
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	/* A hot packed queue (not broken): vtio_vq_add() published already. */
+	if (VTIO_LIKELY(vq->hot_packed))
+		return 0;
+#endif
 	if (VTIO_UNLIKELY(vq->broken))
 		return VTIO_EIO;
 #if VTIO_CONFIG_SPLIT
