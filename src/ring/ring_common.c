@@ -148,6 +148,97 @@ void vtio__vq_unmap_indirect(struct vtio_vq *vq, uint32_t t, unsigned n, uint64_
 
 #endif /* VTIO_CONFIG_DRIVER */
 
+/* ---- Ring layout (both roles: a device-only build sizes rings too) ---------- */
+
+#if VTIO_CONFIG_SPLIT
+static int split_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
+{
+	if (num == 0 || num > VTIO_SPLIT_MAX_SIZE || (num & (num - 1u)) != 0)
+		return VTIO_EINVAL; /* SPLIT-DRV-2 */
+	out->desc = vtio_split_desc_size(num);
+	out->driver = vtio_split_avail_size(num); /* used_event included (SPLIT-DRV-3) */
+	out->device = vtio_split_used_size(num);  /* avail_event included */
+	out->desc_align = VTIO_SPLIT_DESC_ALIGN;
+	out->driver_align = VTIO_SPLIT_AVAIL_ALIGN;
+	out->device_align = VTIO_SPLIT_USED_ALIGN;
+	return 0;
+}
+#endif
+#if VTIO_CONFIG_PACKED
+static int packed_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
+{
+	if (num == 0 || num > VTIO_PACKED_MAX_SIZE)
+		return VTIO_EINVAL; /* PACKED-DRV-2: any size 1..32768 */
+	out->desc = (size_t)16 * num;
+	out->driver = sizeof(struct vtio_packed_event);
+	out->device = sizeof(struct vtio_packed_event);
+	out->desc_align = VTIO_PACKED_DESC_ALIGN; /* PACKED-DRV-1 */
+	out->driver_align = VTIO_PACKED_EVENT_ALIGN;
+	out->device_align = VTIO_PACKED_EVENT_ALIGN;
+	return 0;
+}
+#endif
+
+int vtio_vq_area_sizes(enum vtio_layout layout, uint32_t num, struct vtio_vq_area_sizes *out)
+{
+	VTIO_ASSERT(out != NULL);
+#if VTIO_CONFIG_SPLIT
+	if (layout == VTIO_LAYOUT_SPLIT)
+		return split_area_sizes(num, out);
+#endif
+#if VTIO_CONFIG_PACKED
+	if (layout == VTIO_LAYOUT_PACKED)
+		return packed_area_sizes(num, out);
+#endif
+	(void)num;
+	return VTIO_EINVAL;
+}
+
+static size_t align_up(size_t x, size_t a)
+{
+	return (x + a - 1u) & ~(a - 1u);
+}
+
+/* Offsets of the three areas in a contiguous block; returns the total or 0. */
+static size_t block_layout(enum vtio_layout layout, uint32_t num, size_t align, size_t off[3])
+{
+	struct vtio_vq_area_sizes s;
+	if (vtio_vq_area_sizes(layout, num, &s) != 0)
+		return 0;
+	if (align == 0 || (align & (align - 1u)) != 0)
+		return 0;
+	size_t dev_align = align > s.device_align ? align : s.device_align;
+	off[0] = 0;
+	off[1] = align_up(s.desc, s.driver_align);
+	off[2] = align_up(off[1] + s.driver, dev_align);
+	return off[2] + s.device;
+}
+
+size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align)
+{
+	size_t off[3];
+	return block_layout(layout, num, align, off);
+}
+
+int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *block,
+		     uint64_t block_addr, struct vtio_vq_areas *out)
+{
+	size_t off[3];
+	if (block == NULL || out == NULL || ((uintptr_t)block & 15u) != 0 ||
+	    (block_addr & 15u) != 0)
+		return VTIO_EINVAL;
+	if (block_layout(layout, num, align, off) == 0)
+		return VTIO_EINVAL;
+	unsigned char *b = block;
+	out->desc = b + off[0];
+	out->driver = b + off[1];
+	out->device = b + off[2];
+	out->desc_addr = block_addr + off[0];
+	out->driver_addr = block_addr + off[1];
+	out->device_addr = block_addr + off[2];
+	return 0;
+}
+
 /* ---- 16-bit ring fields through a view ---------------------------------------------- */
 
 int vtio__mem_load16(const struct vtio_mem *m, uint64_t addr, uint16_t *v, bool acquire)

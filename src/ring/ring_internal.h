@@ -217,7 +217,6 @@ struct vtio_devq {
  * bytes, 16-byte aligned.
  */
 #define VTIO__DECLARE_VQ_LAYOUT(L)                                                                 \
-	int vtio__vq_##L##_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out);               \
 	size_t vtio__vq_##L##_state_size(uint32_t num);                                            \
 	int vtio__vq_##L##_init(struct vtio_vq *vq, void *extra);                                  \
 	int vtio__vq_##L##_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num,     \

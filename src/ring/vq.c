@@ -39,66 +39,6 @@ static bool layout_ok(enum vtio_layout layout)
 	return false;
 }
 
-int vtio_vq_area_sizes(enum vtio_layout layout, uint32_t num, struct vtio_vq_area_sizes *out)
-{
-	VTIO_ASSERT(out != NULL);
-#if VTIO_CONFIG_SPLIT
-	if (layout == VTIO_LAYOUT_SPLIT)
-		return vtio__vq_split_area_sizes(num, out);
-#endif
-#if VTIO_CONFIG_PACKED
-	if (layout == VTIO_LAYOUT_PACKED)
-		return vtio__vq_packed_area_sizes(num, out);
-#endif
-	(void)num;
-	return VTIO_EINVAL;
-}
-
-static size_t align_up(size_t x, size_t a)
-{
-	return (x + a - 1u) & ~(a - 1u);
-}
-
-/* Offsets of the three areas in a contiguous block; returns the total or 0. */
-static size_t block_layout(enum vtio_layout layout, uint32_t num, size_t align, size_t off[3])
-{
-	struct vtio_vq_area_sizes s;
-	if (vtio_vq_area_sizes(layout, num, &s) != 0)
-		return 0;
-	if (align == 0 || (align & (align - 1u)) != 0)
-		return 0;
-	size_t dev_align = align > s.device_align ? align : s.device_align;
-	off[0] = 0;
-	off[1] = align_up(s.desc, s.driver_align);
-	off[2] = align_up(off[1] + s.driver, dev_align);
-	return off[2] + s.device;
-}
-
-size_t vtio_vq_ring_size(enum vtio_layout layout, uint32_t num, size_t align)
-{
-	size_t off[3];
-	return block_layout(layout, num, align, off);
-}
-
-int vtio_vq_areas_in(enum vtio_layout layout, uint32_t num, size_t align, void *block,
-		     uint64_t block_addr, struct vtio_vq_areas *out)
-{
-	size_t off[3];
-	if (block == NULL || out == NULL || ((uintptr_t)block & 15u) != 0 ||
-	    (block_addr & 15u) != 0)
-		return VTIO_EINVAL;
-	if (block_layout(layout, num, align, off) == 0)
-		return VTIO_EINVAL;
-	unsigned char *b = block;
-	out->desc = b + off[0];
-	out->driver = b + off[1];
-	out->device = b + off[2];
-	out->desc_addr = block_addr + off[0];
-	out->driver_addr = block_addr + off[1];
-	out->device_addr = block_addr + off[2];
-	return 0;
-}
-
 /* Byte offsets of the common parts of the state buffer. */
 struct state_layout {
 	size_t bufs, indir_free, indir_tables, indir_rec, extra, total;

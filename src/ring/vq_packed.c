@@ -14,19 +14,6 @@
 
 #define PK_AU (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED)
 
-int vtio__vq_packed_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
-{
-	if (num == 0 || num > VTIO_PACKED_MAX_SIZE)
-		return VTIO_EINVAL; /* PACKED-DRV-2: any size 1..32768 */
-	out->desc = (size_t)16 * num;
-	out->driver = sizeof(struct vtio_packed_event);
-	out->device = sizeof(struct vtio_packed_event);
-	out->desc_align = VTIO_PACKED_DESC_ALIGN; /* PACKED-DRV-1 */
-	out->driver_align = VTIO_PACKED_EVENT_ALIGN;
-	out->device_align = VTIO_PACKED_EVENT_ALIGN;
-	return 0;
-}
-
 size_t vtio__vq_packed_state_size(uint32_t num)
 {
 	return (size_t)num * sizeof(struct vtio__pk_ext);

@@ -7,19 +7,6 @@
 
 #if VTIO_CONFIG_DRIVER && VTIO_CONFIG_SPLIT
 
-int vtio__vq_split_area_sizes(uint32_t num, struct vtio_vq_area_sizes *out)
-{
-	if (num == 0 || num > VTIO_SPLIT_MAX_SIZE || (num & (num - 1u)) != 0)
-		return VTIO_EINVAL; /* SPLIT-DRV-2 */
-	out->desc = vtio_split_desc_size(num);
-	out->driver = vtio_split_avail_size(num); /* used_event included (SPLIT-DRV-3) */
-	out->device = vtio_split_used_size(num);  /* avail_event included */
-	out->desc_align = VTIO_SPLIT_DESC_ALIGN;
-	out->driver_align = VTIO_SPLIT_AVAIL_ALIGN;
-	out->device_align = VTIO_SPLIT_USED_ALIGN;
-	return 0;
-}
-
 size_t vtio__vq_split_state_size(uint32_t num)
 {
 	/* The descriptor shadow, then the avail ring's (16-byte aligned). */

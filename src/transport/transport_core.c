@@ -150,6 +150,12 @@ int vtio_transport_negotiate(struct vtio_transport *t, const struct vtio_transpo
 
 /* ---- Queues ---------------------------------------------------------------------- */
 
+/* Both roles: a device transport mirrors ring sizes too. */
+size_t vtio_transport_vq_ring_size(enum vtio_layout layout, uint32_t num)
+{
+	return vtio_vq_ring_size(layout, num, VTIO_TRANSPORT_RING_ALIGN);
+}
+
 #if VTIO_CONFIG_DRIVER
 
 static int queue_phase_ok(const struct vtio_transport *t)
@@ -183,11 +189,6 @@ int vtio_transport_queue_attach(struct vtio_transport *t, struct vtio_vq *vq)
 	if (err)
 		return err;
 	return t->fn.queue_enable(t, index);
-}
-
-size_t vtio_transport_vq_ring_size(enum vtio_layout layout, uint32_t num)
-{
-	return vtio_vq_ring_size(layout, num, VTIO_TRANSPORT_RING_ALIGN);
 }
 
 int vtio_transport_vq_setup(struct vtio_transport *t, const struct vtio_transport_vq_config *c,
