@@ -789,9 +789,9 @@ static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w
  * the whole buffer lies in the view's first region (cached at init) with
  * the permission the direction needs and the caller's array has room, fill
  * the chain's pieces and lengths and return true; else false, nothing
- * written (the general walk decides, and reports the error). The packed
- * straight lines use it (ring_packed_hot.h, devq_packed.c); split's
- * vtio__devq_split_pop_one() is the same check.
+ * written (the general walk decides, and reports the error). @p wr is a
+ * constant at each call. The split and packed straight lines use it
+ * (ring_split.h, ring_packed_hot.h, devq_packed.c).
  */
 static inline bool vtio__devq_one_piece(const struct vtio_devq *q, struct vtio_devq_chain *c,
 					uint64_t addr, uint32_t len, bool wr)

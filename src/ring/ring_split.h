@@ -284,34 +284,6 @@ int vtio__devq_split_walk_from_head(struct vtio_devq *q, struct vtio_devq_chain 
 int vtio__devq_split_bad_idx(struct vtio_devq *q);
 int vtio__devq_split_bad_head(struct vtio_devq *q);
 
-/*
- * One descriptor of direction @p wr (a constant at each call): when the
- * whole buffer lies in the view's first region (cached at init) with the
- * permission the direction needs and the caller's array has room, fill the
- * chain's pieces and return true; else false (the general walk decides).
- */
-static inline bool vtio__devq_split_pop_one(const struct vtio_devq *q, struct vtio_devq_chain *c,
-					    uint64_t addr, uint32_t len, bool wr)
-{
-	uint64_t rlen = q->r0_len[wr ? 1 : 0];
-	uint64_t off = addr - q->r0_addr;
-	unsigned max = wr ? c->wr_max : c->rd_max;
-	/* off < rlen also means addr >= r0_addr: the cached region does not
-	 * wrap (devq.c), so addr below it gives off >= 2^64 - r0_addr >= rlen. */
-	/* len - 1 in 64 bits: a zero len becomes 2^64 - 1 and fails too. */
-	if (max == 0 || off >= rlen || (uint64_t)len - 1u >= rlen - off)
-		return false;
-	struct vtio_iov *v = wr ? c->wr : c->rd;
-	v->ptr = (void *)(q->r0_host + (uintptr_t)off); /* host may be 0 (identity) */
-	v->addr = addr;
-	v->len = len;
-	c->rd_num = wr ? 0u : 1u;
-	c->wr_num = wr ? 1u : 0u;
-	c->rd_len = wr ? 0u : len;
-	c->wr_len = wr ? len : 0u;
-	return true;
-}
-
 static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 	struct vtio__devq_split *s = &q->u.split;
@@ -349,9 +321,9 @@ static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_dev
 	    (uint16_t)(flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT | VTIO_DESC_F_WRITE));
 	bool done = false;
 	if (kind == VTIO_DESC_F_WRITE)
-		done = vtio__devq_split_pop_one(q, c, addr, len, true);
+		done = vtio__devq_one_piece(q, c, addr, len, true);
 	else if (kind == 0)
-		done = vtio__devq_split_pop_one(q, c, addr, len, false);
+		done = vtio__devq_one_piece(q, c, addr, len, false);
 	if (VTIO_LIKELY(done)) {
 		vtio__devq_split_set_id(c, head, 1);
 		c->flags = 0;
