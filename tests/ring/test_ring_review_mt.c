@@ -69,27 +69,7 @@ static void run(uint64_t features)
 	struct dev_arg a = {.f = &f};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, device_thread, &a), 0);
-	uint32_t sent = 0, got = 0;
-	while (got < ROUNDS) {
-		while (sent < ROUNDS && vtio_vq_num_free(f.vq) > 0) {
-			struct vtio_sg sg = vtio_sg_of(buf, 8);
-			if (vtio_vq_add(f.vq, &sg, 0, 1, (void *)(uintptr_t)(sent + 1u)) != 0)
-				break;
-			sent++;
-		}
-		assert_int_equal(vtio_vq_kick(f.vq), 0);
-		uint32_t len;
-		void *tok;
-		while ((tok = vtio_vq_get_used(f.vq, &len)) != NULL) {
-			got++;
-			assert_true((uintptr_t)tok == got); /* in order: one device thread, FIFO */
-			assert_int_equal(len, 8);
-		}
-		assert_false(vtio_vq_is_broken(f.vq));
-		if (vtio_vq_enable_cb(f.vq))
-			sched_yield();
-		vtio_vq_disable_cb(f.vq);
-	}
+	fx_drive_fifo(&f, buf, ROUNDS);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.err, 0);
 	assert_int_equal(a.done, ROUNDS);
