@@ -269,8 +269,7 @@ static VTIO__NOINLINE int pop_general(struct vtio_devq *q, struct vtio_devq_chai
 	err = vtio__walk_end(&w);
 	if (err != 0)
 		return err; /* VTIO_ENOBUFS: nothing consumed, retry with larger arrays */
-	c->id = id;
-	c->ndesc = (uint16_t)count;
+	vtio__devq_chain_set_id(c, id, (uint16_t)count);
 	p->last_avail = (uint16_t)slot;
 	vtio__devq_pk_set_avail_wrap(p, wrap);
 	p->outstanding += count;
@@ -366,8 +365,7 @@ static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, 
 			outstanding = p->outstanding;
 			continue;
 		}
-		ck->id = id;
-		ck->ndesc = 1;
+		vtio__devq_chain_set_id(ck, id, 1);
 		ck->flags = 0;
 		outstanding++;
 		if (VTIO_UNLIKELY(++slot >= num)) {

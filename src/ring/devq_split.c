@@ -209,7 +209,7 @@ static VTIO__NOINLINE int walk_chain(struct vtio_devq *q, struct vtio_devq_chain
 	err = vtio__walk_end(&w);
 	if (err != 0)
 		return err; /* VTIO_ENOBUFS: nothing consumed, retry with larger arrays */
-	vtio__devq_split_set_id(c, head, ndesc);
+	vtio__devq_chain_set_id(c, head, ndesc);
 	s->last_avail++;
 	return 0;
 }

@@ -784,6 +784,24 @@ static inline int vtio__walk_add(const struct vtio_devq *q, struct vtio__walk *w
 	return vtio__walk_add_slow(q, w, addr, len, write);
 }
 
+/*
+ * Set c->id and c->ndesc with one 32-bit store (both layouts). A caller that keeps the
+ * handle (vtio_devq_handle_of()) reads the two as one 32-bit load right
+ * after the pop; two 16-bit stores (or an id store next to a merged
+ * ndesc+flags store) cannot forward to that load, which then waits for
+ * both stores to reach the cache: a store-forwarding stall on every pop.
+ */
+static inline void vtio__devq_chain_set_id(struct vtio_devq_chain *c, uint16_t id, uint16_t ndesc)
+{
+	struct {
+		uint16_t id, ndesc;
+	} v = {id, ndesc};
+	VTIO_STATIC_ASSERT(offsetof(struct vtio_devq_chain, ndesc) ==
+			       offsetof(struct vtio_devq_chain, id) + 2u,
+			   "id and ndesc adjacent");
+	VTIO_MEMCPY((unsigned char *)c + offsetof(struct vtio_devq_chain, id), &v, 4);
+}
+
 /**
  * One device-side descriptor of direction @p wr, copied from the ring: when
  * the whole buffer lies in the view's first region (cached at init) with

@@ -136,8 +136,7 @@ static inline int vtio__devq_packed_pop_single(struct vtio_devq *q, struct vtio_
 	struct vtio__devq_packed *p = &q->u.packed;
 	if (VTIO_UNLIKELY(!vtio__devq_one_piece(q, c, addr, len, wr)))
 		return vtio__devq_packed_pop_head(q, c, addr, len, id, flags);
-	c->id = id;
-	c->ndesc = 1;
+	vtio__devq_chain_set_id(c, id, 1);
 	c->flags = 0;
 	uint32_t slot = p->last_avail + 1u;
 	if (VTIO_UNLIKELY(slot >= q->num)) {

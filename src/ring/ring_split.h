@@ -12,23 +12,6 @@
 #define VTIO_RING_SPLIT_H
 
 #if VTIO_CONFIG_SPLIT && VTIO_CONFIG_DEVICE
-/*
- * Set c->id and c->ndesc with one 32-bit store. A caller that keeps the
- * handle (vtio_devq_handle_of()) reads the two as one 32-bit load right
- * after the pop; two 16-bit stores (or an id store next to a merged
- * ndesc+flags store) cannot forward to that load, which then waits for
- * both stores to reach the cache: a store-forwarding stall on every pop.
- */
-static inline void vtio__devq_split_set_id(struct vtio_devq_chain *c, uint16_t id, uint16_t ndesc)
-{
-	struct {
-		uint16_t id, ndesc;
-	} v = {id, ndesc};
-	VTIO_STATIC_ASSERT(offsetof(struct vtio_devq_chain, ndesc) ==
-			       offsetof(struct vtio_devq_chain, id) + 2u,
-			   "id and ndesc adjacent");
-	VTIO_MEMCPY((unsigned char *)c + offsetof(struct vtio_devq_chain, id), &v, 4);
-}
 
 /*
  * A used element {id, len} in wire format as the 8 bytes the ring holds,
@@ -325,7 +308,7 @@ static inline int vtio__devq_split_pop_fast(struct vtio_devq *q, struct vtio_dev
 	else if (kind == 0)
 		done = vtio__devq_one_piece(q, c, addr, len, false);
 	if (VTIO_LIKELY(done)) {
-		vtio__devq_split_set_id(c, head, 1);
+		vtio__devq_chain_set_id(c, head, 1);
 		c->flags = 0;
 		s->last_avail++;
 		return 0;
