@@ -54,6 +54,7 @@ static struct {
 	int event_idx;
 	unsigned dev_batch; /* device pops up to this many per vtio_devq_pop_batch() (0:
 			       vtio_devq_pop) */
+	int drv_batch;	    /* single mode: the driver adds and reaps with the batch calls */
 } opt = {
     .layouts = 3,
     .modes = MODE_SINGLE | MODE_POLL | MODE_EVENTFD,
@@ -258,6 +259,21 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The driver takes back the @p batch buffers the device just returned:
+ * one vtio_vq_get_used() each, or vtio_vq_get_used_batch() (--drv-batch). */
+static inline void reap(struct vtio_vq *vq, unsigned batch)
+{
+	if (opt.drv_batch) {
+		void *t[256];
+		if (VTIO_UNLIKELY(vtio_vq_get_used_batch(vq, t, NULL, batch) != (int)batch))
+			die("get_used_batch", VTIO_EIO);
+		return;
+	}
+	for (unsigned i = 0; i < batch; i++)
+		if (VTIO_UNLIKELY(vtio_vq_get_used(vq, NULL) == NULL))
+			die("get_used", VTIO_EIO);
+}
+
 /* Returns wall ns per buffer; *cpu gets the thread's CPU ns per buffer
  * (what the loop costs when the machine is shared and the thread waits
  * for a CPU). */
@@ -280,13 +296,26 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 		chains[i].wr = &cwr[i];
 		chains[i].wr_max = 1;
 	}
+	static struct vtio_sg sgs[256];
+	static void *toks[256];
+	for (unsigned i = 0; i < 256; i++) {
+		sgs[i] = sg;
+		toks[i] = p.buf;
+	}
 	uint64_t rounds = (nbuf + batch - 1) / batch;
 	uint64_t c0 = thread_cpu_ns();
 	uint64_t t0 = vtio_host_now_ns();
 	for (uint64_t r = 0; r < rounds; r++) {
-		for (unsigned i = 0; i < batch; i++)
-			if (VTIO_UNLIKELY(vtio_vq_add(p.vq, &sg, 0, 1, p.buf) != 0))
-				die("add", VTIO_ENOSPC);
+		if (opt.drv_batch) {
+			/* One vtio_vq_add_batch() for the whole batch. */
+			if (VTIO_UNLIKELY(vtio_vq_add_batch(p.vq, sgs, batch, true, toks) !=
+					  (int)batch))
+				die("add_batch", VTIO_ENOSPC);
+		} else {
+			for (unsigned i = 0; i < batch; i++)
+				if (VTIO_UNLIKELY(vtio_vq_add(p.vq, &sg, 0, 1, p.buf) != 0))
+					die("add", VTIO_ENOSPC);
+		}
 		(void)vtio_vq_kick_prepare(p.vq);
 		if (opt.dev_batch && batch > 1) {
 			/* The device takes the batch with vtio_devq_pop_batch(). */
@@ -305,9 +334,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 			}
 			if (VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))
 				die("push_batch", VTIO_EIO);
-			for (unsigned i = 0; i < batch; i++)
-				if (VTIO_UNLIKELY(vtio_vq_get_used(p.vq, NULL) == NULL))
-					die("get_used", VTIO_EIO);
+			reap(p.vq, batch);
 			continue;
 		}
 		for (unsigned i = 0; i < batch; i++) {
@@ -330,9 +357,7 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 		}
 		if (batch > 1 && VTIO_UNLIKELY(vtio_devq_push_batch(p.dq, used, batch) != 0))
 			die("push_batch", VTIO_EIO);
-		for (unsigned i = 0; i < batch; i++)
-			if (VTIO_UNLIKELY(vtio_vq_get_used(p.vq, NULL) == NULL))
-				die("get_used", VTIO_EIO);
+		reap(p.vq, batch);
 	}
 	uint64_t dt = vtio_host_now_ns() - t0;
 	*cpu = (double)(thread_cpu_ns() - c0) / (double)(rounds * batch);
@@ -614,7 +639,7 @@ static void usage(const char *argv0)
 	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
 	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
-	    "       [--exit-cycles C] [--dev-batch N]\n"
+	    "       [--exit-cycles C] [--dev-batch N] [--drv-batch]\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
 	    "       --poll (= --mode poll)\n",
 	    argv0);
@@ -688,6 +713,8 @@ int main(int argc, char **argv)
 			opt.guest_cpu = (int)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--exit-cycles"))
 			opt.exit_cycles = (unsigned)num_arg(argc, argv, &i);
+		else if (!strcmp(a, "--drv-batch"))
+			opt.drv_batch = 1;
 		else if (!strcmp(a, "--dev-batch"))
 			opt.dev_batch = (unsigned)num_arg(argc, argv, &i);
 		else

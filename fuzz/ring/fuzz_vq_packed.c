@@ -4,11 +4,13 @@
  *
  *   [cfg][cfg2] then records:
  *   0 n        add a buffer of (n & 3) + 1 segments, (n >> 2) & 3 of them readable
+ *              (one segment: every other time through vtio_vq_add_batch())
  *   1 s i i l l f   device writes a used descriptor at slot s % num: id, len (16 bits
  *              scaled), flags byte: bit 0 AVAIL, 1 USED, 2 WRITE, 3 NEXT, 4 INDIRECT,
  *              bit 7 "honest": use the device's own position, wrap bits and
  *              an id taken from a buffer it saw (then s picks which)
- *   2          reap everything (get_used until NULL)
+ *   2          reap everything (get_used until NULL; every other time with
+ *              vtio_vq_get_used_batch() in calls of 1..7)
  *   3 x        suppression calls: enable_cb / enable_cb_delayed / disable_cb /
  *              kick_prepare / more_used / device event area := x
  *   others     ignored
@@ -179,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vtio_vq *vq;
 	CHECK(vtio_vq_init(&vq, state, ssz, &cfg) == 0);
 
-	unsigned ntok = 0;
+	unsigned ntok = 0, nadds = 0, nreaps = 0;
 	uint32_t dslot = 0; /* the honest device's next used slot */
 	int dwrap = 1;
 	uint16_t seen[MAXT]; /* ids of buffers added (for honest used descriptors) */
@@ -203,7 +205,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					wr += sg[i].len;
 			}
 			memcpy(before, desc, 16u * num);
-			int err = vtio_vq_add(vq, sg, nout, nseg - nout, &toks[ntok]);
+			int err;
+			if (nseg == 1 && (nadds++ & 1u)) {
+				void *tk = &toks[ntok];
+				err = vtio_vq_add_batch(vq, sg, 1, nout == 0, &tk);
+				CHECK(err == 1 || err < 0);
+				if (err == 1)
+					err = 0;
+			} else {
+				err = vtio_vq_add(vq, sg, nout, nseg - nout, &toks[ntok]);
+			}
 			if (err == 0) {
 				toks[ntok].state = 1;
 				toks[ntok].wr = wr;
@@ -255,6 +266,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t len;
 			void *t;
 			unsigned guard = 0;
+			if (nreaps++ & 1u) {
+				void *tb[7];
+				uint32_t lb[7];
+				unsigned n = 1u + nreaps % 7u;
+				int k;
+				while ((k = vtio_vq_get_used_batch(vq, tb, lb, n)) > 0) {
+					CHECK((unsigned)k <= n);
+					for (int i = 0; i < k; i++)
+						take(tb[i], lb[i]);
+					guard += (unsigned)k;
+					CHECK(guard <= MAXT);
+				}
+				CHECK(k == VTIO_EAGAIN || k == VTIO_EIO);
+				CHECK((k == VTIO_EIO) == vtio_vq_is_broken(vq));
+			}
 			while ((t = vtio_vq_get_used(vq, &len)) != NULL) {
 				take(t, len);
 				CHECK(++guard <= MAXT);

@@ -291,6 +291,35 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 		void *token);
 
 /**
+ * Add up to @p n buffers of one segment each, all in one direction: the
+ * same as calling vtio_vq_add(vq, &sg[i], ..., tokens[i]) for i = 0, 1, ...
+ * (one device-readable or one device-writable segment each) until one does
+ * not return 0, with the same checks, mapping and visibility (a packed
+ * buffer is available when its flags are stored; split buffers wait for
+ * vtio_vq_publish() or vtio_vq_kick_prepare()). On a packed queue whose
+ * ring is local memory and needs no mapping (VERSION_1, not IN_ORDER) the
+ * ring position, free list and counters are loaded and stored once per call
+ * instead of once per buffer.
+ *
+ * @param vq the queue.
+ * @param sg @p n segments, one per buffer.
+ * @param n number of buffers (at least 1).
+ * @param device_writable true: every buffer is one device-writable segment
+ *        (a receive buffer); false: one device-readable segment.
+ * @param tokens @p n non-NULL tokens, handed back by vtio_vq_get_used() or
+ *        vtio_vq_get_used_batch().
+ * @return the number of buffers added, 1..@p n (sg[0..k-1], in order): the
+ *         buffer after them was not added (the ring is full, or it is
+ *         invalid, or it failed, and the next call returns why); when none
+ *         was added: VTIO_EINVAL (@p n 0, @p sg or @p tokens NULL), or what
+ *         vtio_vq_add() returns for sg[0] (VTIO_ENOSPC, VTIO_EINVAL,
+ *         VTIO_EIO, a DMA error...).
+ * Context: driver side, serialised with other driver-side calls.
+ */
+int vtio_vq_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n,
+		      bool device_writable, void *const *tokens);
+
+/**
  * Publish added buffers and decide whether the device wants a notification
  * (honours VTIO_USED_F_NO_NOTIFY / EVENT_IDX / packed event suppression).
  * Split: release-stores avail->idx, then a full barrier, then reads
@@ -366,6 +395,27 @@ int vtio_vq_kick(struct vtio_vq *vq);
  * Context: driver side, serialised.
  */
 void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len);
+
+/**
+ * Take up to @p n used buffers: the same as calling vtio_vq_get_used()
+ * into tokens[i] and lens[i] until it returns NULL, with the same checks
+ * and the same length clamp (PACKED-DRV-15, SPLIT-DRV-16). On a packed
+ * queue whose ring is local memory and needs no unmapping (VERSION_1, not
+ * IN_ORDER) the ring position, free list and counters are loaded and
+ * stored once per call instead of once per buffer.
+ *
+ * @param vq the queue.
+ * @param tokens receives up to @p n tokens, in the order the device used them.
+ * @param lens NULL, or receives the @p n used lengths (clamped).
+ * @param n capacity of @p tokens and @p lens (at least 1).
+ * @return the number of buffers taken, 1..@p n; if a bad used entry broke
+ *         the queue after them, the next call returns VTIO_EIO. When none
+ *         was taken: VTIO_EAGAIN (nothing used yet), VTIO_EIO (the queue is
+ *         broken, also when it broke in this call), VTIO_EINVAL (@p n 0 or
+ *         @p tokens NULL).
+ * Context: driver side, serialised.
+ */
+int vtio_vq_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n);
 
 /**
  * Take the next used buffer, telling "nothing used yet" from "the queue is

@@ -289,6 +289,11 @@ int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
 /* vtio_devq_pop_batch on a hot queue (n >= 1, c != NULL: checked by devq.c). */
 int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
+/* vtio_vq_add_batch / vtio_vq_get_used_batch on a hot queue (n >= 1,
+ * arrays non-NULL: checked by vq.c). */
+int vtio__vq_packed_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n, bool w,
+			      void *const *tokens);
+int vtio__vq_packed_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n);
 #endif
 #endif
 

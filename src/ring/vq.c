@@ -322,6 +322,26 @@ int vtio_vq_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned out_num, 
 	return add_checked(vq, sg, out_num, in_num, token);
 }
 
+int vtio_vq_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n,
+		      bool device_writable, void *const *tokens)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(n == 0 || sg == NULL || tokens == NULL))
+		return VTIO_EINVAL;
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot_packed))
+		return vtio__vq_packed_add_batch(vq, sg, n, device_writable, tokens);
+#endif
+	unsigned out = device_writable ? 0u : 1u;
+	unsigned k = 0;
+	for (; k < n; k++) {
+		int err = vtio_vq_add(vq, &sg[k], out, 1u - out, tokens[k]);
+		if (err != 0)
+			return k == 0 ? err : (int)k; /* the next call reports it */
+	}
+	return (int)k;
+}
+
 bool vtio_vq_kick_prepare(struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);
@@ -391,6 +411,27 @@ void *vtio_vq_get_used(struct vtio_vq *vq, uint32_t *len)
 	if (VTIO_UNLIKELY(vq->broken))
 		return NULL;
 	return VTIO__DISPATCH(vq, get_used, vq, len);
+}
+
+int vtio_vq_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n)
+{
+	VTIO_ASSERT(vq != NULL);
+	if (VTIO_UNLIKELY(n == 0 || tokens == NULL))
+		return VTIO_EINVAL;
+#if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot_packed))
+		return vtio__vq_packed_get_used_batch(vq, tokens, lens, n);
+#endif
+	unsigned k = 0;
+	for (; k < n; k++) {
+		void *t = vtio_vq_get_used(vq, lens != NULL ? &lens[k] : NULL);
+		if (t == NULL)
+			break;
+		tokens[k] = t;
+	}
+	if (k != 0)
+		return (int)k;
+	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
 }
 
 int vtio_vq_take_used(struct vtio_vq *vq, void **token, uint32_t *len)
