@@ -14,7 +14,8 @@
  *  cfg bits 0-2: log2(num) (1..128); bit 3: INDIRECT_DESC (+ 4 tables);
  *  bit 4: IN_ORDER; bit 5: EVENT_IDX; bit 6: legacy (no VERSION_1).
  *  kind % 7: 0 add, 1 used entry for a real head, 2 used entry with a raw
- *  id, 3 used idx move, 4 reap, 5 notification calls, 6 the device writes
+ *  id, 3 used idx move, 4 reap (every other one with vtio_vq_get_used_batch
+ *  in calls of 1..8), 5 notification calls, 6 the device writes
  *  used->flags or avail_event. See make_corpus.py.
  */
 #include <stddef.h>
@@ -44,6 +45,7 @@ struct fz {
 	uint16_t dev_idx;	 /* the device's used idx */
 	uint32_t slot_id[128];	 /* last id written in each used slot */
 	unsigned returned;	 /* tokens returned by get_used */
+	unsigned reaps;		 /* reap ops so far (odd ones use get_used_batch) */
 	unsigned flight[MAXTOK]; /* tokens in flight (unordered) */
 	unsigned nflight;
 };
@@ -217,14 +219,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__atomic_store_n((uint16_t *)(void *)(f.used + 2), v, __ATOMIC_RELEASE);
 			break;
 		}
-		case 4: { /* reap */
+		case 4: { /* reap (every other time with vtio_vq_get_used_batch) */
+			bool batch = (f.reaps++ & 1u) != 0;
+			void *tb[8];
+			uint32_t lb[8];
+			int nb = 0, ib = 0;
 			for (unsigned n = 0; n < 2 * f.num + 2; n++) {
 				uint32_t len = 0;
 				unsigned slot = f.returned & mask;
-				void *t = vtio_vq_get_used(f.vq, &len);
+				void *t;
+				if (batch) {
+					if (ib == nb) {
+						unsigned want = 1u + f.reaps % 8u;
+						nb = vtio_vq_get_used_batch(f.vq, tb, lb, want);
+						ib = 0;
+						if (nb <= 0) {
+							CHECK(nb == VTIO_EAGAIN || nb == VTIO_EIO);
+							CHECK((nb == VTIO_EIO) ==
+							      vtio_vq_is_broken(f.vq));
+							break;
+						}
+						CHECK((unsigned)nb <= want);
+					}
+					t = tb[ib];
+					len = lb[ib];
+					ib++;
+				} else {
+					t = vtio_vq_get_used(f.vq, &len);
+				}
 				if (t == NULL)
 					break;
-				CHECK(!vtio_vq_is_broken(f.vq));
+				/* A batch may end in the break of the entry after it. */
+				CHECK(batch || !vtio_vq_is_broken(f.vq));
 				unsigned k = (unsigned)((char *)t - f.tok);
 				take_token(&f, t, len);
 				/* Not IN_ORDER: the entry the driver read named this buffer. */

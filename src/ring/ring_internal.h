@@ -259,6 +259,13 @@ VTIO__DECLARE_DEVQ_LAYOUT(split)
  * other one spill).
  */
 void *vtio__vq_split_get_used_io(struct vtio_vq *vq, uint32_t *len);
+#if VTIO_CONFIG_FAST_PATHS
+/* vtio_vq_add_batch on a fast queue (hot or hot_io), vtio_vq_get_used_batch
+ * on a hot one (n >= 1, arrays non-NULL: checked by vq.c). */
+int vtio__vq_split_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n, bool w,
+			     void *const *tokens);
+int vtio__vq_split_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n);
+#endif
 /* Device: forget the used-element shadow (vtio_devq_set_pos). */
 void vtio__devq_split_forget_used(struct vtio_devq *q);
 /* Publish avail idx without a notification decision (vtio_vq_publish). */

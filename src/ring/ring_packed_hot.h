@@ -26,22 +26,25 @@
 void *vtio__vq_packed_used_bad_id(struct vtio_vq *vq, uint16_t id);
 
 /*
- * One segment as buffer @p id in descriptor @p d: addr, len and id, the
- * release store of its flags with the lap's AVAIL/USED @p au
- * (PACKED-DRV-7/8), then the buffer's private record. No ring position or
- * counter: the single add and the batch loop keep those their own way.
- * indir_addr and nseg are only read for indirect buffers, ext[]
- * addr/len/flags only for mapped ones.
+ * One segment on a hot queue with a free slot (checked by the caller): the
+ * descriptor's addr, len and id, the release store of its flags
+ * (PACKED-DRV-7/8), then private bookkeeping. indir_addr and nseg are only
+ * read for indirect buffers, ext[] addr/len/flags only for mapped ones.
  */
-static inline void vtio__vq_packed_put_one(struct vtio_vq *vq, struct vtio_packed_desc *d,
-					   const struct vtio_sg *sg, bool w, void *token,
-					   uint16_t id, uint16_t au, bool barriers)
+static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+					  void *token)
 {
+	struct vtio__vq_packed *p = &vq->u.packed;
+	uint32_t head = p->next_avail;
+	uint16_t id = p->free_head;
 	uint32_t len = sg->len;
+	struct vtio_packed_desc *d =
+	    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + head;
 	d->addr = vtio_le64(sg->addr + vq->bus_offset);
 	d->len = vtio_le32(len);
 	d->id = vtio_le16(id); /* PACKED-DRV-12 */
-	if (barriers)
+	uint16_t au = p->avail_used;
+	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
 	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | (w ? VTIO_DESC_F_WRITE : 0u))));
 	struct vtio__vq_buf *b = &vq->bufs[id];
@@ -50,19 +53,6 @@ static inline void vtio__vq_packed_put_one(struct vtio_vq *vq, struct vtio_packe
 	b->indir = 0;
 	b->ndesc = 1;
 	b->last = id;
-}
-
-/* One segment on a hot queue with a free slot (checked by the caller). */
-static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
-					  void *token)
-{
-	struct vtio__vq_packed *p = &vq->u.packed;
-	uint32_t head = p->next_avail;
-	uint16_t id = p->free_head;
-	uint16_t au = p->avail_used;
-	vtio__vq_packed_put_one(
-	    vq, (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC] + head, sg, w,
-	    token, id, au, vq->dma_barriers);
 	p->free_head = p->ext[id].next;
 	/* PACKED-DRV-4: flip after slot num-1. */
 	if (VTIO_UNLIKELY(++head >= vq->num)) {
@@ -76,29 +66,6 @@ static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_
 	p->added++;
 	vq->stats.added++;
 	return 0;
-}
-
-/*
- * Buffer @p id of a used descriptor, checked in range and in flight by the
- * caller: its id back on the free list (head @p *free_head), its record
- * cleared. @return its token; *ndesc its descriptor count (PACKED-DRV-14);
- * *ulen clamped to its writable size (PACKED-DRV-15), *clamped counting it.
- */
-static inline void *vtio__vq_packed_take(struct vtio_vq *vq, uint16_t id, uint16_t *free_head,
-					 uint32_t *ndesc, uint32_t *ulen, uint32_t *clamped)
-{
-	struct vtio__vq_buf *b = &vq->bufs[id];
-	void *token = b->token;
-	*ndesc = b->ndesc;
-	vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
-	vq->u.packed.ext[b->last].next = *free_head;
-	*free_head = id;
-	b->token = NULL;
-	if (VTIO_UNLIKELY(*ulen > b->wr_len)) {
-		*ulen = b->wr_len;
-		++*clamped;
-	}
-	return token;
 }
 
 /*
@@ -125,10 +92,9 @@ static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 	uint32_t ulen = vtio_le32(d->len); /* CHECKLIST 3.3: whatever WRITE says */
 	if (VTIO_UNLIKELY(id >= vq->num || vq->bufs[id].token == NULL))
 		return vtio__vq_packed_used_bad_id(vq, id);
-	uint32_t ndesc, clamped = 0;
-	uint16_t free_head = p->free_head;
-	void *token = vtio__vq_packed_take(vq, id, &free_head, &ndesc, &ulen, &clamped);
-	p->free_head = free_head;
+	struct vtio__vq_buf *b = &vq->bufs[id];
+	void *token = b->token;
+	uint32_t ndesc = b->ndesc;
 	/* PACKED-DRV-14: advance by the buffer's own descriptor count. */
 	slot += ndesc;
 	if (slot >= vq->num) {
@@ -136,13 +102,14 @@ static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
 	}
 	p->last_used = (uint16_t)slot;
+	vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
+	p->ext[b->last].next = p->free_head;
+	p->free_head = id;
 	vq->num_free += ndesc;
 	vq->inflight--;
-	vq->stats.len_clamped += clamped;
-	vq->stats.used++;
-	if (len != NULL)
-		*len = ulen;
-	return token;
+	b->token = NULL;
+	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
+	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
 }
 #endif /* VTIO_CONFIG_DRIVER */
 

@@ -65,24 +65,17 @@ bool vtio__vq_split_in_order_batch(struct vtio_vq *vq, uint32_t uid, uint32_t ul
 void *vtio__vq_split_get_used_io_batch(struct vtio_vq *vq, uint32_t *len, uint32_t uid,
 				       uint32_t ulen);
 
-/* One segment on a fast queue with a free descriptor (checked by the caller). */
-static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
-					 void *token, bool in_order)
+/*
+ * One segment as descriptor @p head, named by avail->ring[@p slot], on a
+ * fast queue: the descriptor, the ring entry and the buffer's record; no
+ * index or counter (the single add and the batch loop keep those their own
+ * way). A linear DMA stack adds its offset here. The next link of a free
+ * descriptor stays as it is (IN_ORDER does not use it).
+ */
+static inline void vtio__vq_split_put_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+					  void *token, uint16_t head, uint32_t slot)
 {
 	struct vtio__vq_split *s = &vq->u.split;
-	/* One segment, direct ring, nothing to map out of line: no calls,
-	 * so no spills. A linear DMA stack adds its offset here. The next
-	 * link of a free descriptor stays as it is (IN_ORDER does not use
-	 * it). */
-	const uint16_t mask = s->mask;
-	uint16_t head;
-	if (in_order) {
-		head = s->next_desc;
-		s->next_desc = (uint16_t)((head + 1u) & mask);
-	} else {
-		head = s->free_head;
-		s->free_head = s->shadow[head].next;
-	}
 	/* addr, len, flags; not next: without NEXT the device ignores it
 	 * (SPLIT-DRV-9 / INORD-DRV-1 concern chained descriptors only). The
 	 * shadow holds what the ring's descriptor holds (every write of the
@@ -108,7 +101,6 @@ static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_s
 	}
 	/* SPLIT-DRV-10: head into avail->ring[idx % num] (unless it is there
 	 * already, per the shadow); publish / kick_prepare publishes idx. */
-	uint32_t slot = (uint32_t)s->avail_idx & mask;
 	if (s->avail_shadow[slot] != head) {
 		uint16_t h = vtio__w16(vq->legacy, head);
 		VTIO_MEMCPY(vq->area_ptr[VTIO__AREA_DRIVER] + vtio_split_avail_ring_off(slot), &h,
@@ -122,6 +114,25 @@ static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_s
 	b->indir = 0;
 	b->ndesc = 1;
 	b->last = head;
+}
+
+/* One segment on a fast queue with a free descriptor (checked by the caller). */
+static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+					 void *token, bool in_order)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	/* One segment, direct ring, nothing to map out of line: no calls,
+	 * so no spills. */
+	const uint16_t mask = s->mask;
+	uint16_t head;
+	if (in_order) {
+		head = s->next_desc;
+		s->next_desc = (uint16_t)((head + 1u) & mask);
+	} else {
+		head = s->free_head;
+		s->free_head = s->shadow[head].next;
+	}
+	vtio__vq_split_put_one(vq, sg, w, token, head, (uint32_t)s->avail_idx & mask);
 	vq->num_free--;
 	vq->inflight++;
 	s->avail_idx++;

@@ -328,6 +328,10 @@ int vtio_vq_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n,
 	VTIO_ASSERT(vq != NULL);
 	if (VTIO_UNLIKELY(n == 0 || sg == NULL || tokens == NULL))
 		return VTIO_EINVAL;
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot | vq->hot_io))
+		return vtio__vq_split_add_batch(vq, sg, n, device_writable, tokens);
+#endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot_packed))
 		return vtio__vq_packed_add_batch(vq, sg, n, device_writable, tokens);
@@ -418,6 +422,10 @@ int vtio_vq_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, un
 	VTIO_ASSERT(vq != NULL);
 	if (VTIO_UNLIKELY(n == 0 || tokens == NULL))
 		return VTIO_EINVAL;
+#if VTIO_CONFIG_SPLIT && VTIO_CONFIG_FAST_PATHS
+	if (VTIO_LIKELY(vq->hot))
+		return vtio__vq_split_get_used_batch(vq, tokens, lens, n);
+#endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(vq->hot_packed))
 		return vtio__vq_packed_get_used_batch(vq, tokens, lens, n);

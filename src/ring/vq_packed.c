@@ -495,6 +495,13 @@ void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len)
 }
 
 /*
+ * The batch loops below do what vtio__vq_packed_add_one() and
+ * vtio__vq_packed_used_one() do, written out again: with the per-buffer
+ * part in shared inline helpers the single calls cost 4-5 more
+ * instructions each (register pressure in the public functions; ring_bench
+ * single b32, callgrind, 2026-12-07). test_vq_batch.c holds the two equal:
+ * the same ring bytes, tokens, lengths, errors and counters.
+ *
  * vtio_vq_add_batch on a hot queue: vtio__vq_packed_add_one() n times with
  * the ring position, the free list head and the counters in registers,
  * stored once. Each descriptor is made available by its own release store
@@ -506,10 +513,12 @@ static inline int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *sg, un
 				void *const *tokens, bool barriers)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
-	struct vtio_packed_desc *ring =
-	    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC];
-	const struct vtio__pk_ext *ext = p->ext;
+	struct vtio_packed_desc *ring = (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC];
+	struct vtio__vq_buf *bufs = vq->bufs;
+	struct vtio__pk_ext *ext = p->ext;
 	const uint32_t num = vq->num;
+	const uint64_t off = vq->bus_offset;
+	const uint16_t wflag = w ? VTIO_DESC_F_WRITE : 0u;
 	uint32_t head = p->next_avail;
 	uint16_t free_head = p->free_head;
 	uint16_t au = p->avail_used;
@@ -517,11 +526,24 @@ static inline int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *sg, un
 	unsigned k = n < vq->num_free ? n : vq->num_free;
 	unsigned i = 0;
 	for (; i < k; i++) {
+		uint32_t len = sg[i].len;
 		void *token = tokens[i];
-		if (VTIO_UNLIKELY(sg[i].len == 0 || token == NULL))
+		if (VTIO_UNLIKELY(len == 0 || token == NULL))
 			break;
 		uint16_t id = free_head;
-		vtio__vq_packed_put_one(vq, ring + head, &sg[i], w, token, id, au, barriers);
+		struct vtio_packed_desc *d = ring + head;
+		d->addr = vtio_le64(sg[i].addr + off);
+		d->len = vtio_le32(len);
+		d->id = vtio_le16(id); /* PACKED-DRV-12 */
+		if (barriers)
+			VTIO_DMA_WMB();
+		VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | wflag)));
+		struct vtio__vq_buf *b = &bufs[id];
+		b->token = token;
+		b->wr_len = w ? len : 0u;
+		b->indir = 0;
+		b->ndesc = 1;
+		b->last = id;
 		free_head = ext[id].next;
 		/* PACKED-DRV-4: flip after slot num-1. */
 		if (VTIO_UNLIKELY(++head >= num)) {
@@ -566,7 +588,8 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 	struct vtio__vq_packed *p = &vq->u.packed;
 	const volatile struct vtio_packed_desc *ring =
 	    (const volatile struct vtio_packed_desc *)(const void *)vq->area_ptr[VTIO__AREA_DESC];
-	const struct vtio__vq_buf *bufs = vq->bufs;
+	struct vtio__vq_buf *bufs = vq->bufs;
+	struct vtio__pk_ext *ext = p->ext;
 	const uint32_t num = vq->num;
 	uint32_t slot = p->last_used;
 	uint16_t au = p->used_au;
@@ -591,8 +614,9 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 			bad_id = id;
 			break;
 		}
-		uint32_t ndesc;
-		tokens[k] = vtio__vq_packed_take(vq, id, &free_head, &ndesc, &ulen, &clamped);
+		struct vtio__vq_buf *b = &bufs[id];
+		void *token = b->token;
+		uint32_t ndesc = b->ndesc;
 		/* PACKED-DRV-14: advance by the buffer's own descriptor count. */
 		slot += ndesc;
 		if (slot >= num) {
@@ -600,8 +624,18 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 			wrap = !wrap;
 			au = (uint16_t)(au ^ VTIO__PK_AU);
 		}
+		vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
+		ext[b->last].next = free_head;
+		free_head = id;
 		freed += ndesc;
 		inflight--;
+		b->token = NULL;
+		/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
+		if (VTIO_UNLIKELY(ulen > b->wr_len)) {
+			ulen = b->wr_len;
+			clamped++;
+		}
+		tokens[k] = token;
 		if (lens != NULL)
 			lens[k] = ulen;
 	}

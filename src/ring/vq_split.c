@@ -532,6 +532,155 @@ VTIO__NOINLINE void *vtio__vq_split_get_used_slow(struct vtio_vq *vq, uint32_t *
 	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
 }
 
+#if VTIO_CONFIG_FAST_PATHS
+/*
+ * vtio_vq_add_batch on a fast queue (hot or hot_io): vtio__vq_split_put_one()
+ * per buffer with the free list head (or IN_ORDER's next descriptor), the
+ * avail index and the counters in registers, stored once. Nothing is
+ * published: vtio_vq_publish() / vtio_vq_kick_prepare() do that, as after
+ * single adds. An entry that is not a valid one-segment buffer (len 0,
+ * NULL token) ends the batch before it.
+ */
+static inline int add_batch_fast(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n, bool w,
+				 void *const *tokens, bool in_order)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	const uint16_t mask = s->mask;
+	const struct vtio_split_desc *shadow = s->shadow;
+	uint16_t free_head = s->free_head, next_desc = s->next_desc;
+	uint16_t avail_idx = s->avail_idx;
+	unsigned k = n < vq->num_free ? n : vq->num_free;
+	unsigned i = 0;
+	for (; i < k; i++) {
+		void *token = tokens[i];
+		if (VTIO_UNLIKELY(sg[i].len == 0 || token == NULL))
+			break;
+		uint16_t head;
+		if (in_order) {
+			head = next_desc;
+			next_desc = (uint16_t)((head + 1u) & mask);
+		} else {
+			head = free_head;
+			free_head = shadow[head].next;
+		}
+		vtio__vq_split_put_one(vq, &sg[i], w, token, head, (uint32_t)avail_idx & mask);
+		avail_idx++;
+	}
+	if (in_order)
+		s->next_desc = next_desc;
+	else
+		s->free_head = free_head;
+	s->avail_idx = avail_idx;
+	vq->num_free -= i;
+	vq->inflight += i;
+	if (VTIO_LIKELY(i != 0))
+		return (int)i;
+	/* Nothing added: the first entry's answer, as vtio_vq_add() gives it. */
+	return sg[0].len == 0 || tokens[0] == NULL ? VTIO_EINVAL : VTIO_ENOSPC;
+}
+
+int vtio__vq_split_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n, bool w,
+			     void *const *tokens)
+{
+	if (VTIO__VQ_IN_ORDER(vq))
+		return add_batch_fast(vq, sg, n, w, tokens, true);
+	return add_batch_fast(vq, sg, n, w, tokens, false);
+}
+
+/*
+ * vtio_vq_get_used_batch on a hot queue (not IN_ORDER): the checks of
+ * vtio__vq_split_used_hot() per entry (used->idx acquire before the
+ * entries and no further ahead than the buffers in flight, each entry
+ * copied once, the id's range and flight, the clamp), with the ring
+ * position, the free list head and the counters in registers. used->idx is
+ * read again only when the entries it announced are taken. Anything off
+ * the line stores the state back and goes to the general get_used, which
+ * re-reads and breaks the queue (or takes the entry if it is good now).
+ */
+static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n,
+				 bool barriers)
+{
+	struct vtio__vq_split *s = &vq->u.split;
+	const unsigned char *used = vq->area_ptr[VTIO__AREA_DEVICE];
+	struct vtio_split_desc *shadow = s->shadow;
+	const uint16_t mask = s->mask;
+	const uint32_t num = vq->num;
+	const bool legacy = vq->legacy;
+	uint16_t last_used = s->last_used, used_idx = s->used_idx;
+	uint16_t free_head = s->free_head;
+	uint32_t inflight = vq->inflight, freed = 0, clamped = 0;
+	bool slow = false;
+	unsigned k = 0;
+	while (k < n) {
+		if (last_used == used_idx) {
+			uint16_t idx = vtio__w16(legacy, vtio__load16_acquire_ptr(used + 2, barriers));
+			if (idx == last_used)
+				break;
+			if (VTIO_UNLIKELY((uint16_t)(idx - last_used) > inflight)) {
+				slow = true;
+				break;
+			}
+			used_idx = idx;
+		}
+		struct vtio_split_used_elem e;
+		VTIO_MEMCPY(&e, used + vtio_split_used_ring_off((uint32_t)last_used & mask),
+			    sizeof(e));
+		VTIO__PEER_COPY_BARRIER();
+		uint32_t id = vtio__w32(legacy, e.id);
+		uint32_t ulen = vtio__w32(legacy, e.len);
+		if (VTIO_UNLIKELY(id >= num || vq->bufs[id].token == NULL)) {
+			slow = true;
+			break;
+		}
+		/* As vtio__vq_split_used_hot() takes it (nothing to unmap). */
+		struct vtio__vq_buf *b = &vq->bufs[id];
+		tokens[k] = b->token;
+		vtio__vq_indir_put(vq, b->indir);
+		shadow[b->last].next = free_head;
+		free_head = (uint16_t)id;
+		freed += b->ndesc;
+		b->token = NULL;
+		/* SPLIT-DRV-16: len clamped to the writable bytes, counted. */
+		if (VTIO_UNLIKELY(ulen > b->wr_len)) {
+			ulen = b->wr_len;
+			clamped++;
+		}
+		inflight--;
+		last_used++;
+		if (lens != NULL)
+			lens[k] = ulen;
+		k++;
+	}
+	s->last_used = last_used;
+	s->used_idx = used_idx;
+	s->free_head = free_head;
+	vq->num_free += freed;
+	vq->inflight = inflight;
+	vq->stats.used += k;
+	vq->stats.len_clamped += clamped;
+	if (VTIO_UNLIKELY(slow)) {
+		uint32_t l;
+		void *t = vtio__vq_split_get_used_slow(vq, &l);
+		if (t != NULL) {
+			tokens[k] = t;
+			if (lens != NULL)
+				lens[k] = l;
+			k++;
+		}
+	}
+	if (k != 0)
+		return (int)k;
+	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+}
+
+int vtio__vq_split_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n)
+{
+	if (vq->dma_barriers)
+		return used_batch_hot(vq, tokens, lens, n, true);
+	return used_batch_hot(vq, tokens, lens, n, false);
+}
+#endif
+
 void *vtio__vq_split_get_used(struct vtio_vq *vq, uint32_t *len)
 {
 #if VTIO_CONFIG_FAST_PATHS
