@@ -513,7 +513,8 @@ static inline int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *sg, un
 				void *const *tokens, bool barriers)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
-	struct vtio_packed_desc *ring = (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC];
+	struct vtio_packed_desc *ring =
+	    (struct vtio_packed_desc *)(void *)vq->area_ptr[VTIO__AREA_DESC];
 	struct vtio__vq_buf *bufs = vq->bufs;
 	struct vtio__pk_ext *ext = p->ext;
 	const uint32_t num = vq->num;

@@ -613,7 +613,8 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 	unsigned k = 0;
 	while (k < n) {
 		if (last_used == used_idx) {
-			uint16_t idx = vtio__w16(legacy, vtio__load16_acquire_ptr(used + 2, barriers));
+			uint16_t idx =
+			    vtio__w16(legacy, vtio__load16_acquire_ptr(used + 2, barriers));
 			if (idx == last_used)
 				break;
 			if (VTIO_UNLIKELY((uint16_t)(idx - last_used) > inflight)) {

@@ -359,6 +359,46 @@ static inline void fx_pop(struct fx *f, struct vtio_devq_chain *c)
 }
 
 /*
+ * The device half of a two-thread test, a thread function: pop one chain
+ * at a time and complete it with length min(writable size, 8), kicking,
+ * until @p rounds chains are done; the first error ends it in @p err.
+ */
+struct fx_echo {
+	struct fx *f;
+	uint32_t rounds;
+	uint32_t done;
+	int err;
+};
+
+static inline void *fx_echo_device(void *p)
+{
+	struct fx_echo *a = p;
+	struct fx *f = a->f;
+	struct vtio_iov rd[4], wr[4];
+	while (a->done < a->rounds) {
+		struct vtio_devq_chain c;
+		tc_chain_init(&c, rd, 4, wr, 4);
+		int err = vtio_devq_pop(f->dq, &c);
+		if (err == VTIO_EAGAIN) {
+			if (vtio_devq_enable_notify(f->dq))
+				sched_yield();
+			vtio_devq_disable_notify(f->dq);
+			continue;
+		}
+		if (err == 0)
+			err = vtio_devq_push(f->dq, &c, c.wr_len < 8u ? (uint32_t)c.wr_len : 8u);
+		if (err == 0)
+			err = vtio_devq_kick(f->dq);
+		if (err != 0) {
+			a->err = err;
+			return NULL;
+		}
+		a->done++;
+	}
+	return NULL;
+}
+
+/*
  * The driver half of a two-thread test (the device runs in another thread
  * and echoes each 8-byte buffer with length 8): post @p rounds one-segment
  * writable buffers of @p buf (tokens 1, 2, ...), kick, reap, and check that

@@ -21,54 +21,15 @@
 
 #define ROUNDS 20000u
 
-struct dev_arg {
-	struct fx *f;
-	uint32_t done;
-	int err;
-};
-
-static void *device_thread(void *p)
-{
-	struct dev_arg *a = p;
-	struct fx *f = a->f;
-	struct vtio_iov rd[4], wr[4];
-	while (a->done < ROUNDS) {
-		struct vtio_devq_chain c;
-		tc_chain_init(&c, rd, 4, wr, 4);
-		int err = vtio_devq_pop(f->dq, &c);
-		if (err == VTIO_EAGAIN) {
-			if (vtio_devq_enable_notify(f->dq))
-				sched_yield();
-			vtio_devq_disable_notify(f->dq);
-			continue;
-		}
-		if (err != 0) {
-			a->err = err;
-			return NULL;
-		}
-		/* Length = the token's low bits, checked by the driver. */
-		uint32_t len = c.wr_len < 8u ? c.wr_len : 8u;
-		err = vtio_devq_push(f->dq, &c, len);
-		if (err == 0)
-			err = vtio_devq_kick(f->dq);
-		if (err != 0) {
-			a->err = err;
-			return NULL;
-		}
-		a->done++;
-	}
-	return NULL;
-}
-
 static void run(uint64_t features)
 {
 	struct fx f;
 	struct fx_opts o = {.ring_mem = &f.mem};
 	assert_int_equal(fx_setup(&f, VTIO_LAYOUT_SPLIT, 16, features, &o), 0);
 	unsigned char *buf = fx_alloc(&f, 64, 16);
-	struct dev_arg a = {.f = &f};
+	struct fx_echo a = {.f = &f, .rounds = ROUNDS};
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, device_thread, &a), 0);
+	assert_int_equal(pthread_create(&t, NULL, fx_echo_device, &a), 0);
 	fx_drive_fifo(&f, buf, ROUNDS);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.err, 0);

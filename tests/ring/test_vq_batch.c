@@ -40,12 +40,10 @@ static const struct variant {
     {"packed in-order", VTIO_LAYOUT_PACKED, FX_MODERN | IO, 0, false},
     {"packed ring_mem", VTIO_LAYOUT_PACKED, FX_MODERN, 0, true},
     {"packed hot, event idx, notification data", VTIO_LAYOUT_PACKED,
-     FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), 0,
-     false},
+     FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), 0, false},
     {"split", VTIO_LAYOUT_SPLIT, FX_MODERN, 0, false},
     {"split, event idx, notification data", VTIO_LAYOUT_SPLIT,
-     FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), 0,
-     false},
+     FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX) | VTIO_FEATURE(VTIO_F_NOTIFICATION_DATA), 0, false},
     {"split in-order", VTIO_LAYOUT_SPLIT, FX_MODERN | IO, 0, false},
     {"split legacy", VTIO_LAYOUT_SPLIT, 0, 0, false},
 };
@@ -139,10 +137,10 @@ static void run(unsigned v, uint32_t num, unsigned per, struct result *r)
 			/* Batch runs mix in single calls: the state the batch
 			 * loops leave must be the one the single calls read. */
 			if (per == 0 || (round % 4u == 3u && added == 0)) {
-				struct vtio_sg sg = vtio_sg_of(buf + 64u * (s % 64u), 16u + s % 40u);
-				assert_int_equal(vtio_vq_add(f.vq, &sg, w ? 0 : 1, w ? 1 : 0,
-							     &tok[s % 64u]),
-						 0);
+				struct vtio_sg sg =
+				    vtio_sg_of(buf + 64u * (s % 64u), 16u + s % 40u);
+				assert_int_equal(
+				    vtio_vq_add(f.vq, &sg, w ? 0 : 1, w ? 1 : 0, &tok[s % 64u]), 0);
 				added++;
 				continue;
 			}
@@ -198,7 +196,8 @@ static void run(unsigned v, uint32_t num, unsigned per, struct result *r)
 			int k = vtio_vq_get_used_batch(f.vq, p, len, n);
 			assert_true(k >= 1 && (unsigned)k <= n);
 			for (int i = 0; i < k; i++) {
-				r->t[r->n + got + (unsigned)i].token = (unsigned)((int *)p[i] - tok);
+				r->t[r->n + got + (unsigned)i].token =
+				    (unsigned)((int *)p[i] - tok);
 				r->t[r->n + got + (unsigned)i].len = len[i];
 			}
 			got += (unsigned)k;
@@ -254,6 +253,25 @@ static void test_batch_equals_single(void **state)
 	}
 }
 
+/* Buffers for the small tests: @p n of 32 bytes in @p f's arena, sg[i]
+ * of @p len bytes over buffer i, tk[i] = &tok[i]. */
+struct bufs {
+	unsigned char *buf;
+	int tok[12];
+	struct vtio_sg sg[12];
+	void *tk[12];
+};
+
+static void bufs_init(struct bufs *b, struct fx *f, unsigned n, uint32_t len)
+{
+	assert_true(n <= 12);
+	b->buf = fx_alloc(f, 32u * n, 16);
+	for (unsigned i = 0; i < n; i++) {
+		b->sg[i] = vtio_sg_of(b->buf + 32u * i, len);
+		b->tk[i] = &b->tok[i];
+	}
+}
+
 /* A full ring: add_batch adds what fits and says so; then VTIO_ENOSPC
  * with nothing written; get_used_batch reaps in pieces, then EAGAIN. */
 static void test_batch_full_ring(void **state)
@@ -262,18 +280,12 @@ static void test_batch_full_ring(void **state)
 	for (unsigned v = 0; v < NVAR; v++) {
 		struct fx f;
 		assert_int_equal(setup_variant(&f, v, 8), 0);
-		unsigned char *buf = fx_alloc(&f, 12u * 32u, 16);
-		int tok[12];
-		struct vtio_sg sg[12];
-		void *tk[12];
-		for (unsigned i = 0; i < 12; i++) {
-			sg[i] = vtio_sg_of(buf + 32u * i, 32);
-			tk[i] = &tok[i];
-		}
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg, 12, true, tk), 8);
+		struct bufs b;
+		bufs_init(&b, &f, 12, 32);
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 12, true, b.tk), 8);
 		uint64_t before = ring_sig(&f);
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg + 8, 4, true, tk + 8), VTIO_ENOSPC);
-		assert_int_equal(vtio_vq_add(f.vq, sg + 8, 0, 1, tk[8]), VTIO_ENOSPC);
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg + 8, 4, true, b.tk + 8), VTIO_ENOSPC);
+		assert_int_equal(vtio_vq_add(f.vq, b.sg + 8, 0, 1, b.tk[8]), VTIO_ENOSPC);
 		assert_true(ring_sig(&f) == before);
 		assert_int_equal(vtio_vq_num_free(f.vq), 0);
 		(void)vtio_vq_kick_prepare(f.vq);
@@ -282,7 +294,7 @@ static void test_batch_full_ring(void **state)
 			struct vtio_devq_chain c;
 			fx_chain_init(&f, &c);
 			assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
-			assert_int_equal(c.wr[0].addr, fx_addr(buf + 32u * i));
+			assert_int_equal(c.wr[0].addr, fx_addr(b.buf + 32u * i));
 			done[i].h = vtio_devq_handle_of(&c);
 			done[i].len = i + 1u;
 		}
@@ -294,7 +306,7 @@ static void test_batch_full_ring(void **state)
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, p + 6, len + 6, 8), 2);
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), VTIO_EAGAIN);
 		for (unsigned i = 0; i < 8; i++)
-			assert_ptr_equal(p[i], &tok[i]);
+			assert_ptr_equal(p[i], &b.tok[i]);
 		/* IN_ORDER: one used entry may complete the batch, the buffers
 		 * before it come back with their writable size (vtio_vq_get_used()). */
 		bool io = (variants[v].features & IO) != 0;
@@ -319,32 +331,28 @@ static void test_batch_bad_entries(void **state)
 	for (unsigned v = 0; v < NVAR; v++) {
 		struct fx f;
 		assert_int_equal(setup_variant(&f, v, 8), 0);
-		unsigned char *buf = fx_alloc(&f, 4u * 32u, 16);
-		int tok[4];
-		struct vtio_sg sg[4];
-		void *tk[4];
-		for (unsigned i = 0; i < 4; i++) {
-			sg[i] = vtio_sg_of(buf + 32u * i, 32);
-			tk[i] = &tok[i];
-		}
+		struct bufs b;
+		bufs_init(&b, &f, 4, 32);
 		void *p[4];
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg, 0, false, tk), VTIO_EINVAL);
-		assert_int_equal(vtio_vq_add_batch(f.vq, NULL, 2, false, tk), VTIO_EINVAL);
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg, 2, false, NULL), VTIO_EINVAL);
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 0, false, b.tk), VTIO_EINVAL);
+		assert_int_equal(vtio_vq_add_batch(f.vq, NULL, 2, false, b.tk), VTIO_EINVAL);
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 2, false, NULL), VTIO_EINVAL);
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, p, NULL, 0), VTIO_EINVAL);
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, NULL, NULL, 2), VTIO_EINVAL);
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, p, NULL, 2), VTIO_EAGAIN);
 		uint64_t empty = ring_sig(&f);
-		/* sg[2] has no bytes: two added, then EINVAL for it. */
-		sg[2].len = 0;
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg, 4, false, tk), 2);
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg + 2, 2, false, tk + 2), VTIO_EINVAL);
+		/* b.sg[2] has no bytes: two added, then EINVAL for it. */
+		b.sg[2].len = 0;
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 4, false, b.tk), 2);
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg + 2, 2, false, b.tk + 2),
+				 VTIO_EINVAL);
 		/* A NULL token: nothing added, EINVAL. */
-		sg[2].len = 32;
-		tk[2] = NULL;
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg + 2, 2, false, tk + 2), VTIO_EINVAL);
-		tk[2] = &tok[2];
-		assert_int_equal(vtio_vq_add_batch(f.vq, sg + 2, 2, false, tk + 2), 2);
+		b.sg[2].len = 32;
+		b.tk[2] = NULL;
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg + 2, 2, false, b.tk + 2),
+				 VTIO_EINVAL);
+		b.tk[2] = &b.tok[2];
+		assert_int_equal(vtio_vq_add_batch(f.vq, b.sg + 2, 2, false, b.tk + 2), 2);
 		assert_int_equal(vtio_vq_num_free(f.vq), 4);
 		assert_true(ring_sig(&f) != empty);
 		(void)vtio_vq_kick_prepare(f.vq);
@@ -355,7 +363,7 @@ static void test_batch_bad_entries(void **state)
 			assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
 			assert_int_equal(c.rd_num, 1);
 			assert_int_equal(c.wr_num, 0);
-			assert_int_equal(c.rd[0].addr, fx_addr(buf + 32u * i));
+			assert_int_equal(c.rd[0].addr, fx_addr(b.buf + 32u * i));
 			assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
 		}
 		struct vtio_devq_chain c;
@@ -363,7 +371,7 @@ static void test_batch_bad_entries(void **state)
 		assert_int_equal(vtio_devq_pop(f.dq, &c), VTIO_EAGAIN);
 		assert_int_equal(vtio_vq_get_used_batch(f.vq, p, NULL, 4), 4);
 		for (unsigned i = 0; i < 4; i++)
-			assert_ptr_equal(p[i], &tok[i]);
+			assert_ptr_equal(p[i], &b.tok[i]);
 		fx_teardown(&f);
 	}
 }
@@ -400,16 +408,11 @@ static void test_batch_hostile_used(void **state)
 		for (unsigned bad = 0; bad < 3; bad++) {
 			struct fx f;
 			assert_int_equal(setup_variant(&f, v, 4), 0);
-			unsigned char *buf = fx_alloc(&f, 4u * 32u, 16);
-			int tok[4];
-			struct vtio_sg sg[4];
-			void *tk[4];
-			for (unsigned i = 0; i < 4; i++) {
-				sg[i] = vtio_sg_of(buf + 32u * i, 16);
-				tk[i] = &tok[i];
-			}
-			assert_int_equal(vtio_vq_add_batch(f.vq, sg, 4, true, tk), 4);
-			struct vtio_packed_desc *d = (struct vtio_packed_desc *)(void *)f.areas.desc;
+			struct bufs b;
+			bufs_init(&b, &f, 4, 16);
+			assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 4, true, b.tk), 4);
+			struct vtio_packed_desc *d =
+			    (struct vtio_packed_desc *)(void *)f.areas.desc;
 			uint16_t ids[4];
 			for (unsigned i = 0; i < 4; i++)
 				ids[i] = w16(&f, d[i].id);
@@ -430,8 +433,8 @@ static void test_batch_hostile_used(void **state)
 			void *p[8];
 			uint32_t len[8];
 			assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), 2);
-			assert_ptr_equal(p[0], &tok[0]);
-			assert_ptr_equal(p[1], &tok[1]);
+			assert_ptr_equal(p[0], &b.tok[0]);
+			assert_ptr_equal(p[1], &b.tok[1]);
 			assert_int_equal(len[0], 16); /* clamped to the writable size */
 			assert_int_equal(len[1], 5);
 			struct vtio_vq_stats st;
@@ -448,11 +451,12 @@ static void test_batch_hostile_used(void **state)
 				assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), VTIO_EIO);
 			} else {
 				assert_false(vtio_vq_is_broken(f.vq));
-				assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), VTIO_EAGAIN);
+				assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8),
+						 VTIO_EAGAIN);
 				d[2].flags = lap;
 				assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), 2);
-				assert_ptr_equal(p[0], &tok[2]);
-				assert_ptr_equal(p[1], &tok[3]);
+				assert_ptr_equal(p[0], &b.tok[2]);
+				assert_ptr_equal(p[1], &b.tok[3]);
 				assert_int_equal(len[0], 6);
 				assert_int_equal(len[1], 7);
 				assert_int_equal(vtio_vq_num_free(f.vq), 4);
@@ -495,15 +499,9 @@ static void test_batch_hostile_used_split(void **state)
 		for (unsigned bad = 0; bad < 3; bad++) {
 			struct fx f;
 			assert_int_equal(setup_variant(&f, v, 4), 0);
-			unsigned char *buf = fx_alloc(&f, 4u * 32u, 16);
-			int tok[4];
-			struct vtio_sg sg[4];
-			void *tk[4];
-			for (unsigned i = 0; i < 4; i++) {
-				sg[i] = vtio_sg_of(buf + 32u * i, 16);
-				tk[i] = &tok[i];
-			}
-			assert_int_equal(vtio_vq_add_batch(f.vq, sg, 4, true, tk), 4);
+			struct bufs b;
+			bufs_init(&b, &f, 4, 16);
+			assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 4, true, b.tk), 4);
 			(void)vtio_vq_kick_prepare(f.vq);
 			uint16_t heads[4];
 			for (unsigned i = 0; i < 4; i++) {
@@ -526,8 +524,8 @@ static void test_batch_hostile_used_split(void **state)
 				assert_int_equal(vtio_vq_get_used_batch(f.vq, p + 2, len + 2, 8),
 						 VTIO_EIO);
 			}
-			assert_ptr_equal(p[0], &tok[0]);
-			assert_ptr_equal(p[1], &tok[1]);
+			assert_ptr_equal(p[0], &b.tok[0]);
+			assert_ptr_equal(p[1], &b.tok[1]);
 			assert_int_equal(len[0], 16);
 			assert_int_equal(len[1], 3);
 			struct vtio_vq_stats st;
@@ -539,7 +537,7 @@ static void test_batch_hostile_used_split(void **state)
 				why[bad] = r;
 			assert_string_equal(r, why[bad]);
 			assert_int_equal(vtio_vq_get_used_batch(f.vq, p, len, 8), VTIO_EIO);
-			assert_int_equal(vtio_vq_add_batch(f.vq, sg, 1, true, tk), VTIO_EIO);
+			assert_int_equal(vtio_vq_add_batch(f.vq, b.sg, 1, true, b.tk), VTIO_EIO);
 			fx_teardown(&f);
 		}
 	}

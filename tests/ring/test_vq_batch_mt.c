@@ -1,6 +1,6 @@
 /* vtio_vq_add_batch() and vtio_vq_get_used_batch() across two threads: the
- * driver adds and reaps in batches of 1..16 on one thread, the device pops
- * and echoes each buffer on the other. Packed and split through local
+ * driver adds and reaps in batches of 1..16 on one thread, the device
+ * (fx_echo_device) pops and echoes each buffer on the other. Packed and split through local
  * pointers (the hot batch loops), split IN_ORDER (the fast add loop, the
  * general reap) and legacy packed (the general loops). Under TSan (label
  * "threads") a descriptor field written after the release of its flags (or
@@ -23,41 +23,6 @@
 #include "tc_util.h"
 
 #define ROUNDS 20000u
-
-struct dev_arg {
-	struct fx *f;
-	uint32_t done;
-	int err;
-};
-
-/* The device: pop one chain at a time, echo it with length 8. */
-static void *device_thread(void *p)
-{
-	struct dev_arg *a = p;
-	struct fx *f = a->f;
-	struct vtio_iov rd[2], wr[2];
-	while (a->done < ROUNDS) {
-		struct vtio_devq_chain c;
-		tc_chain_init(&c, rd, 2, wr, 2);
-		int err = vtio_devq_pop(f->dq, &c);
-		if (err == VTIO_EAGAIN) {
-			if (vtio_devq_enable_notify(f->dq))
-				sched_yield();
-			vtio_devq_disable_notify(f->dq);
-			continue;
-		}
-		if (err == 0)
-			err = vtio_devq_push(f->dq, &c, 8);
-		if (err == 0)
-			err = vtio_devq_kick(f->dq);
-		if (err != 0) {
-			a->err = err;
-			return NULL;
-		}
-		a->done++;
-	}
-	return NULL;
-}
 
 /* The driver: batches of 1..16 buffers (tokens 1, 2, ...), reaped in
  * batches of 1..16; every token back in order with length 8. */
@@ -104,9 +69,9 @@ static void run(enum vtio_layout layout, uint64_t features)
 	struct fx f;
 	assert_int_equal(fx_setup(&f, layout, 16, features, NULL), 0);
 	unsigned char *buf = fx_alloc(&f, 8u * 16u, 16);
-	struct dev_arg a = {.f = &f};
+	struct fx_echo a = {.f = &f, .rounds = ROUNDS};
 	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, device_thread, &a), 0);
+	assert_int_equal(pthread_create(&t, NULL, fx_echo_device, &a), 0);
 	drive(&f, buf);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.err, 0);
