@@ -569,6 +569,18 @@ static inline void *vtio__vq_finish_used(struct vtio_vq *vq, void *token, uint32
 	return token;
 }
 
+/*
+ * What vtio_vq_get_used_batch() returns after taking @p k buffers (every
+ * path): k; or, when none was taken, VTIO_EIO on a broken queue (also one
+ * that broke in this call), else VTIO_EAGAIN.
+ */
+static inline int vtio__vq_used_batch_result(const struct vtio_vq *vq, unsigned k)
+{
+	if (k != 0)
+		return (int)k;
+	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+}
+
 /** Writable length stored for a buffer: summed in 64 bits, saturated (a chain may carry 4 GiB). */
 static inline uint32_t vtio__vq_sat32(uint64_t x)
 {

@@ -437,9 +437,7 @@ int vtio_vq_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, un
 			break;
 		tokens[k] = t;
 	}
-	if (k != 0)
-		return (int)k;
-	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+	return vtio__vq_used_batch_result(vq, k);
 }
 
 int vtio_vq_take_used(struct vtio_vq *vq, void **token, uint32_t *len)

@@ -650,9 +650,7 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 	vq->stats.len_clamped += clamped;
 	if (VTIO_UNLIKELY(bad))
 		(void)vtio__vq_packed_used_bad_id(vq, bad_id);
-	if (k != 0)
-		return (int)k;
-	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+	return vtio__vq_used_batch_result(vq, k);
 }
 
 int vtio__vq_packed_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n)

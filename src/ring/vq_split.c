@@ -669,9 +669,7 @@ static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *le
 			k++;
 		}
 	}
-	if (k != 0)
-		return (int)k;
-	return vq->broken ? VTIO_EIO : VTIO_EAGAIN;
+	return vtio__vq_used_batch_result(vq, k);
 }
 
 int vtio__vq_split_get_used_batch(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n)
