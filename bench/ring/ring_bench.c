@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ static struct {
 	unsigned dev_batch; /* device pops up to this many per vtio_devq_pop_batch() (0:
 			       vtio_devq_pop) */
 	int drv_batch;	    /* single mode: the driver adds and reaps with the batch calls */
+	unsigned trusting;  /* poll, packed: TRUST_DRIVER / TRUST_DEVICE sides run trusting
+			       loops on the ring instead of the library (the layout's floor) */
 } opt = {
     .layouts = 3,
     .modes = MODE_SINGLE | MODE_POLL | MODE_EVENTFD,
@@ -68,6 +71,9 @@ static struct {
     .event_idx = 1,
 };
 
+#define TRUST_DRIVER 1u
+#define TRUST_DEVICE 2u
+
 /* ---- A driver/device pair over loopback ---------------------------------------------- */
 
 struct pair {
@@ -79,7 +85,8 @@ struct pair {
 	struct vtio_transport *t;
 	struct vtio_vq *vq;
 	struct vtio_devq *dq;
-	unsigned char *buf; /* the one buffer every descriptor points at (as ringtest) */
+	unsigned char *buf;  /* the one buffer every descriptor points at (as ringtest) */
+	unsigned char *ring; /* the queue's ring memory (packed: the descriptors first) */
 	struct vtio_host_event kickfd, callfd;
 	int use_eventfd;
 };
@@ -144,9 +151,14 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
+/* Regions start on a 128-byte boundary with a 128-byte gap after the one
+ * before: the device's state, the ring and the driver's state never share a
+ * line pair (the adjacent-line prefetcher's unit). */
 static void *carve(struct pair *p, size_t *used, size_t n)
 {
-	*used = (*used + 63u) & ~(size_t)63u;
+	if (*used)
+		*used += 128u;
+	*used = (*used + 127u) & ~(size_t)127u;
 	if (*used + n > p->arena_size) {
 		fprintf(stderr, "ring_bench: arena too small\n");
 		exit(1);
@@ -215,6 +227,7 @@ static void pair_setup(struct pair *p, enum vtio_layout layout, int use_eventfd)
 	memset(&qc, 0, sizeof(qc));
 	qc.num = num;
 	qc.ring = carve(p, &used, rs);
+	p->ring = qc.ring;
 	qc.ring_size = rs;
 	qc.state = carve(p, &used, vs);
 	qc.state_size = vs;
@@ -367,8 +380,11 @@ static double run_single(enum vtio_layout layout, unsigned batch, uint64_t nbuf,
 
 /* ---- (b)/(c) two threads, ringtest's workload ----------------------------------------- */
 
+/* Each thread's own: 128-byte aligned (a line pair, the unit the adjacent
+ * line prefetcher moves) so the device's counters never share a line with
+ * what the driver reads. */
 struct thr {
-	struct pair *p;
+	alignas(128) struct pair *p;
 	pthread_barrier_t *bar;
 	int cpu;
 	int sleep;
@@ -407,6 +423,124 @@ static inline void busy_wait(unsigned *spins)
 	}
 }
 
+/*
+ * --trusting: ringtest `ring`'s add_inbuf()/get_buf() and use_buf(), written
+ * for the virtio packed layout (addr, len, id, flags; AVAIL/USED against a
+ * wrap counter) and nothing more: no validation beyond comparing the fields
+ * ringtest also reads with the one value they may hold, no free list
+ * (buffer id = slot, as ringtest's index), no counters, state in
+ * registers. Not a library path and not safe against a hostile peer: it
+ * measures what the layout itself costs in this bench's loops, so that a
+ * gap between ours and ringtest can be put on the layout or on our code.
+ * Each side can be trusting alone, facing the library's other side, which
+ * then runs against a second, minimal implementation of the packed format
+ * (the smoke tests do that). One descriptor per buffer, device-writable; the
+ * device writes 1 byte, as the library device in this bench does.
+ */
+#define PK_AVAIL_BITS(lap) ((lap) ? VTIO_DESC_F_AVAIL : VTIO_DESC_F_USED)
+#define PK_USED_BITS(lap)  ((lap) ? (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED) : 0u)
+#define PK_AU_MASK	   (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED)
+
+static void *trusting_driver(struct thr *th)
+{
+	struct pair *p = th->p;
+	volatile struct vtio_packed_desc *d = (volatile struct vtio_packed_desc *)(void *)p->ring;
+	const uint32_t num = opt.ring;
+	uint32_t avail = 0, last_used = 0, num_free = num;
+	uint64_t started = 0, completed = 0, bufs = th->bufs;
+	bool avail_lap = true, used_lap = true; /* wrap counters, 1 at reset */
+	for (;;) {
+		int r;
+		do {
+			r = -1;
+			if (started < bufs && started - completed < opt.outstanding && num_free) {
+				volatile struct vtio_packed_desc *a = d + avail;
+				/* Start with a write, as ringtest does. */
+				a->addr = (uint64_t)(uintptr_t)p->buf;
+				a->len = 64;
+				a->id = (uint16_t)avail;
+				__atomic_store_n(
+				    &a->flags,
+				    (uint16_t)(PK_AVAIL_BITS(avail_lap) | VTIO_DESC_F_WRITE),
+				    __ATOMIC_RELEASE);
+				if (++avail == num) {
+					avail = 0;
+					avail_lap = !avail_lap;
+				}
+				num_free--;
+				started++;
+				r = 0;
+			}
+			uint16_t f = __atomic_load_n(&d[last_used].flags, __ATOMIC_ACQUIRE);
+			if (num_free < num && (f & PK_AU_MASK) == PK_USED_BITS(used_lap)) {
+				/* get_buf() reads len and the id too: here they are
+				 * checked against what the device must have written
+				 * (one byte, this slot's id, WRITE), so a library device
+				 * that wrote anything else stops the run. */
+				if (d[last_used].id != last_used || d[last_used].len != 1 ||
+				    !(f & VTIO_DESC_F_WRITE))
+					die("trusting driver: wrong used descriptor", VTIO_EPROTO);
+				if (++last_used == num) {
+					last_used = 0;
+					used_lap = !used_lap;
+				}
+				num_free++;
+				if (++completed == bufs) {
+					th->t_end = vtio_host_now_ns();
+					return NULL;
+				}
+				r = 0;
+			}
+		} while (r == 0);
+		unsigned spins = 0;
+		while ((__atomic_load_n(&d[last_used].flags, __ATOMIC_ACQUIRE) & PK_AU_MASK) !=
+		       PK_USED_BITS(used_lap))
+			busy_wait(&spins);
+	}
+}
+
+static void *trusting_device(struct thr *th)
+{
+	struct pair *p = th->p;
+	volatile struct vtio_packed_desc *d = (volatile struct vtio_packed_desc *)(void *)p->ring;
+	const uint32_t num = opt.ring;
+	uint32_t slot = 0;
+	bool lap = true;
+	uint64_t completed = 0, bufs = th->bufs;
+	for (;;) {
+		unsigned spins = 0;
+		while ((__atomic_load_n(&d[slot].flags, __ATOMIC_ACQUIRE) & PK_AU_MASK) !=
+		       PK_AVAIL_BITS(lap))
+			busy_wait(&spins);
+		th->wakeups++;
+		/* use_buf(): the id stays the one the driver wrote (one
+		 * descriptor per buffer, used in order: the same value). */
+		uint16_t f;
+		while (((f = __atomic_load_n(&d[slot].flags, __ATOMIC_ACQUIRE)) & PK_AU_MASK) ==
+		       PK_AVAIL_BITS(lap)) {
+			/* use_buf() reads len and addr: checked against what the
+			 * driver must have written (the one 64-byte device-writable
+			 * buffer, one descriptor). */
+			if (d[slot].addr != (uint64_t)(uintptr_t)p->buf || d[slot].len != 64 ||
+			    (f & (VTIO_DESC_F_WRITE | VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) !=
+				VTIO_DESC_F_WRITE)
+				die("trusting device: wrong available descriptor", VTIO_EPROTO);
+			d[slot].len = 1;
+			__atomic_store_n(&d[slot].flags,
+					 (uint16_t)(PK_USED_BITS(lap) | VTIO_DESC_F_WRITE),
+					 __ATOMIC_RELEASE);
+			if (++slot == num) {
+				slot = 0;
+				lap = !lap;
+			}
+			if (++completed == bufs) {
+				th->t_end = vtio_host_now_ns();
+				return NULL;
+			}
+		}
+	}
+}
+
 static void *guest_thread(void *arg)
 {
 	struct thr *th = arg;
@@ -415,9 +549,13 @@ static void *guest_thread(void *arg)
 	pin_or_die(th->cpu);
 	pthread_barrier_wait(th->bar);
 	th->t_start = vtio_host_now_ns();
+	if (opt.trusting & TRUST_DRIVER)
+		return trusting_driver(th);
 	struct vtio_sg sg = vtio_sg_of(p->buf, 64);
 	uint64_t started = 0, completed = 0, bufs = th->bufs;
-	unsigned tokick = th->batch, unpublished = 0;
+	const unsigned batch = th->batch;
+	const int sleep_mode = th->sleep;
+	unsigned tokick = batch, unpublished = 0;
 	/* Poll mode is ringtest's: its driver publishes at add and never runs
 	 * the notification check (kick_available() is only called with
 	 * --sleep). Our split driver publishes with vtio_vq_publish() every
@@ -427,7 +565,7 @@ static void *guest_thread(void *arg)
 	 * there. kick_prepare would add the notification check (a full
 	 * barrier and a read of the device's event area) that ringtest's poll
 	 * mode does not do. */
-	const bool publish = th->sleep || vtio_vq_layout(vq) == VTIO_LAYOUT_SPLIT;
+	const bool publish = sleep_mode || vtio_vq_layout(vq) == VTIO_LAYOUT_SPLIT;
 	for (;;) {
 		int r;
 		do {
@@ -438,9 +576,9 @@ static void *guest_thread(void *arg)
 					++started;
 					unpublished += publish;
 					if (publish && !--tokick) {
-						tokick = th->batch;
+						tokick = batch;
 						unpublished = 0;
-						if (th->sleep)
+						if (sleep_mode)
 							vtio_vq_kick(vq);
 						else
 							(void)vtio_vq_publish(vq);
@@ -459,15 +597,15 @@ static void *guest_thread(void *arg)
 			/* Our add publishes at kick_prepare, not at add: never wait
 			 * on buffers the device cannot see yet. */
 			unpublished = 0;
-			tokick = th->batch;
-			if (th->sleep)
+			tokick = batch;
+			if (sleep_mode)
 				vtio_vq_kick(vq);
 			else
 				(void)vtio_vq_publish(vq);
 		}
 		if (vtio_vq_is_broken(vq))
 			die("driver queue broken", VTIO_EIO);
-		if (th->sleep) {
+		if (sleep_mode) {
 			if (!vtio_vq_more_used(vq) && vtio_vq_enable_cb(vq))
 				wait_fd(&p->callfd);
 		} else {
@@ -486,9 +624,12 @@ static void *host_thread(void *arg)
 	pin_or_die(th->cpu);
 	pthread_barrier_wait(th->bar);
 	th->t_start = vtio_host_now_ns();
+	if (opt.trusting & TRUST_DEVICE)
+		return trusting_device(th);
 	uint64_t completed = 0, bufs = th->bufs;
+	const int sleep_mode = th->sleep;
 	for (;;) {
-		if (th->sleep) {
+		if (sleep_mode) {
 			if (!vtio_devq_more_avail(dq) && vtio_devq_enable_notify(dq))
 				wait_fd(&p->kickfd);
 		} else {
@@ -498,9 +639,12 @@ static void *host_thread(void *arg)
 		}
 		th->wakeups++;
 		if (opt.dev_batch) {
-			/* Pop up to dev_batch chains per call, push each at once. */
+			/* Pop up to dev_batch chains per call, complete them with one
+			 * push_batch: the used entries of a batch fill their lines
+			 * before the first one's flags publish them all. */
 			struct vtio_iov rd[64], wr[64];
 			struct vtio_devq_chain cs[64];
+			struct vtio_devq_done done[64];
 			for (unsigned i = 0; i < opt.dev_batch; i++) {
 				cs[i].rd = &rd[i];
 				cs[i].rd_max = 1;
@@ -514,11 +658,13 @@ static void *host_thread(void *arg)
 				if (VTIO_UNLIKELY(k < 0))
 					die("pop_batch", k);
 				for (int j = 0; j < k; j++) {
-					if (VTIO_UNLIKELY(vtio_devq_push(dq, &cs[j], 1) != 0))
-						die("push", VTIO_EIO);
-					if (th->sleep)
-						vtio_devq_kick(dq);
+					done[j].h = vtio_devq_handle_of(&cs[j]);
+					done[j].len = 1;
 				}
+				if (VTIO_UNLIKELY(vtio_devq_push_batch(dq, done, (unsigned)k) != 0))
+					die("push_batch", VTIO_EIO);
+				if (sleep_mode)
+					vtio_devq_kick(dq);
 				completed += (uint64_t)k;
 				if (completed >= bufs) {
 					th->t_end = vtio_host_now_ns();
@@ -541,7 +687,7 @@ static void *host_thread(void *arg)
 				die("pop", err);
 			if (VTIO_UNLIKELY(vtio_devq_push(dq, &c, 1) != 0))
 				die("push", VTIO_EIO);
-			if (th->sleep)
+			if (sleep_mode)
 				vtio_devq_kick(dq);
 			if (++completed == bufs) {
 				th->t_end = vtio_host_now_ns();
@@ -607,26 +753,35 @@ static void report(const char *bench, enum vtio_layout layout, int threads, unsi
 	char cbuf[64] = "";
 	char bbuf[64] = "";
 	const char *ln = layout == VTIO_LAYOUT_PACKED ? "packed" : "split";
+	const char *tr = opt.trusting == (TRUST_DRIVER | TRUST_DEVICE) ? "both"
+			 : opt.trusting == TRUST_DRIVER		       ? "driver"
+			 : opt.trusting == TRUST_DEVICE		       ? "device"
+								       : NULL;
+	char tbuf[48] = "";
 	if (opt.json) {
+		if (tr)
+			snprintf(tbuf, sizeof(tbuf), ",\"trusting\":\"%s\"", tr);
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ",\"cpu_ns_per_buf\":%.2f", cmed);
 		if (bpw)
 			snprintf(bbuf, sizeof(bbuf), ",\"bufs_per_wakeup\":%.1f", bmed);
 		printf("{\"bench\":\"%s\",\"layout\":\"%s\",\"threads\":%d,\"batch\":%u,"
 		       "\"in_order\":%s,\"event_idx\":%s,\"ring\":%u,\"buffers\":%" PRIu64
-		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s%s}\n",
+		       ",\"runs\":%u,\"ns_per_buf\":%.2f,\"min\":%.2f,\"max\":%.2f%s%s%s}\n",
 		       bench, ln, threads, batch, opt.in_order ? "true" : "false",
 		       opt.event_idx ? "true" : "false", opt.ring, nbuf, n, med, v[0], v[n - 1],
-		       cbuf, bbuf);
+		       cbuf, bbuf, tbuf);
 	} else {
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ", cpu %.2f ns/buf", cmed);
 		if (bpw)
 			snprintf(bbuf, sizeof(bbuf), ", %.1f bufs/wakeup", bmed);
+		if (tr)
+			snprintf(tbuf, sizeof(tbuf), " [trusting %s: a ringtest-style loop]", tr);
 		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
-		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s%s)\n",
+		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s%s)%s\n",
 		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
-		       v[n - 1], cbuf, bbuf);
+		       v[n - 1], cbuf, bbuf, tbuf);
 	}
 	fflush(stdout);
 }
@@ -640,6 +795,7 @@ static void usage(const char *argv0)
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
 	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
 	    "       [--exit-cycles C] [--dev-batch N] [--drv-batch]\n"
+	    "       [--trusting driver|device|both] (packed poll only: no checks, see README)\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
 	    "       --poll (= --mode poll)\n",
 	    argv0);
@@ -717,7 +873,15 @@ int main(int argc, char **argv)
 			opt.drv_batch = 1;
 		else if (!strcmp(a, "--dev-batch"))
 			opt.dev_batch = (unsigned)num_arg(argc, argv, &i);
-		else
+		else if (!strcmp(a, "--trusting") && i + 1 < argc) {
+			const char *t = argv[++i];
+			opt.trusting = !strcmp(t, "driver")   ? TRUST_DRIVER
+				       : !strcmp(t, "device") ? TRUST_DEVICE
+				       : !strcmp(t, "both")   ? TRUST_DRIVER | TRUST_DEVICE
+							      : 0;
+			if (!opt.trusting)
+				usage(argv[0]);
+		} else
 			usage(argv[0]);
 	}
 	if (quick) {
@@ -731,6 +895,12 @@ int main(int argc, char **argv)
 	if (opt.runs == 0 || opt.runs > 101 || opt.ring == 0 || opt.buffers == 0 ||
 	    opt.outstanding == 0 || opt.dev_batch > 64)
 		usage(argv[0]);
+	if (opt.trusting && (opt.layouts != 2 || opt.modes != MODE_POLL || opt.dev_batch ||
+			     (opt.ring & (opt.ring - 1)) != 0 || opt.ring > VTIO_PACKED_MAX_SIZE)) {
+		fprintf(stderr, "ring_bench: --trusting needs --layout packed --mode poll, no "
+				"--dev-batch, and a power-of-2 ring\n");
+		exit(2);
+	}
 #if !defined(__OPTIMIZE__)
 	fprintf(stderr, "ring_bench: warning: unoptimised build; configure with "
 			"-DCMAKE_BUILD_TYPE=Release for meaningful numbers\n");
