@@ -51,17 +51,18 @@ static void print_stats(const struct blk *b, const char *event)
 {
 	struct vtio_vhost_be_stats s;
 	vtio_vhost_be_get_stats(b->be, &s);
-	printf(
-	    "{\"program\":\"" PROG "\",\"event\":\"%s\",\"connections\":%llu,"
-	    "\"requests\":%llu,\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,"
-	    "\"get_id\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,\"errors\":%llu,"
-	    "\"protocol_errors\":%llu,\"features\":\"0x%llx\",\"protocol_features\":\"0x%llx\"}\n",
-	    event, (unsigned long long)s.connections, (unsigned long long)b->requests,
-	    (unsigned long long)b->reads, (unsigned long long)b->writes,
-	    (unsigned long long)b->flushes, (unsigned long long)b->get_id,
-	    (unsigned long long)b->read_bytes, (unsigned long long)b->write_bytes,
-	    (unsigned long long)b->errors, (unsigned long long)s.protocol_errors,
-	    (unsigned long long)s.last_features, (unsigned long long)s.last_protocol_features);
+	printf("{\"program\":\"" PROG "\",\"event\":\"%s\",\"connections\":%llu,"
+	       "\"requests\":%llu,\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,"
+	       "\"get_id\":%llu,\"read_bytes\":%llu,\"write_bytes\":%llu,\"errors\":%llu,"
+	       "\"protocol_errors\":%llu,\"features\":\"0x%llx\",\"protocol_features\":\"0x%llx\"",
+	       event, (unsigned long long)s.connections, (unsigned long long)b->requests,
+	       (unsigned long long)b->reads, (unsigned long long)b->writes,
+	       (unsigned long long)b->flushes, (unsigned long long)b->get_id,
+	       (unsigned long long)b->read_bytes, (unsigned long long)b->write_bytes,
+	       (unsigned long long)b->errors, (unsigned long long)s.protocol_errors,
+	       (unsigned long long)s.last_features, (unsigned long long)s.last_protocol_features);
+	vtio_prog_print_queues(b->be);
+	printf("}\n");
 	fflush(stdout);
 }
 

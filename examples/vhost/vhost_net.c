@@ -80,13 +80,15 @@ static void print_stats(const char *event)
 		printf("%s{\"socket\":\"%s\",\"connections\":%llu,\"in_frames\":%llu,"
 		       "\"in_bytes\":%llu,\"out_frames\":%llu,\"out_bytes\":%llu,\"dropped\":%llu,"
 		       "\"protocol_errors\":%llu,\"features\":\"0x%llx\","
-		       "\"protocol_features\":\"0x%llx\"}",
+		       "\"protocol_features\":\"0x%llx\"",
 		       i ? "," : "", p->path, (unsigned long long)s.connections,
 		       (unsigned long long)p->in_frames, (unsigned long long)p->in_bytes,
 		       (unsigned long long)p->out_frames, (unsigned long long)p->out_bytes,
 		       (unsigned long long)p->dropped, (unsigned long long)s.protocol_errors,
 		       (unsigned long long)s.last_features,
 		       (unsigned long long)s.last_protocol_features);
+		vtio_prog_print_queues(p->be);
+		printf("}");
 	}
 	printf("]}\n");
 	fflush(stdout);

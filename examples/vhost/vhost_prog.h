@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vtio/vhost_user.h"
+
 /* virtio-blk (virtio spec 5.2) */
 #define VTIO_BLK_F_SIZE_MAX  1
 #define VTIO_BLK_F_SEG_MAX   2
@@ -87,6 +89,31 @@ static inline const char *vtio_prog_arg(const char *prog, int argc, char **argv,
 		exit(2);
 	}
 	return argv[++*i];
+}
+
+/* The JSON member ,"queues":[...] for a stats line: every queue the front
+ * end set up, with where the device side stands, whether a buffer waits,
+ * both sides' event suppression words and the kicks and calls counted (a
+ * stalled peer shows which side waits on which). */
+static inline void vtio_prog_print_queues(const struct vtio_vhost_be *be)
+{
+	struct vtio_vhost_be_queue_info qi;
+	bool first = true;
+	printf(",\"queues\":[");
+	for (unsigned i = 0; vtio_vhost_be_queue_info(be, i, &qi) == 0; i++) {
+		if (qi.num == 0)
+			continue;
+		printf("%s{\"index\":%u,\"num\":%u,\"live\":%s,\"avail_pos\":%u,"
+		       "\"avail_wrap\":%d,\"used_pos\":%u,\"used_wrap\":%d,\"in_flight\":%u,"
+		       "\"avail\":%s,\"driver_event\":\"0x%08x\",\"device_event\":\"0x%08x\","
+		       "\"kicks\":%llu,\"calls\":%llu}",
+		       first ? "" : ",", i, qi.num, qi.live ? "true" : "false", qi.pos.avail_idx,
+		       qi.pos.avail_wrap, qi.pos.used_idx, qi.pos.used_wrap, qi.pos.in_flight,
+		       qi.avail ? "true" : "false", qi.driver_event, qi.device_event,
+		       (unsigned long long)qi.kicks, (unsigned long long)qi.calls);
+		first = false;
+	}
+	printf("]");
 }
 
 #endif /* VTIO_VHOST_PROG_H */

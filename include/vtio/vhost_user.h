@@ -257,6 +257,34 @@ uint64_t vtio_vhost_be_features(const struct vtio_vhost_be *be);
  */
 void vtio_vhost_be_get_stats(const struct vtio_vhost_be *be, struct vtio_vhost_be_stats *out);
 
+/** One queue of a back end as it stands (vtio_vhost_be_queue_info()). */
+struct vtio_vhost_be_queue_info {
+	bool live;		  /**< The device queue runs (started, enabled, memory set). */
+	uint32_t num;		  /**< Ring size (SET_VRING_NUM), 0 before. */
+	struct vtio_devq_pos pos; /**< live: where the device side stands. */
+	bool avail;		  /**< live: a buffer is available at pos now. */
+	/** live: the driver's event suppression words as the back end reads
+	 * them now. Packed: the driver area's off_wrap (low 16 bits) and flags
+	 * (high 16). Split: avail->flags (low) and used_event (high). */
+	uint32_t driver_event;
+	/** live: the device's own, likewise. Packed: the device area's
+	 * off_wrap and flags. Split: used->flags and avail_event. */
+	uint32_t device_event;
+	uint64_t kicks; /**< Kick eventfd wake-ups handled (this connection). */
+	uint64_t calls; /**< Used-buffer notifications written to the call fd. */
+};
+
+/**
+ * Read one queue's state: for diagnosing a peer that stalls (which side
+ * waits on which: a buffer available that was never kicked, or used
+ * buffers the driver was never told of).
+ * @param be the back end. @param qi queue index. @param out receives it.
+ * @return 0, VTIO_ERANGE (qi beyond the configured queues).
+ * Context: the back end's thread.
+ */
+int vtio_vhost_be_queue_info(const struct vtio_vhost_be *be, unsigned qi,
+			     struct vtio_vhost_be_queue_info *out);
+
 /**
  * Why the last connection was dropped for a protocol error.
  * @param be the back end.

@@ -46,6 +46,9 @@ struct be_vring {
 	struct vtio_devq *q; /* live queue (started && enabled && memory) */
 	bool err_sent;	     /* the queue broke and the error eventfd was signalled */
 	void *state;
+	uint64_t driver_gpa, device_gpa; /* the event areas' guest addresses (live) */
+	uint64_t kicks, calls;		 /* vtio_vhost_be_queue_info() */
+	bool again; /* run_queue() stopped at its round cap with buffers waiting */
 };
 
 struct vtio_vhost_be {
@@ -108,6 +111,7 @@ static int call_notify(void *ctx, uint32_t data)
 		return 0;
 	uint64_t one = 1;
 	ssize_t r;
+	v->calls++;
 	do {
 		r = write(v->call_fd, &one, sizeof(one));
 	} while (r < 0 && errno == EINTR);
@@ -178,6 +182,8 @@ static int queue_update(struct vtio_vhost_be *be, unsigned qi)
 	    ua_to_gpa(be, v->avail_ua, &c.driver_addr) != 0 ||
 	    ua_to_gpa(be, v->used_ua, &c.device_addr) != 0)
 		return fail(be, "queue %u: ring address outside the memory table", qi);
+	v->driver_gpa = c.driver_addr;
+	v->device_gpa = c.device_addr;
 	size_t sz = vtio_devq_state_size(layout, v->num);
 	if (sz == 0)
 		return fail(be, "queue %u: bad ring size %u", qi, v->num);
@@ -202,10 +208,23 @@ static int queue_update(struct vtio_vhost_be *be, unsigned qi)
 	return 0;
 }
 
+/*
+ * queue_work, the call, then re-arm notifications and re-check, until the
+ * ring stays empty with notifications on. At most 64 rounds, so that one
+ * busy queue cannot starve the socket and the other queues; a queue that
+ * still has buffers then is marked to run again in the next
+ * vtio_vhost_be_run() without waiting: a kick for those buffers may never
+ * come (the driver made them available before the event index moved).
+ */
 static void run_queue(struct vtio_vhost_be *be, unsigned qi)
 {
 	struct be_vring *v = &be->vr[qi];
-	for (int round = 0; v->q != NULL && round < 64; round++) {
+	v->again = false;
+	for (int round = 0; v->q != NULL; round++) {
+		if (round == 64) {
+			v->again = true;
+			break;
+		}
 		bool drained = be->cfg.ops->queue_work(be->cfg.ctx, be, qi, v->q);
 		if (v->q == NULL)
 			break;
@@ -804,6 +823,9 @@ int vtio_vhost_be_run(struct vtio_vhost_be *be, int timeout_ms)
 	struct epoll_event ev[16];
 	if (be->polled && (timeout_ms < 0 || timeout_ms > 1))
 		timeout_ms = 1;
+	for (unsigned qi = 0; qi < be->cfg.num_queues; qi++)
+		if (be->vr[qi].again)
+			timeout_ms = 0;
 	int n = epoll_wait(be->ep, ev, 16, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : VTIO_EIO;
@@ -823,7 +845,7 @@ int vtio_vhost_be_run(struct vtio_vhost_be *be, int timeout_ms)
 			uint64_t cnt;
 			if (r->kick_fd >= 0)
 				while (read(r->kick_fd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt))
-					;
+					r->kicks++;
 			run_queue(be, tag);
 		}
 	}
@@ -833,6 +855,9 @@ int vtio_vhost_be_run(struct vtio_vhost_be *be, int timeout_ms)
 			    vtio_devq_more_avail(be->vr[qi].q))
 				run_queue(be, qi);
 	}
+	for (unsigned qi = 0; qi < be->cfg.num_queues; qi++)
+		if (be->vr[qi].again)
+			run_queue(be, qi); /* clears it, or sets it again */
 	return 0;
 }
 
@@ -871,6 +896,45 @@ uint64_t vtio_vhost_be_features(const struct vtio_vhost_be *be)
 void vtio_vhost_be_get_stats(const struct vtio_vhost_be *be, struct vtio_vhost_be_stats *out)
 {
 	*out = be->stats;
+}
+
+/* A 16-bit field of guest memory, 0 where the view does not reach. */
+static uint16_t peek16(const struct vtio_vhost_be *be, uint64_t gpa)
+{
+	void *p;
+	uint64_t got;
+	uint16_t v = 0;
+	if (vtio_mem_translate(&be->view, gpa, 2, VTIO_MEM_READ, &p, &got) == 0 && got == 2)
+		memcpy(&v, p, 2);
+	return vtio_le16(v);
+}
+
+int vtio_vhost_be_queue_info(const struct vtio_vhost_be *be, unsigned qi,
+			     struct vtio_vhost_be_queue_info *out)
+{
+	if (qi >= be->cfg.num_queues)
+		return VTIO_ERANGE;
+	const struct be_vring *v = &be->vr[qi];
+	memset(out, 0, sizeof(*out));
+	out->num = v->num;
+	out->kicks = v->kicks;
+	out->calls = v->calls;
+	if (v->q == NULL)
+		return 0;
+	out->live = true;
+	vtio_devq_get_pos(v->q, &out->pos);
+	out->avail = vtio_devq_more_avail(v->q);
+	uint64_t d = v->driver_gpa, u = v->device_gpa;
+	if (be->features & VTIO_FEATURE(VTIO_F_RING_PACKED)) {
+		out->driver_event = peek16(be, d) | (uint32_t)peek16(be, d + 2) << 16;
+		out->device_event = peek16(be, u) | (uint32_t)peek16(be, u + 2) << 16;
+	} else {
+		out->driver_event = peek16(be, d) | (uint32_t)peek16(be, d + 4 + 2ull * v->num)
+							<< 16;
+		out->device_event = peek16(be, u) | (uint32_t)peek16(be, u + 4 + 8ull * v->num)
+							<< 16;
+	}
+	return 0;
 }
 
 const char *vtio_vhost_be_last_error(const struct vtio_vhost_be *be)

@@ -39,8 +39,24 @@ blk() {
   say "features=$(cat /sys/block/vda/device/features)"
   say "size_sectors=$(cat /sys/block/vda/size)"
   say "ro=$(cat /sys/block/vda/ro)"
-  # 1. Whole-disk read: must equal the host's image.
-  say "read_sha256=$(dd if=/dev/vda bs=65536 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  # A stall watchdog (vtio.stall seconds, default 60; a run takes ~15): what
+  # the block layer still has in flight, read and write, if I/O stops.
+  (sleep "$(param stall 60)"
+    say "stall_inflight=$(tr -s ' ' _ </sys/block/vda/inflight)"
+    say "stall_stat=$(tr -s ' ' _ </sys/block/vda/stat)") &
+  # 1. Whole-disk read: must equal the host's image. vtio.loops=N (default
+  #    1) repeats it N times, each read equal to the first (a soak for
+  #    lost notifications; the ctests use the default).
+  sum=$(dd if=/dev/vda bs=65536 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+  say "read_sha256=$sum"
+  n=$(param loops 1)
+  i=1
+  while [ "$i" -lt "$n" ]; do
+    s=$(dd if=/dev/vda bs=65536 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+    [ "$s" = "$sum" ] || say "error=reread_$i"
+    i=$((i + 1))
+  done
+  [ "$n" -gt 1 ] && say "loops_done=$n"
   # 2. Small requests: 64 x 512-byte direct writes at sector A.
   a=$(param a 2048)
   dd if=/dev/urandom of=/tmp/pa bs=512 count=64 2>/dev/null

@@ -100,6 +100,21 @@ vu_spawn_fifo() {
 # vu_alive PID: 0 while the process runs.
 vu_alive() { kill -0 "$1" 2>/dev/null; }
 
+# vu_child_of PID: the first child of PID (the program a `timeout` wrapper
+# runs), from /proc/*/stat; nothing when there is none.
+vu_child_of() {
+  local f line fields
+  for f in /proc/[0-9]*/stat; do
+    read -r line <"$f" 2>/dev/null || continue
+    read -r -a fields <<<"${line##*) }" # state ppid ...
+    if [ "${fields[1]:-}" = "$1" ]; then
+      f=${f#/proc/}
+      echo "${f%/stat}"
+      return 0
+    fi
+  done
+}
+
 # vu_wait_exit PID SECONDS: wait for PID to exit; its exit code goes to
 # $VU_RC (124 from timeout means it hung). Fails if it outlives SECONDS.
 vu_wait_exit() {

@@ -19,6 +19,8 @@
 #      equal the guest's tx/rx counters exactly.
 # --boots N: N guests one after the other against the same back end process
 #      (the front end goes away and comes back; the back end serves each).
+# VTIO_INTEROP_BLK_LOOPS=N (blk, default 1): the guest reads the whole disk N
+#      times (a soak for lost notifications; timeouts grow by 10 s a read).
 #
 # Negotiated features (the guest's sysfs view, bit i = character i) are
 # logged as hex. Packed requested: the guest must see RING_PACKED from our
@@ -58,6 +60,9 @@ loaded=$("$VU_PY" "$VU_SRC/tests/interop/vhost_user_guest.py" initramfs "$initrd
 vu_log "guest kernel $kernel, modules: $loaded"
 
 sock=$VU_DIR/vu.sock
+loops=${VTIO_INTEROP_BLK_LOOPS:-1}
+[[ $loops =~ ^[1-9][0-9]*$ ]] || vu_fail "VTIO_INTEROP_BLK_LOOPS must be a positive integer"
+extra=$((10 * (loops - 1)))
 pk=
 [ "$layout" = packed ] && pk=,packed=on
 
@@ -78,20 +83,20 @@ EOF
       prog=$(vu_prog vtio-vhost-blk) || exit 1
       args=(--socket "$sock" --image "$img")
       [ "$boots" -eq 1 ] && args+=(--once)
-      setsid timeout --kill-after=5 $((60 + 40 * boots)) "$prog" "${args[@]}" >"$be_json" 2>"$be_log" </dev/null &
+      setsid timeout --kill-after=5 $((60 + (40 + extra) * boots)) "$prog" "${args[@]}" >"$be_json" 2>"$be_log" </dev/null &
       be=$!
       VU_PIDS+=("$be")
       vu_wait_log "$be_log" "listening on" 20 "$be"
       ;;
     qsd)
-      vu_spawn be "$be_log" $((60 + 40 * boots)) qemu-storage-daemon \
+      vu_spawn be "$be_log" $((60 + (40 + extra) * boots)) qemu-storage-daemon \
         --blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off" \
         --export "type=vhost-user-blk,id=exp0,addr.type=unix,addr.path=$sock,node-name=file0,writable=on"
       vu_wait_file "$sock" 20 "$be"
       ;;
   esac
   device=(-chardev "socket,id=vu,path=$sock" -device "vhost-user-blk-pci,chardev=vu,num-queues=1$pk")
-  append="vtio.mode=blk vtio.a=2048 vtio.b=8192"
+  append="vtio.mode=blk vtio.a=2048 vtio.b=8192 vtio.loops=$loops vtio.stall=$((60 + extra))"
 else
   frames=40
   case $peer in
@@ -122,13 +127,26 @@ total_tx=0
 total_rx=0
 for ((boot = 1; boot <= boots; boot++)); do
   con=$VU_DIR/console$boot.log
-  vu_spawn q "$VU_DIR/qemu$boot.log" 90 qemu-system-x86_64 -nodefaults -no-user-config \
+  vu_spawn q "$VU_DIR/qemu$boot.log" $((90 + extra)) qemu-system-x86_64 -nodefaults -no-user-config \
     -machine pc,accel=tcg -cpu max -smp 1 -m 256 \
     -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet $append" \
     -display none -serial "file:$con" -monitor none -no-reboot "${device[@]}"
-  vu_wait_exit "$q" 100
+  # A guest that has not finished 5 s before its timeout: ask our back end
+  # for its queues' state (positions, a buffer waiting, both sides' event
+  # words, kicks and calls) while the front end is still connected, so a
+  # stall says which side waits on which.
+  for ((t = 0; t < (85 + extra) * 10; t++)); do vu_alive "$q" || break; sleep 0.1; done
+  if vu_alive "$q" && [ "$peer" = ours ]; then
+    bp=$(vu_child_of "$be")
+    if [ -n "$bp" ]; then
+      kill -USR1 "$bp" 2>/dev/null
+      sleep 1
+      vu_log "guest $boot stalled; back end state: $(grep '"event":"stats"' "$be_json" | tail -n 1)"
+    fi
+  fi
+  vu_wait_exit "$q" $((100 + extra))
   qrc=$VU_RC
   res=$("$VU_PY" "$VU_SRC/tests/interop/vhost_user_guest.py" results "$con")
   vu_log "guest $boot (qemu exit $qrc): $res"

@@ -47,10 +47,15 @@ struct server {
 	struct vtio_vhost_be *be;
 	pthread_t th;
 	atomic_bool stop;
-	atomic_bool kill_conn; /* destroy the back end (the front end sees EOF) */
-	atomic_bool hold;      /* pop chains but never push them */
+	atomic_bool kill_conn;	/* destroy the back end (the front end sees EOF) */
+	atomic_bool hold;	/* pop chains but never push them */
+	atomic_uint idle_calls; /* queue_work returns "drained" without popping this often */
 	atomic_uint held;
 	struct vtio_vhost_be_stats stats; /* copied when the thread ends */
+	/* Each queue's vtio_vhost_be_queue_info() after the last run that found
+	 * it live, and what the call gave for the first index past the end. */
+	struct vtio_vhost_be_queue_info info[NQ];
+	int info_past_end;
 	uint64_t features;
 	struct vtio_iov rd[QSIZE + 1100], wr[QSIZE + 1100];
 	struct vtio_devq_chain kept[NQ][QSIZE];
@@ -65,6 +70,11 @@ static bool xor_work(void *ctx, struct vtio_vhost_be *be, unsigned qi, struct vt
 	for (;;) {
 		struct vtio_devq_chain c;
 		memset(&c, 0, sizeof(c));
+		unsigned idle = atomic_load(&s->idle_calls);
+		if (idle != 0) {
+			atomic_store(&s->idle_calls, idle - 1);
+			return true; /* claims drained, leaves the ring as it is */
+		}
 		if (atomic_load(&s->hold)) {
 			if (s->nkept[qi] == QSIZE)
 				return true;
@@ -119,6 +129,14 @@ static void *server_main(void *arg)
 		if (s->be != NULL) {
 			vtio_vhost_be_run(s->be, 5);
 			s->features = vtio_vhost_be_features(s->be);
+			for (unsigned qi = 0; qi < NQ; qi++) {
+				struct vtio_vhost_be_queue_info qinfo;
+				assert_int_equal(vtio_vhost_be_queue_info(s->be, qi, &qinfo), 0);
+				if (qinfo.live)
+					s->info[qi] = qinfo;
+			}
+			struct vtio_vhost_be_queue_info past;
+			s->info_past_end = vtio_vhost_be_queue_info(s->be, NQ, &past);
 		} else {
 			usleep(1000);
 		}
@@ -300,6 +318,31 @@ static void run_data(bool packed)
 	server_stop(s);
 	assert_int_equal(s->stats.protocol_errors, 0);
 	assert_int_equal(s->stats.connections, 1);
+	/* The queues as the back end last saw them live: every buffer taken,
+	 * kicked and called at least once, the device's event word where its
+	 * last enable_notify put it (EVENT_IDX: the next position). */
+	assert_int_equal(s->info_past_end, VTIO_ERANGE);
+	for (unsigned qi = 0; qi < NQ; qi++) {
+		const struct vtio_vhost_be_queue_info *qinfo = &s->info[qi];
+		assert_true(qinfo->live);
+		assert_int_equal(qinfo->num, QSIZE);
+		assert_false(qinfo->avail);
+		assert_true(qinfo->kicks >= 1);
+		assert_true(qinfo->calls >= 1 && qinfo->calls <= 350);
+		assert_int_equal(qinfo->pos.in_flight, 0);
+		if (!packed) {
+			assert_int_equal(qinfo->pos.avail_idx, 350);
+			assert_int_equal(qinfo->pos.used_idx, 350);
+			assert_int_equal(qinfo->device_event >> 16, 350); /* avail_event */
+		} else {
+			assert_int_equal(qinfo->pos.avail_idx, base[qi] & 0x7fffu);
+			uint32_t ow = qinfo->pos.avail_idx | (uint32_t)qinfo->pos.avail_wrap << 15;
+			assert_int_equal(qinfo->device_event & 0xffffu, ow);
+			assert_int_equal(qinfo->device_event >> 16, VTIO_RING_EVENT_FLAGS_DESC);
+			/* The driver's: DESC (EVENT_IDX) or DISABLE, never reserved. */
+			assert_true((qinfo->driver_event >> 16) <= VTIO_RING_EVENT_FLAGS_DESC);
+		}
+	}
 	free(s);
 }
 
@@ -313,6 +356,43 @@ static void test_data_packed(void **st)
 {
 	(void)st;
 	run_data(true);
+}
+
+/*
+ * run_queue() stops after 64 rounds of queue_work + re-arm that each found
+ * the ring non-empty; the buffers still waiting then have no kick coming
+ * (they were made available before the event index moved), so the next
+ * vtio_vhost_be_run() must take them up by itself. queue_work here claims
+ * "drained" 100 times without popping: 64 rounds, the cap, then 36 more.
+ */
+static void test_round_cap(void **st)
+{
+	(void)st;
+	for (int packed = 0; packed < 2; packed++) {
+		struct server *s = server_start(packed != 0);
+		struct client cl = {0};
+		struct vtio_vhost_fe *fe = fe_connect(s->path, packed != 0, &cl);
+		unsigned char *out = vtio_vhost_fe_alloc(fe, 16, 1);
+		unsigned char *in = vtio_vhost_fe_alloc(fe, 16, 1);
+		assert_non_null(out);
+		assert_non_null(in);
+		memset(out, 0x11, 16);
+		struct req r = {.out = out, .in = in, .len = 16, .q = 0};
+		struct vtio_sg sg[2] = {vtio_sg_of(out, 16), vtio_sg_of(in, 16)};
+		atomic_store(&s->idle_calls, 100);
+		assert_int_equal(vtio_vq_add(vtio_vhost_fe_vq(fe, 0), sg, 1, 1, &r), 0);
+		assert_int_equal(vtio_vhost_fe_kick(fe, 0), 0); /* the only kick */
+		for (int i = 0; i < 200 && !r.done; i++)
+			assert_int_equal(vtio_vhost_fe_poll(fe, 10), 0);
+		assert_true(r.done);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(r.got, 16);
+		assert_int_equal(in[0], 0x11 ^ 0x5a);
+		assert_int_equal(atomic_load(&s->idle_calls), 0);
+		vtio_vhost_fe_close(fe);
+		server_stop(s);
+		free(s);
+	}
 }
 
 /* A front end goes away and a new one comes: served again, rings from 0. */
@@ -645,9 +725,10 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the back end may close before a send */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_data_split), cmocka_unit_test(test_data_packed),
-	    cmocka_unit_test(test_reconnect),  cmocka_unit_test(test_backend_dies),
-	    cmocka_unit_test(test_malformed),  cmocka_unit_test(test_replies),
+	    cmocka_unit_test(test_data_split),	 cmocka_unit_test(test_data_packed),
+	    cmocka_unit_test(test_reconnect),	 cmocka_unit_test(test_round_cap),
+	    cmocka_unit_test(test_backend_dies), cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
