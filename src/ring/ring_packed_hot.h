@@ -31,9 +31,12 @@ void *vtio__vq_packed_used_bad_id(struct vtio_vq *vq, uint16_t id);
  * (PACKED-DRV-7/8), then private bookkeeping. indir_addr and nseg are only
  * read for indirect buffers, ext[] addr/len/flags only for mapped ones.
  */
-static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned in,
 					  void *token)
 {
+	/* @p in is 1 for a device-writable segment, else 0 (in_num of the
+	 * call): WRITE and the writable length follow from it without a
+	 * branch or a compare. */
 	struct vtio__vq_packed *p = &vq->u.packed;
 	uint32_t head = p->next_avail;
 	uint16_t id = p->free_head;
@@ -46,10 +49,10 @@ static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_
 	uint16_t au = p->avail_used;
 	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | (w ? VTIO_DESC_F_WRITE : 0u))));
+	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | in * VTIO_DESC_F_WRITE)));
 	struct vtio__vq_buf *b = &vq->bufs[id];
 	b->token = token;
-	b->wr_len = w ? len : 0u;
+	b->wr_len = len & (0u - in);
 	b->indir = 0;
 	b->ndesc = 1;
 	b->last = id;
@@ -110,6 +113,23 @@ static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 	b->token = NULL;
 	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
 	return vtio__vq_finish_used(vq, token, ulen, b->wr_len, len);
+}
+/*
+ * more_used on a hot queue: the next slot's flags (acquire), only while
+ * buffers are in flight, compared as get_used compares them. Not IN_ORDER
+ * (hot_packed excludes it), so no batch is ever pending.
+ */
+static inline bool vtio__vq_packed_more_used_one(const struct vtio_vq *vq)
+{
+	const struct vtio__vq_packed *p = &vq->u.packed;
+	if (vq->inflight == 0)
+		return false;
+	const volatile struct vtio_packed_desc *d =
+	    (const volatile struct vtio_packed_desc *)(const void *)vq->area_ptr[VTIO__AREA_DESC] +
+	    p->last_used;
+	uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
+	    (const unsigned char *)(const volatile void *)&d->flags, vq->dma_barriers));
+	return (f & VTIO__PK_AU) == p->used_au;
 }
 #endif /* VTIO_CONFIG_DRIVER */
 
