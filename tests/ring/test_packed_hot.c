@@ -307,36 +307,61 @@ static void test_hot_pop_fallbacks(void **state)
 		fx_teardown(&f);
 	}
 	/* Hand-written available descriptors at slot 0 (lap 1: AVAIL). */
+	enum { ARENA, ARENA_END, OUTSIDE };
 	static const struct {
-		uint64_t addr_off; /* from the arena; UINT64_MAX: outside the view */
+		int base;    /* the arena's start or end, or outside the view */
+		int64_t off; /* from base */
 		uint32_t len;
 		uint16_t id;
+		uint16_t flags;
 		int err; /* 1: whatever the general walk says (compared across variants) */
 	} bad[] = {
-	    {0, 0, 0, 1},		      /* zero length */
-	    {UINT64_MAX, 16, 0, VTIO_EFAULT}, /* outside the view */
-	    {0, 16, 8, VTIO_ERANGE},	      /* id out of range */
+	    {ARENA, 0, 0, 0, AV, 1},		  /* zero length */
+	    {ARENA, 0, 0, 0, AV | WR, 1},	  /* zero length, writable */
+	    {OUTSIDE, 0, 16, 0, AV, VTIO_EFAULT}, /* outside the view */
+	    {ARENA, 0, 16, 8, AV, VTIO_ERANGE},	  /* id out of range */
+	    /* The view's edges (its one region is the arena): one byte below
+	     * its start, one byte past its end, ending exactly at its end
+	     * (taken), starting at its end; both directions. */
+	    {ARENA, -1, 16, 0, AV, VTIO_EFAULT},
+	    {ARENA, -1, 16, 0, AV | WR, VTIO_EFAULT},
+	    {ARENA_END, -15, 16, 0, AV, VTIO_EFAULT},
+	    {ARENA_END, -15, 16, 0, AV | WR, VTIO_EFAULT},
+	    {ARENA_END, -16, 16, 0, AV, 0},
+	    {ARENA_END, -16, 16, 0, AV | WR, 0},
+	    {ARENA_END, 0, 16, 0, AV | WR, VTIO_EFAULT},
 	};
-	int errs[2][3];
-	unsigned nums[2][3];
+	int errs[2][sizeof(bad) / sizeof(bad[0])];
+	unsigned nums[2][sizeof(bad) / sizeof(bad[0])];
 	for (unsigned v = 0; v < 2; v++) {
 		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			struct fx g;
 			struct vtio_devq_chain c;
 			assert_int_equal(fx_setup(&g, VTIO_LAYOUT_PACKED, 8, variants[v], NULL), 0);
 			struct vtio_packed_desc *d = desc_at(&g, 0);
-			uint64_t a = bad[i].addr_off == UINT64_MAX
-					 ? fx_addr(g.arena) + g.arena_size + 4096u
-					 : fx_addr(g.arena) + bad[i].addr_off;
+			uint64_t a = fx_addr(g.arena) + (uint64_t)bad[i].off;
+			if (bad[i].base == ARENA_END)
+				a += g.arena_size;
+			else if (bad[i].base == OUTSIDE)
+				a += g.arena_size + 4096u;
+			int want = bad[i].err;
 			d->addr = w64(&g, a);
 			d->len = w32(&g, bad[i].len);
 			d->id = w16(&g, bad[i].id);
-			d->flags = w16(&g, AV);
+			d->flags = w16(&g, bad[i].flags);
 			fx_chain_init(&g, &c);
 			errs[v][i] = vtio_devq_pop(g.dq, &c);
 			nums[v][i] = c.rd_num + c.wr_num;
-			if (bad[i].err != 1) {
-				assert_int_equal(errs[v][i], bad[i].err);
+			if (want == 0) {
+				/* Taken: the piece is the buffer, at its place in the arena. */
+				assert_int_equal(errs[v][i], 0);
+				const struct vtio_iov *io = (bad[i].flags & WR) ? c.wr : c.rd;
+				assert_int_equal(nums[v][i], 1);
+				assert_ptr_equal(io->ptr, g.arena + (g.arena_size - 16u));
+				assert_int_equal(io->len, 16);
+				assert_false(vtio_devq_is_broken(g.dq));
+			} else if (want != 1) {
+				assert_int_equal(errs[v][i], want);
 				assert_true(vtio_devq_is_broken(g.dq));
 				assert_int_equal(vtio_devq_pop(g.dq, &c), VTIO_EIO);
 			}
