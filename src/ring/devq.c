@@ -97,6 +97,15 @@ static int check_area(const struct vtio_mem *m, uint64_t addr, size_t len, uint3
 	return 0;
 }
 
+/* vtio_devq::hot_packed of a queue that is not broken. */
+static uint8_t hot_packed_mode(const struct vtio_devq *q)
+{
+	if (!(VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED && q->layout == VTIO_LAYOUT_PACKED &&
+	      q->fast && !q->legacy))
+		return 0;
+	return q->dma_barriers ? VTIO__DEVQ_HOT_DMA : VTIO__DEVQ_HOT_CPU;
+}
+
 int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		   const struct vtio_devq_config *cfg)
 {
@@ -153,8 +162,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 	q->fast = ptr[0] != NULL && ptr[1] != NULL && ptr[2] != NULL;
 	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
 		 q->fast;
-	q->hot_packed = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED &&
-			q->layout == VTIO_LAYOUT_PACKED && q->fast && !q->legacy;
+	q->hot_packed = hot_packed_mode(q);
+	q->r0_first[0] = q->r0_first[1] = UINT64_MAX;
 	/* Cached only when the region does not wrap past 2^64 (vtio_mem_init
 	 * refuses those; a hand-built view might not): then off < len also
 	 * proves addr >= r0_addr. */
@@ -165,6 +174,12 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 		q->r0_host = (uintptr_t)r0->host;
 		q->r0_len[0] = (r0->perm & VTIO_MEM_READ) ? r0->len : 0u;
 		q->r0_len[1] = (r0->perm & VTIO_MEM_WRITE) ? r0->len : 0u;
+		q->r0_delta = q->r0_host - (uintptr_t)r0->addr;
+		for (int w = 0; w < 2; w++)
+			if (q->r0_len[w] != 0) {
+				q->r0_first[w] = r0->addr;
+				q->r0_last[w] = r0->addr + (r0->len - 1u);
+			}
 	}
 	if (cfg->max_indirect != 0)
 		q->max_indirect = cfg->max_indirect;
@@ -213,7 +228,8 @@ int vtio_devq_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 		return vtio__devq_split_pop_fast(q, c);
 #endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
-	if (VTIO_LIKELY(q->hot_packed))
+	/* DMA barriers: vtio__devq_packed_pop() picks the straight line too. */
+	if (VTIO_LIKELY(q->hot_packed == VTIO__DEVQ_HOT_CPU))
 		return vtio__devq_packed_pop_hot(q, c);
 #endif
 	if (VTIO_UNLIKELY(q->broken))
@@ -422,8 +438,7 @@ void vtio_devq_reset(struct vtio_devq *q)
 	q->broken_err_pending = false;
 	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
 		 q->fast;
-	q->hot_packed = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_PACKED &&
-			q->layout == VTIO_LAYOUT_PACKED && q->fast && !q->legacy;
+	q->hot_packed = hot_packed_mode(q);
 	VTIO__DDISPATCH(q, reset, q);
 }
 

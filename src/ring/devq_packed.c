@@ -280,7 +280,8 @@ int vtio__devq_packed_pop(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
 #if VTIO_CONFIG_FAST_PATHS
 	if (VTIO_LIKELY(q->hot_packed))
-		return vtio__devq_packed_pop_hot(q, c);
+		return q->dma_barriers ? vtio__devq_packed_pop_hot_dma(q, c)
+				       : vtio__devq_packed_pop_hot(q, c);
 #endif
 	return pop_general(q, c, NULL);
 }
@@ -297,7 +298,12 @@ VTIO__COLD int vtio__devq_packed_pop_head(struct vtio_devq *q, struct vtio_devq_
 
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c)
 {
-	return vtio__devq_packed_pop_one(q, c);
+	return vtio__devq_packed_pop_one(q, c, false);
+}
+
+int vtio__devq_packed_pop_hot_dma(struct vtio_devq *q, struct vtio_devq_chain *c)
+{
+	return vtio__devq_packed_pop_one(q, c, true);
 }
 
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
@@ -306,82 +312,29 @@ int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, ui
 }
 
 /*
- * vtio_devq_pop_batch on a hot queue. Per chain the same reads and checks
- * as vtio__devq_packed_pop_one(): the slot's flags (acquire, PACKED-DEV-9),
- * then addr, len and id, each read once; the id range and the outstanding
- * count checked; a one-descriptor buffer inside the view's first region
- * with the permission of its direction, and room in the caller's array,
- * is filled in the loop. What changes is that the ring position, the wrap
- * counter, the outstanding count and the cached region live in locals for
- * the whole batch (stored back once), so no store to a chain makes the
- * compiler reload them. Anything off the straight line stores the
- * position back and takes the general pop from the copies (never re-read);
- * the batch goes on after it when it succeeds.
+ * vtio_devq_pop_batch on a hot queue: the single pop's straight line
+ * (vtio__devq_packed_pop_one(), the same reads and checks of every
+ * descriptor, the general pop from the copies for anything else) once per
+ * chain, with the barrier variant picked once per batch. The batch stops
+ * at the first chain not taken.
  */
 static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n,
 				const bool dma)
 {
-	struct vtio__devq_packed *p = &q->u.packed;
-	const volatile struct vtio_packed_desc *ring =
-	    (const volatile struct vtio_packed_desc *)(const void *)q->area_ptr[VTIO__AREA_DESC];
-	const uint32_t num = q->num;
-	uint32_t slot = p->last_avail;
-	bool wrap = p->avail_wrap;
-	/* is_avail() for this lap as one compare: AVAIL == wrap, USED != wrap. */
-	uint16_t expect = p->avail_au;
-	uint32_t outstanding = p->outstanding;
-	int err = 0;
-	unsigned k = 0;
-	for (; k < n; k++) {
-		struct vtio_devq_chain *ck = &c[k];
+	struct vtio_devq_chain *ck = c, *end = c + n;
+	int err;
+	do {
 		VTIO_ASSERT((ck->rd != NULL || ck->rd_max == 0) &&
 			    (ck->wr != NULL || ck->wr_max == 0));
-		const volatile struct vtio_packed_desc *d = ring + slot;
-		uint16_t flags = vtio_le16(vtio__load16_acquire_ptr(
-		    (const unsigned char *)(const volatile void *)&d->flags, dma));
-		if ((flags & PK_AU) != expect) {
-			err = VTIO_EAGAIN;
+		err = vtio__devq_packed_pop_one(q, ck, dma);
+		if (err != 0)
 			break;
-		}
-		uint64_t addr = vtio_le64(d->addr);
-		uint32_t len = vtio_le32(d->len);
-		uint16_t id = vtio_le16(d->id);
-		VTIO__PEER_FETCHED(d, 14);
-		/* One descriptor (no NEXT, no INDIRECT; WRITE is the direction),
-		 * id in range, room in the ring, the buffer in the first region. */
-		if (VTIO_UNLIKELY((flags & (VTIO_DESC_F_NEXT | VTIO_DESC_F_INDIRECT)) != 0 ||
-				  outstanding >= num || id >= num ||
-				  !vtio__devq_one_piece(q, ck, addr, len,
-							(flags & VTIO_DESC_F_WRITE) != 0))) {
-			p->last_avail = (uint16_t)slot;
-			vtio__devq_pk_set_avail_wrap(p, wrap);
-			p->outstanding = outstanding;
-			err = vtio__devq_packed_pop_head(q, ck, addr, len, id, flags);
-			if (err != 0)
-				break;
-			slot = p->last_avail;
-			wrap = p->avail_wrap;
-			expect = p->avail_au;
-			outstanding = p->outstanding;
-			continue;
-		}
-		vtio__devq_chain_set_id(ck, id, 1);
-		ck->flags = 0;
-		outstanding++;
-		if (VTIO_UNLIKELY(++slot >= num)) {
-			slot = 0;
-			wrap = !wrap;
-			expect ^= PK_AU;
-		}
-	}
-	p->last_avail = (uint16_t)slot;
-	vtio__devq_pk_set_avail_wrap(p, wrap);
-	p->outstanding = outstanding;
-	if (k == 0)
+	} while (++ck != end);
+	if (ck == c)
 		return err;
 	if (VTIO_UNLIKELY(q->broken))
 		q->broken_err_pending = true; /* taken chains first; the next call reports it */
-	return (int)k;
+	return (int)(ck - c);
 }
 
 int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n)

@@ -165,6 +165,9 @@ struct vtio_vq {
 
 /* ---- Device-side queue ------------------------------------------------------- */
 
+/** vtio_devq::hot_packed: hot, with CPU (SMP) barriers / with DMA barriers. */
+enum { VTIO__DEVQ_HOT_CPU = 1, VTIO__DEVQ_HOT_DMA = 2 };
+
 struct vtio_devq {
 	enum vtio_layout layout;
 	uint16_t index;
@@ -176,9 +179,12 @@ struct vtio_devq {
 	bool event_idx;
 	bool indirect;
 	bool in_order;
-	bool fast;	 /* all three areas translated to local pointers at init */
-	bool hot;	 /* split && fast && !broken (see vtio_vq::hot); cleared on break */
-	bool hot_packed; /* packed && fast && !legacy && !broken */
+	bool fast; /* all three areas translated to local pointers at init */
+	bool hot;  /* split && fast && !broken (see vtio_vq::hot); cleared on break */
+	/* packed && fast && !legacy && !broken: a VTIO__DEVQ_HOT_* (0 when not
+	 * hot), so the public calls pick the barrier variant of the straight
+	 * line with the test they make anyway. */
+	uint8_t hot_packed;
 	bool broken;
 	const char *broken_reason;
 	int broken_err;		 /* the error that broke the queue */
@@ -197,6 +203,14 @@ struct vtio_devq {
 	uint64_t r0_addr;
 	uintptr_t r0_host;
 	uint64_t r0_len[2];
+	/* The packed pop's form of the same: r0_first[w] / r0_last[w] the
+	 * region's first and last address when its permission allows reading
+	 * (w = 0) / writing (w = 1), else UINT64_MAX / 0 (no address passes);
+	 * r0_delta = r0_host - r0_addr modulo the pointer width (a local
+	 * pointer is the address plus this). */
+	uint64_t r0_first[2];
+	uint64_t r0_last[2];
+	uintptr_t r0_delta;
 	vtio_notify_fn notify;
 	void *notify_ctx;
 
@@ -288,11 +302,14 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
  * vtio_devq::hot_packed is set: out-of-line bodies of the inline paths in
  * ring_packed_hot.h (inlined into vtio_vq_add only: in the other public
  * functions an inline packed path costs the split path registers).
- * push1 returns one chain of @p ndesc descriptors (id from a popped chain,
- * len checked against it by the caller).
  */
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
+/* pop_hot: hot_packed == VTIO__DEVQ_HOT_CPU (vtio_devq_pop calls it);
+ * pop_hot_dma: VTIO__DEVQ_HOT_DMA (vtio__devq_packed_pop() calls it). */
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
+int vtio__devq_packed_pop_hot_dma(struct vtio_devq *q, struct vtio_devq_chain *c);
+/* push1 returns one chain of @p ndesc descriptors (id from a popped chain,
+ * len checked against it by the caller). */
 int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
 /* vtio_devq_pop_batch on a hot queue (n >= 1, c != NULL: checked by devq.c). */
 int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
@@ -711,7 +728,7 @@ static inline int vtio__devq_fail(struct vtio_devq *q, int err, const char *reas
 		q->broken_reason = reason;
 		q->broken = true;
 		q->hot = false;
-		q->hot_packed = false;
+		q->hot_packed = 0;
 		q->broken_err = err; /* see broken_err_pending (devq.c) */
 	}
 	return err;
@@ -832,8 +849,8 @@ static inline void vtio__devq_chain_set_id(struct vtio_devq_chain *c, uint16_t i
  * the permission the direction needs and the caller's array has room, fill
  * the chain's pieces and lengths and return true; else false, nothing
  * written (the general walk decides, and reports the error). @p wr is a
- * constant at each call. The split and packed straight lines use it
- * (ring_split.h, ring_packed_hot.h, devq_packed.c).
+ * constant at each call. The split straight lines use it (ring_split.h);
+ * the packed ones check against r0_first/r0_last (ring_packed_hot.h).
  */
 static inline bool vtio__devq_one_piece(const struct vtio_devq *q, struct vtio_devq_chain *c,
 					uint64_t addr, uint32_t len, bool wr)
