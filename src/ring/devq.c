@@ -260,6 +260,18 @@ int vtio_devq_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned
 	return (int)k;
 }
 
+/* A single push off the straight lines (its arguments checked). Out of
+ * line: its frame is not set up on the way to the inline packed push. */
+static VTIO__NOINLINE int push_general(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len)
+{
+	if (VTIO_UNLIKELY(q->broken))
+		return broken_error(q);
+	struct vtio_devq_done d;
+	d.h = h;
+	d.len = len;
+	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
+}
+
 int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_t len)
 {
 	VTIO_ASSERT(q != NULL && c != NULL);
@@ -270,17 +282,12 @@ int vtio_devq_push(struct vtio_devq *q, const struct vtio_devq_chain *c, uint32_
 		return vtio__devq_split_push_one(q, c->id, len);
 #endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
-	if (VTIO_LIKELY(q->hot_packed))
-		return vtio__devq_packed_push1(q, c->id, c->ndesc, len);
+	/* DMA barriers: the packed push_batch takes its straight line too. */
+	if (VTIO_LIKELY(q->hot_packed == VTIO__DEVQ_HOT_CPU))
+		return vtio__devq_packed_push_one(q, c->id, c->ndesc, len, false);
 #endif
-	if (VTIO_UNLIKELY(q->broken))
-		return broken_error(q);
-	struct vtio_devq_done d;
-	d.h.id = c->id;
-	d.h.ndesc = c->ndesc;
-	d.h.wr_cap = len; /* checked above against the chain */
-	d.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
+	struct vtio_devq_handle h = {c->id, c->ndesc, len}; /* len checked above */
+	return push_general(q, h, len);
 }
 
 int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32_t len)
@@ -293,15 +300,11 @@ int vtio_devq_push_handle(struct vtio_devq *q, struct vtio_devq_handle h, uint32
 		return vtio__devq_split_push_one(q, h.id, len);
 #endif
 #if VTIO_CONFIG_PACKED && VTIO_CONFIG_FAST_PATHS
-	if (VTIO_LIKELY(q->hot_packed))
-		return vtio__devq_packed_push1(q, h.id, h.ndesc, len);
+	/* DMA barriers: the packed push_batch takes its straight line too. */
+	if (VTIO_LIKELY(q->hot_packed == VTIO__DEVQ_HOT_CPU))
+		return vtio__devq_packed_push_one(q, h.id, h.ndesc, len, false);
 #endif
-	if (VTIO_UNLIKELY(q->broken))
-		return broken_error(q);
-	struct vtio_devq_done d;
-	d.h = h;
-	d.len = len;
-	return VTIO__DDISPATCH(q, push_batch, q, &d, 1, true);
+	return push_general(q, h, len);
 }
 
 int vtio_devq_push_batch(struct vtio_devq *q, const struct vtio_devq_done *d, unsigned n)

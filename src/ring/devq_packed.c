@@ -306,11 +306,6 @@ int vtio__devq_packed_pop_hot_dma(struct vtio_devq *q, struct vtio_devq_chain *c
 	return vtio__devq_packed_pop_one(q, c, true);
 }
 
-int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len)
-{
-	return vtio__devq_packed_push_one(q, id, ndesc, len);
-}
-
 /*
  * vtio_devq_pop_batch on a hot queue: the single pop's straight line
  * (vtio__devq_packed_pop_one(), the same reads and checks of every
@@ -397,54 +392,84 @@ static VTIO__COLD int push_batch_undo(struct vtio_devq *q, const struct vtio_dev
 	return VTIO_EINVAL; /* nothing published */
 }
 
+/* The running state of a hot push_batch. */
+struct pk_push {
+	struct vtio_packed_desc *ring;
+	uint32_t num;
+	uint32_t left; /* outstanding descriptors not yet returned */
+	uint32_t slot;
+	uint16_t au, auw; /* used flags of this lap without / with WRITE */
+};
+
+/*
+ * One entry of a hot push_batch: checked (its descriptor count against
+ * what is outstanding; unless @p checked, its id range and len against its
+ * writable capacity), its len and id written, the position moved on.
+ * @return its descriptor, *f its flags (PACKED-DEV-7: WRITE whenever
+ * len > 0) for the caller to store; NULL when the entry is refused.
+ */
+static inline struct vtio_packed_desc *push_entry(struct pk_push *s, const struct vtio_devq_done *e,
+						  bool checked, uint16_t *f)
+{
+	uint32_t nd = e->h.ndesc;
+	uint32_t len = e->len;
+	uint32_t id = e->h.id;
+	/* nd == 0 wraps: one compare refuses it and nd > left. */
+	if (VTIO_UNLIKELY(nd - 1u >= s->left || (!checked && (id >= s->num || len > e->h.wr_cap))))
+		return NULL;
+	s->left -= nd;
+	struct vtio_packed_desc *d = s->ring + s->slot;
+	d->len = vtio_le32(len);
+	d->id = vtio_le16((uint16_t)id);
+	*f = len ? s->auw : s->au;
+	s->slot += nd;
+	if (VTIO_UNLIKELY(s->slot >= s->num)) {
+		s->slot -= s->num;
+		s->au ^= PK_AU;
+		s->auw ^= PK_AU;
+	}
+	return d;
+}
+
 /*
  * push_batch on a hot queue, not IN_ORDER: one pass. Each entry is checked
  * in the loop that writes it; the head's flags go last (PACKED-DEV-8), so
  * a refused batch publishes nothing (push_batch_undo() clears what it
  * wrote). The batch's consecutive one-descriptor chains fill each
- * descriptor line in turn.
+ * descriptor line in turn. The head is peeled off the loop, which then
+ * stores every entry's flags without a test. Out of line: its prologue is
+ * its own, not the general push_batch's.
  */
-static int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u, unsigned n,
-			  bool checked)
+static VTIO__NOINLINE int push_batch_hot(struct vtio_devq *q, const struct vtio_devq_done *u,
+					 unsigned n, bool checked)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	struct vtio_packed_desc *ring =
-	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC];
-	const uint32_t num = q->num;
-	const uint32_t before = p->outstanding;
-	uint32_t left = before;
-	uint32_t slot = p->next_used;
-	uint32_t head = slot;
-	uint16_t au = p->used_au;
-	uint16_t head_flags = 0;
-	for (unsigned k = 0; k < n; k++) {
-		uint32_t nd = u[k].h.ndesc;
-		uint32_t len = u[k].len;
-		/* nd == 0 wraps: one compare refuses it and nd > left. */
-		if (VTIO_UNLIKELY(nd - 1u >= left || (!checked && vtio__devq_done_bad(q, &u[k]))))
-			return push_batch_undo(q, u, k);
-		left -= nd;
-		struct vtio_packed_desc *d = ring + slot;
-		d->len = vtio_le32(len);
-		d->id = vtio_le16(u[k].h.id);
-		uint16_t f = (uint16_t)(au | (len ? VTIO_DESC_F_WRITE : 0u));
-		if (k == 0)
-			head_flags = f;
-		else
-			VTIO_WRITE_ONCE16(&d->flags, vtio_le16(f));
-		slot += nd;
-		if (slot >= num) {
-			slot -= num;
-			au ^= PK_AU;
-		}
+	struct pk_push s;
+	s.ring = (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC];
+	s.num = q->num;
+	s.left = p->outstanding;
+	s.slot = p->next_used;
+	s.au = p->used_au;
+	s.auw = (uint16_t)(s.au | VTIO_DESC_F_WRITE);
+	const uint32_t before = s.left;
+	uint16_t head_flags;
+	struct vtio_packed_desc *head = push_entry(&s, u, checked, &head_flags);
+	if (VTIO_UNLIKELY(head == NULL))
+		return push_batch_undo(q, u, 0);
+	for (const struct vtio_devq_done *e = u + 1; e != u + n; e++) {
+		uint16_t f;
+		struct vtio_packed_desc *d = push_entry(&s, e, checked, &f);
+		if (VTIO_UNLIKELY(d == NULL))
+			return push_batch_undo(q, u, (unsigned)(e - u));
+		VTIO_WRITE_ONCE16(&d->flags, vtio_le16(f));
 	}
-	p->next_used = (uint16_t)slot;
-	vtio__devq_pk_set_used_wrap(p, au != 0);
-	p->outstanding = left;
-	p->pushed += before - left;
+	p->next_used = (uint16_t)s.slot;
+	vtio__devq_pk_set_used_wrap(p, s.au != 0);
+	p->outstanding = s.left;
+	p->pushed += before - s.left;
 	if (q->dma_barriers)
 		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&ring[head].flags, vtio_le16(head_flags));
+	VTIO_STORE_RELEASE16(&head->flags, vtio_le16(head_flags));
 	return 0;
 }
 #endif

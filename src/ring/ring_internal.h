@@ -300,17 +300,16 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 /*
  * Packed straight-line entries, called when vtio_vq::hot_packed /
  * vtio_devq::hot_packed is set: out-of-line bodies of the inline paths in
- * ring_packed_hot.h (inlined into vtio_vq_add only: in the other public
- * functions an inline packed path costs the split path registers).
+ * ring_packed_hot.h (inlined into vtio_vq_add, vtio_devq_push and
+ * vtio_devq_push_handle only: in the other public functions an inline
+ * packed path costs the split path registers).
  */
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 /* pop_hot: hot_packed == VTIO__DEVQ_HOT_CPU (vtio_devq_pop calls it);
- * pop_hot_dma: VTIO__DEVQ_HOT_DMA (vtio__devq_packed_pop() calls it). */
+ * pop_hot_dma: VTIO__DEVQ_HOT_DMA (vtio__devq_packed_pop() calls it, as a
+ * push with DMA barriers takes the hot push_batch). */
 int vtio__devq_packed_pop_hot(struct vtio_devq *q, struct vtio_devq_chain *c);
 int vtio__devq_packed_pop_hot_dma(struct vtio_devq *q, struct vtio_devq_chain *c);
-/* push1 returns one chain of @p ndesc descriptors (id from a popped chain,
- * len checked against it by the caller). */
-int vtio__devq_packed_push1(struct vtio_devq *q, uint16_t id, uint16_t ndesc, uint32_t len);
 /* vtio_devq_pop_batch on a hot queue (n >= 1, c != NULL: checked by devq.c). */
 int vtio__devq_packed_pop_batch(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n);
 /* vtio_vq_add_batch / vtio_vq_get_used_batch on a hot queue (n >= 1,

@@ -82,13 +82,18 @@ static inline void vtio__devq_pk_set_used_wrap(struct vtio__devq_packed *p, bool
 	p->used_wrap = w;
 	p->used_au = w ? (uint16_t)(VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED) : 0u;
 }
-/* The device's avail wrap counter flipped (the lap after slot num - 1): the
- * pattern changes bits AVAIL and USED, one XOR, no constant in a register
- * (devq hot paths). */
+/* The device's wrap counters flipped (the lap after slot num - 1): both
+ * patterns change bits AVAIL and USED, so one XOR each, no constant in a
+ * register (devq hot paths). */
 static inline void vtio__devq_pk_flip_avail_wrap(struct vtio__devq_packed *p)
 {
 	p->avail_wrap = !p->avail_wrap;
 	p->avail_au = (uint16_t)(p->avail_au ^ (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED));
+}
+static inline void vtio__devq_pk_flip_used_wrap(struct vtio__devq_packed *p)
+{
+	p->used_wrap = !p->used_wrap;
+	p->used_au = (uint16_t)(p->used_au ^ (VTIO_DESC_F_AVAIL | VTIO_DESC_F_USED));
 }
 
 #endif /* VTIO_RING_PACKED_H */

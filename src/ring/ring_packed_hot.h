@@ -293,34 +293,39 @@ static inline int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_dev
 }
 
 /*
- * push of one chain of @p ndesc descriptors on a hot queue (id from a
- * popped chain, len checked against it by the caller): len and id, the
- * release store of the flags (PACKED-DEV-7/8).
+ * push of one chain of @p ndesc descriptors on a hot queue, @p dma its
+ * barrier kind (a constant at each call); id from a popped chain, len
+ * checked against it by the caller: len and id, the release store of the
+ * flags (PACKED-DEV-7/8).
  * @return 0, or VTIO_EINVAL when more is returned than was popped.
  */
 static inline int vtio__devq_packed_push_one(struct vtio_devq *q, uint16_t id, uint16_t ndesc,
-					     uint32_t len)
+					     uint32_t len, const bool dma)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	if (VTIO_UNLIKELY(ndesc == 0 || ndesc > p->outstanding))
+	const uint32_t outstanding = p->outstanding;
+	/* ndesc 0 wraps: one compare refuses it and ndesc > outstanding. */
+	if (VTIO_UNLIKELY((uint32_t)ndesc - 1u >= outstanding))
 		return VTIO_EINVAL; /* returning more than was popped: a caller bug */
-	uint32_t slot = p->next_used;
+	/* The queue first (fewer values live at once), then the ring: a ring
+	 * store may alias the queue. */
+	p->outstanding = outstanding - ndesc;
+	p->pushed += ndesc;
+	const uint32_t slot = p->next_used;
+	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
+	uint16_t f = (uint16_t)(p->used_au | (len ? VTIO_DESC_F_WRITE : 0u));
+	uint32_t next = slot + ndesc;
+	if (VTIO_UNLIKELY(next >= q->num)) {
+		next -= q->num;
+		vtio__devq_pk_flip_used_wrap(p);
+	}
+	p->next_used = (uint16_t)next;
 	struct vtio_packed_desc *d =
 	    (struct vtio_packed_desc *)(void *)q->area_ptr[VTIO__AREA_DESC] + slot;
 	d->len = vtio_le32(len);
 	d->id = vtio_le16(id);
-	/* PACKED-DEV-7, used len policy: WRITE whenever len > 0. */
-	uint16_t f = (uint16_t)(p->used_au | (len ? VTIO_DESC_F_WRITE : 0u));
-	slot += ndesc;
-	if (VTIO_UNLIKELY(slot >= q->num)) {
-		slot -= q->num;
-		vtio__devq_pk_set_used_wrap(p, !p->used_wrap);
-	}
-	p->next_used = (uint16_t)slot;
-	p->outstanding -= ndesc;
-	p->pushed += ndesc;
 	/* PACKED-DEV-8: id/len, write barrier (release), then the flags. */
-	if (q->dma_barriers)
+	if (dma)
 		VTIO_DMA_WMB();
 	VTIO_STORE_RELEASE16(&d->flags, vtio_le16(f));
 	return 0;
