@@ -163,7 +163,8 @@ int vtio_devq_init(struct vtio_devq **out, void *state, size_t state_size,
 	q->hot = VTIO_CONFIG_FAST_PATHS && VTIO_CONFIG_SPLIT && q->layout == VTIO_LAYOUT_SPLIT &&
 		 q->fast;
 	q->hot_packed = hot_packed_mode(q);
-	q->r0_first[0] = q->r0_first[1] = UINT64_MAX;
+	q->r0_first[0] = q->r0_first[1] = UINT64_MAX; /* with r0_last 0: no buffer passes */
+	q->r0_last[0] = q->r0_last[1] = 0;
 	/* Cached only when the region does not wrap past 2^64 (vtio_mem_init
 	 * refuses those; a hand-built view might not): then off < len also
 	 * proves addr >= r0_addr. */
