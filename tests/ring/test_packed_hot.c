@@ -450,6 +450,15 @@ static void test_hot_used_checks(void **state)
 	assert_string_not_equal(why[0][0], why[0][1]);
 }
 
+/* What a device writes to mark @p slot used in lap 1: id, 8 bytes, WRITE. */
+static void forge_used(struct fx *f, uint32_t slot, uint16_t id)
+{
+	struct vtio_packed_desc *d = desc_at(f, slot);
+	d->id = w16(f, id);
+	d->len = w32(f, 8);
+	d->flags = w16(f, AV | US | WR);
+}
+
 /* A device that writes a used-looking descriptor with nothing in flight
  * (before the first add, and after the only buffer came back): more_used
  * says no and get_used takes nothing, on the hot path as on the general
@@ -462,25 +471,19 @@ static void test_hot_nothing_in_flight(void **state)
 		assert_int_equal(fx_setup(&f, VTIO_LAYOUT_PACKED, 4, variants[v], NULL), 0);
 		unsigned char *buf = fx_alloc(&f, 64, 16);
 		int tok;
-		struct vtio_packed_desc *d0 = desc_at(&f, 0), *d1 = desc_at(&f, 1);
 		/* Slot 0 used in lap 1 before anything was added. */
-		d0->id = w16(&f, 0);
-		d0->len = w32(&f, 8);
-		d0->flags = w16(&f, AV | US | WR);
+		forge_used(&f, 0, 0);
 		assert_false(vtio_vq_more_used(f.vq));
 		assert_null(vtio_vq_get_used(f.vq, NULL));
 		assert_false(vtio_vq_is_broken(f.vq));
 		/* One buffer out and back; then slot 1 forged used. */
 		struct vtio_sg sg = vtio_sg_of(buf, 16);
 		assert_int_equal(vtio_vq_add(f.vq, &sg, 0, 1, &tok), 0);
-		uint16_t id = w16(&f, d0->id);
-		d0->len = w32(&f, 8);
-		d0->flags = w16(&f, AV | US | WR);
+		uint16_t id = w16(&f, desc_at(&f, 0)->id);
+		forge_used(&f, 0, id);
 		assert_true(vtio_vq_more_used(f.vq));
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
-		d1->id = w16(&f, id);
-		d1->len = w32(&f, 8);
-		d1->flags = w16(&f, AV | US | WR);
+		forge_used(&f, 1, id);
 		assert_false(vtio_vq_more_used(f.vq));
 		assert_null(vtio_vq_get_used(f.vq, NULL));
 		assert_false(vtio_vq_is_broken(f.vq));
