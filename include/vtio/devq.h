@@ -71,9 +71,12 @@ struct vtio_devq_chain {
 	unsigned wr_num;     /**< Pieces filled. */
 	uint64_t rd_len;     /**< Total readable bytes. */
 	uint64_t wr_len;     /**< Total writable bytes. */
-	uint16_t id;	     /**< Split: head descriptor index; packed: buffer id. */
-	uint16_t ndesc;	     /**< Ring slots the chain occupies (packed skip count). */
-	uint16_t flags;	     /**< VTIO_DEVQ_CHAIN_F_* */
+	/* id, ndesc and flags stay the last members, in this order: the packed
+	 * pop stores them and the padding after them as one 8-byte word
+	 * (vtio__devq_pk_chain_head() in src/ring/ring_packed_hot.h). */
+	uint16_t id;	/**< Split: head descriptor index; packed: buffer id. */
+	uint16_t ndesc; /**< Ring slots the chain occupies (packed skip count). */
+	uint16_t flags; /**< VTIO_DEVQ_CHAIN_F_* */
 };
 
 /**
