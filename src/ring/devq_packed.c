@@ -408,19 +408,19 @@ struct pk_push {
  * @return its descriptor, *f its flags (PACKED-DEV-7: WRITE whenever
  * len > 0) for the caller to store; NULL when the entry is refused.
  */
-static inline struct vtio_packed_desc *push_entry(struct pk_push *s, const struct vtio_devq_done *e,
-						  bool checked, uint16_t *f)
+static inline struct vtio_packed_desc *push_entry(const struct vtio_devq *q, struct pk_push *s,
+						  const struct vtio_devq_done *e, bool checked,
+						  uint16_t *f)
 {
 	uint32_t nd = e->h.ndesc;
 	uint32_t len = e->len;
-	uint32_t id = e->h.id;
 	/* nd == 0 wraps: one compare refuses it and nd > left. */
-	if (VTIO_UNLIKELY(nd - 1u >= s->left || (!checked && (id >= s->num || len > e->h.wr_cap))))
+	if (VTIO_UNLIKELY(nd - 1u >= s->left || (!checked && vtio__devq_done_bad(q, e))))
 		return NULL;
 	s->left -= nd;
 	struct vtio_packed_desc *d = s->ring + s->slot;
 	d->len = vtio_le32(len);
-	d->id = vtio_le16((uint16_t)id);
+	d->id = vtio_le16(e->h.id);
 	*f = len ? s->auw : s->au;
 	s->slot += nd;
 	if (VTIO_UNLIKELY(s->slot >= s->num)) {
@@ -453,12 +453,12 @@ static VTIO__NOINLINE int push_batch_hot(struct vtio_devq *q, const struct vtio_
 	s.auw = (uint16_t)(s.au | VTIO_DESC_F_WRITE);
 	const uint32_t before = s.left;
 	uint16_t head_flags;
-	struct vtio_packed_desc *head = push_entry(&s, u, checked, &head_flags);
+	struct vtio_packed_desc *head = push_entry(q, &s, u, checked, &head_flags);
 	if (VTIO_UNLIKELY(head == NULL))
 		return push_batch_undo(q, u, 0);
 	for (const struct vtio_devq_done *e = u + 1; e != u + n; e++) {
 		uint16_t f;
-		struct vtio_packed_desc *d = push_entry(&s, e, checked, &f);
+		struct vtio_packed_desc *d = push_entry(q, &s, e, checked, &f);
 		if (VTIO_UNLIKELY(d == NULL))
 			return push_batch_undo(q, u, (unsigned)(e - u));
 		VTIO_WRITE_ONCE16(&d->flags, vtio_le16(f));

@@ -300,9 +300,9 @@ VTIO__DECLARE_DEVQ_LAYOUT(packed)
 /*
  * Packed straight-line entries, called when vtio_vq::hot_packed /
  * vtio_devq::hot_packed is set: out-of-line bodies of the inline paths in
- * ring_packed_hot.h (inlined into vtio_vq_add, vtio_devq_push and
- * vtio_devq_push_handle only: in the other public functions an inline
- * packed path costs the split path registers).
+ * ring_packed_hot.h (inlined into vtio_vq_add, vtio_vq_more_used,
+ * vtio_devq_push and vtio_devq_push_handle only: in the other public
+ * functions an inline packed path costs the split path registers).
  */
 void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len);
 /* pop_hot: hot_packed == VTIO__DEVQ_HOT_CPU (vtio_devq_pop calls it);
