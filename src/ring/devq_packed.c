@@ -313,8 +313,8 @@ int vtio__devq_packed_pop_hot_dma(struct vtio_devq *q, struct vtio_devq_chain *c
  * chain, with the barrier variant picked once per batch. The batch stops
  * at the first chain not taken.
  */
-static inline int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n,
-				const bool dma)
+VTIO__ALWAYS_INLINE int pop_batch_hot(struct vtio_devq *q, struct vtio_devq_chain *c, unsigned n,
+				      const bool dma)
 {
 	struct vtio_devq_chain *ck = c, *end = c + n;
 	int err;

@@ -359,6 +359,15 @@ static inline void vtio__peer_copy(void *dst, const void *src, size_t len)
 #else
 #define VTIO__NOINLINE
 #endif
+/* A straight-line path written once and pasted into each of its callers
+ * (the public function, each barrier variant): GCC inlines these by itself,
+ * clang 14 keeps several out of line (a call, a runtime test of a
+ * constant argument, register saves per operation) without this. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VTIO__ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define VTIO__ALWAYS_INLINE static inline
+#endif
 /* A rarely taken path: out of line, and the caller's registers are kept for
  * its hot path (the compiler lays the call out as unlikely). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -485,7 +494,8 @@ static inline int vtio__vq_ring_read(const struct vtio_vq *vq, int a, size_t off
  * Release store of a raw (wire) 16-bit value: publishes everything written
  * before. @return 0 or the view's error.
  */
-static inline int vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off, uint16_t wire)
+VTIO__ALWAYS_INLINE int vtio__vq_store16_release(struct vtio_vq *vq, int a, size_t off,
+						 uint16_t wire)
 {
 	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
@@ -687,7 +697,8 @@ static inline int vtio__devq_load16_acquire(const struct vtio_devq *q, int a, si
 	return err;
 }
 /** Release store of a raw 16-bit ring value. @return 0 or the view's error. */
-static inline int vtio__devq_store16_release(struct vtio_devq *q, int a, size_t off, uint16_t v)
+VTIO__ALWAYS_INLINE int vtio__devq_store16_release(struct vtio_devq *q, int a, size_t off,
+						   uint16_t v)
 {
 	if (q->dma_barriers)
 		VTIO_DMA_WMB();

@@ -31,8 +31,8 @@ void *vtio__vq_packed_used_bad_id(struct vtio_vq *vq, uint16_t id);
  * (PACKED-DRV-7/8), then private bookkeeping. indir_addr and nseg are only
  * read for indirect buffers, ext[] addr/len/flags only for mapped ones.
  */
-static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned in,
-					  void *token)
+VTIO__ALWAYS_INLINE int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_sg *sg,
+						unsigned in, void *token)
 {
 	/* @p in is 1 for a device-writable segment, else 0 (in_num of the
 	 * call): WRITE and the writable length follow from it without a
@@ -77,7 +77,7 @@ static inline int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct vtio_
  * ours); id and len once each, after the flags (PACKED-DRV-14); the id
  * checked for range and flight before use; len clamped (PACKED-DRV-15).
  */
-static inline void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
+VTIO__ALWAYS_INLINE void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	if (vq->inflight == 0)
@@ -197,9 +197,9 @@ static inline void vtio__devq_pk_chain_head(struct vtio_devq_chain *c, uint16_t 
  * count move on, the chain is filled, true. Else false, nothing written
  * (the general pop decides, and reports the error).
  */
-static inline bool vtio__devq_pk_take1(struct vtio_devq *q, struct vtio_devq_chain *c,
-				       uint64_t last, uint64_t addr, uint64_t len, uint64_t id,
-				       bool wr)
+VTIO__ALWAYS_INLINE bool vtio__devq_pk_take1(struct vtio_devq *q, struct vtio_devq_chain *c,
+					     uint64_t last, uint64_t addr, uint64_t len,
+					     uint64_t id, bool wr)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const int w = wr ? 1 : 0;
@@ -245,8 +245,8 @@ static inline bool vtio__devq_pk_take1(struct vtio_devq *q, struct vtio_devq_cha
  * The id range and the outstanding count (a driver making more available
  * than the ring holds) are checked before use.
  */
-static inline int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_devq_chain *c,
-					    const bool dma)
+VTIO__ALWAYS_INLINE int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_devq_chain *c,
+						  const bool dma)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const volatile struct vtio_packed_desc *d =
@@ -299,8 +299,8 @@ static inline int vtio__devq_packed_pop_one(struct vtio_devq *q, struct vtio_dev
  * flags (PACKED-DEV-7/8).
  * @return 0, or VTIO_EINVAL when more is returned than was popped.
  */
-static inline int vtio__devq_packed_push_one(struct vtio_devq *q, uint16_t id, uint16_t ndesc,
-					     uint32_t len, const bool dma)
+VTIO__ALWAYS_INLINE int vtio__devq_packed_push_one(struct vtio_devq *q, uint16_t id, uint16_t ndesc,
+						   uint32_t len, const bool dma)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
 	const uint32_t outstanding = p->outstanding;

@@ -117,8 +117,8 @@ static inline void vtio__vq_split_put_one(struct vtio_vq *vq, const struct vtio_
 }
 
 /* One segment on a fast queue with a free descriptor (checked by the caller). */
-static inline int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
-					 void *token, bool in_order)
+VTIO__ALWAYS_INLINE int vtio__vq_split_add_one(struct vtio_vq *vq, const struct vtio_sg *sg, bool w,
+					       void *token, bool in_order)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	/* One segment, direct ring, nothing to map out of line: no calls,
@@ -184,7 +184,7 @@ static inline void *vtio__vq_split_used_hot(struct vtio_vq *vq, uint32_t *len)
 /* Recursion is one level deep: the batch call sets batch_pending, so the
  * call back takes the pending branch and never recurses again. */
 /* NOLINTNEXTLINE(misc-no-recursion) */
-static inline void *vtio__vq_split_used_in_order_hot(struct vtio_vq *vq, uint32_t *len)
+VTIO__ALWAYS_INLINE void *vtio__vq_split_used_in_order_hot(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_split *s = &vq->u.split;
 	const uint16_t mask = s->mask;

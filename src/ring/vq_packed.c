@@ -509,8 +509,8 @@ void *vtio__vq_packed_get_used_hot(struct vtio_vq *vq, uint32_t *len)
  * first while the last is written. An entry that is not a valid one-segment
  * buffer (len 0, NULL token) ends the batch before it.
  */
-static inline int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n, bool w,
-				void *const *tokens, bool barriers)
+VTIO__ALWAYS_INLINE int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned n,
+				      bool w, void *const *tokens, bool barriers)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	struct vtio_packed_desc *ring =
@@ -583,8 +583,8 @@ int vtio__vq_packed_add_batch(struct vtio_vq *vq, const struct vtio_sg *sg, unsi
  * flags first (acquire), id and len read once, the id's range and flight,
  * the length clamp.
  */
-static inline int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *lens, unsigned n,
-				 bool barriers)
+VTIO__ALWAYS_INLINE int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32_t *lens,
+				       unsigned n, bool barriers)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	const volatile struct vtio_packed_desc *ring =
