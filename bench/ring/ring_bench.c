@@ -50,6 +50,7 @@ static struct {
 	uint64_t outstanding;
 	int host_cpu, guest_cpu;
 	int relax;
+	unsigned dev_backoff; /* poll: VTIO_CPU_RELAX()es after each empty device poll */
 	int no_yield;
 	unsigned exit_cycles;
 	int event_idx;
@@ -409,6 +410,20 @@ static void pin_or_die(int cpu)
  * `ring`'s device finds tens; a device that never catches up finds thousands). */
 static double *bpw_runs;
 
+/*
+ * --dev-backoff N: after each poll that found the ring empty, the device
+ * (ours or the trusting one) runs N VTIO_CPU_RELAX()es before it reads the
+ * next slot's flags again, so that it reads the line the driver is writing
+ * less often; the driver's waits are unchanged. Not ringtest's loop (its
+ * device polls back to back): a reference row of compare_linux, never its
+ * target row.
+ */
+static inline void dev_backoff(void)
+{
+	for (unsigned i = opt.dev_backoff; i != 0; i--)
+		VTIO_CPU_RELAX();
+}
+
 static inline void busy_wait(unsigned *spins)
 {
 	if (opt.relax)
@@ -510,8 +525,10 @@ static void *trusting_device(struct thr *th)
 	for (;;) {
 		unsigned spins = 0;
 		while ((__atomic_load_n(&d[slot].flags, __ATOMIC_ACQUIRE) & PK_AU_MASK) !=
-		       PK_AVAIL_BITS(lap))
+		       PK_AVAIL_BITS(lap)) {
+			dev_backoff();
 			busy_wait(&spins);
+		}
 		th->wakeups++;
 		/* use_buf(): the id stays the one the driver wrote (one
 		 * descriptor per buffer, used in order: the same value). */
@@ -634,8 +651,10 @@ static void *host_thread(void *arg)
 				wait_fd(&p->kickfd);
 		} else {
 			unsigned spins = 0;
-			while (!vtio_devq_more_avail(dq))
+			while (!vtio_devq_more_avail(dq)) {
+				dev_backoff();
 				busy_wait(&spins);
+			}
 		}
 		th->wakeups++;
 		if (opt.dev_batch) {
@@ -757,10 +776,13 @@ static void report(const char *bench, enum vtio_layout layout, int threads, unsi
 			 : opt.trusting == TRUST_DRIVER		       ? "driver"
 			 : opt.trusting == TRUST_DEVICE		       ? "device"
 								       : NULL;
-	char tbuf[48] = "";
+	char tbuf[96] = "";
 	if (opt.json) {
 		if (tr)
 			snprintf(tbuf, sizeof(tbuf), ",\"trusting\":\"%s\"", tr);
+		if (opt.dev_backoff && !strcmp(bench, "poll"))
+			snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf),
+				 ",\"dev_backoff\":%u", opt.dev_backoff);
 		if (cpu)
 			snprintf(cbuf, sizeof(cbuf), ",\"cpu_ns_per_buf\":%.2f", cmed);
 		if (bpw)
@@ -778,6 +800,9 @@ static void report(const char *bench, enum vtio_layout layout, int threads, unsi
 			snprintf(bbuf, sizeof(bbuf), ", %.1f bufs/wakeup", bmed);
 		if (tr)
 			snprintf(tbuf, sizeof(tbuf), " [trusting %s: a ringtest-style loop]", tr);
+		if (opt.dev_backoff && !strcmp(bench, "poll"))
+			snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf),
+				 " [device backs off %u pauses]", opt.dev_backoff);
 		printf("%-8s %-6s threads=%d batch=%-3u in_order=%d ring=%u buffers=%" PRIu64
 		       "  %8.2f ns/buf (median of %u, min %.2f, max %.2f%s%s)%s\n",
 		       bench, ln, threads, batch, opt.in_order, opt.ring, nbuf, med, n, v[0],
@@ -794,6 +819,7 @@ static void usage(const char *argv0)
 	    "       [--mode single|poll|eventfd|threads|all] [--buffers N] [--runs R] [--quick]\n"
 	    "       [--ring-size R] [--batch B] [--outstanding O] [--no-event-idx]\n"
 	    "       [--host-affinity CPU] [--guest-affinity CPU] [--relax] [--no-yield]\n"
+	    "       [--dev-backoff N] (poll: N pauses after each empty device poll)\n"
 	    "       [--exit-cycles C] [--dev-batch N] [--drv-batch]\n"
 	    "       [--trusting driver|device|both] (packed poll only: no checks, see README)\n"
 	    "ringtest aliases: --run-cycles N (= --buffers), --sleep (= --mode eventfd),\n"
@@ -871,6 +897,8 @@ int main(int argc, char **argv)
 			opt.exit_cycles = (unsigned)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--drv-batch"))
 			opt.drv_batch = 1;
+		else if (!strcmp(a, "--dev-backoff"))
+			opt.dev_backoff = (unsigned)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--dev-batch"))
 			opt.dev_batch = (unsigned)num_arg(argc, argv, &i);
 		else if (!strcmp(a, "--trusting") && i + 1 < argc) {
@@ -893,7 +921,7 @@ int main(int argc, char **argv)
 			opt.runs = 3;
 	}
 	if (opt.runs == 0 || opt.runs > 101 || opt.ring == 0 || opt.buffers == 0 ||
-	    opt.outstanding == 0 || opt.dev_batch > 64)
+	    opt.outstanding == 0 || opt.dev_batch > 64 || opt.dev_backoff > 65536)
 		usage(argv[0]);
 	if (opt.trusting && (opt.layouts != 2 || opt.modes != MODE_POLL || opt.dev_batch ||
 			     (opt.ring & (opt.ring - 1)) != 0 || opt.ring > VTIO_PACKED_MAX_SIZE)) {
