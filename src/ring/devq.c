@@ -470,7 +470,7 @@ int vtio_devq_set_pos(struct vtio_devq *q, const struct vtio_devq_pos *pos)
 		vtio__devq_pk_set_avail_wrap(p, pos->avail_wrap);
 		p->next_used = pos->used_idx;
 		vtio__devq_pk_set_used_wrap(p, pos->used_wrap);
-		p->pushed = 0;
+		p->notified = vtio__devq_pk_returned(p); /* nothing returned since */
 		return 0;
 	}
 #endif

@@ -451,7 +451,6 @@ static VTIO__NOINLINE int push_batch_hot(struct vtio_devq *q, const struct vtio_
 	s.slot = p->next_used;
 	s.au = p->used_au;
 	s.auw = (uint16_t)(s.au | VTIO_DESC_F_WRITE);
-	const uint32_t before = s.left;
 	uint16_t head_flags;
 	struct vtio_packed_desc *head = push_entry(q, &s, u, checked, &head_flags);
 	if (VTIO_UNLIKELY(head == NULL))
@@ -463,10 +462,8 @@ static VTIO__NOINLINE int push_batch_hot(struct vtio_devq *q, const struct vtio_
 			return push_batch_undo(q, u, (unsigned)(e - u));
 		VTIO_WRITE_ONCE16(&d->flags, vtio_le16(f));
 	}
-	p->next_used = (uint16_t)s.slot;
-	vtio__devq_pk_set_used_wrap(p, s.au != 0);
+	vtio__devq_pk_set_used_pos(p, s.slot, s.au != 0, s.num);
 	p->outstanding = s.left;
-	p->pushed += before - s.left;
 	if (q->dma_barriers)
 		VTIO_DMA_WMB();
 	VTIO_STORE_RELEASE16(&head->flags, vtio_le16(head_flags));
@@ -521,10 +518,8 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 			wrap = !wrap;
 		}
 	}
-	p->next_used = (uint16_t)slot;
-	vtio__devq_pk_set_used_wrap(p, wrap);
+	vtio__devq_pk_set_used_pos(p, slot, wrap, num);
 	p->outstanding -= total;
-	p->pushed += total;
 	/* PACKED-DEV-8: id/len, write barrier (release), then the flags of the
 	 * first used descriptor of the batch, last. */
 	if (VTIO_UNLIKELY(vtio__devq_store16_release(q, VTIO__AREA_DESC, flags_off(head_slot),
@@ -538,10 +533,11 @@ int vtio__devq_packed_push_batch(struct vtio_devq *q, const struct vtio_devq_don
 bool vtio__devq_packed_notify_prepare(struct vtio_devq *q)
 {
 	struct vtio__devq_packed *p = &q->u.packed;
-	uint32_t pushed = p->pushed;
+	const uint64_t returned = vtio__devq_pk_returned(p);
+	const uint64_t pushed = returned - p->notified; /* descriptors since the last decision */
 	if (pushed == 0)
 		return false; /* nothing used since the last decision */
-	p->pushed = 0;
+	p->notified = returned;
 	/* NOTIF-DEV-3: used flags published, full barrier, then the driver's
 	 * event suppression area (EVT-DEV-7). */
 	vtio__mb(q->dma_barriers);

@@ -101,6 +101,37 @@ struct vtio__vq_buf {
 	uint32_t nseg;	     /* table entries (split: set only when indir != 0) */
 };
 
+/*
+ * The record of a direct one-descriptor buffer @p id (split: its head,
+ * packed: its buffer id): token, wr_len, indir 0, ndesc 1, last = id. Three
+ * stores, not five: wr_len with indir 0 as one 64-bit store, ndesc with
+ * last as one 32-bit store (compilers keep the five apart). indir_addr and
+ * nseg are only read when indir != 0. Every straight-line add writes it
+ * here.
+ */
+static inline void vtio__vq_buf_set_one(struct vtio__vq_buf *b, void *token, uint32_t wr_len,
+					uint16_t id)
+{
+	VTIO_STATIC_ASSERT(offsetof(struct vtio__vq_buf, indir) ==
+			       offsetof(struct vtio__vq_buf, wr_len) + 4u,
+			   "wr_len and indir adjacent");
+	VTIO_STATIC_ASSERT(offsetof(struct vtio__vq_buf, last) ==
+			       offsetof(struct vtio__vq_buf, ndesc) + 2u,
+			   "ndesc and last adjacent");
+	b->token = token;
+	/* Built as integers, in memory order: wr_len then indir (0); ndesc (1)
+	 * then last. */
+#if VTIO_CONFIG_BIG_ENDIAN
+	uint64_t wi = (uint64_t)wr_len << 32;
+	uint32_t nl = (uint32_t)1u << 16 | id;
+#else
+	uint64_t wi = wr_len;
+	uint32_t nl = (uint32_t)id << 16 | 1u;
+#endif
+	VTIO_MEMCPY((unsigned char *)b + offsetof(struct vtio__vq_buf, wr_len), &wi, 8);
+	VTIO_MEMCPY((unsigned char *)b + offsetof(struct vtio__vq_buf, ndesc), &nl, 4);
+}
+
 struct vtio_vq {
 	enum vtio_layout layout;
 	uint16_t index;
@@ -162,6 +193,14 @@ struct vtio_vq {
 #endif
 	} u;
 };
+
+#if VTIO_CONFIG_PACKED
+/** Buffers reaped since the reset: every one added is used, in flight or detached. */
+static inline uint64_t vtio__vq_pk_used(const struct vtio_vq *vq)
+{
+	return vtio__vq_pk_added(&vq->u.packed) - vq->inflight - vq->u.packed.detached;
+}
+#endif
 
 /* ---- Device-side queue ------------------------------------------------------- */
 
@@ -578,21 +617,29 @@ static inline void vtio__vq_indir_put(struct vtio_vq *vq, uint32_t t)
 }
 
 /**
- * Common tail of every get_used: clamp the device's length to the buffer's
- * writable bytes (never expose bytes past the buffer: SPLIT-DRV-16 /
- * PACKED-DRV-15), count, store *len. @return @p token.
+ * Common tail of every packed get_used: clamp the device's length to the
+ * buffer's writable bytes (never expose bytes past the buffer:
+ * SPLIT-DRV-16 / PACKED-DRV-15), count a clamp, store *len. @return
+ * @p token. Packed derives stats.used (vtio__vq_pk_used()).
  */
-static inline void *vtio__vq_finish_used(struct vtio_vq *vq, void *token, uint32_t ulen,
-					 uint32_t wr_len, uint32_t *len)
+static inline void *vtio__vq_clamp_used(struct vtio_vq *vq, void *token, uint32_t ulen,
+					uint32_t wr_len, uint32_t *len)
 {
 	if (VTIO_UNLIKELY(ulen > wr_len)) {
 		ulen = wr_len;
 		vq->stats.len_clamped++;
 	}
-	vq->stats.used++;
 	if (len != NULL)
 		*len = ulen;
 	return token;
+}
+
+/** Common tail of every split get_used: vtio__vq_clamp_used(), counted. */
+static inline void *vtio__vq_finish_used(struct vtio_vq *vq, void *token, uint32_t ulen,
+					 uint32_t wr_len, uint32_t *len)
+{
+	vq->stats.used++;
+	return vtio__vq_clamp_used(vq, token, ulen, wr_len, len);
 }
 
 /*

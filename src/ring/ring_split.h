@@ -108,12 +108,7 @@ static inline void vtio__vq_split_put_one(struct vtio_vq *vq, const struct vtio_
 		s->avail_shadow[slot] = head;
 	}
 	/* Direct buffer: indir_addr and nseg are only read when indir != 0. */
-	struct vtio__vq_buf *b = &vq->bufs[head];
-	b->token = token;
-	b->wr_len = w ? len : 0u;
-	b->indir = 0;
-	b->ndesc = 1;
-	b->last = head;
+	vtio__vq_buf_set_one(&vq->bufs[head], token, w ? len : 0u, head);
 }
 
 /* One segment on a fast queue with a free descriptor (checked by the caller). */

@@ -557,6 +557,12 @@ void vtio_vq_get_stats(const struct vtio_vq *vq, struct vtio_vq_stats *out)
 	if (vq->layout == VTIO_LAYOUT_SPLIT)
 		out->added += vtio__vq_split_pending_added(vq);
 #endif
+#if VTIO_CONFIG_PACKED
+	if (vq->layout == VTIO_LAYOUT_PACKED) {
+		out->added += vtio__vq_pk_added(&vq->u.packed);
+		out->used += vtio__vq_pk_used(vq);
+	}
+#endif
 }
 
 #endif /* VTIO_CONFIG_DRIVER */

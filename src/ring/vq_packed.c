@@ -19,7 +19,8 @@ size_t vtio__vq_packed_state_size(uint32_t num)
 	return (size_t)num * sizeof(struct vtio__pk_ext);
 }
 
-void vtio__vq_packed_reset(struct vtio_vq *vq)
+/* The state of a new or reset queue; the ring's own counts start again. */
+static void reset_state(struct vtio_vq *vq)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	struct vtio__pk_ext *ext = p->ext;
@@ -38,10 +39,19 @@ void vtio__vq_packed_reset(struct vtio_vq *vq)
 	}
 }
 
+void vtio__vq_packed_reset(struct vtio_vq *vq)
+{
+	/* stats.added and stats.used hold the buffers of the queue's
+	 * earlier lives (none is in flight: vtio_vq_reset() checked). */
+	vq->stats.added += vtio__vq_pk_added(&vq->u.packed);
+	vq->stats.used += vtio__vq_pk_used(vq);
+	reset_state(vq);
+}
+
 int vtio__vq_packed_init(struct vtio_vq *vq, void *extra)
 {
 	vq->u.packed.ext = extra;
-	vtio__vq_packed_reset(vq);
+	reset_state(vq);
 	return 0;
 }
 
@@ -224,6 +234,8 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	/* Private bookkeeping only from here (the caller serialises driver
 	 * operations on a queue, so nothing reaps before add returns). */
 	struct vtio__vq_buf *b = &vq->bufs[id];
+	if (wrap != p->avail_wrap)
+		p->lap_base += num; /* one flip at most: ndesc <= num */
 	p->next_avail = slot;
 	p->avail_wrap = wrap;
 	p->avail_used = au;
@@ -238,8 +250,7 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	b->nseg = n;
 	vq->num_free -= ndesc;
 	vq->inflight++;
-	p->added += ndesc;
-	vq->stats.added++;
+	p->chained += ndesc - 1u;
 	if (VTIO__VQ_INDIR(indir))
 		vq->stats.indirect++;
 	return 0;
@@ -269,14 +280,7 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 		if (vq->dma_barriers)
 			VTIO_DMA_WMB();
 		VTIO_STORE_RELEASE16(&d->flags, vtio__w16(vq->legacy, f));
-		struct vtio__vq_buf *b = &vq->bufs[id];
-		b->token = token;
-		b->wr_len = w ? len : 0u;
-		b->indir = 0;
-		b->indir_addr = 0;
-		b->ndesc = 1;
-		b->last = id;
-		b->nseg = 1;
+		vtio__vq_buf_set_one(&vq->bufs[id], token, w ? len : 0u, id);
 		uint16_t nx = (uint16_t)(id + 1u < num ? id + 1u : 0u);
 		if (VTIO__VQ_IN_ORDER(vq))
 			ext[id].next = nx;
@@ -285,15 +289,12 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 		/* PACKED-DRV-4: flip after slot num-1. */
 		if (VTIO_UNLIKELY(head + 1u >= num)) {
 			p->next_avail = 0;
-			p->avail_wrap = !p->avail_wrap;
-			p->avail_used ^= PK_AU;
+			vtio__vq_pk_flip_avail_wrap(p, num);
 		} else {
 			p->next_avail = (uint16_t)(head + 1u);
 		}
 		vq->num_free--;
 		vq->inflight++;
-		p->added++;
-		vq->stats.added++;
 		return 0;
 	}
 	return add_general(vq, sg, out_num, in_num, token);
@@ -304,10 +305,11 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 bool vtio__vq_packed_kick_prepare(struct vtio_vq *vq)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
-	uint32_t added = p->added;
+	const uint64_t posted = vtio__vq_pk_posted(p);
+	const uint64_t added = posted - p->kicked; /* descriptors since the last one */
 	if (added == 0)
 		return false;
-	p->added = 0;
+	p->kicked = posted;
 	/* NOTIF-DRV-3: descriptors exposed, full barrier, then the device's
 	 * event suppression area. */
 	vtio__mb(vq->dma_barriers);
@@ -377,7 +379,7 @@ static inline void advance_used(struct vtio_vq *vq, uint16_t ndesc)
 	uint32_t u = (uint32_t)p->last_used + ndesc;
 	if (u >= vq->num) {
 		u -= vq->num;
-		vtio__vq_pk_set_used_wrap(p, !p->used_wrap);
+		vtio__vq_pk_flip_used_wrap(p);
 	}
 	p->last_used = (uint16_t)u;
 }
@@ -476,8 +478,8 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 	uint32_t wr_len = b->wr_len;
 	advance_used(vq, b->ndesc);
 	detach(vq, id);
-	/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
-	return vtio__vq_finish_used(vq, token, ulen, wr_len, len);
+	/* PACKED-DRV-15/16: len clamped to the writable bytes. */
+	return vtio__vq_clamp_used(vq, token, ulen, wr_len, len);
 }
 
 #if VTIO_CONFIG_FAST_PATHS
@@ -524,6 +526,7 @@ VTIO__ALWAYS_INLINE int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *
 	uint16_t free_head = p->free_head;
 	uint16_t au = p->avail_used;
 	bool wrap = p->avail_wrap;
+	uint64_t lap_base = p->lap_base;
 	unsigned k = n < vq->num_free ? n : vq->num_free;
 	unsigned i = 0;
 	for (; i < k; i++) {
@@ -539,28 +542,23 @@ VTIO__ALWAYS_INLINE int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *
 		if (barriers)
 			VTIO_DMA_WMB();
 		VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | wflag)));
-		struct vtio__vq_buf *b = &bufs[id];
-		b->token = token;
-		b->wr_len = w ? len : 0u;
-		b->indir = 0;
-		b->ndesc = 1;
-		b->last = id;
+		vtio__vq_buf_set_one(&bufs[id], token, w ? len : 0u, id);
 		free_head = ext[id].next;
 		/* PACKED-DRV-4: flip after slot num-1. */
 		if (VTIO_UNLIKELY(++head >= num)) {
 			head = 0;
 			wrap = !wrap;
 			au = (uint16_t)(au ^ VTIO__PK_AU);
+			lap_base += num;
 		}
 	}
+	p->lap_base = lap_base;
 	p->next_avail = (uint16_t)head;
 	p->free_head = free_head;
 	p->avail_used = au;
 	p->avail_wrap = wrap;
 	vq->num_free -= i;
 	vq->inflight += i;
-	p->added += i;
-	vq->stats.added += i;
 	if (VTIO_LIKELY(i != 0))
 		return (int)i;
 	/* Nothing added: the first entry's answer, as vtio_vq_add() gives it. */
@@ -646,7 +644,6 @@ VTIO__ALWAYS_INLINE int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32
 	p->free_head = free_head;
 	vq->num_free += freed;
 	vq->inflight = inflight;
-	vq->stats.used += k;
 	vq->stats.len_clamped += clamped;
 	if (VTIO_UNLIKELY(bad))
 		(void)vtio__vq_packed_used_bad_id(vq, bad_id);
@@ -773,6 +770,7 @@ void *vtio__vq_packed_detach_unused(struct vtio_vq *vq)
 		void *token = vq->bufs[i].token;
 		if (token != NULL) {
 			detach(vq, (uint16_t)i);
+			p->detached++;
 			return token;
 		}
 	}

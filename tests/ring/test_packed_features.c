@@ -40,6 +40,21 @@ static void pop(struct fx *f, struct vtio_devq_chain *c, struct vtio_iov *rd, st
 	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
+/* @p n one-descriptor buffers through both sides, one at a time, with no
+ * notification decision on either side. */
+static void cycle(struct fx *f, int n)
+{
+	int tok;
+	struct vtio_devq_chain c;
+	struct vtio_iov rd[8], wr[8];
+	for (int i = 0; i < n; i++) {
+		fx_add_segs(f, 1, 0, 8, &tok);
+		pop(f, &c, rd, wr);
+		assert_int_equal(vtio_devq_push(f->dq, &c, 0), 0);
+		assert_ptr_equal(vtio_vq_get_used(f->vq, NULL), &tok);
+	}
+}
+
 /* ---- IN_ORDER ------------------------------------------------------------------------- */
 
 /* INORD-DEV-2 / INORD-DRV-3/4 / 3.11: the device returns a batch as ONE used
@@ -329,12 +344,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
 	/* move the driver to slot 6 of lap 0 */
-	for (int i = 0; i < 6; i++) {
-		fx_add_segs(&f, 1, 0, 8, &tok);
-		pop(&f, &c, rd, wr);
-		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
-		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
-	}
+	cycle(&f, 6);
 	(void)vtio_vq_kick_prepare(f.vq);
 	set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
 	struct {
@@ -359,12 +369,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
 		assert_int_equal(vtio_vq_reset(f.vq), 0);
 		vtio_devq_reset(f.dq);
-		for (int i = 0; i < 6; i++) {
-			fx_add_segs(&f, 1, 0, 8, &tok);
-			pop(&f, &c, rd, wr);
-			assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
-			assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
-		}
+		cycle(&f, 6);
 		(void)vtio_vq_kick_prepare(f.vq);
 		set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
 	}
@@ -396,8 +401,41 @@ static void test_evt_delayed(void **state)
 	fx_teardown(&f);
 }
 
+/* EVT-DRV-8 (3.4): more descriptors made available since the last kick
+ * decision than the ring holds: the offsets are ambiguous, so the driver
+ * notifies whatever off_wrap says. Here the event names a slot that the
+ * wrap-adjusted comparison puts behind the last batch; the next decision,
+ * with a short gap, follows the comparison again. */
+static void test_evt_drv_long_gap(void **state)
+{
+	(void)state;
+	struct fx f;
+	assert_int_equal(
+	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+	int tok;
+	/* Six one-descriptor buffers, none decided: the driver ends at slot 2
+	 * of its second lap (wrap 0). */
+	cycle(&f, 6);
+	set16(f.areas.device, 2, VTIO_RING_EVENT_FLAGS_DESC);
+	set16(f.areas.device, 0, 2u); /* slot 2, wrap 0: not among the last 6 as u16 offsets */
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	/* One more (slot 2), event at slot 1 of this lap: already passed. */
+	set16(f.areas.device, 0, 1u);
+	fx_add_segs(&f, 1, 0, 8, &tok);
+	assert_false(vtio_vq_kick_prepare(f.vq));
+	/* And one at the event: slot 3. */
+	set16(f.areas.device, 0, 3u);
+	fx_add_segs(&f, 1, 0, 8, &tok);
+	assert_true(vtio_vq_kick_prepare(f.vq));
+	assert_false(vtio_vq_is_broken(f.vq));
+	fx_teardown(&f);
+}
+
 /* EVT-DEV-9: more descriptors used since the last decision than the ring
- * holds (offsets ambiguous): notify. */
+ * holds (offsets ambiguous): notify, also when the event names a slot the
+ * u16 comparison puts behind them; the next, short, stretch follows the
+ * comparison again. */
 static void test_evt_dev_long_gap(void **state)
 {
 	(void)state;
@@ -409,13 +447,17 @@ static void test_evt_dev_long_gap(void **state)
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
 	assert_true(vtio_vq_enable_cb(f.vq)); /* event at slot 0, lap 1 */
-	for (int i = 0; i < 6; i++) {
-		fx_add_segs(&f, 1, 0, 8, &tok);
-		pop(&f, &c, rd, wr);
-		assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
-		assert_ptr_equal(vtio_vq_get_used(f.vq, NULL), &tok);
-	}
+	cycle(&f, 6);
+	/* The device ends at slot 2 of its second lap (wrap 0); an event at
+	 * slot 2, wrap 0, is not among the last 6 as u16 offsets. */
+	set16(f.areas.driver, 0, 2u);
 	assert_true(vtio_devq_notify_prepare(f.dq));
+	/* One more (slot 2), event at slot 1 of this lap: passed already. */
+	set16(f.areas.driver, 0, 1u);
+	fx_add_segs(&f, 1, 0, 8, &tok);
+	pop(&f, &c, rd, wr);
+	assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+	assert_false(vtio_devq_notify_prepare(f.dq));
 	fx_teardown(&f);
 }
 
@@ -621,6 +663,7 @@ int main(void)
 	    cmocka_unit_test(test_evt_desc_mode),
 	    cmocka_unit_test(test_evt_desc_wrap_adjust),
 	    cmocka_unit_test(test_evt_delayed),
+	    cmocka_unit_test(test_evt_drv_long_gap),
 	    cmocka_unit_test(test_evt_dev_long_gap),
 	    cmocka_unit_test(test_used_len_write_flag),
 	    cmocka_unit_test(test_push_batch_out_of_order),

@@ -1170,6 +1170,77 @@ static void test_stats_counters(void **state)
 	}
 }
 
+/* Counters over many laps of a small ring, with chains (several
+ * descriptors per buffer), batch adds and batch reaps, a detach and a
+ * reset: added and used stay the buffer counts (packed derives them from
+ * its position: lap count, descriptors past each chain's first, buffers
+ * in flight and detached). */
+static void test_stats_laps_chains(void **state)
+{
+	(void)state;
+	FX_FOR_EACH_LAYOUT(L)
+	{
+		struct fx f;
+		assert_int_equal(fx_setup(&f, L, 8, FX_MODERN, NULL), 0);
+		unsigned char *buf = fx_alloc(&f, 64, 16);
+		struct vtio_vq_stats st;
+		uint64_t added = 0, used = 0;
+		int tok[2];
+		for (unsigned i = 0; i < 60; i++) {
+			unsigned k;
+			if (i % 5 == 0) {
+				struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
+				void *const t[2] = {&tok[0], &tok[1]};
+				assert_int_equal(vtio_vq_add_batch(f.vq, sg, 2, true, t), 2);
+				k = 2;
+			} else {
+				/* 1, 2 or 3 descriptors: the ring's laps and the
+				 * buffers added drift apart */
+				fx_add_segs(&f, 1 + i % 3, 0, 8, &tok[0]);
+				k = 1;
+			}
+			added += k;
+			assert_int_equal(vtio_vq_kick(f.vq), 0);
+			vtio_vq_get_stats(f.vq, &st);
+			assert_int_equal(st.added, added);
+			assert_int_equal(st.used, used);
+			for (unsigned j = 0; j < k; j++) {
+				struct vtio_devq_chain c;
+				fx_chain_init(&f, &c);
+				assert_int_equal(vtio_devq_pop(f.dq, &c), 0);
+				assert_int_equal(vtio_devq_push(f.dq, &c, 0), 0);
+			}
+			void *got[2];
+			assert_int_equal(vtio_vq_get_used_batch(f.vq, got, NULL, 2), (int)k);
+			used += k;
+			vtio_vq_get_stats(f.vq, &st);
+			assert_int_equal(st.used, used);
+		}
+		/* Two in flight: added counts them, used does not; detached and
+		 * reset, neither count moves, and both go on from there. */
+		fx_add_segs(&f, 2, 0, 8, &tok[0]);
+		fx_add_segs(&f, 1, 0, 8, &tok[1]);
+		added += 2;
+		vtio_vq_get_stats(f.vq, &st);
+		assert_int_equal(st.added, added);
+		assert_int_equal(st.used, used);
+		assert_non_null(vtio_vq_detach_unused(f.vq));
+		assert_non_null(vtio_vq_detach_unused(f.vq));
+		assert_null(vtio_vq_detach_unused(f.vq));
+		assert_int_equal(vtio_vq_reset(f.vq), 0);
+		vtio_devq_reset(f.dq);
+		vtio_vq_get_stats(f.vq, &st);
+		assert_int_equal(st.added, added);
+		assert_int_equal(st.used, used);
+		struct vtio_sg sg = vtio_sg_of(buf, 16);
+		fx_round_trip(&f, &sg, 0, 1, &tok[0], 1);
+		vtio_vq_get_stats(f.vq, &st);
+		assert_int_equal(st.added, added + 1);
+		assert_int_equal(st.used, used + 1);
+		fx_teardown(&f);
+	}
+}
+
 /* vtio_vq_publish(): buffers become visible to a polling device with no
  * notification decision, and a later kick_prepare still decides for every
  * buffer added since the previous kick (a publish must never swallow a
@@ -1644,6 +1715,7 @@ int main(void)
 	    cmocka_unit_test(test_devq_views),
 	    cmocka_unit_test(test_detach_reset),
 	    cmocka_unit_test(test_stats_counters),
+	    cmocka_unit_test(test_stats_laps_chains),
 	    cmocka_unit_test(test_publish_then_kick),
 	    cmocka_unit_test(test_evt_drv_1_dev_4_flags_values),
 	    cmocka_unit_test(test_evt_drv_3_dev_6_spurious),
