@@ -46,10 +46,10 @@ VTIO__ALWAYS_INLINE int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct
 	d->addr = vtio_le64(sg->addr + vq->bus_offset);
 	d->len = vtio_le32(len);
 	d->id = vtio_le16(id); /* PACKED-DRV-12 */
-	uint16_t au = p->avail_used;
 	if (vq->dma_barriers)
 		VTIO_DMA_WMB();
-	VTIO_STORE_RELEASE16(&d->flags, vtio_le16((uint16_t)(au | in * VTIO_DESC_F_WRITE)));
+	VTIO_STORE_RELEASE16(&d->flags,
+			     vtio_le16((uint16_t)(p->avail_used | in * VTIO_DESC_F_WRITE)));
 	vtio__vq_buf_set_one(&vq->bufs[id], token, len & (0u - in), id);
 	p->free_head = p->ext[id].next;
 	/* PACKED-DRV-4: flip after slot num-1. */
