@@ -1189,7 +1189,8 @@ static void test_stats_laps_chains(void **state)
 		for (unsigned i = 0; i < 60; i++) {
 			unsigned k;
 			if (i % 5 == 0) {
-				struct vtio_sg sg[2] = {vtio_sg_of(buf, 16), vtio_sg_of(buf + 16, 16)};
+				struct vtio_sg sg[2] = {vtio_sg_of(buf, 16),
+							vtio_sg_of(buf + 16, 16)};
 				void *const t[2] = {&tok[0], &tok[1]};
 				assert_int_equal(vtio_vq_add_batch(f.vq, sg, 2, true, t), 2);
 				k = 2;
