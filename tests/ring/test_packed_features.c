@@ -40,6 +40,14 @@ static void pop(struct fx *f, struct vtio_devq_chain *c, struct vtio_iov *rd, st
 	assert_int_equal(vtio_devq_pop(f->dq, c), 0);
 }
 
+/* A packed queue pair of @p num slots with EVENT_IDX. */
+static void evt_setup(struct fx *f, uint32_t num)
+{
+	assert_int_equal(
+	    fx_setup(f, VTIO_LAYOUT_PACKED, num, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
+	    0);
+}
+
 /* @p n one-descriptor buffers through both sides, one at a time, with no
  * notification decision on either side. */
 static void cycle(struct fx *f, int n)
@@ -285,9 +293,7 @@ static void test_evt_desc_mode(void **state)
 	(void)state;
 	const uint32_t num = 6;
 	struct fx f;
-	assert_int_equal(
-	    fx_setup(&f, VTIO_LAYOUT_PACKED, num, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
-	    0);
+	evt_setup(&f, num);
 	int tok;
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
@@ -337,9 +343,7 @@ static void test_evt_desc_wrap_adjust(void **state)
 	(void)state;
 	const uint32_t num = 8;
 	struct fx f;
-	assert_int_equal(
-	    fx_setup(&f, VTIO_LAYOUT_PACKED, num, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
-	    0);
+	evt_setup(&f, num);
 	int tok;
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
@@ -382,9 +386,7 @@ static void test_evt_delayed(void **state)
 {
 	(void)state;
 	struct fx f;
-	assert_int_equal(
-	    fx_setup(&f, VTIO_LAYOUT_PACKED, 16, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
-	    0);
+	evt_setup(&f, 16);
 	int tok[8];
 	struct vtio_devq_chain c[8];
 	struct vtio_iov rd[8][8], wr[8][8];
@@ -410,9 +412,7 @@ static void test_evt_drv_long_gap(void **state)
 {
 	(void)state;
 	struct fx f;
-	assert_int_equal(
-	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
-	    0);
+	evt_setup(&f, 4);
 	int tok;
 	/* Six one-descriptor buffers, none decided: the driver ends at slot 2
 	 * of its second lap (wrap 0). */
@@ -440,9 +440,7 @@ static void test_evt_dev_long_gap(void **state)
 {
 	(void)state;
 	struct fx f;
-	assert_int_equal(
-	    fx_setup(&f, VTIO_LAYOUT_PACKED, 4, FX_MODERN | VTIO_FEATURE(VTIO_F_EVENT_IDX), NULL),
-	    0);
+	evt_setup(&f, 4);
 	int tok;
 	struct vtio_devq_chain c;
 	struct vtio_iov rd[8], wr[8];
