@@ -170,7 +170,9 @@ struct vtio_vq {
 	 * updates into a 64-bit vector add (8 instructions for 2 in get_used). */
 	uint32_t num_free; /* free ring descriptors (slots) */
 	struct vtio__vq_buf *bufs;
-	uint32_t inflight; /* buffers in flight */
+	/* Buffers in flight, split only: packed derives it from num_free
+	 * (vtio__vq_inflight()). */
+	uint32_t inflight;
 
 	/* Indirect table pool (in the state buffer). */
 	uint32_t indir_tables;
@@ -195,12 +197,33 @@ struct vtio_vq {
 };
 
 #if VTIO_CONFIG_PACKED
+/** Packed: buffers in flight, from the descriptors held (each buffer holds
+ * one, a chain one more per further descriptor). */
+static inline uint32_t vtio__vq_pk_inflight(const struct vtio_vq *vq)
+{
+	const struct vtio__vq_packed *p = &vq->u.packed;
+	return vq->num - vq->num_free - (uint32_t)(p->chained - p->chained_back);
+}
+/** Packed: no buffer in flight (no descriptor held), as one compare. */
+static inline bool vtio__vq_pk_idle(const struct vtio_vq *vq)
+{
+	return vq->num_free == vq->num;
+}
 /** Buffers reaped since the reset: every one added is used, in flight or detached. */
 static inline uint64_t vtio__vq_pk_used(const struct vtio_vq *vq)
 {
-	return vtio__vq_pk_added(&vq->u.packed) - vq->inflight - vq->u.packed.detached;
+	return vtio__vq_pk_added(&vq->u.packed) - vtio__vq_pk_inflight(vq) - vq->u.packed.detached;
 }
 #endif
+/** Buffers in flight, either layout. */
+static inline uint32_t vtio__vq_inflight(const struct vtio_vq *vq)
+{
+#if VTIO_CONFIG_PACKED
+	if (vq->layout == VTIO_LAYOUT_PACKED)
+		return vtio__vq_pk_inflight(vq);
+#endif
+	return vq->inflight;
+}
 
 /* ---- Device-side queue ------------------------------------------------------- */
 

@@ -47,6 +47,11 @@ struct vtio__vq_packed {
 	uint64_t lap_base; /* descriptors of the laps before this one */
 	uint64_t kicked;   /* posted at the last kick_prepare (since then: the rest) */
 	uint64_t chained;  /* descriptors past the first of each chain (posted - buffers) */
+	/* The same for chains reaped or taken back: chained - chained_back are
+	 * the descriptors in flight past each buffer's first, so the buffers in
+	 * flight are num - num_free - (chained - chained_back)
+	 * (vtio__vq_pk_inflight()): nothing counts them per add or reap. */
+	uint64_t chained_back;
 	uint64_t detached; /* buffers taken back by vtio_vq_detach_unused() */
 	/* VIRTIO_F_IN_ORDER: buffer id = head slot; one used descriptor may
 	 * complete every buffer up to the one it names. */

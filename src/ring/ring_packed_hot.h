@@ -58,23 +58,23 @@ VTIO__ALWAYS_INLINE int vtio__vq_packed_add_one(struct vtio_vq *vq, const struct
 		vtio__vq_pk_flip_avail_wrap(p, vq->num);
 	}
 	p->next_avail = (uint16_t)head;
-	/* No added counts: kick_prepare and vtio_vq_get_stats() derive them
-	 * from the position (vtio__vq_pk_posted()). */
+	/* No added or in-flight counts: kick_prepare and vtio_vq_get_stats()
+	 * derive them from the position and num_free (vtio__vq_pk_posted(),
+	 * vtio__vq_pk_inflight()). */
 	vq->num_free--;
-	vq->inflight++;
 	return 0;
 }
 
 /*
  * get_used on a hot queue. The flags of the next slot are read only while
- * buffers are in flight (with none, no slot can hold a used descriptor of
- * ours); id and len once each, after the flags (PACKED-DRV-14); the id
+ * buffers are in flight (some descriptor held; with none, no slot can hold
+ * a used descriptor of ours); id and len once each, after the flags (PACKED-DRV-14); the id
  * checked for range and flight before use; len clamped (PACKED-DRV-15).
  */
 VTIO__ALWAYS_INLINE void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t *len)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
-	if (vq->inflight == 0)
+	if (vtio__vq_pk_idle(vq))
 		return NULL;
 	uint32_t slot = p->last_used;
 	const volatile struct vtio_packed_desc *d =
@@ -106,7 +106,10 @@ VTIO__ALWAYS_INLINE void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t 
 	p->ext[b->last].next = p->free_head;
 	p->free_head = id;
 	vq->num_free += ndesc;
-	vq->inflight--;
+	/* A chain's further descriptors, counted back (no in-flight count:
+	 * vtio__vq_pk_inflight()); never taken by one-segment buffers. */
+	if (VTIO_UNLIKELY(ndesc != 1u))
+		p->chained_back += ndesc - 1u;
 	/* After the counts: fewer values live, no callee-saved register. */
 	vtio__vq_indir_put(vq, b->indir); /* hot: nothing to unmap */
 	b->token = NULL;
@@ -122,7 +125,7 @@ VTIO__ALWAYS_INLINE void *vtio__vq_packed_used_one(struct vtio_vq *vq, uint32_t 
 static inline bool vtio__vq_packed_more_used_one(const struct vtio_vq *vq)
 {
 	const struct vtio__vq_packed *p = &vq->u.packed;
-	if (vq->inflight == 0)
+	if (vtio__vq_pk_idle(vq))
 		return false;
 	const volatile struct vtio_packed_desc *d =
 	    (const volatile struct vtio_packed_desc *)(const void *)vq->area_ptr[VTIO__AREA_DESC] +

@@ -531,7 +531,7 @@ void *vtio_vq_detach_unused(struct vtio_vq *vq)
 int vtio_vq_reset(struct vtio_vq *vq)
 {
 	VTIO_ASSERT(vq != NULL);
-	if (vq->inflight != 0)
+	if (vtio__vq_inflight(vq) != 0)
 		return VTIO_EBUSY;
 	int err = reset_common(vq);
 	VTIO__DISPATCH(vq, reset, vq);

@@ -249,7 +249,6 @@ static VTIO__NOINLINE int add_general(struct vtio_vq *vq, const struct vtio_sg *
 	b->wr_len = vtio__vq_sat32(wr_len);
 	b->nseg = n;
 	vq->num_free -= ndesc;
-	vq->inflight++;
 	p->chained += ndesc - 1u;
 	if (VTIO__VQ_INDIR(indir))
 		vq->stats.indirect++;
@@ -294,7 +293,6 @@ int vtio__vq_packed_add(struct vtio_vq *vq, const struct vtio_sg *sg, unsigned o
 			p->next_avail = (uint16_t)(head + 1u);
 		}
 		vq->num_free--;
-		vq->inflight++;
 		return 0;
 	}
 	return add_general(vq, sg, out_num, in_num, token);
@@ -368,7 +366,7 @@ static void detach(struct vtio_vq *vq, uint16_t id)
 		p->free_head = id;
 	}
 	vq->num_free += b->ndesc;
-	vq->inflight--;
+	p->chained_back += b->ndesc - 1u;
 	b->token = NULL;
 }
 
@@ -410,7 +408,7 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			ulen = vq->bufs[id].wr_len;
 		}
 	} else {
-		if (vq->inflight == 0)
+		if (vtio__vq_pk_idle(vq))
 			return NULL;
 		uint16_t slot = p->last_used;
 		uint16_t raw;
@@ -457,7 +455,8 @@ void *vtio__vq_packed_get_used(struct vtio_vq *vq, uint32_t *len)
 			 * It must name a buffer on the in-flight sequence. */
 			uint16_t h = slot;
 			uint32_t k = 1;
-			while (h != id && k < vq->inflight) {
+			const uint32_t inflight = vtio__vq_pk_inflight(vq);
+			while (h != id && k < inflight) {
 				uint32_t nh = (uint32_t)h + vq->bufs[h].ndesc;
 				h = (uint16_t)(nh >= vq->num ? nh - vq->num : nh);
 				k++;
@@ -558,7 +557,6 @@ VTIO__ALWAYS_INLINE int add_batch_hot(struct vtio_vq *vq, const struct vtio_sg *
 	p->avail_used = au;
 	p->avail_wrap = wrap;
 	vq->num_free -= i;
-	vq->inflight += i;
 	if (VTIO_LIKELY(i != 0))
 		return (int)i;
 	/* Nothing added: the first entry's answer, as vtio_vq_add() gives it. */
@@ -594,13 +592,16 @@ VTIO__ALWAYS_INLINE int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32
 	uint16_t au = p->used_au;
 	bool wrap = p->used_wrap;
 	uint16_t free_head = p->free_head;
+	/* Descriptors held (none: nothing in flight) and, of those freed, the
+	 * ones past each chain's first (vtio__vq_pk_inflight()). */
+	uint32_t held = num - vq->num_free;
 	uint32_t freed = 0;
+	uint32_t back = 0;
 	uint32_t clamped = 0;
-	unsigned inflight = vq->inflight;
 	unsigned k = 0;
 	bool bad = false;
 	uint16_t bad_id = 0;
-	for (; k < n && inflight != 0; k++) {
+	for (; k < n && freed != held; k++) {
 		const volatile struct vtio_packed_desc *d = ring + slot;
 		uint16_t f = vtio_le16(vtio__load16_acquire_ptr(
 		    (const unsigned char *)(const volatile void *)&d->flags, barriers));
@@ -627,7 +628,7 @@ VTIO__ALWAYS_INLINE int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32
 		ext[b->last].next = free_head;
 		free_head = id;
 		freed += ndesc;
-		inflight--;
+		back += ndesc - 1u;
 		b->token = NULL;
 		/* PACKED-DRV-15/16: len clamped to the writable bytes, counted. */
 		if (VTIO_UNLIKELY(ulen > b->wr_len)) {
@@ -643,7 +644,7 @@ VTIO__ALWAYS_INLINE int used_batch_hot(struct vtio_vq *vq, void **tokens, uint32
 	p->used_au = au;
 	p->free_head = free_head;
 	vq->num_free += freed;
-	vq->inflight = inflight;
+	p->chained_back += back;
 	vq->stats.len_clamped += clamped;
 	if (VTIO_UNLIKELY(bad))
 		(void)vtio__vq_packed_used_bad_id(vq, bad_id);
@@ -663,7 +664,7 @@ bool vtio__vq_packed_more_used(const struct vtio_vq *vq)
 	const struct vtio__vq_packed *p = &vq->u.packed;
 	if (p->batch_pending)
 		return true;
-	if (vq->inflight == 0)
+	if (vtio__vq_pk_idle(vq))
 		return false;
 	uint16_t raw;
 	if (VTIO_UNLIKELY(
@@ -723,7 +724,7 @@ static bool none_used(struct vtio_vq *vq)
 	const struct vtio__vq_packed *p = &vq->u.packed;
 	if (p->batch_pending)
 		return false;
-	if (vq->inflight == 0)
+	if (vtio__vq_pk_idle(vq))
 		return true;
 	uint16_t raw;
 	if (VTIO_UNLIKELY(
@@ -764,7 +765,7 @@ void *vtio__vq_packed_detach_unused(struct vtio_vq *vq)
 {
 	struct vtio__vq_packed *p = &vq->u.packed;
 	p->batch_pending = false;
-	for (uint32_t k = 0; k < vq->num && vq->inflight != 0; k++) {
+	for (uint32_t k = 0; k < vq->num && !vtio__vq_pk_idle(vq); k++) {
 		uint32_t i = p->detach_cursor;
 		p->detach_cursor = i + 1u < vq->num ? i + 1u : 0u;
 		void *token = vq->bufs[i].token;
