@@ -48,17 +48,21 @@ static void fold_locked(struct vtio_bounce_cache *c, struct vtio__bounce_area *a
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-#define COLD __attribute__((noinline, cold))
+#define COLD	 __attribute__((noinline, cold))
+#define NOINLINE __attribute__((noinline))
 #else
 #define COLD
+#define NOINLINE
 #endif
 
-static COLD void fold(struct vtio_bounce_cache *c)
+/* @return 0, so that the calls' tails can end in it (a jump). */
+static COLD int fold(struct vtio_bounce_cache *c)
 {
 	struct vtio__bounce_area *a = &c->pool->areas[c->area];
 	VTIO_LOCK(&a->lock);
 	fold_locked(c, a);
 	VTIO_UNLOCK(&a->lock);
+	return 0;
 }
 
 /* With the area lock held: give the runs run[k][0 .. cnt) back to the area. */
@@ -251,7 +255,7 @@ int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, en
 	SET_RELAXED(&c->maps, maps);
 	SET_RELAXED(&c->bounced, bounced);
 	if (VTIO_UNLIKELY((maps | bounced) >= CACHE_FOLD_AT))
-		fold(c);
+		(void)fold(c);
 	*bus = d;
 	/* As a plain map: the slack zeroed per the pool's contract, then the
 	 * buffer copied in whatever the direction (see slots_map()); last, so
@@ -282,16 +286,67 @@ static COLD int refuse(struct vtio_bounce_pool *p, uint32_t s, size_t off)
 	return VTIO_EINVAL; /* length or direction */
 }
 
-int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
-			    enum vtio_dma_dir dir, uint32_t attrs)
+/*
+ * The end of an unmap of the run headed by slot s (k + 1 slots), its data
+ * already back: the run on top of its magazine, which holds @p nf < DEPTH
+ * runs (read before the record's stores, which may alias it), and the
+ * counters (@p back: bytes copied back).
+ */
+VTIO__BOUNCE_HOT int unmap_finish(struct vtio_bounce_cache *c, struct vtio__bounce_slot *h,
+				  uint32_t s, uint32_t k, uint32_t nf, uint32_t back)
 {
-	VTIO_ASSERT(c != NULL && c->pool != NULL);
+	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CACHED);
+	if (k != 0)
+		VTIO__SLOT_SET_STATE(h + 1, VTIO__SLOT_CACHED);
+	c->run[k][nf] = s;
+	SET_RELAXED(&c->nfree[k], nf + 1u);
+	uint32_t unmaps = c->unmaps + 1u, bounced = c->bounced;
+	SET_RELAXED(&c->unmaps, unmaps);
+	if (back != 0) {
+		bounced += back;
+		SET_RELAXED(&c->bounced, bounced);
+	}
+	if (VTIO_UNLIKELY((unmaps | bounced) >= CACHE_FOLD_AT))
+		return fold(c);
+	return 0;
+}
+
+/* An unmap with more to do than the bookkeeping (checked by the caller):
+ * the copy back (FROM_DEVICE, BIDIRECTIONAL), a SCRUB pool's zeroing, or
+ * a full magazine. */
+static NOINLINE int unmap_slow(struct vtio_bounce_cache *c, uint32_t s, size_t off, size_t len,
+			       bool back)
+{
+	struct vtio_bounce_pool *p = c->pool;
+	struct vtio__bounce_slot *h = &p->slots[s];
+	uint32_t n = h->nslots, k = n - 1u;
+	if (back) {
+		unsigned char *tlb = p->base + off;
+		VTIO_CACHE_INVALIDATE(tlb, len);
+		VTIO_MEMCPY((void *)h->orig, tlb, len);
+	}
+	if (VTIO_UNLIKELY(p->flags & VTIO_BOUNCE_POOL_F_SCRUB))
+		VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0, (size_t)n << p->slot_shift);
+	if (c->nfree[k] == VTIO_BOUNCE_CACHE_DEPTH)
+		spill(c, k);
+	return unmap_finish(c, h, s, k, c->nfree[k], back ? (uint32_t)len : 0u);
+}
+
+/* The unmap, @p linear as for cache_map(). */
+VTIO__BOUNCE_HOT int cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+				 enum vtio_dma_dir dir, uint32_t attrs, const bool linear)
+{
 	struct vtio_bounce_pool *p = c->pool;
 	size_t off;
 	/* The cache's pool first: attached, it cannot leave the set, so no
 	 * sequence-counter read is needed. */
-	if (VTIO_UNLIKELY(fast_dev_off(p, bus, &off) != 0))
+	if (linear) {
+		if (VTIO_UNLIKELY(bus < p->dev_lo || bus > p->dev_hi))
+			return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
+		off = (size_t)(bus - p->dev_base);
+	} else if (VTIO_UNLIKELY(fast_dev_off(p, bus, &off) != 0)) {
 		return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
+	}
 	uint32_t s = (uint32_t)(off >> p->slot_shift);
 	if (VTIO_UNLIKELY(s >= p->nslots ||
 			  __atomic_load_n(&p->cache_tag[s], __ATOMIC_RELAXED) != c->tag))
@@ -302,32 +357,31 @@ int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t le
 			  h->off != (uint32_t)(off & (p->slot_size - 1u)) || h->len != len ||
 			  h->dir != (uint8_t)dir))
 		return refuse(p, s, off);
-	uint32_t n = h->nslots, k = n - 1u;
+	uint32_t k = h->nslots - 1u;
+	uint32_t nf = c->nfree[k];
 	bool back = (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) &&
 		    !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC);
-	if (back) {
-		unsigned char *tlb = p->base + off;
-		VTIO_CACHE_INVALIDATE(tlb, len);
-		VTIO_MEMCPY((void *)h->orig, tlb, len);
-	}
-	if (VTIO_UNLIKELY(p->flags & VTIO_BOUNCE_POOL_F_SCRUB))
-		VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0, (size_t)n << p->slot_shift);
-	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CACHED);
-	if (k != 0)
-		VTIO__SLOT_SET_STATE(h + 1, VTIO__SLOT_CACHED);
-	uint32_t nf = c->nfree[k];
-	if (VTIO_UNLIKELY(nf == VTIO_BOUNCE_CACHE_DEPTH)) {
-		spill(c, k);
-		nf = c->nfree[k];
-	}
-	c->run[k][nf] = s;
-	SET_RELAXED(&c->nfree[k], nf + 1u);
-	uint32_t unmaps = c->unmaps + 1u, bounced = c->bounced + (back ? (uint32_t)len : 0u);
-	SET_RELAXED(&c->unmaps, unmaps);
-	SET_RELAXED(&c->bounced, bounced);
-	if (VTIO_UNLIKELY((unmaps | bounced) >= CACHE_FOLD_AT))
-		fold(c);
-	return 0;
+	if (VTIO_UNLIKELY(back || (p->flags & VTIO_BOUNCE_POOL_F_SCRUB) ||
+			  nf == VTIO_BOUNCE_CACHE_DEPTH))
+		return unmap_slow(c, s, off, len, back);
+	/* Nothing to copy or zero, room on the magazine: no call. */
+	return unmap_finish(c, h, s, k, nf, 0u);
+}
+
+/* The unmap on a pool that is not linear. */
+static NOINLINE int unmap_any(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+			      enum vtio_dma_dir dir, uint32_t attrs)
+{
+	return cache_unmap(c, bus, len, dir, attrs, false);
+}
+
+int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+			    enum vtio_dma_dir dir, uint32_t attrs)
+{
+	VTIO_ASSERT(c != NULL && c->pool != NULL);
+	if (VTIO_UNLIKELY(c->pool->mapping != VTIO_BOUNCE_MAP_LINEAR))
+		return unmap_any(c, bus, len, dir, attrs);
+	return cache_unmap(c, bus, len, dir, attrs, true);
 }
 
 #endif /* VTIO_CONFIG_BOUNCE */
