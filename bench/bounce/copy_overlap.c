@@ -13,9 +13,11 @@
  * CPUs with ERMS and AVX2/AVX-512; GLIBC_TUNABLES=
  * glibc.cpu.x86_rep_movsb_threshold=N moves that limit).
  *
- * Usage: copy_overlap [--size N] [--iters N] [--runs N] [--quick]
+ * Usage: copy_overlap [--size N] [--iters N] [--runs N] [--stores K] [--quick]
  * Each figure is the fastest of --runs runs (default 5) of --iters
- * iterations (default 1000000).
+ * iterations (default 1000000). --stores K adds a row for K stores with
+ * the ratio copy / (copy + K stores): the best a bounce path that stores K
+ * times beside its copy can reach against memcpy.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
 	size_t size = 4096;
 	long iters = 1000000;
 	int runs = 5;
+	int extra = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--size") && i + 1 < argc)
 			size = (size_t)arg_long("--size", argv[++i], 1, MAX_SIZE);
@@ -103,6 +106,8 @@ int main(int argc, char **argv)
 			iters = arg_long("--iters", argv[++i], 1, 1000000000L);
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = (int)arg_long("--runs", argv[++i], 1, 1000);
+		else if (!strcmp(argv[i], "--stores") && i + 1 < argc)
+			extra = (int)arg_long("--stores", argv[++i], 1, MAX_STORES);
 		else if (!strcmp(argv[i], "--quick")) {
 			iters = 20000;
 			runs = 1;
@@ -121,6 +126,11 @@ int main(int argc, char **argv)
 		double t = measure(size, iters, runs, ks[j], 0);
 		printf("copy + %2d stores (one line each): %.2f ns, +%.2f ns, %.3f ns per store\n",
 		       ks[j], t, t - base, (t - base) / ks[j]);
+	}
+	if (extra) {
+		double t = measure(size, iters, runs, extra, 0);
+		printf("copy + %2d stores: %.2f ns, +%.2f ns, ratio copy / (copy + stores) %.3f\n",
+		       extra, t, t - base, base / t);
 	}
 	static const int as[] = {50, 100, 200};
 	for (unsigned j = 0; j < sizeof(as) / sizeof(as[0]); j++) {
