@@ -340,13 +340,9 @@ VTIO__BOUNCE_HOT int cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size
 	size_t off;
 	/* The cache's pool first: attached, it cannot leave the set, so no
 	 * sequence-counter read is needed. */
-	if (linear) {
-		if (VTIO_UNLIKELY(bus < p->dev_lo || bus > p->dev_hi))
-			return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
-		off = (size_t)(bus - p->dev_base);
-	} else if (VTIO_UNLIKELY(fast_dev_off(p, bus, &off) != 0)) {
+	if (VTIO_UNLIKELY((linear ? linear_dev_off(p, bus, &off) : fast_dev_off(p, bus, &off)) !=
+			  0))
 		return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
-	}
 	uint32_t s = (uint32_t)(off >> p->slot_shift);
 	if (VTIO_UNLIKELY(s >= p->nslots ||
 			  __atomic_load_n(&p->cache_tag[s], __ATOMIC_RELAXED) != c->tag))

@@ -23,15 +23,20 @@ VTIO__BOUNCE_HOT int fast_off_to_dev(const struct vtio_bounce_pool *p, size_t of
 	return vtio__bounce_off_to_dev(p, off, dev);
 }
 
+/* Pool offset of device address dev on a pool known to be linear, or VTIO_ENOENT. */
+VTIO__BOUNCE_HOT int linear_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off)
+{
+	if (dev < p->dev_lo || dev > p->dev_hi)
+		return VTIO_ENOENT;
+	*off = (size_t)(dev - p->dev_base);
+	return 0;
+}
+
 /* Pool offset of device address dev, or VTIO_ENOENT. */
 VTIO__BOUNCE_HOT int fast_dev_off(const struct vtio_bounce_pool *p, uint64_t dev, size_t *off)
 {
-	if (VTIO_LIKELY(p->mapping == VTIO_BOUNCE_MAP_LINEAR)) {
-		if (dev < p->dev_lo || dev > p->dev_hi)
-			return VTIO_ENOENT;
-		*off = (size_t)(dev - p->dev_base);
-		return 0;
-	}
+	if (VTIO_LIKELY(p->mapping == VTIO_BOUNCE_MAP_LINEAR))
+		return linear_dev_off(p, dev, off);
 	return vtio__bounce_dev_off(p, dev, off);
 }
 
