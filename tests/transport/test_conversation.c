@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <cmocka.h>
@@ -72,6 +73,8 @@ static unsigned char *window = window_local; /* the window of the run */
 struct shared {
 	atomic_uint served, kicks, indirect;
 	atomic_uint fail_line;		      /* device-side check that failed */
+	atomic_int fail_err;		      /* the pop's error when it was the pop */
+	char fail_why[256];		      /* the queue's broken reason, position */
 	atomic_uint check_req, checked;	      /* driver asks for the final checks */
 	atomic_uint stop;		      /* driver done: device process exits */
 	atomic_uint kicks_dropped, devq_gone; /* results of the final checks */
@@ -174,7 +177,26 @@ static void dev_fail(unsigned line, const char *what)
 	if (E.in_child)
 		_exit(20);
 #endif
-	fail_msg("device side, line %u: %s", line, what);
+	fail_msg("device side, line %u: %s (pop error %d: %s)", line, what,
+		 atomic_load(&SH->fail_err), SH->fail_why);
+}
+
+/* A failed pop: its error, the queue's reason, its position and the raw
+ * descriptor there (a packed slot; the split table's entry of that number),
+ * for the message: a failure seen once in CI must say what it saw. */
+static void note_pop_error(const struct vtio_devq *q, int r)
+{
+	atomic_store(&SH->fail_err, r);
+	const char *why = vtio_devq_broken_reason(q);
+	struct vtio_devq_pos pos;
+	vtio_devq_get_pos(q, &pos);
+	const uint8_t *d = window + RING_OFF + (size_t)(pos.avail_idx % QMAX) * 16u;
+	int n = snprintf(SH->fail_why, sizeof(SH->fail_why),
+			 "%s; avail %u/%d used %u/%d in flight %u; desc", why ? why : "not broken",
+			 (unsigned)pos.avail_idx, pos.avail_wrap, (unsigned)pos.used_idx,
+			 pos.used_wrap, (unsigned)pos.in_flight);
+	for (unsigned i = 0; i < 16 && n > 0 && (size_t)n < sizeof(SH->fail_why); i++)
+		n += snprintf(SH->fail_why + n, sizeof(SH->fail_why) - (size_t)n, " %02x", d[i]);
 }
 
 static void serve(void)
@@ -192,6 +214,8 @@ static void serve(void)
 				break;
 			continue;
 		}
+		if (r != 0)
+			note_pop_error(q, r);
 		DEV_CHECK(r == 0);
 		DEV_CHECK(c.rd_num >= 1 && c.rd_num <= MAX_SEG);
 		DEV_CHECK(c.wr_num >= 1 && c.wr_num <= MAX_SEG);
@@ -465,18 +489,25 @@ static void fork_check_alive(void)
 	pid_t r = waitpid(E.pid, &st, WNOHANG);
 	if (r == E.pid) {
 		E.pid = 0;
-		fail_msg("device process ended (exit %d, check at line %u)",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : -1, atomic_load(&SH->fail_line));
+		fail_msg("device process ended (exit %d, check at line %u, error %d: %s)",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1, atomic_load(&SH->fail_line),
+			 atomic_load(&SH->fail_err), SH->fail_why);
 	}
 	fork_check_deadline();
 }
 
-/* The driver waits for the device: let it run. */
+/* The driver waits for the device: let it run. The hook's contract is a
+ * short wait (vtio_shm_hooks::wait), and VTIO_SHM_CMD_WAITS of them bound a
+ * command: a yield alone returns at once on an idle core, so 5000 of them
+ * timed a command out (VTIO_ETIMEDOUT) whenever a loaded machine left the
+ * device process unscheduled for a few milliseconds. 200 us each gives a
+ * command at least a second. */
 static int fork_drv_wait(void *ctx)
 {
 	(void)ctx;
 	fork_check_alive();
-	sched_yield();
+	struct timespec ts = {0, 200 * 1000};
+	nanosleep(&ts, NULL);
 	return 0;
 }
 
