@@ -197,6 +197,8 @@ struct vtio_bounce_stats {
 struct vtio_bounce_pool;
 /** Opaque set of pools; lives in the caller's storage. */
 struct vtio_bounce_set;
+/* A slot record (private). */
+struct vtio__bounce_slot;
 
 /**
  * Bytes of storage a pool with @p cfg needs (header, areas, bitmaps, slot
@@ -527,13 +529,46 @@ struct vtio_bounce_cache {
 	struct vtio_bounce_dev dev;	/**< private: copy of the device description */
 	uint64_t off_mask;		/**< private: min_align_mask bits inside a slot */
 	uint32_t max_need;		/**< private: most bytes (offset + length) served */
-	uint32_t area;			/**< private: the area the runs come from */
-	uint32_t tag;			/**< private: owner tag of the cache's slots */
-	uint32_t held;			/**< private: slots taken from the area */
-	uint32_t nfree[2];		/**< private: runs in each magazine */
-	uint32_t maps;			/**< private: maps not yet counted in the area */
-	uint32_t unmaps;		/**< private: unmaps not yet counted in the area */
-	uint32_t bounced;		/**< private: bytes not yet counted in the area */
+	/** private: the pool's constants the fast paths read, copied so that
+	 * they address everything from the cache (few registers, no spills) */
+	unsigned char *base;
+	struct vtio__bounce_slot *slots; /**< private: the pool's slot records */
+	uint32_t *tags;			 /**< private: the pool's cache_tag array */
+	uint64_t dev_base;		 /**< private: linear pools: device address of base */
+	/** private: linear pools: bytes of whole slots (0, so that the
+	 * unmap's fast path never applies: other pools, SCRUB pools, a
+	 * detached cache) */
+	uint64_t span;
+	uint32_t slot_size;  /**< private: the pool's slot size */
+	uint32_t slot_shift; /**< private: log2 of slot_size */
+	/** private: longest map the fast path takes: max_need on a linear
+	 * pool, 0 otherwise (every map goes the general way) */
+	uint32_t fast_len;
+	/** private: a map through the fast path has slack to zero when
+	 * len & slack_mask: slot_size - 1, or all ones on a TRUSTED_DMA pool
+	 * (whose extents every map keeps) */
+	uint32_t slack_mask;
+	uint32_t area;	   /**< private: the area the runs come from */
+	uint32_t tag;	   /**< private: owner tag of the cache's slots */
+	uint32_t nfree[2]; /**< private: runs in each magazine */
+	/** private: CPU address of the run on top of each magazine,
+	 * run[k][nfree[k] - 1] (when nfree[k] > 0): where the next map
+	 * copies, one load away (docs/bounce_cache.md, fourth pass) */
+	unsigned char *top[2];
+	/** private: runs of each size taken from the area (free in the
+	 * magazine or mapped), so runs[k] less the magazine's are mapped */
+	uint32_t runs[2];
+	/** private: runs mapped at the last fold of the counters: unmaps are
+	 * not counted but derived, maps - (mapped now - mapped then) */
+	uint32_t mapped_at_fold;
+#if UINTPTR_MAX > 0xFFFFFFFFu
+	/** private: maps << 40 | bytes bounced, not yet counted in the area
+	 * (one store a map) */
+	uint64_t pend;
+#else
+	uint32_t maps;	  /**< private: maps not yet counted in the area */
+	uint32_t bounced; /**< private: bytes not yet counted in the area */
+#endif
 	uint32_t run[2][VTIO_BOUNCE_CACHE_DEPTH]; /**< private: the magazines (head slots) */
 	/** private: never written, so the lines the fast path writes hold
 	 * nothing of the object after the cache */

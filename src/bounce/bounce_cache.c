@@ -23,28 +23,31 @@ VTIO_STATIC_ASSERT(offsetof(struct vtio_bounce_cache, set) == VTIO_BOUNCE_CACHE_
 			       sizeof(((struct vtio_bounce_cache *)0)->run),
 		   "vtio_bounce_cache: the guards must be the first and last fields");
 
-/* Counters a cache keeps before folding them into its area's (32-bit, so
- * they are single-copy atomic on every target): folded under the lock at
- * every refill and give-back, and when one reaches 2^31. */
-#define CACHE_FOLD_AT 0x80000000u
+/* The magazine sizes and the counters (vtio__pend), which the owner writes
+ * with relaxed stores and vtio_bounce_pool_get_stats() reads under the area
+ * lock with relaxed loads: bounce_internal.h. */
 
-/* Single-writer counters and magazine sizes: written by the cache's owner
- * with plain arithmetic and relaxed stores, read by vtio_bounce_pool_get_stats()
- * under the area lock with relaxed loads. */
-#define SET_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+/* Magazine k holds run[k][0 .. n) from now on. */
+static inline void mag_set(struct vtio_bounce_cache *c, uint32_t k, uint32_t n)
+{
+	__atomic_store_n(&c->nfree[k], n, __ATOMIC_RELAXED);
+	if (n != 0)
+		c->top[k] = c->base + ((size_t)c->run[k][n - 1u] << c->slot_shift);
+}
 
 /* vtio__bounce_slot::off of the tail slot of a cache's two-slot run. */
 #define TAIL_OFF UINT32_MAX
 
-/* With the area lock held: move the cache's counters into the area's. */
+/* With the area lock held: move the cache's counters into the area's (the
+ * unmaps derived, cache_unmaps(): exact here, where the owner folds). */
 static void fold_locked(struct vtio_bounce_cache *c, struct vtio__bounce_area *a)
 {
-	a->maps += c->maps;
-	a->unmaps += c->unmaps;
-	a->bounced += c->bounced;
-	SET_RELAXED(&c->maps, 0u);
-	SET_RELAXED(&c->unmaps, 0u);
-	SET_RELAXED(&c->bounced, 0u);
+	vtio__pend v = pend_read(c);
+	a->maps += pend_maps(v);
+	a->unmaps += cache_unmaps(c, v);
+	a->bounced += pend_bytes(v);
+	pend_write(c, pend_zero());
+	c->mapped_at_fold = cache_mapped(c);
 }
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -77,7 +80,7 @@ static void give_back_locked(struct vtio_bounce_cache *c, struct vtio__bounce_ar
 			__atomic_store_n(&p->cache_tag[s + j], 0u, __ATOMIC_RELAXED);
 		free_run_locked(p, a, s, n);
 	}
-	c->held -= cnt * n;
+	c->runs[k] -= cnt;
 }
 
 /* Take up to half a magazine of runs of k + 1 slots from the cache's area;
@@ -115,8 +118,8 @@ static COLD uint32_t refill(struct vtio_bounce_cache *c, uint32_t k)
 		a->in_use += got * rq.n;
 		if (a->in_use > a->high_water)
 			a->high_water = a->in_use;
-		c->held += got * rq.n;
-		SET_RELAXED(&c->nfree[k], got);
+		c->runs[k] += got;
+		mag_set(c, k, got);
 		fold_locked(c, a);
 	}
 	VTIO_UNLOCK(&a->lock);
@@ -133,7 +136,7 @@ static COLD void spill(struct vtio_bounce_cache *c, uint32_t k)
 	give_back_locked(c, a, k, half);
 	for (uint32_t i = 0; i < VTIO_BOUNCE_CACHE_DEPTH - half; i++)
 		c->run[k][i] = c->run[k][half + i];
-	SET_RELAXED(&c->nfree[k], VTIO_BOUNCE_CACHE_DEPTH - half);
+	mag_set(c, k, VTIO_BOUNCE_CACHE_DEPTH - half);
 	fold_locked(c, a);
 	VTIO_UNLOCK(&a->lock);
 }
@@ -158,6 +161,20 @@ int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *
 	c->dev = *dev;
 	c->off_mask = dev->min_align_mask & slot_mask;
 	c->max_need = p->slot_size * (p->max_segment >= 2u ? 2u : 1u);
+	c->base = p->base;
+	c->slots = p->slots;
+	c->tags = p->cache_tag;
+	c->slot_size = p->slot_size;
+	c->slot_shift = p->slot_shift;
+	if (p->mapping == VTIO_BOUNCE_MAP_LINEAR) {
+		c->dev_base = p->dev_base;
+		/* A SCRUB pool zeroes at every unmap: the general way. */
+		if (!(p->flags & VTIO_BOUNCE_POOL_F_SCRUB))
+			c->span = (size_t)p->nslots << p->slot_shift;
+		c->fast_len = c->max_need;
+	}
+	c->slack_mask =
+	    (p->flags & VTIO_BOUNCE_POOL_F_TRUSTED_DMA) ? UINT32_MAX : p->slot_size - 1u;
 	uint32_t hint = dev->area_hint;
 	if (hint == VTIO_BOUNCE_AREA_CPU)
 		hint = (uint32_t)(VTIO_BOUNCE_CPU_ID());
@@ -181,8 +198,11 @@ int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *
 		a->caches = c;
 	}
 	VTIO_UNLOCK(&a->lock);
-	if (r != 0)
+	if (r != 0) {
 		c->pool = NULL;
+		c->fast_len = 0;
+		c->span = 0;
+	}
 	return r;
 }
 
@@ -193,7 +213,7 @@ void vtio_bounce_cache_drain(struct vtio_bounce_cache *c)
 	VTIO_LOCK(&a->lock);
 	for (uint32_t k = 0; k < 2u; k++) {
 		give_back_locked(c, a, k, c->nfree[k]);
-		SET_RELAXED(&c->nfree[k], 0u);
+		mag_set(c, k, 0u);
 	}
 	fold_locked(c, a);
 	VTIO_UNLOCK(&a->lock);
@@ -203,7 +223,7 @@ int vtio_bounce_cache_fini(struct vtio_bounce_cache *c)
 {
 	VTIO_ASSERT(c != NULL && c->pool != NULL);
 	vtio_bounce_cache_drain(c);
-	if (c->held != 0)
+	if (c->runs[0] != 0 || c->runs[1] != 0)
 		return VTIO_EBUSY;
 	struct vtio__bounce_area *a = &c->pool->areas[c->area];
 	VTIO_LOCK(&a->lock);
@@ -216,56 +236,167 @@ int vtio_bounce_cache_fini(struct vtio_bounce_cache *c)
 	VTIO_UNLOCK(&a->lock);
 	c->pool = NULL;
 	c->next = NULL;
+	/* Every later call goes the general way, which asserts. */
+	c->fast_len = 0;
+	c->span = 0;
+	return 0;
+}
+
+/*
+ * The record of a mapping through the cache, in the head of its run. The
+ * tail of a two-slot run keeps VTIO__SLOT_CACHED for as long as the cache
+ * holds the run, mapped or not: the head's state is the run's (see
+ * lookup_head() and check_head_locked()), so a map and an unmap write one
+ * record, not two.
+ */
+VTIO__BOUNCE_HOT void record_map(struct vtio__bounce_slot *h, void *cpu, size_t len, uint32_t off,
+				 enum vtio_dma_dir dir)
+{
+	/* Only the owner writes these fields while the cache holds the run.
+	 * (Writing only the fields that changed measured no faster.) */
+	h->orig = (uintptr_t)cpu;
+	h->len = (uint32_t)len;
+	h->off = off;
+	h->dir = (uint8_t)dir;
+	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CMAP);
+}
+
+/* The copy of a map whose run has slack to zero (or a TRUSTED_DMA pool's
+ * extents to keep): as a plain map, the slack zeroed per the pool's
+ * contract, then the buffer copied in whatever the direction (see
+ * slots_map()). Out of line so that the common map, with nothing to zero,
+ * keeps nothing live across a call. */
+static NOINLINE int copy_in_slack(struct vtio_bounce_pool *p, uint32_t s, uint32_t off, void *cpu,
+				  size_t len, uint32_t attrs)
+{
+	size_t need = (size_t)off + len;
+	uint32_t n = need > p->slot_size ? 2u : 1u;
+	unsigned char *slots = p->base + ((size_t)s << p->slot_shift);
+	zero_slack(p, s, n, off, need);
+	VTIO_MEMCPY(slots + off, cpu, len);
+	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(slots, (size_t)n << p->slot_shift);
+	return 0;
+}
+
+/* Every map the common one does not take: bad arguments and sizes it does
+ * not serve (to the plain call), an empty magazine (refilled), a pool that
+ * is not linear, counters due for a fold. */
+static NOINLINE int map_general(struct vtio_bounce_cache *c, void *cpu, size_t len,
+				enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+{
+	VTIO_ASSERT(c != NULL && c->pool != NULL && bus != NULL);
+	struct vtio_bounce_pool *p = c->pool;
+	uint32_t off = (uint32_t)((uint64_t)(uintptr_t)cpu & c->off_mask);
+	/* len 0 wraps to a huge size: the plain call refuses it. */
+	if (len - 1u >= (size_t)c->max_need - off || cpu == NULL ||
+	    (unsigned)dir > VTIO_DMA_FROM_DEVICE)
+		return vtio_bounce_map(c->set, &c->dev, cpu, len, dir, attrs, bus);
+	size_t need = (size_t)off + len;
+	uint32_t k = need > p->slot_size ? 1u : 0u; /* magazine: runs of k + 1 slots */
+	uint32_t nf = c->nfree[k];
+	if (nf == 0) {
+		nf = refill(c, k);
+		if (nf == 0)
+			return vtio_bounce_map(c->set, &c->dev, cpu, len, dir, attrs, bus);
+	}
+	uint32_t s = c->run[k][nf - 1u];
+	uint64_t d;
+	if (VTIO_UNLIKELY(fast_off_to_dev(p, ((size_t)s << p->slot_shift) + off, &d) != 0))
+		return VTIO_EFAULT; /* the run stays in the magazine */
+	mag_set(c, k, nf - 1u);
+	vtio__pend v = pend_add(pend_read(c), 1u, (uint32_t)len);
+	pend_write(c, v);
+	if (VTIO_UNLIKELY(pend_full(v)))
+		(void)fold(c);
+	record_map(&p->slots[s], cpu, len, off, dir);
+	*bus = d;
+	return copy_in_slack(p, s, off, cpu, len, attrs);
+}
+
+/*
+ * The bookkeeping of a map through the common path, into the run on top
+ * of magazine k (nf runs) whose CPU address is dst: *bus, the magazine,
+ * the counters, the record. @return the run's head slot.
+ */
+VTIO__BOUNCE_HOT uint32_t map_take(struct vtio_bounce_cache *c, uint32_t k, uint32_t nf,
+				   unsigned char *dst, void *cpu, size_t len, enum vtio_dma_dir dir,
+				   uint64_t *bus)
+{
+	/* The slot from the magazine rather than from dst: no variable shift,
+	 * which x86 wants in cl, and so one register more for the rest. */
+	uint32_t s = c->run[k][nf - 1u];
+	*bus = c->dev_base + (size_t)(dst - c->base);
+	record_map(&c->slots[s], cpu, len, 0u, dir);
+	__atomic_store_n(&c->nfree[k], nf - 1u, __ATOMIC_RELAXED);
+	if (nf >= 2u)
+		c->top[k] = c->base + (size_t)c->run[k][nf - 2u] * c->slot_size;
+	pend_write(c, pend_add(pend_read(c), 1u, (uint32_t)len));
+	return s;
+}
+
+/* The common map of a run with slack to zero (or a TRUSTED_DMA pool's
+ * extents to keep): checked by the caller, as the common map, and kept out
+ * of line so that the common map has no call but the copy's. */
+static NOINLINE int map_slack(struct vtio_bounce_cache *c, void *cpu, size_t len,
+			      enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus)
+{
+	uint32_t k = len > c->slot_size ? 1u : 0u;
+	unsigned char *dst = c->top[k];
+	uint32_t s = map_take(c, k, c->nfree[k], dst, cpu, len, dir, bus);
+	/* as copy_in_slack(), at offset 0 and with the run's address known */
+	zero_slack(c->pool, s, k + 1u, 0u, len);
+	VTIO_MEMCPY(dst, cpu, len);
+	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(dst, (size_t)(k + 1u) << c->slot_shift);
+	return 0;
+}
+
+/*
+ * The common map, into magazine @p k, a constant: the two callers below
+ * are two copies, so that no address waits for the comparison that picks
+ * the magazine (a predicted branch picks it instead).
+ *
+ * Beside a copy of a few KiB nothing the bookkeeping does hides behind the
+ * copy (docs/bounce_cache.md, fourth pass): every instruction counts. So
+ * the copy's destination is one load away (top[k], which the last unmap
+ * stored), the stores are few (*bus, the magazine size and top, one
+ * counter word, the record) and the only call is the copy's. It takes a linear pool, an address the
+ * min_align_mask keeps at offset 0 and counters not due for a fold;
+ * everything else is map_general()'s, and a run with slack map_slack()'s
+ * (tail calls). A detached cache has fast_len 0, so it reaches
+ * map_general(), which asserts that it is attached.
+ */
+VTIO__BOUNCE_HOT int cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len,
+			       enum vtio_dma_dir dir, uint32_t attrs, uint64_t *bus,
+			       const uint32_t k)
+{
+	uint32_t nf = c->nfree[k];
+	/* len 0 wraps to a huge size; fast_len is 0 on a pool that is not linear. */
+	if (VTIO_UNLIKELY(len - 1u >= c->fast_len || ((uintptr_t)cpu & c->off_mask) != 0 ||
+			  cpu == NULL || (unsigned)dir > VTIO_DMA_FROM_DEVICE || nf == 0 ||
+			  pend_full(pend_read(c))))
+		return map_general(c, cpu, len, dir, attrs, bus);
+	if (VTIO_UNLIKELY((len & c->slack_mask) != 0))
+		return map_slack(c, cpu, len, dir, attrs, bus);
+	/* No slack: the run is the data. */
+	unsigned char *dst = c->top[k];
+	(void)map_take(c, k, nf, dst, cpu, len, dir, bus);
+	VTIO_MEMCPY(dst, cpu, len);
+	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
+		VTIO_CACHE_FLUSH(dst, len);
 	return 0;
 }
 
 int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, enum vtio_dma_dir dir,
 			  uint32_t attrs, uint64_t *bus)
 {
-	VTIO_ASSERT(c != NULL && c->pool != NULL && bus != NULL);
-	struct vtio_bounce_pool *p = c->pool;
-	uint32_t off = (uint32_t)((uint64_t)(uintptr_t)cpu & c->off_mask);
-	/* len 0 wraps to a huge size: the plain call refuses it. */
-	if (VTIO_UNLIKELY(len - 1u >= (size_t)c->max_need - off || cpu == NULL ||
-			  (unsigned)dir > VTIO_DMA_FROM_DEVICE))
-		return vtio_bounce_map(c->set, &c->dev, cpu, len, dir, attrs, bus);
-	size_t need = (size_t)off + len;
-	uint32_t k = need > p->slot_size ? 1u : 0u; /* magazine: runs of k + 1 slots */
-	uint32_t nf = c->nfree[k];
-	if (VTIO_UNLIKELY(nf == 0)) {
-		nf = refill(c, k);
-		if (nf == 0)
-			return vtio_bounce_map(c->set, &c->dev, cpu, len, dir, attrs, bus);
-	}
-	uint32_t s = c->run[k][nf - 1u];
-	size_t run = (size_t)s << p->slot_shift;
-	uint64_t d;
-	if (VTIO_UNLIKELY(fast_off_to_dev(p, run + off, &d) != 0))
-		return VTIO_EFAULT; /* the run stays in the magazine */
-	SET_RELAXED(&c->nfree[k], nf - 1u);
-	struct vtio__bounce_slot *h = &p->slots[s];
-	h->orig = (uintptr_t)cpu;
-	h->len = (uint32_t)len;
-	h->off = off;
-	h->dir = (uint8_t)dir;
-	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CMAP);
-	if (k != 0)
-		VTIO__SLOT_SET_STATE(h + 1, VTIO__SLOT_CMAP);
-	uint32_t maps = c->maps + 1u, bounced = c->bounced + (uint32_t)len;
-	SET_RELAXED(&c->maps, maps);
-	SET_RELAXED(&c->bounced, bounced);
-	if (VTIO_UNLIKELY((maps | bounced) >= CACHE_FOLD_AT))
-		(void)fold(c);
-	*bus = d;
-	/* As a plain map: the slack zeroed per the pool's contract, then the
-	 * buffer copied in whatever the direction (see slots_map()); last, so
-	 * little stays live across the calls. */
-	unsigned char *slots = p->base + run;
-	zero_slack(p, s, k + 1u, off, need);
-	VTIO_MEMCPY(slots + off, cpu, len);
-	if (!(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC))
-		VTIO_CACHE_FLUSH(slots, (size_t)(k + 1u) << p->slot_shift);
-	return 0;
+	/* A NULL dereference need not fault (address 0 is memory on many MCUs). */
+	VTIO_ASSERT(c != NULL && bus != NULL);
+	/* magazine: runs of one slot, or of two */
+	if (len > c->slot_size)
+		return cache_map(c, cpu, len, dir, attrs, bus, 1u);
+	return cache_map(c, cpu, len, dir, attrs, bus, 0u);
 }
 
 /* Why the record of slot s (held by this cache) is not the head of a
@@ -274,7 +405,7 @@ int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, en
 static COLD int refuse(struct vtio_bounce_pool *p, uint32_t s, size_t off)
 {
 	const struct vtio__bounce_slot *r = &p->slots[s];
-	if (r->state == VTIO__SLOT_CACHED) {
+	if (r->state == VTIO__SLOT_CACHED && r->head == s) {
 		VTIO_BOUNCE_COUNT(&p->fail_double);
 		return VTIO_EALREADY;
 	}
@@ -288,27 +419,20 @@ static COLD int refuse(struct vtio_bounce_pool *p, uint32_t s, size_t off)
 
 /*
  * The end of an unmap of the run headed by slot s (k + 1 slots), its data
- * already back: the run on top of its magazine, which holds @p nf < DEPTH
- * runs (read before the record's stores, which may alias it), and the
- * counters (@p back: bytes copied back).
+ * already back: the record free again and the run on top of its magazine,
+ * which holds @p nf < DEPTH runs (read before the record's store, which
+ * may alias it). The magazine entry is written only if it changed: with a
+ * LIFO magazine in a steady map / unmap it is the run the map took from
+ * there. Unmaps are not counted (cache_unmaps() derives them).
  */
-VTIO__BOUNCE_HOT int unmap_finish(struct vtio_bounce_cache *c, struct vtio__bounce_slot *h,
-				  uint32_t s, uint32_t k, uint32_t nf, uint32_t back)
+VTIO__BOUNCE_HOT void unmap_finish(struct vtio_bounce_cache *c, struct vtio__bounce_slot *h,
+				   uint32_t s, uint32_t k, uint32_t nf, unsigned char *cpu)
 {
 	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CACHED);
-	if (k != 0)
-		VTIO__SLOT_SET_STATE(h + 1, VTIO__SLOT_CACHED);
-	c->run[k][nf] = s;
-	SET_RELAXED(&c->nfree[k], nf + 1u);
-	uint32_t unmaps = c->unmaps + 1u, bounced = c->bounced;
-	SET_RELAXED(&c->unmaps, unmaps);
-	if (back != 0) {
-		bounced += back;
-		SET_RELAXED(&c->bounced, bounced);
-	}
-	if (VTIO_UNLIKELY((unmaps | bounced) >= CACHE_FOLD_AT))
-		return fold(c);
-	return 0;
+	if (c->run[k][nf] != s)
+		c->run[k][nf] = s;
+	c->top[k] = cpu; /* the next map's copy waits for this store alone */
+	__atomic_store_n(&c->nfree[k], nf + 1u, __ATOMIC_RELAXED);
 }
 
 /* An unmap with more to do than the bookkeeping (checked by the caller):
@@ -329,55 +453,85 @@ static NOINLINE int unmap_slow(struct vtio_bounce_cache *c, uint32_t s, size_t o
 		VTIO_MEMSET(p->base + ((size_t)s << p->slot_shift), 0, (size_t)n << p->slot_shift);
 	if (c->nfree[k] == VTIO_BOUNCE_CACHE_DEPTH)
 		spill(c, k);
-	return unmap_finish(c, h, s, k, c->nfree[k], back ? (uint32_t)len : 0u);
+	unmap_finish(c, h, s, k, c->nfree[k], p->base + ((size_t)s << p->slot_shift));
+	if (back) {
+		vtio__pend v = pend_add(pend_read(c), 0u, (uint32_t)len);
+		pend_write(c, v);
+		if (VTIO_UNLIKELY(pend_full(v)))
+			return fold(c);
+	}
+	return 0;
 }
 
-/* The unmap, @p linear as for cache_map(). */
-VTIO__BOUNCE_HOT int cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
-				 enum vtio_dma_dir dir, uint32_t attrs, const bool linear)
+/* Every unmap through the cache: the checks of every field of the record
+ * an address and the caller's arguments must match, then the copy back
+ * or the zeroing the pool asks for, if any, and the run back on top of its
+ * magazine. */
+static NOINLINE int unmap_general(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+				  enum vtio_dma_dir dir, uint32_t attrs)
 {
+	VTIO_ASSERT(c != NULL && c->pool != NULL);
 	struct vtio_bounce_pool *p = c->pool;
 	size_t off;
 	/* The cache's pool first: attached, it cannot leave the set, so no
 	 * sequence-counter read is needed. */
-	if (VTIO_UNLIKELY((linear ? linear_dev_off(p, bus, &off) : fast_dev_off(p, bus, &off)) !=
-			  0))
+	if (fast_dev_off(p, bus, &off) != 0)
 		return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
 	uint32_t s = (uint32_t)(off >> p->slot_shift);
-	if (VTIO_UNLIKELY(s >= p->nslots ||
-			  __atomic_load_n(&p->cache_tag[s], __ATOMIC_RELAXED) != c->tag))
+	if (s >= p->nslots || __atomic_load_n(&p->cache_tag[s], __ATOMIC_RELAXED) != c->tag)
 		return vtio_bounce_unmap(c->set, bus, len, dir, attrs);
 	/* From here the record is this cache's: no other thread writes it. */
 	struct vtio__bounce_slot *h = &p->slots[s];
-	if (VTIO_UNLIKELY(h->state != VTIO__SLOT_CMAP ||
-			  h->off != (uint32_t)(off & (p->slot_size - 1u)) || h->len != len ||
-			  h->dir != (uint8_t)dir))
+	if (h->state != VTIO__SLOT_CMAP || h->off != (uint32_t)(off & (p->slot_size - 1u)) ||
+	    h->len != len || h->dir != (uint8_t)dir)
 		return refuse(p, s, off);
-	uint32_t k = h->nslots - 1u;
-	uint32_t nf = c->nfree[k];
 	bool back = (dir == VTIO_DMA_FROM_DEVICE || dir == VTIO_DMA_BIDIRECTIONAL) &&
 		    !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC);
-	if (VTIO_UNLIKELY(back || (p->flags & VTIO_BOUNCE_POOL_F_SCRUB) ||
-			  nf == VTIO_BOUNCE_CACHE_DEPTH))
-		return unmap_slow(c, s, off, len, back);
-	/* Nothing to copy or zero, room on the magazine: no call. */
-	return unmap_finish(c, h, s, k, nf, 0u);
+	return unmap_slow(c, s, off, len, back);
 }
 
-/* The unmap on a pool that is not linear. */
-static NOINLINE int unmap_any(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
-			      enum vtio_dma_dir dir, uint32_t attrs)
+/*
+ * The common unmap, of a run of magazine @p k (a constant, as for
+ * cache_map()): an address of the cache's linear pool at the start of one
+ * of its slots (offset 0, as the common map makes), every field of the
+ * record checked against the address and the arguments, then the record's
+ * state, the magazine's top and size, when there is nothing to copy back
+ * and room on the magazine (else unmap_slow()'s). Everything else is
+ * unmap_general()'s (span is 0 on a detached cache or a SCRUB pool, and
+ * unmap_general() asserts that the cache is attached).
+ */
+VTIO__BOUNCE_HOT int cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
+				 enum vtio_dma_dir dir, uint32_t attrs, const uint32_t k)
 {
-	return cache_unmap(c, bus, len, dir, attrs, false);
+	uint64_t off = bus - c->dev_base; /* below dev_base wraps past span */
+	/* span is 0 on a pool that is not linear. */
+	if (VTIO_UNLIKELY(off >= c->span || (off & (c->slot_size - 1u)) != 0))
+		return unmap_general(c, bus, len, dir, attrs);
+	uint32_t s = (uint32_t)(off >> c->slot_shift);
+	struct vtio__bounce_slot *h = &c->slots[s];
+	if (VTIO_UNLIKELY(__atomic_load_n(&c->tags[s], __ATOMIC_RELAXED) != c->tag ||
+			  h->state != VTIO__SLOT_CMAP || h->off != 0u || h->len != len ||
+			  h->dir != (uint8_t)dir))
+		return unmap_general(c, bus, len, dir, attrs);
+	/* The run's size follows from len, the record's (offset 0), as the
+	 * map chose the magazine. A copy back (the record's dir is valid) or
+	 * a full magazine: the slow end, the checks done. */
+	uint32_t nf = c->nfree[k];
+	if (VTIO_UNLIKELY(dir != VTIO_DMA_TO_DEVICE || nf == VTIO_BOUNCE_CACHE_DEPTH))
+		return unmap_slow(c, s, (size_t)off, len,
+				  dir != VTIO_DMA_TO_DEVICE &&
+				      !(attrs & VTIO_DMA_ATTR_SKIP_CPU_SYNC));
+	unmap_finish(c, h, s, k, nf, c->base + off);
+	return 0;
 }
 
 int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
 			    enum vtio_dma_dir dir, uint32_t attrs)
 {
-	VTIO_ASSERT(c != NULL && c->pool != NULL);
-	if (VTIO_UNLIKELY(c->pool->mapping != VTIO_BOUNCE_MAP_LINEAR))
-		return unmap_any(c, bus, len, dir, attrs);
-	return cache_unmap(c, bus, len, dir, attrs, true);
+	VTIO_ASSERT(c != NULL);
+	if (len > c->slot_size)
+		return cache_unmap(c, bus, len, dir, attrs, 1u);
+	return cache_unmap(c, bus, len, dir, attrs, 0u);
 }
 
 #endif /* VTIO_CONFIG_BOUNCE */

@@ -124,6 +124,109 @@ struct vtio_bounce_set {
 	uint32_t fail_no_pool, fail_unknown;
 };
 
+/* ---- A vtio_bounce_cache's counters (bounce_cache.c writes, get_stats reads) ---------- */
+
+/* Maps and bytes bounced through a cache not yet folded into its area,
+ * written by the cache's owner alone with relaxed stores: on 64-bit
+ * targets one word, maps << 40 | bytes, so a map makes one counter store.
+ * Folded under the area lock before a field can overflow (pend_full()). */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+typedef uint64_t vtio__pend;
+#define VTIO__PEND_MAP	((uint64_t)1 << 40)
+#define VTIO__PEND_FOLD (((uint64_t)1 << 63) | ((uint64_t)1 << 39)) /* 2^23 maps, 2^39 bytes */
+static inline vtio__pend pend_zero(void)
+{
+	return 0;
+}
+static inline vtio__pend pend_add(vtio__pend v, uint32_t maps, uint32_t bytes)
+{
+	return v + maps * VTIO__PEND_MAP + bytes;
+}
+static inline bool pend_full(vtio__pend v)
+{
+	return (v & VTIO__PEND_FOLD) != 0;
+}
+static inline uint64_t pend_maps(vtio__pend v)
+{
+	return v >> 40;
+}
+static inline uint64_t pend_bytes(vtio__pend v)
+{
+	return v & (VTIO__PEND_MAP - 1u);
+}
+static inline vtio__pend pend_read(const struct vtio_bounce_cache *c)
+{
+	return __atomic_load_n(&c->pend, __ATOMIC_RELAXED);
+}
+static inline void pend_write(struct vtio_bounce_cache *c, vtio__pend v)
+{
+	__atomic_store_n(&c->pend, v, __ATOMIC_RELAXED);
+}
+#else
+/* 32-bit targets: two 32-bit words (single-copy atomic everywhere). */
+typedef struct {
+	uint32_t maps, bytes;
+} vtio__pend;
+static inline vtio__pend pend_zero(void)
+{
+	vtio__pend v = {0u, 0u};
+	return v;
+}
+static inline vtio__pend pend_add(vtio__pend v, uint32_t maps, uint32_t bytes)
+{
+	v.maps += maps;
+	v.bytes += bytes;
+	return v;
+}
+static inline bool pend_full(vtio__pend v)
+{
+	return (v.maps | v.bytes) >= 0x80000000u;
+}
+static inline uint64_t pend_maps(vtio__pend v)
+{
+	return v.maps;
+}
+static inline uint64_t pend_bytes(vtio__pend v)
+{
+	return v.bytes;
+}
+static inline vtio__pend pend_read(const struct vtio_bounce_cache *c)
+{
+	vtio__pend v;
+	v.maps = __atomic_load_n(&c->maps, __ATOMIC_RELAXED);
+	v.bytes = __atomic_load_n(&c->bounced, __ATOMIC_RELAXED);
+	return v;
+}
+static inline void pend_write(struct vtio_bounce_cache *c, vtio__pend v)
+{
+	__atomic_store_n(&c->maps, v.maps, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->bounced, v.bytes, __ATOMIC_RELAXED);
+}
+#endif
+
+/* Runs in a cache's magazine k, read by a thread that may not own it. */
+static inline uint32_t mag_count(const struct vtio_bounce_cache *c, uint32_t k)
+{
+	return __atomic_load_n(&c->nfree[k], __ATOMIC_RELAXED);
+}
+
+/* Runs mapped through cache c now (the magazine sizes read relaxed: the
+ * owner writes them without the lock; runs[] changes under it). */
+static inline uint32_t cache_mapped(const struct vtio_bounce_cache *c)
+{
+	return c->runs[0] - mag_count(c, 0) + c->runs[1] - mag_count(c, 1);
+}
+
+/* Unmaps through cache c not yet folded, derived (a cache does not count
+ * them): maps since the last fold less the growth of its mapped runs.
+ * Exact for its owner and for an idle cache; a reader racing a map may see
+ * the magazine before the counter, so a negative answer reads as 0. */
+static inline uint64_t cache_unmaps(const struct vtio_bounce_cache *c, vtio__pend v)
+{
+	int64_t u = (int64_t)pend_maps(v) + (int64_t)c->mapped_at_fold - (int64_t)cache_mapped(c);
+	return u > 0 ? (uint64_t)u : 0u;
+}
+
 /* Address translation slow paths (bounce_pool.c). */
 int vtio__bounce_off_to_dev(const struct vtio_bounce_pool *p, size_t off, uint64_t *dev);
 /* Offset in the pool area of a device address, or VTIO_ENOENT. */

@@ -393,11 +393,11 @@ void vtio_bounce_pool_get_stats(struct vtio_bounce_pool *pool, struct vtio_bounc
 		 * its owner alone): relaxed reads, exact when it is idle. */
 		uint64_t cached = 0;
 		for (const struct vtio_bounce_cache *c = a->caches; c != NULL; c = c->next) {
-			cached += __atomic_load_n(&c->nfree[0], __ATOMIC_RELAXED) +
-				  2u * (uint64_t)__atomic_load_n(&c->nfree[1], __ATOMIC_RELAXED);
-			out->maps += __atomic_load_n(&c->maps, __ATOMIC_RELAXED);
-			out->unmaps += __atomic_load_n(&c->unmaps, __ATOMIC_RELAXED);
-			out->bounced += __atomic_load_n(&c->bounced, __ATOMIC_RELAXED);
+			cached += mag_count(c, 0) + 2u * (uint64_t)mag_count(c, 1);
+			vtio__pend v = pend_read(c);
+			out->maps += pend_maps(v);
+			out->unmaps += cache_unmaps(c, v);
+			out->bounced += pend_bytes(v);
 		}
 		out->in_use += a->in_use - cached;
 		out->cached += cached;

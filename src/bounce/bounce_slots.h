@@ -307,6 +307,10 @@ VTIO__BOUNCE_HOT int check_head_locked(struct vtio_bounce_pool *p, uint32_t s, s
 	if (VTIO_LIKELY(st == state && r->head == s &&
 			((size_t)s << p->slot_shift) + r->off == off))
 		return 0;
+	/* The tail of a cache's mapped run stays CACHED (record_map()). */
+	if (st == VTIO__SLOT_CACHED && r->head < s &&
+	    VTIO__SLOT_STATE(&p->slots[r->head]) == VTIO__SLOT_CMAP)
+		st = VTIO__SLOT_CMAP;
 	if (st == VTIO__SLOT_FREE || st == VTIO__SLOT_CACHED ||
 	    (st == VTIO__SLOT_RELEASING && r->head == s)) {
 		VTIO_BOUNCE_COUNT(&p->fail_double);
@@ -456,9 +460,13 @@ VTIO__BOUNCE_HOT int lookup_head(struct vtio_bounce_pool *p, size_t off, uint32_
 		return VTIO_ENOENT;
 	const struct vtio__bounce_slot *r = &p->slots[s];
 	uint8_t st = VTIO__SLOT_STATE(r);
+	/* The tail of a cache's run stays CACHED while the run is mapped
+	 * (record_map()): the head's state is the run's. */
+	if (st == VTIO__SLOT_CACHED && r->head < s)
+		st = VTIO__SLOT_STATE(&p->slots[r->head]);
 	if (st == VTIO__SLOT_FREE || st == VTIO__SLOT_CACHED)
 		return VTIO_EALREADY;
-	if (r->head > s || p->slots[r->head].state != r->state)
+	if (r->head > s || VTIO__SLOT_STATE(&p->slots[r->head]) != st)
 		return VTIO_ENOENT;
 	*head = r->head;
 	return 0;
