@@ -64,9 +64,10 @@
 
 /**
  * Compile the fast paths of the split driver ring (the "hot" one-segment
- * add and get_used beside the general paths) and of the device rings (the
- * one-descriptor pops and the split single push). 0 keeps the general
- * paths only: same results, less code, a few more instructions per buffer.
+ * add and get_used beside the general paths), of the device rings (the
+ * one-descriptor pops and the split single push) and of the bounce slot
+ * caches (the common map and unmap). 0 keeps the general paths only: same
+ * results, less code, a few more instructions per buffer.
  */
 #ifndef VTIO_CONFIG_FAST_PATHS
 #define VTIO_CONFIG_FAST_PATHS 1

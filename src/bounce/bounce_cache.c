@@ -314,14 +314,15 @@ static NOINLINE int map_general(struct vtio_bounce_cache *c, void *cpu, size_t l
 	return copy_in_slack(p, s, off, cpu, len, attrs);
 }
 
+#if VTIO_CONFIG_FAST_PATHS
 /*
  * The bookkeeping of a map through the common path, into the run on top
  * of magazine k (nf runs) whose CPU address is dst: *bus, the magazine,
  * the counters, the record. @return the run's head slot.
  */
 VTIO__BOUNCE_HOT uint32_t map_take(struct vtio_bounce_cache *c, uint32_t k, uint32_t nf,
-				   unsigned char *dst, void *cpu, size_t len, enum vtio_dma_dir dir,
-				   uint64_t *bus)
+				   const unsigned char *dst, void *cpu, size_t len,
+				   enum vtio_dma_dir dir, uint64_t *bus)
 {
 	/* The slot from the magazine rather than from dst: no variable shift,
 	 * which x86 wants in cl, and so one register more for the rest. */
@@ -388,15 +389,21 @@ VTIO__BOUNCE_HOT int cache_map(struct vtio_bounce_cache *c, void *cpu, size_t le
 	return 0;
 }
 
+#endif /* VTIO_CONFIG_FAST_PATHS */
+
 int vtio_bounce_cache_map(struct vtio_bounce_cache *c, void *cpu, size_t len, enum vtio_dma_dir dir,
 			  uint32_t attrs, uint64_t *bus)
 {
 	/* A NULL dereference need not fault (address 0 is memory on many MCUs). */
 	VTIO_ASSERT(c != NULL && bus != NULL);
+#if VTIO_CONFIG_FAST_PATHS
 	/* magazine: runs of one slot, or of two */
 	if (len > c->slot_size)
 		return cache_map(c, cpu, len, dir, attrs, bus, 1u);
 	return cache_map(c, cpu, len, dir, attrs, bus, 0u);
+#else
+	return map_general(c, cpu, len, dir, attrs, bus);
+#endif
 }
 
 /* Why the record of slot s (held by this cache) is not the head of a
@@ -421,16 +428,13 @@ static COLD int refuse(struct vtio_bounce_pool *p, uint32_t s, size_t off)
  * The end of an unmap of the run headed by slot s (k + 1 slots), its data
  * already back: the record free again and the run on top of its magazine,
  * which holds @p nf < DEPTH runs (read before the record's store, which
- * may alias it). The magazine entry is written only if it changed: with a
- * LIFO magazine in a steady map / unmap it is the run the map took from
- * there. Unmaps are not counted (cache_unmaps() derives them).
+ * may alias it). Unmaps are not counted (cache_unmaps() derives them).
  */
 VTIO__BOUNCE_HOT void unmap_finish(struct vtio_bounce_cache *c, struct vtio__bounce_slot *h,
 				   uint32_t s, uint32_t k, uint32_t nf, unsigned char *cpu)
 {
 	VTIO__SLOT_SET_STATE(h, VTIO__SLOT_CACHED);
-	if (c->run[k][nf] != s)
-		c->run[k][nf] = s;
+	c->run[k][nf] = s;
 	c->top[k] = cpu; /* the next map's copy waits for this store alone */
 	__atomic_store_n(&c->nfree[k], nf + 1u, __ATOMIC_RELAXED);
 }
@@ -490,6 +494,7 @@ static NOINLINE int unmap_general(struct vtio_bounce_cache *c, uint64_t bus, siz
 	return unmap_slow(c, s, off, len, back);
 }
 
+#if VTIO_CONFIG_FAST_PATHS
 /*
  * The common unmap, of a run of magazine @p k (a constant, as for
  * cache_map()): an address of the cache's linear pool at the start of one
@@ -525,13 +530,19 @@ VTIO__BOUNCE_HOT int cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size
 	return 0;
 }
 
+#endif /* VTIO_CONFIG_FAST_PATHS */
+
 int vtio_bounce_cache_unmap(struct vtio_bounce_cache *c, uint64_t bus, size_t len,
 			    enum vtio_dma_dir dir, uint32_t attrs)
 {
 	VTIO_ASSERT(c != NULL);
+#if VTIO_CONFIG_FAST_PATHS
 	if (len > c->slot_size)
 		return cache_unmap(c, bus, len, dir, attrs, 1u);
 	return cache_unmap(c, bus, len, dir, attrs, 0u);
+#else
+	return unmap_general(c, bus, len, dir, attrs);
+#endif
 }
 
 #endif /* VTIO_CONFIG_BOUNCE */
