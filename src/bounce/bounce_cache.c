@@ -170,7 +170,7 @@ int vtio_bounce_cache_init(struct vtio_bounce_cache *c, struct vtio_bounce_set *
 		c->dev_base = p->dev_base;
 		/* A SCRUB pool zeroes at every unmap: the general way. */
 		if (!(p->flags & VTIO_BOUNCE_POOL_F_SCRUB))
-			c->span = (size_t)p->nslots << p->slot_shift;
+			c->span = (uint64_t)p->nslots << p->slot_shift;
 		c->fast_len = c->max_need;
 	}
 	c->slack_mask =
